@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * A loop-driven TCP/TLS connection; see conn.h.  Level-triggered: the epoll
+ * mask is recomputed after every step from what the connection waits for.
+ * Callbacks may close the connection; every path re-checks the state after
+ * calling out.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "conn.h"
+#include "sock.h"
+
+static void conn_event(struct loop_watch *w, uint32_t events);
+
+int conn_init(struct conn *c, struct loop *l, const struct conn_ops *ops, void *arg,
+	      size_t in_size, size_t out_size)
+{
+	*c = (struct conn){ .loop = l, .ops = ops, .arg = arg, .fd = -1 };
+	if (buf_init(&c->in, in_size) < 0 || buf_init(&c->out, out_size) < 0) {
+		buf_free(&c->in);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void conn_free(struct conn *c)
+{
+	conn_close(c);
+	buf_free(&c->in);
+	buf_free(&c->out);
+}
+
+void conn_close(struct conn *c)
+{
+	if (c->state == CONN_IDLE)
+		return;
+	loop_watch_del(&c->watch);
+	if (c->ssl) {
+		if (c->state == CONN_OPEN)
+			SSL_shutdown(c->ssl);	/* close_notify, best effort */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+		ERR_clear_error();
+	}
+	close(c->fd);
+	c->fd = -1;
+	c->state = CONN_IDLE;
+	buf_clear(&c->in);
+	buf_clear(&c->out);
+}
+
+static void conn_fail(struct conn *c, int err, const char *why)
+{
+	if (why && why != c->err)
+		snprintf(c->err, sizeof(c->err), "%s", why);
+	conn_close(c);
+	if (c->ops->closed)
+		c->ops->closed(c, err);
+}
+
+static void conn_update(struct conn *c)
+{
+	uint32_t ev = 0;
+
+	switch (c->state) {
+	case CONN_IDLE:
+		return;
+	case CONN_CONNECTING:
+		ev = EPOLLOUT;
+		break;
+	case CONN_HANDSHAKE:
+		ev = c->tls_want;
+		break;
+	case CONN_OPEN:
+		if (!c->paused && buf_room(&c->in) > 0)
+			ev |= EPOLLIN;
+		if (buf_len(&c->out) > 0)
+			ev |= EPOLLOUT;
+		break;
+	}
+	loop_watch_mod(&c->watch, ev);
+}
+
+int conn_start(struct conn *c, int fd, bool connecting, SSL *ssl)
+{
+	int r;
+
+	conn_close(c);
+	c->fd = fd;
+	c->ssl = ssl;
+	c->err[0] = '\0';
+	c->paused = false;
+	c->bytes_in = c->bytes_out = 0;
+	c->state = connecting ? CONN_CONNECTING : ssl ? CONN_HANDSHAKE : CONN_OPEN;
+	c->tls_want = EPOLLOUT;
+	r = loop_watch_add(c->loop, &c->watch, fd, 0, conn_event, c);
+	if (r < 0) {
+		c->state = CONN_IDLE;
+		return r;
+	}
+	conn_update(c);
+	return 0;
+}
+
+/* Handshake step; true when the connection became (or already is) open. */
+static bool conn_handshake(struct conn *c)
+{
+	int r = tls_handshake(c->ssl, &c->tls_want, c->err);
+
+	if (r == -EAGAIN) {
+		conn_update(c);
+		return false;
+	}
+	if (r < 0) {
+		conn_fail(c, -EPROTO, NULL);
+		return false;
+	}
+	c->state = CONN_OPEN;
+	conn_update(c);
+	if (c->ops->ready)
+		c->ops->ready(c);
+	return c->state == CONN_OPEN;
+}
+
+/* One read (or SSL_read) into c->in: bytes read, 0 when it would block,
+ * -1 when the connection ended (closed and reported). */
+static ssize_t conn_read_once(struct conn *c)
+{
+	size_t avail;
+	uint8_t *dst = buf_tail(&c->in, (buf_room(&c->in) + 1) / 2, &avail);
+	ssize_t n;
+
+	if (!c->ssl) {
+		n = read(c->fd, dst, avail);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		if (n < 0) {
+			int err = errno;
+
+			conn_fail(c, -err, strerror(err));
+			return -1;
+		}
+		if (n == 0) {
+			conn_fail(c, 0, "closed by the peer");
+			return -1;
+		}
+		return n;
+	}
+	n = SSL_read(c->ssl, dst, (int)(avail > INT32_MAX ? INT32_MAX : avail));
+	if (n > 0)
+		return n;
+
+	int e = SSL_get_error(c->ssl, (int)n);
+	int err = errno;
+	unsigned long oe;
+
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return 0;
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		conn_fail(c, 0, "closed by the peer");
+		return -1;
+	}
+	oe = ERR_get_error();
+	if (oe)
+		snprintf(c->err, sizeof(c->err), "TLS: %s", ERR_reason_error_string(oe));
+	else
+		snprintf(c->err, sizeof(c->err), "%s",
+			 e == SSL_ERROR_SYSCALL && err ? strerror(err) : "closed by the peer");
+	conn_fail(c, e == SSL_ERROR_SYSCALL && err ? -err : 0, NULL);
+	return -1;
+}
+
+/*
+ * Fill c->in until the socket would block or the buffer is full, and hand
+ * it to the owner; again while TLS still holds decrypted bytes, which epoll
+ * cannot announce.  Bounded so one busy connection cannot starve the rest.
+ */
+static void conn_read(struct conn *c)
+{
+	for (int round = 0; round < 16; round++) {
+		bool got = false, more = false;
+
+		while (!c->paused && buf_room(&c->in) > 0) {
+			ssize_t n = conn_read_once(c);
+
+			if (n < 0)
+				return;
+			if (n == 0)
+				break;
+			buf_commit(&c->in, (size_t)n);
+			c->bytes_in += (uint64_t)n;
+			got = true;
+			more = c->ssl && SSL_pending(c->ssl) > 0;
+			if (!more && !c->ssl)
+				break;	/* a short read() emptied the socket: skip the EAGAIN */
+		}
+		if (got && c->ops->input) {
+			c->ops->input(c);
+			if (c->state != CONN_OPEN)
+				return;
+		}
+		if (!more || c->paused || buf_room(&c->in) == 0)
+			break;
+	}
+	conn_update(c);
+}
+
+/* Write what the socket takes. 0, or -1 when the connection failed. */
+static int conn_flush(struct conn *c)
+{
+	while (buf_len(&c->out) > 0) {
+		ssize_t n;
+
+		if (c->ssl) {
+			size_t len = buf_len(&c->out);
+
+			n = SSL_write(c->ssl, buf_head(&c->out), (int)(len > INT32_MAX ? INT32_MAX : len));
+			if (n <= 0) {
+				int e = SSL_get_error(c->ssl, (int)n);
+
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+					break;
+				snprintf(c->err, sizeof(c->err), "TLS write failed");
+				conn_fail(c, -EIO, NULL);
+				return -1;
+			}
+		} else {
+			n = write(c->fd, buf_head(&c->out), buf_len(&c->out));
+			if (n < 0) {
+				if (errno == EAGAIN || errno == EINTR)
+					break;
+				int err = errno;
+				conn_fail(c, -err, strerror(err));
+				return -1;
+			}
+		}
+		buf_consume(&c->out, (size_t)n);
+		c->bytes_out += (uint64_t)n;
+	}
+	return 0;
+}
+
+int conn_send(struct conn *c, const void *p, size_t n)
+{
+	bool was_empty = buf_len(&c->out) == 0;
+
+	if (c->state == CONN_IDLE)
+		return -ENOTCONN;
+	if (buf_room(&c->out) < n)
+		return -ENOBUFS;
+	buf_put(&c->out, p, n);
+	if (c->state != CONN_OPEN)
+		return 0;
+	if (conn_flush(c) < 0)
+		return 0;	/* closed; the owner hears through ops->closed */
+	if (was_empty != (buf_len(&c->out) == 0))
+		conn_update(c);
+	return 0;
+}
+
+void conn_pause(struct conn *c, bool pause)
+{
+	if (c->paused == pause)
+		return;
+	c->paused = pause;
+	if (pause)
+		conn_update(c);
+	else
+		conn_resume(c);
+}
+
+void conn_resume(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	/* TLS may hold decrypted bytes that epoll will never announce. */
+	if (c->ssl && SSL_pending(c->ssl) > 0 && !c->paused)
+		conn_read(c);
+	else
+		conn_update(c);
+}
+
+size_t conn_unread(const struct conn *c)
+{
+	int n = 0;
+
+	if (c->state == CONN_IDLE || ioctl(c->fd, FIONREAD, &n) < 0 || n < 0)
+		n = 0;
+	return (size_t)n + (c->ssl ? (size_t)SSL_pending(c->ssl) : 0);
+}
+
+static void conn_event(struct loop_watch *w, uint32_t events)
+{
+	struct conn *c = w->arg;
+	int r;
+
+	switch (c->state) {
+	case CONN_IDLE:
+		return;
+	case CONN_CONNECTING:
+		r = sock_connect_result(c->fd);
+		if (r < 0) {
+			conn_fail(c, r, strerror(-r));
+			return;
+		}
+		if (c->ssl) {
+			c->state = CONN_HANDSHAKE;
+			conn_handshake(c);
+			return;
+		}
+		c->state = CONN_OPEN;
+		conn_update(c);
+		if (c->ops->ready)
+			c->ops->ready(c);
+		return;
+	case CONN_HANDSHAKE:
+		if (!conn_handshake(c))
+			return;
+		break;
+	case CONN_OPEN:
+		break;
+	}
+	if (events & EPOLLERR) {
+		r = sock_connect_result(c->fd);	/* SO_ERROR */
+		conn_fail(c, r < 0 ? r : -EIO, strerror(r < 0 ? -r : EIO));
+		return;
+	}
+	if ((events & EPOLLHUP) && (c->paused || buf_room(&c->in) == 0)) {
+		/* Level-triggered HUP cannot be masked: end it instead of spinning. */
+		conn_fail(c, -ECONNRESET, "connection lost");
+		return;
+	}
+	if (events & EPOLLOUT) {
+		bool had = buf_len(&c->out) > 0;
+
+		if (conn_flush(c) < 0)
+			return;
+		if (had && buf_len(&c->out) == 0 && c->ops->drained) {
+			c->ops->drained(c);
+			if (c->state != CONN_OPEN)
+				return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLHUP))
+		conn_read(c);
+	else
+		conn_update(c);
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One TCP connection, plain or TLS, driven by the event loop: non-blocking
+ * connect, the TLS handshake, buffered reads and writes with back-pressure
+ * (reading stops while the input buffer is full or the owner pauses it).
+ * What the bytes mean is the owner's business; it hears through conn_ops.
+ */
+#ifndef REALCOM_CONN_H
+#define REALCOM_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "buf.h"
+#include "loop.h"
+#include "tls.h"
+
+struct conn;
+
+struct conn_ops {
+	/* Connected, and the TLS handshake (if any) done. */
+	void (*ready)(struct conn *c);
+	/* New bytes wait in c->in: consume what can be used. */
+	void (*input)(struct conn *c);
+	/* Everything queued has been written (optional). */
+	void (*drained)(struct conn *c);
+	/* The connection failed or ended (err 0: closed by the peer); it is
+	 * already closed when this runs, c->err says why. */
+	void (*closed)(struct conn *c, int err);
+};
+
+enum conn_state {
+	CONN_IDLE,
+	CONN_CONNECTING,
+	CONN_HANDSHAKE,
+	CONN_OPEN,
+};
+
+struct conn {
+	struct loop *loop;
+	struct loop_watch watch;
+	const struct conn_ops *ops;
+	void *arg;
+	int fd;
+	SSL *ssl;
+	enum conn_state state;
+	uint32_t tls_want;	/* what the handshake waits for */
+	bool paused;
+	struct buf in, out;
+	uint64_t bytes_in, bytes_out;
+	char err[TLS_ERR_MAX];
+};
+
+int conn_init(struct conn *c, struct loop *l, const struct conn_ops *ops, void *arg,
+	      size_t in_size, size_t out_size);
+/* Release the buffers (closes first if needed). */
+void conn_free(struct conn *c);
+
+/*
+ * Take over fd: connecting is true while a non-blocking connect is under
+ * way (sock_connect()); ssl, if set, is a session from tls_session_new()
+ * over fd whose handshake runs next.  Returns 0 or -errno.
+ */
+int conn_start(struct conn *c, int fd, bool connecting, SSL *ssl);
+
+/* Queue bytes and write what the socket takes now.  Returns 0, or -ENOBUFS
+ * (nothing queued) when the output buffer lacks room for all n bytes. */
+int conn_send(struct conn *c, const void *p, size_t n);
+static inline size_t conn_send_room(const struct conn *c)
+{
+	return buf_room(&c->out);
+}
+static inline bool conn_is_open(const struct conn *c)
+{
+	return c->state == CONN_OPEN;
+}
+
+/* Stop or restart reading (back-pressure from the owner).  Restarting also
+ * delivers input TLS had already decrypted. */
+void conn_pause(struct conn *c, bool pause);
+/* Call after consuming from c->in outside the input callback. */
+void conn_resume(struct conn *c);
+
+/* Close now, without calling ops->closed; queued output is dropped. */
+void conn_close(struct conn *c);
+
+/* Bytes the peer has sent that are not read yet (socket and TLS buffers). */
+size_t conn_unread(const struct conn *c);
+
+#endif

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests for loop-driven connections (common/conn.c): connect, data both
+ * ways, back-pressure, peer close, refusal, and the same over TLS with
+ * certificates from tests/lib/mkcerts.sh ($MKCERTS).  Loopback only; alarm()
+ * bounds every test.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "sock.h"
+
+static char dir[] = "/tmp/realcom-conn-XXXXXX";
+
+static int setup(void **state)
+{
+	const char *mk = getenv("MKCERTS");
+	char cmd[512];
+
+	if (!mk || !mkdtemp(dir))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "sh '%s' '%s' >/dev/null 2>&1", mk, dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+struct side {
+	struct conn c;
+	int ready, closed, drained, close_err;
+	size_t want;		/* exit the loop once this many bytes arrived */
+	uint8_t got[70000];
+	size_t got_len;
+	bool consume;
+};
+
+struct pair {
+	struct loop *loop;
+	struct side a, b;	/* a connects, b is accepted */
+	int listen_fd;
+	struct loop_watch lw;
+	SSL_CTX *sctx;
+};
+
+static void on_ready(struct conn *c)
+{
+	struct side *s = c->arg;
+
+	s->ready++;
+	loop_exit(c->loop, 0);
+}
+
+static void on_input(struct conn *c)
+{
+	struct side *s = c->arg;
+	size_t n = buf_len(&c->in);
+
+	if (!s->consume)
+		return;
+	if (n > sizeof(s->got) - s->got_len)
+		n = sizeof(s->got) - s->got_len;
+	memcpy(s->got + s->got_len, buf_head(&c->in), n);
+	s->got_len += n;
+	buf_consume(&c->in, n);
+	if (s->want && s->got_len >= s->want)
+		loop_exit(c->loop, 0);
+}
+
+static void on_drained(struct conn *c)
+{
+	((struct side *)c->arg)->drained++;
+}
+
+static void on_closed(struct conn *c, int err)
+{
+	struct side *s = c->arg;
+
+	s->closed++;
+	s->close_err = err;
+	loop_exit(c->loop, 0);
+}
+
+static const struct conn_ops ops = { on_ready, on_input, on_drained, on_closed };
+
+static void on_accept(struct loop_watch *w, uint32_t events)
+{
+	struct pair *p = w->arg;
+	char err[TLS_ERR_MAX];
+	int fd = accept4(p->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	SSL *ssl = NULL;
+
+	assert_true(fd >= 0);
+	if (p->sctx)
+		assert_non_null(ssl = tls_session_new(p->sctx, fd, NULL, err));
+	assert_int_equal(conn_start(&p->b.c, fd, false, ssl), 0);
+	if (!ssl)
+		p->b.ready++;
+}
+
+static void run(struct pair *p)
+{
+	assert_int_equal(loop_run(p->loop), 0);
+}
+
+static void pair_open(struct pair *p, bool tls)
+{
+	struct sock_addr a;
+	char err[TLS_ERR_MAX];
+	SSL *ssl = NULL;
+	SSL_CTX *cctx = NULL;
+	int fd;
+
+	memset(p, 0, sizeof(*p));
+	p->loop = loop_new();
+	assert_int_equal(conn_init(&p->a.c, p->loop, &ops, &p->a, 4096, 4096), 0);
+	assert_int_equal(conn_init(&p->b.c, p->loop, &ops, &p->b, 4096, 65536), 0);
+	p->a.consume = p->b.consume = true;
+	p->listen_fd = sock_listen("127.0.0.1", 0, 4);
+	assert_true(p->listen_fd >= 0);
+	assert_int_equal(loop_watch_add(p->loop, &p->lw, p->listen_fd, EPOLLIN, on_accept, p), 0);
+	if (tls) {
+		char ca[300], crt[300], key[300];
+
+		snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+		snprintf(crt, sizeof(crt), "%s/server.pem", dir);
+		snprintf(key, sizeof(key), "%s/server.key", dir);
+		struct tls_config cc = { .verify = true, .ca_file = ca };
+		struct tls_config sc = { .server = true, .cert_file = crt, .key_file = key };
+		assert_non_null(cctx = tls_ctx_new(&cc, err));
+		assert_non_null(p->sctx = tls_ctx_new(&sc, err));
+	}
+	assert_int_equal(sock_resolve("127.0.0.1", sock_local_port(p->listen_fd), &a, NULL), 0);
+	fd = sock_connect(&a);
+	assert_true(fd >= 0);
+	if (tls)
+		assert_non_null(ssl = tls_session_new(cctx, fd, "localhost", err));
+	SSL_CTX_free(cctx);	/* the session keeps its own reference */
+	assert_int_equal(conn_start(&p->a.c, fd, true, ssl), 0);
+	for (int i = 0; i < 10 && (!p->a.ready || !p->b.ready); i++)
+		run(p);
+	assert_int_equal(p->a.ready, 1);
+	assert_int_equal(p->b.ready, 1);
+	assert_true(conn_is_open(&p->a.c));
+}
+
+static void pair_close(struct pair *p)
+{
+	conn_free(&p->a.c);
+	conn_free(&p->b.c);
+	loop_watch_del(&p->lw);
+	close(p->listen_fd);
+	SSL_CTX_free(p->sctx);
+	loop_free(p->loop);
+}
+
+static void exchange(bool tls)
+{
+	struct pair p;
+	static uint8_t big[65536];
+
+	alarm(20);
+	pair_open(&p, tls);
+	/* small message a -> b */
+	p.b.want = 5;
+	assert_int_equal(conn_send(&p.a.c, "hello", 5), 0);
+	run(&p);
+	assert_memory_equal(p.b.got, "hello", 5);
+	/* every byte value, b -> a, more than a's input buffer holds at once */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + i / 256);
+	p.a.want = 60000;
+	assert_int_equal(conn_send(&p.b.c, big, 60000), 0);
+	size_t queued = buf_len(&p.b.c.out);
+	assert_int_equal(conn_send(&p.b.c, big, 65536 - queued + 1), -ENOBUFS);
+	assert_int_equal(buf_len(&p.b.c.out), queued);	/* no room: nothing queued */
+	for (int i = 0; i < 1000 && p.a.got_len < 60000; i++)
+		run(&p);
+	assert_int_equal(p.a.got_len, 60000);
+	assert_memory_equal(p.a.got, big, 60000);
+	assert_true(p.a.c.bytes_in == 60000 && p.b.c.bytes_out == 60000);
+	assert_true(p.b.drained >= 1 || buf_len(&p.b.c.out) == 0);
+	/* back-pressure: a paused reader takes nothing; resumed, everything */
+	p.a.got_len = 0;
+	conn_pause(&p.a.c, true);
+	assert_int_equal(conn_send(&p.b.c, big, 1000), 0);
+	p.a.want = 1000;
+	conn_pause(&p.a.c, false);
+	for (int i = 0; i < 100 && p.a.got_len < 1000; i++)
+		run(&p);
+	assert_int_equal(p.a.got_len, 1000);
+	/* peer closes: the other side hears err 0 */
+	conn_close(&p.b.c);
+	run(&p);
+	assert_int_equal(p.a.closed, 1);
+	assert_int_equal(p.a.close_err, 0);
+	assert_false(conn_is_open(&p.a.c));
+	assert_int_equal(conn_send(&p.a.c, "x", 1), -ENOTCONN);
+	pair_close(&p);
+	alarm(0);
+}
+
+static void test_plain(void **state)
+{
+	exchange(false);
+}
+
+static void test_tls(void **state)
+{
+	exchange(true);
+}
+
+static void test_refused(void **state)
+{
+	struct loop *l = loop_new();
+	struct side s = { 0 };
+	struct sock_addr a;
+	int lfd = sock_listen("127.0.0.1", 0, 1), fd;
+
+	alarm(10);
+	assert_int_equal(sock_resolve("127.0.0.1", sock_local_port(lfd), &a, NULL), 0);
+	close(lfd);
+	assert_int_equal(conn_init(&s.c, l, &ops, &s, 64, 64), 0);
+	fd = sock_connect(&a);
+	assert_true(fd >= 0);
+	assert_int_equal(conn_start(&s.c, fd, true, NULL), 0);
+	assert_int_equal(conn_send(&s.c, "queued", 6), 0);	/* sent once connected */
+	run(&(struct pair){ .loop = l });
+	assert_int_equal(s.closed, 1);
+	assert_int_equal(s.close_err, -ECONNREFUSED);
+	assert_string_equal(s.c.err, "Connection refused");
+	conn_free(&s.c);
+	loop_free(l);
+	alarm(0);
+}
+
+static void test_unread(void **state)
+{
+	struct pair p;
+
+	alarm(10);
+	pair_open(&p, false);
+	conn_pause(&p.b.c, true);
+	assert_int_equal(conn_send(&p.a.c, "12345", 5), 0);
+	/* wait (bounded) until the kernel shows the bytes on b's socket */
+	struct pollfd pfd = { .fd = p.b.c.fd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(conn_unread(&p.b.c), 5);
+	pair_close(&p);
+	alarm(0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_unread),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
