@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * nportsim: a simulated NPort 6000-G2 for tests, demos and users without
+ * hardware.  One process, one event loop (common/loop), N ports; each port
+ * has a pty as its serial side and speaks Real COM (sim_realcom.c) or
+ * RFC 2217 (sim_rfc2217.c) on the network side.  sim_control.c is the JSON
+ * control socket tests use to look inside and to inject faults.
+ */
+#ifndef NPORTSIM_SIM_H
+#define NPORTSIM_SIM_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "loop.h"
+#include "serial.h"
+#include "sock.h"
+#include "telnet.h"
+#include "tls.h"
+
+#define SIM_PORTS_MAX		32
+#define SIM_LOG_MAX		512	/* commands kept per port */
+#define SIM_TXQ_SIZE		(64 * 1024)	/* the device's serial transmit buffer */
+#define SIM_NET_BUF		(64 * 1024)
+
+enum sim_mode { SIM_REALCOM, SIM_RFC2217 };
+enum sim_tls { SIM_TLS_OFF, SIM_TLS_DATA_ONLY, SIM_TLS_ON };
+
+struct sim_options {
+	unsigned int ports;
+	enum sim_mode mode;
+	const char *listen;
+	unsigned int data_base, command_base, tcp_base;
+	const char *pty_dir;
+	bool echo;
+	bool line_rate;
+	unsigned int poll_idle_ms, poll_interval_ms, poll_max;
+	enum sim_tls tls;
+	const char *cert, *key, *client_ca;
+	const char *control;
+};
+
+struct sim_log_entry {
+	uint64_t t_ms;
+	uint8_t len;		/* bytes kept (a command is at most ASPP_MSG_MAX) */
+	bool known;
+	uint8_t bytes[260];
+};
+
+struct sim;
+struct sim_port;
+
+/* What differs between the two network personalities. */
+struct sim_proto {
+	/* Set up connections and timers once, then open the listeners. */
+	int (*init)(struct sim_port *p);
+	int (*listen)(struct sim_port *p);
+	/* Serial bytes for the host; returns how many were taken.  With d NULL,
+	 * returns how many it could take now. */
+	size_t (*rx)(struct sim_port *p, const uint8_t *d, size_t n);
+	/* Modem inputs changed (p->modem_delta says which) or a line error
+	 * happened (ASPP_EV_* bits). */
+	void (*modem_changed)(struct sim_port *p);
+	void (*line_event)(struct sim_port *p, uint8_t events);
+	/* Bytes left the transmit queue (it may be empty now). */
+	void (*tx_sent)(struct sim_port *p);
+	/* Drop the host's connections. */
+	void (*drop)(struct sim_port *p, const char *why);
+	bool (*connected)(const struct sim_port *p);
+	/* A stall fault ended: read again. */
+	void (*unstall)(struct sim_port *p);
+};
+
+struct sim_port {
+	struct sim *sim;
+	unsigned int n;			/* 1-based, as on the device */
+	const struct sim_proto *proto;
+
+	/* serial side */
+	int master, slave;
+	char link[PATH_MAX];
+	struct loop_watch pty_watch;
+	struct buf txq;			/* host -> serial, waiting for the line */
+	struct loop_timer pace;		/* line-rate pacing */
+	uint64_t pace_last_ms;
+	double pace_credit;
+	bool tx_held;			/* SETXOFF: act as if XOFF was received */
+	struct serial_line line;	/* as applied by the host */
+	uint8_t modem_in;		/* SERIAL_MODEM_CTS|DSR|DCD|RI */
+	uint8_t modem_delta;		/* changed since the last notification */
+	bool break_on;
+	unsigned int breaks_sent;	/* breaks the host made on the line */
+	unsigned int breaks_received;	/* breaks injected on the line */
+	unsigned int fifo;
+	uint64_t to_serial, from_serial;	/* bytes each way */
+
+	/* network side */
+	int lfd[2];			/* realcom: data, command; rfc2217: [0] only */
+	struct loop_watch lwatch[2];
+	struct conn data, cmd;		/* rfc2217 uses data only */
+	char peer[SOCK_ADDRSTRLEN];
+	unsigned int sessions;		/* host connections accepted so far */
+	bool notify;
+	bool polling;
+	struct loop_timer poll_timer;
+	uint8_t poll_id;
+	unsigned int polls_unanswered, polls_sent;
+	uint64_t last_heard_ms;
+	bool wait_pending;		/* WAIT_OQUEUE reply deferred */
+	struct loop_timer wait_timer;
+	bool feeding;			/* inside the host-data path (no re-entry) */
+	size_t discard;			/* FLUSH: host bytes already sent to drop */
+	bool stalled;
+	struct loop_timer stall_timer;
+	struct telnet telnet;		/* rfc2217 */
+	uint8_t linestate_mask, modemstate_mask;
+	bool suspended;			/* rfc2217 FLOWCONTROL-SUSPEND */
+	char last_error[TLS_ERR_MAX];
+
+	struct sim_log_entry log[SIM_LOG_MAX];
+	unsigned int log_len, log_next;
+	uint64_t log_total;
+};
+
+struct sim {
+	struct sim_options opt;
+	struct loop *loop;
+	SSL_CTX *tls;
+	struct sim_port port[SIM_PORTS_MAX];
+	bool rebooting;
+	struct loop_timer reboot_timer;
+	unsigned int refuse_tls;	/* fault: refuse this many TLS handshakes */
+	int control_fd;
+	struct loop_watch control_watch;
+	struct conn control[4];		/* control socket clients */
+};
+
+/* sim_serial.c */
+int sim_serial_open(struct sim_port *p);
+void sim_serial_close(struct sim_port *p);
+/* Host data for the line; returns the bytes taken (the rest waits). */
+size_t sim_serial_tx(struct sim_port *p, const uint8_t *d, size_t n);
+size_t sim_serial_txq(const struct sim_port *p);
+void sim_serial_flush(struct sim_port *p, bool rx, bool tx);
+void sim_serial_set_held(struct sim_port *p, bool held);
+/* The host can take serial bytes again. */
+void sim_serial_rx_resume(struct sim_port *p);
+void sim_serial_set_modem(struct sim_port *p, uint8_t modem_in);
+void sim_serial_reset(struct sim_port *p);
+
+/* sim_realcom.c, sim_rfc2217.c */
+extern const struct sim_proto sim_realcom;
+extern const struct sim_proto sim_rfc2217;
+void sim_listen_close(struct sim_port *p);
+
+/* nportsim.c: shared by both personalities */
+void sim_log_command(struct sim_port *p, const uint8_t *bytes, size_t n, bool known);
+/* Accept one connection on lfd, with a TLS session when tls is set; peer
+ * gets its address.  Returns the fd or -errno (a "refuse TLS" fault closes
+ * the connection and returns -ECONNREFUSED). */
+int sim_accept(struct sim_port *p, int lfd, bool tls, SSL **ssl, char peer[SOCK_ADDRSTRLEN]);
+int sim_listen_on(struct sim_port *p, int i, uint16_t port, loop_fd_fn *fn);
+void sim_reboot(struct sim *s, unsigned int ms);
+void sim_stall(struct sim_port *p, unsigned int ms);
+/* Line errors on the wire (ASPP_EV_PARITY ...; ASPP_EV_BREAK counts a break). */
+void sim_line_event(struct sim_port *p, uint8_t events);
+uint16_t sim_data_port(const struct sim *s, unsigned int n);
+uint16_t sim_command_port(const struct sim *s, unsigned int n);
+
+/* sim_control.c */
+int sim_control_open(struct sim *s);
+void sim_control_close(struct sim *s);
+
+#endif

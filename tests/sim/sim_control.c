@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The control socket: a UNIX stream socket speaking JSON lines, one request
+ * object per line and one reply object per line.  Tests read each port's
+ * applied settings and the exact bytes of every command received, set the
+ * modem inputs, inject line errors and faults.  The format is in nportsim(1).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "aspp.h"
+#include "log.h"
+#include "sim.h"
+
+#define CTL_IN		(64 * 1024)
+#define CTL_OUT		(1024 * 1024)
+
+static const char *const parity_names[] = { "none", "odd", "even", "mark", "space" };
+
+static json_object *ctl_port(const struct sim_port *p)
+{
+	const struct sim *s = p->sim;
+	const struct serial_line *l = &p->line;
+	json_object *o = json_object_new_object(), *flow = json_object_new_object();
+
+#define ADD(k, v) json_object_object_add(o, k, v)
+	ADD("port", json_object_new_int((int)p->n));
+	ADD("pty", json_object_new_string(p->link));
+	if (s->opt.mode == SIM_REALCOM) {
+		ADD("data_port", json_object_new_int(sim_data_port(s, p->n)));
+		ADD("command_port", json_object_new_int(sim_command_port(s, p->n)));
+	} else {
+		ADD("tcp_port", json_object_new_int((int)(s->opt.tcp_base + p->n)));
+		ADD("linestate_mask", json_object_new_int(p->linestate_mask));
+		ADD("modemstate_mask", json_object_new_int(p->modemstate_mask));
+		ADD("suspended", json_object_new_boolean(p->suspended));
+	}
+	ADD("baud", json_object_new_int64(l->baud));
+	ADD("data_bits", json_object_new_int(l->data_bits));
+	ADD("parity", json_object_new_string(parity_names[l->parity % 5]));
+	ADD("stop_bits", l->stop_bits == SERIAL_STOP_1_5 ? json_object_new_double(1.5) :
+							   json_object_new_int(l->stop_bits));
+	json_object_object_add(flow, "cts", json_object_new_boolean(l->flow & SERIAL_FLOW_CTS));
+	json_object_object_add(flow, "rts", json_object_new_boolean(l->flow & SERIAL_FLOW_RTS));
+	json_object_object_add(flow, "ixon", json_object_new_boolean(l->flow & SERIAL_FLOW_IXON));
+	json_object_object_add(flow, "ixoff", json_object_new_boolean(l->flow & SERIAL_FLOW_IXOFF));
+	ADD("flow", flow);
+	ADD("xon", json_object_new_int(l->xon));
+	ADD("xoff", json_object_new_int(l->xoff));
+	ADD("dtr", json_object_new_boolean(l->modem & SERIAL_MODEM_DTR));
+	ADD("rts", json_object_new_boolean(l->modem & SERIAL_MODEM_RTS));
+	ADD("cts", json_object_new_boolean(p->modem_in & SERIAL_MODEM_CTS));
+	ADD("dsr", json_object_new_boolean(p->modem_in & SERIAL_MODEM_DSR));
+	ADD("dcd", json_object_new_boolean(p->modem_in & SERIAL_MODEM_DCD));
+	ADD("ri", json_object_new_boolean(p->modem_in & SERIAL_MODEM_RI));
+	ADD("break", json_object_new_boolean(p->break_on));
+	ADD("breaks_sent", json_object_new_int((int)p->breaks_sent));
+	ADD("breaks_received", json_object_new_int((int)p->breaks_received));
+	ADD("held", json_object_new_boolean(p->tx_held));
+	ADD("fifo", json_object_new_int((int)p->fifo));
+	ADD("tx_queue", json_object_new_int64((int64_t)sim_serial_txq(p)));
+	ADD("to_serial", json_object_new_int64((int64_t)p->to_serial));
+	ADD("from_serial", json_object_new_int64((int64_t)p->from_serial));
+	ADD("connected", json_object_new_boolean(p->proto->connected(p)));
+	ADD("peer", json_object_new_string(p->peer));
+	ADD("sessions", json_object_new_int((int)p->sessions));
+	ADD("notify", json_object_new_boolean(p->notify));
+	ADD("polling", json_object_new_boolean(p->polling));
+	ADD("polls_sent", json_object_new_int((int)p->polls_sent));
+	ADD("commands", json_object_new_int64((int64_t)p->log_total));
+	ADD("last_error", json_object_new_string(p->last_error));
+#undef ADD
+	return o;
+}
+
+static json_object *ctl_log(struct sim_port *p, bool clear)
+{
+	json_object *a = json_object_new_array();
+	unsigned int first = (p->log_next + SIM_LOG_MAX - p->log_len) % SIM_LOG_MAX;
+
+	for (unsigned int i = 0; i < p->log_len; i++) {
+		const struct sim_log_entry *e = &p->log[(first + i) % SIM_LOG_MAX];
+		json_object *o = json_object_new_object();
+		char hex[sizeof(e->bytes) * 2 + 1];
+
+		for (unsigned int j = 0; j < e->len; j++)
+			sprintf(hex + 2 * j, "%02x", e->bytes[j]);
+		hex[2 * e->len] = '\0';
+		json_object_object_add(o, "t_ms", json_object_new_int64((int64_t)e->t_ms));
+		json_object_object_add(o, "hex", json_object_new_string(hex));
+		json_object_object_add(o, "known", json_object_new_boolean(e->known));
+		json_object_array_add(a, o);
+	}
+	if (clear)
+		p->log_len = 0;
+	return a;
+}
+
+static bool ctl_bool(json_object *req, const char *key, bool *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(req, key, &v))
+		return false;
+	*out = json_object_get_boolean(v);
+	return true;
+}
+
+static int64_t ctl_int(json_object *req, const char *key, int64_t def)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(req, key, &v) ? json_object_get_int64(v) : def;
+}
+
+/* Handle one request; returns the reply (ok or error). */
+static json_object *ctl_handle(struct sim *s, json_object *req)
+{
+	json_object *reply = json_object_new_object(), *v;
+	const char *cmd = NULL;
+	struct sim_port *p = NULL;
+	int64_t n = ctl_int(req, "port", 0);
+	const char *err = NULL;
+
+	if (json_object_object_get_ex(req, "cmd", &v))
+		cmd = json_object_get_string(v);
+	if (n >= 1 && n <= s->opt.ports)
+		p = &s->port[n - 1];
+	if (!cmd) {
+		err = "request without \"cmd\"";
+	} else if (strcmp(cmd, "status") == 0) {
+		json_object *a = json_object_new_array();
+
+		for (unsigned int i = 0; i < s->opt.ports; i++)
+			json_object_array_add(a, ctl_port(&s->port[i]));
+		json_object_object_add(reply, "mode", json_object_new_string(
+			s->opt.mode == SIM_REALCOM ? "realcom" : "rfc2217"));
+		json_object_object_add(reply, "rebooting", json_object_new_boolean(s->rebooting));
+		json_object_object_add(reply, "ports", a);
+	} else if (strcmp(cmd, "reboot") == 0) {
+		sim_reboot(s, (unsigned int)ctl_int(req, "ms", 1000));
+	} else if (strcmp(cmd, "refuse-tls") == 0) {
+		s->refuse_tls = (unsigned int)ctl_int(req, "count", 1);
+	} else if (!p) {
+		err = "no such port (\"port\": 1 to the number of ports)";
+	} else if (strcmp(cmd, "port") == 0) {
+		json_object_object_add(reply, "port", ctl_port(p));
+	} else if (strcmp(cmd, "log") == 0) {
+		bool clear = false;
+
+		ctl_bool(req, "clear", &clear);
+		json_object_object_add(reply, "total", json_object_new_int64((int64_t)p->log_total));
+		json_object_object_add(reply, "log", ctl_log(p, clear));
+	} else if (strcmp(cmd, "modem") == 0) {
+		static const struct { const char *key; uint8_t bit; } lines[] = {
+			{ "cts", SERIAL_MODEM_CTS }, { "dsr", SERIAL_MODEM_DSR },
+			{ "dcd", SERIAL_MODEM_DCD }, { "ri", SERIAL_MODEM_RI },
+		};
+		uint8_t m = p->modem_in;
+		bool on;
+
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+			if (ctl_bool(req, lines[i].key, &on))
+				m = on ? m | lines[i].bit : m & ~lines[i].bit;
+		sim_serial_set_modem(p, m);
+	} else if (strcmp(cmd, "inject") == 0) {
+		static const struct { const char *name; uint8_t ev; } kinds[] = {
+			{ "parity", ASPP_EV_PARITY }, { "framing", ASPP_EV_FRAMING },
+			{ "overrun", ASPP_EV_HW_OVERRUN }, { "break", ASPP_EV_BREAK },
+		};
+		uint8_t ev = 0;
+
+		if (json_object_object_get_ex(req, "events", &v) &&
+		    json_object_is_type(v, json_type_array)) {
+			for (size_t i = 0; i < json_object_array_length(v); i++) {
+				const char *k = json_object_get_string(json_object_array_get_idx(v, i));
+				size_t j;
+
+				for (j = 0; k && j < sizeof(kinds) / sizeof(kinds[0]); j++)
+					if (strcmp(k, kinds[j].name) == 0)
+						break;
+				if (!k || j == sizeof(kinds) / sizeof(kinds[0])) {
+					err = "events: parity, framing, overrun or break";
+					break;
+				}
+				ev |= kinds[j].ev;
+			}
+		}
+		if (!ev && !err)
+			err = "inject needs \"events\": [\"parity\" | \"framing\" | \"overrun\" | \"break\"]";
+		if (!err)
+			sim_line_event(p, ev);
+	} else if (strcmp(cmd, "drop") == 0) {
+		p->proto->drop(p, "dropped by the control socket");
+	} else if (strcmp(cmd, "stall") == 0) {
+		sim_stall(p, (unsigned int)ctl_int(req, "ms", 1000));
+	} else {
+		err = "unknown cmd";
+	}
+	json_object_object_add(reply, "ok", json_object_new_boolean(!err));
+	if (err)
+		json_object_object_add(reply, "error", json_object_new_string(err));
+	return reply;
+}
+
+static void ctl_input(struct conn *c)
+{
+	struct sim *s = c->arg;
+
+	for (int i = 0; i < 64; i++) {
+		const uint8_t *nl = memchr(buf_head(&c->in), '\n', buf_len(&c->in));
+		char line[CTL_IN];
+		json_object *req, *reply;
+		const char *text;
+		size_t len;
+
+		if (!nl) {
+			if (buf_room(&c->in) == 0) {
+				log_warnx("control: request longer than %d bytes; closing", CTL_IN);
+				conn_close(c);
+			}
+			return;
+		}
+		len = (size_t)(nl - buf_head(&c->in));
+		memcpy(line, buf_head(&c->in), len);
+		line[len] = '\0';
+		buf_consume(&c->in, len + 1);
+		req = json_tokener_parse(line);
+		if (req && json_object_is_type(req, json_type_object)) {
+			reply = ctl_handle(s, req);
+		} else {
+			reply = json_object_new_object();
+			json_object_object_add(reply, "ok", json_object_new_boolean(false));
+			json_object_object_add(reply, "error", json_object_new_string("not a JSON object"));
+		}
+		json_object_put(req);
+		text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+		if (conn_send(c, text, strlen(text)) < 0 || conn_send(c, "\n", 1) < 0)
+			log_warnx("control: reply too large for the client's buffer");
+		json_object_put(reply);
+		if (c->state != CONN_OPEN)
+			return;
+	}
+}
+
+static void ctl_closed(struct conn *c, int err)
+{
+}
+
+static const struct conn_ops ctl_ops = { .input = ctl_input, .closed = ctl_closed };
+
+static void ctl_accept(struct loop_watch *w, uint32_t events)
+{
+	struct sim *s = w->arg;
+	int fd = accept4(s->control_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < sizeof(s->control) / sizeof(s->control[0]); i++)
+		if (s->control[i].state == CONN_IDLE) {
+			if (!s->control[i].loop &&
+			    conn_init(&s->control[i], s->loop, &ctl_ops, s, CTL_IN, CTL_OUT) < 0)
+				break;
+			if (conn_start(&s->control[i], fd, false, NULL) == 0)
+				return;
+			break;
+		}
+	log_warnx("control: too many clients");
+	close(fd);
+}
+
+int sim_control_open(struct sim *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if (strlen(s->opt.control) >= sizeof(sa.sun_path)) {
+		log_warnx("control: path too long: %s", s->opt.control);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, s->opt.control);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(s->opt.control);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		r = -errno;
+		log_warn("control: %s", s->opt.control);
+		close(fd);
+		return r;
+	}
+	s->control_fd = fd;
+	return loop_watch_add(s->loop, &s->control_watch, fd, EPOLLIN, ctl_accept, s);
+}
+
+void sim_control_close(struct sim *s)
+{
+	for (size_t i = 0; i < sizeof(s->control) / sizeof(s->control[0]); i++)
+		if (s->control[i].loop)
+			conn_free(&s->control[i]);
+	if (s->control_fd < 0)
+		return;
+	loop_watch_del(&s->control_watch);
+	close(s->control_fd);
+	unlink(s->opt.control);
+}

@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Helpers for tests that drive nportsim: start it on free ports in a temp
+directory, talk to its control socket, open raw connections and the pty.
+
+Every wait has a deadline; nothing sleeps blindly.  Only loopback is used.
+"""
+import json
+import os
+import random
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import termios
+import time
+import tty
+
+NPORTSIM = os.environ.get("NPORTSIM", "nportsim")
+DEADLINE = 10.0
+
+
+def wait_for(cond, what, timeout=DEADLINE):
+    """Poll cond() until it returns a true value; fail saying what did not happen."""
+    end = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        select.select([], [], [], 0.01)  # a short wait between polls of the condition
+
+
+def recv_exact(sock, n, timeout=DEADLINE):
+    """Read exactly n bytes (fails on EOF or deadline)."""
+    sock.settimeout(timeout)
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise AssertionError(f"connection closed after {len(out)} of {n} bytes: {out.hex()}")
+        out += chunk
+    return out
+
+
+def expect_silence(sock, timeout=0.3):
+    """Assert nothing arrives within timeout (used only where the rule is 'no reply')."""
+    r, _, _ = select.select([sock], [], [], timeout)
+    if r:
+        data = sock.recv(4096)
+        raise AssertionError(f"expected no bytes, got {data.hex()}")
+
+
+def expect_closed(sock, timeout=DEADLINE):
+    """Assert the peer closes the connection (EOF or reset) before the deadline."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return
+    except (ConnectionResetError, ssl.SSLError):
+        return
+
+
+class Sim:
+    """One nportsim process.  Use as a context manager."""
+
+    def __init__(self, *args, ports=1, mode="realcom"):
+        self.dir = tempfile.mkdtemp(prefix="nportsim-test-")
+        self.ports = ports
+        self.mode = mode
+        self.proc = None
+        self.sockets = []
+        for _ in range(8):
+            base = random.randrange(20000, 60000, 100)
+            self.data_base, self.command_base, self.tcp_base = base, base + 16, base
+            cmd = [NPORTSIM, "--ports", str(ports), "--mode", mode,
+                   "--data-base", str(self.data_base), "--command-base", str(self.command_base),
+                   "--tcp-base", str(self.tcp_base), "--pty-dir", self.dir,
+                   "--control", self.path("control"), *args]
+            with open(self.path("nportsim.log"), "w") as logfile:
+                self.proc = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT)
+            try:
+                wait_for(lambda: self.proc.poll() is not None or "ready" in self.log_text(),
+                         "nportsim to start")
+            except AssertionError:
+                self.close()
+                raise
+            if self.proc.poll() is None:
+                self.ctl_sock = socket.socket(socket.AF_UNIX)
+                self.ctl_sock.connect(self.path("control"))
+                self.ctl_file = self.ctl_sock.makefile("rw")
+                self.sockets += [self.ctl_file, self.ctl_sock]
+                return
+            if "Address already in use" not in self.log_text():
+                raise AssertionError(f"nportsim failed to start:\n{self.log_text()}")
+        raise AssertionError("no free port range for nportsim")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def log_text(self):
+        with open(self.path("nportsim.log")) as f:
+            return f.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            print(f"nportsim log ({self.path('nportsim.log')}):\n{self.log_text()}")
+        self.close()
+
+    def close(self):
+        for s in self.sockets:
+            s.close()
+        self.sockets = []
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(DEADLINE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # control socket
+    def ctl(self, **req):
+        self.ctl_file.write(json.dumps(req) + "\n")
+        self.ctl_file.flush()
+        line = self.ctl_file.readline()
+        if not line:
+            raise AssertionError("control socket closed")
+        return json.loads(line)
+
+    def ok(self, **req):
+        r = self.ctl(**req)
+        if not r.get("ok"):
+            raise AssertionError(f"control request {req} failed: {r}")
+        return r
+
+    def port(self, n=1):
+        return self.ok(cmd="port", port=n)["port"]
+
+    def commands(self, n=1, clear=False):
+        """Hex strings of every command the port received, oldest first."""
+        return [e["hex"] for e in self.ok(cmd="log", port=n, clear=clear)["log"]]
+
+    def wait_port(self, what, cond, n=1):
+        """Poll port n's status until cond(status) holds; returns that status."""
+        def check():
+            p = self.port(n)
+            return p if cond(p) else None
+        return wait_for(check, what)
+
+    # network side
+    def data_port(self, n=1):
+        return self.data_base + (n - 1 if n <= 16 else 32 + n - 17)
+
+    def command_port(self, n=1):
+        return self.command_base + (n - 1 if n <= 16 else 32 + n - 17)
+
+    def connect(self, port, wrap=None):
+        s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if wrap:
+            s = wrap(s)
+        self.sockets.append(s)
+        return s
+
+    def realcom(self, n=1, wrap_cmd=None, wrap_data=None):
+        """Command then data connection, as Moxa's driver opens them."""
+        c = self.connect(self.command_port(n), wrap_cmd)
+        d = self.connect(self.data_port(n), wrap_data)
+        self.wait_port("the data connection to be up", lambda p: p["connected"], n)
+        return c, d
+
+    # serial side
+    def open_pty(self, n=1):
+        fd = os.open(self.path(f"port{n}"), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(fd)
+        return fd
+
+    @staticmethod
+    def pty_read(fd, n, timeout=DEADLINE):
+        out = b""
+        end = time.monotonic() + timeout
+        while len(out) < n:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"pty: got {len(out)} of {n} bytes")
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                out += os.read(fd, n - len(out))
+        return out
+
+    @staticmethod
+    def pty_write(fd, data, timeout=DEADLINE):
+        end = time.monotonic() + timeout
+        while data:
+            if time.monotonic() > end:
+                raise AssertionError("pty: write timed out")
+            _, w, _ = select.select([], [fd], [], end - time.monotonic())
+            if w:
+                data = data[os.write(fd, data):]
