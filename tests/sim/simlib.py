@@ -183,7 +183,7 @@ class Sim:
     # serial side
     def open_pty(self, n=1):
         fd = os.open(self.path(f"port{n}"), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        tty.setraw(fd)
+        tty.setraw(fd, termios.TCSANOW)    # TCSAFLUSH would drop bytes already waiting
         return fd
 
     @staticmethod

@@ -4,6 +4,7 @@
 bytes for every ASPP command (realcom-protocol.md), interleaving, NOTIFY,
 POLLING, WAIT_OQUEUE with line-rate pacing, one host per port, faults."""
 import os
+import random
 import socket
 import sys
 import unittest
@@ -222,6 +223,27 @@ class RealComCommands(unittest.TestCase):
         expect_closed(self.c)
         expect_closed(self.d)
         self.assertIn("dropped", self.sim.port()["last_error"])
+
+
+class RealComGarbage(unittest.TestCase):
+    def test_random_command_bytes(self):
+        """Bounded random input on both connections: the device neither crashes nor
+        stops serving (the codec itself is fuzzed by tests/fuzz)."""
+        rnd = random.Random(2217)
+        with Sim("--echo") as sim:
+            c, d = sim.realcom()
+            for _ in range(300):
+                c.sendall(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 40))))
+                d.sendall(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 40))))
+            self.assertTrue(sim.ctl(cmd="status")["ok"])
+            self.assertIsNone(sim.proc.poll())
+            sim.ok(cmd="drop", port=1)
+            expect_closed(c)
+            c, d = sim.realcom()
+            c.sendall(H("2c080603010100000000"))
+            self.assertEqual(recv_exact(c, 5), LSTATUS_ALL_ON.replace(b"\x13", b"\x2c"))
+            d.sendall(b"still here")
+            self.assertEqual(recv_exact(d, 10), b"still here")
 
 
 class RealComBeforeData(unittest.TestCase):
