@@ -137,7 +137,8 @@ uint8_t rfc2217_modem_from_wire(uint8_t value);
  * A client's full line setup: SET-BAUDRATE, SET-DATASIZE, SET-PARITY,
  * SET-STOPSIZE, outbound flow and inbound flow SET-CONTROLs, then DTR and
  * RTS SET-CONTROLs back to back (there is no atomic form, rfc2217.md).
- * Returns the total length or -ENOSPC.
+ * Returns the total length, -EINVAL for a line serial_line_valid() refuses,
+ * or -ENOSPC.
  */
 #define RFC2217_LINE_MAX	(8 * RFC2217_MSG_MAX)
 int rfc2217_encode_line(uint8_t *out, size_t cap, const struct serial_line *line);
