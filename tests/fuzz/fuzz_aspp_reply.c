@@ -11,14 +11,7 @@
 #include <string.h>
 
 #include "aspp.h"
-
-#define CHECK(cond)					\
-	do {						\
-		if (!(cond))				\
-			__builtin_trap();		\
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* Prefixes are parsed from the end of this array, so ASan catches any read past n. */
 static uint8_t edge[ASPP_MSG_MAX];

@@ -14,14 +14,7 @@
 
 #include "rfc2217.h"
 #include "telnet.h"
-
-#define CHECK(x)                                                                           \
-	do {                                                                               \
-		if (!(x))                                                                  \
-			__builtin_trap();                                                  \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 struct run {
 	struct telnet t;

@@ -146,6 +146,8 @@ size_t sim_serial_tx(struct sim_port *p, const uint8_t *d, size_t n);
 size_t sim_serial_txq(const struct sim_port *p);
 void sim_serial_flush(struct sim_port *p, bool rx, bool tx);
 void sim_serial_set_held(struct sim_port *p, bool held);
+/* Hold the line in break (counted in breaks_sent) or release it. */
+void sim_serial_set_break(struct sim_port *p, bool on);
 /* The host can take serial bytes again. */
 void sim_serial_rx_resume(struct sim_port *p);
 void sim_serial_set_modem(struct sim_port *p, uint8_t modem_in);

@@ -249,13 +249,8 @@ static bool rc_command(struct sim_port *p, const struct aspp_command *c)
 			sim_serial_reset(p);
 		break;
 	case ASPP_START_BREAK:
-		if (!p->break_on)
-			p->breaks_sent++;
-		p->break_on = true;
-		break;
 	case ASPP_STOP_BREAK:
-		p->break_on = false;
-		sim_serial_set_held(p, p->tx_held);	/* the line may move again */
+		sim_serial_set_break(p, c->cmd == ASPP_START_BREAK);
 		break;
 	case ASPP_BREAKSEND:
 		v = (uint32_t)(a[0] << 8 | a[1]);

@@ -163,13 +163,8 @@ static void rf_set_control(struct sim_port *p, uint8_t v)
 		reply = p->break_on ? RFC2217_CTL_BREAK_ON : RFC2217_CTL_BREAK_OFF;
 		break;
 	case RFC2217_CTL_BREAK_ON:
-		if (!p->break_on)
-			p->breaks_sent++;
-		p->break_on = true;
-		break;
 	case RFC2217_CTL_BREAK_OFF:
-		p->break_on = false;
-		sim_serial_set_held(p, p->tx_held);	/* the line may move again */
+		sim_serial_set_break(p, v == RFC2217_CTL_BREAK_ON);
 		break;
 	case RFC2217_CTL_DTR_QUERY:
 		reply = l->modem & SERIAL_MODEM_DTR ? RFC2217_CTL_DTR_ON : RFC2217_CTL_DTR_OFF;

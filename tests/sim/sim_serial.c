@@ -122,6 +122,14 @@ void sim_serial_set_held(struct sim_port *p, bool held)
 	sim_serial_drain(p);
 }
 
+void sim_serial_set_break(struct sim_port *p, bool on)
+{
+	if (on && !p->break_on)
+		p->breaks_sent++;
+	p->break_on = on;
+	sim_serial_drain(p);	/* after a break the line may move again */
+}
+
 void sim_serial_flush(struct sim_port *p, bool rx, bool tx)
 {
 	uint8_t junk[RX_CHUNK];

@@ -20,27 +20,7 @@
 
 #include "conn.h"
 #include "sock.h"
-
-static char dir[] = "/tmp/realcom-conn-XXXXXX";
-
-static int setup(void **state)
-{
-	const char *mk = getenv("MKCERTS");
-	char cmd[512];
-
-	if (!mk || !mkdtemp(dir))
-		return -1;
-	snprintf(cmd, sizeof(cmd), "sh '%s' '%s' >/dev/null 2>&1", mk, dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "testcerts.h"
 
 struct side {
 	struct conn c;
@@ -136,13 +116,9 @@ static void pair_open(struct pair *p, bool tls)
 	assert_true(p->listen_fd >= 0);
 	assert_int_equal(loop_watch_add(p->loop, &p->lw, p->listen_fd, EPOLLIN, on_accept, p), 0);
 	if (tls) {
-		char ca[300], crt[300], key[300];
-
-		snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
-		snprintf(crt, sizeof(crt), "%s/server.pem", dir);
-		snprintf(key, sizeof(key), "%s/server.key", dir);
-		struct tls_config cc = { .verify = true, .ca_file = ca };
-		struct tls_config sc = { .server = true, .cert_file = crt, .key_file = key };
+		struct tls_config cc = { .verify = true, .ca_file = testcerts_path("ca.pem") };
+		struct tls_config sc = { .server = true, .cert_file = testcerts_path("server.pem"),
+					 .key_file = testcerts_path("server.key") };
 		assert_non_null(cctx = tls_ctx_new(&cc, err));
 		assert_non_null(p->sctx = tls_ctx_new(&sc, err));
 	}
@@ -275,5 +251,5 @@ int main(void)
 		cmocka_unit_test(test_unread),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, testcerts_setup, testcerts_teardown);
 }

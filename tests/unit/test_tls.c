@@ -17,38 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "testcerts.h"
 #include "tls.h"
-
-static char dir[] = "/tmp/realcom-tls-XXXXXX";
-static char path_buf[16][256];
-static int path_n;
-
-static const char *cert(const char *name)
-{
-	char *p = path_buf[path_n++ % 16];
-
-	snprintf(p, 256, "%s/%s", dir, name);
-	return p;
-}
-
-static int setup(void **state)
-{
-	const char *mk = getenv("MKCERTS");
-	char cmd[512];
-
-	if (!mk || !mkdtemp(dir))
-		return -1;
-	snprintf(cmd, sizeof(cmd), "sh '%s' '%s' >/dev/null 2>&1", mk, dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
 
 struct result {
 	int client, server;
@@ -103,16 +73,17 @@ static void handshake(const struct tls_config *cc, const struct tls_config *sc, 
 
 static struct tls_config server_cfg(const char *name)
 {
-	static char c[256], k[256];
+	char c[64], k[64];
 
-	snprintf(c, sizeof(c), "%s/%s.pem", dir, name);
-	snprintf(k, sizeof(k), "%s/%s.key", dir, name);
-	return (struct tls_config){ .server = true, .verify = true, .cert_file = c, .key_file = k };
+	snprintf(c, sizeof(c), "%s.pem", name);
+	snprintf(k, sizeof(k), "%s.key", name);
+	return (struct tls_config){ .server = true, .verify = true,
+				    .cert_file = testcerts_path(c), .key_file = testcerts_path(k) };
 }
 
 static void test_ca_good(void **state)
 {
-	struct tls_config cc = { .verify = true, .ca_file = cert("ca.pem") };
+	struct tls_config cc = { .verify = true, .ca_file = testcerts_path("ca.pem") };
 	struct tls_config sc = server_cfg("server");
 	struct result r;
 
@@ -141,11 +112,11 @@ static void expect_client_failure(struct tls_config *cc, const char *server, con
 
 static void test_rejections(void **state)
 {
-	struct tls_config cc = { .verify = true, .ca_file = cert("other-ca.pem") };
+	struct tls_config cc = { .verify = true, .ca_file = testcerts_path("other-ca.pem") };
 
 	expect_client_failure(&cc, "server", "localhost",
 			      "certificate verification failed: unable to get local issuer");
-	cc.ca_file = cert("ca.pem");
+	cc.ca_file = testcerts_path("ca.pem");
 	expect_client_failure(&cc, "expired", "localhost",
 			      "certificate verification failed: certificate has expired");
 	expect_client_failure(&cc, "wronghost", "localhost",
@@ -163,37 +134,37 @@ static void test_pin(void **state)
 	char fp[TLS_FP_STRLEN], want[TLS_FP_STRLEN + 64];
 	struct result r;
 
-	assert_int_equal(tls_file_fingerprint(cert("selfsigned.pem"), cc.fingerprint), 0);
+	assert_int_equal(tls_file_fingerprint(testcerts_path("selfsigned.pem"), cc.fingerprint), 0);
 	handshake(&cc, &sc, "127.0.0.1", &r);
 	assert_int_equal(r.client, 0);
 	assert_non_null(strstr(r.describe, "verified by pin"));
 
 	/* a pin replaces the chain: a CA-signed but expired leaf with that pin passes too */
-	assert_int_equal(tls_file_fingerprint(cert("expired.pem"), cc.fingerprint), 0);
+	assert_int_equal(tls_file_fingerprint(testcerts_path("expired.pem"), cc.fingerprint), 0);
 	expect_client_failure(&cc, "server", "localhost", "is not the pinned one");
 	/* and the message names the fingerprint that was met */
 	uint8_t met[TLS_FP_LEN];
-	assert_int_equal(tls_file_fingerprint(cert("server.pem"), met), 0);
+	assert_int_equal(tls_file_fingerprint(testcerts_path("server.pem"), met), 0);
 	tls_fingerprint_format(met, fp);
 	snprintf(want, sizeof(want), "certificate fingerprint %s is not the pinned one", fp);
 	expect_client_failure(&cc, "server", "localhost", want);
 
 	/* CA and pin: both must hold */
-	cc.ca_file = cert("ca.pem");
-	assert_int_equal(tls_file_fingerprint(cert("server.pem"), cc.fingerprint), 0);
+	cc.ca_file = testcerts_path("ca.pem");
+	assert_int_equal(tls_file_fingerprint(testcerts_path("server.pem"), cc.fingerprint), 0);
 	sc = server_cfg("server");
 	handshake(&cc, &sc, "localhost", &r);
 	assert_int_equal(r.client, 0);
 	assert_non_null(strstr(r.describe, "verified by CA and pin"));
 	cc.fingerprint[0] ^= 1;
 	expect_client_failure(&cc, "server", "localhost", "is not the pinned one");
-	assert_int_equal(tls_file_fingerprint(cert("selfsigned.pem"), cc.fingerprint), 0);
+	assert_int_equal(tls_file_fingerprint(testcerts_path("selfsigned.pem"), cc.fingerprint), 0);
 	expect_client_failure(&cc, "selfsigned", "127.0.0.1", "certificate verification failed");
 }
 
 static void test_verify_off(void **state)
 {
-	struct tls_config cc = { .verify = false, .ca_file = cert("other-ca.pem") };
+	struct tls_config cc = { .verify = false, .ca_file = testcerts_path("other-ca.pem") };
 	struct tls_config sc = server_cfg("expired");
 	struct result r;
 
@@ -204,25 +175,25 @@ static void test_verify_off(void **state)
 
 static void test_client_cert(void **state)
 {
-	struct tls_config cc = { .verify = true, .ca_file = cert("ca.pem") };
+	struct tls_config cc = { .verify = true, .ca_file = testcerts_path("ca.pem") };
 	struct tls_config sc = server_cfg("server");
 	struct result r;
 
 	sc.require_client_cert = true;
-	sc.ca_file = cert("ca.pem");
+	sc.ca_file = testcerts_path("ca.pem");
 	handshake(&cc, &sc, "localhost", &r);
 	assert_int_equal(r.server, -EPROTO);
 	assert_int_equal(r.client, -EPROTO);
 	assert_non_null(strstr(r.server_err, "peer did not return a certificate"));
 
-	cc.cert_file = cert("client.pem");
-	cc.key_file = cert("client.key");
+	cc.cert_file = testcerts_path("client.pem");
+	cc.key_file = testcerts_path("client.key");
 	handshake(&cc, &sc, "localhost", &r);
 	assert_int_equal(r.client, 0);
 	assert_int_equal(r.server, 0);
 
-	cc.cert_file = cert("rogue-client.pem");
-	cc.key_file = cert("rogue-client.key");
+	cc.cert_file = testcerts_path("rogue-client.pem");
+	cc.key_file = testcerts_path("rogue-client.key");
 	handshake(&cc, &sc, "localhost", &r);
 	assert_int_equal(r.server, -EPROTO);
 	assert_int_equal(r.client, -EPROTO);
@@ -283,11 +254,11 @@ static void test_ctx_errors(void **state)
 	expect_ctx_error(&c, "/nonexistent/ca.pem: ");
 	c = (struct tls_config){ .server = true };
 	expect_ctx_error(&c, "a TLS server needs a certificate and a key");
-	c = (struct tls_config){ .cert_file = cert("client.pem") };
+	c = (struct tls_config){ .cert_file = testcerts_path("client.pem") };
 	expect_ctx_error(&c, "a certificate needs its key");
-	c.key_file = cert("server.key");
+	c.key_file = testcerts_path("server.key");
 	expect_ctx_error(&c, "the key does not match the certificate");
-	c = (struct tls_config){ .cert_file = "/nonexistent/c.pem", .key_file = cert("client.key") };
+	c = (struct tls_config){ .cert_file = "/nonexistent/c.pem", .key_file = testcerts_path("client.key") };
 	expect_ctx_error(&c, "/nonexistent/c.pem: ");
 	c = server_cfg("server");
 	c.require_client_cert = true;
@@ -300,14 +271,14 @@ static void test_fingerprints(void **state)
 	char s[TLS_FP_STRLEN], cmd[512], line[256];
 	FILE *p;
 
-	assert_int_equal(tls_file_fingerprint(cert("server.pem"), fp), 0);
+	assert_int_equal(tls_file_fingerprint(testcerts_path("server.pem"), fp), 0);
 	tls_fingerprint_format(fp, s);
 	assert_int_equal(strlen(s), TLS_FP_STRLEN - 1);
 	assert_int_equal(tls_fingerprint_parse(s, fp2), 0);
 	assert_memory_equal(fp, fp2, TLS_FP_LEN);
 	/* the same figure openssl prints, less its "sha256 Fingerprint=" */
 	snprintf(cmd, sizeof(cmd), "openssl x509 -noout -fingerprint -sha256 -in '%s'",
-		 cert("server.pem"));
+		 testcerts_path("server.pem"));
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	assert_non_null(fgets(line, sizeof(line), p));
@@ -331,7 +302,7 @@ static void test_fingerprints(void **state)
 	assert_int_equal(tls_fingerprint_parse(
 		"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1", fp), -EINVAL);
 	assert_int_equal(tls_file_fingerprint("/nonexistent.pem", fp), -ENOENT);
-	assert_int_equal(tls_file_fingerprint(cert("server.key"), fp), -EINVAL);
+	assert_int_equal(tls_file_fingerprint(testcerts_path("server.key"), fp), -EINVAL);
 }
 
 int main(void)
@@ -347,5 +318,5 @@ int main(void)
 		cmocka_unit_test(test_fingerprints),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, testcerts_setup, testcerts_teardown);
 }
