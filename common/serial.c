@@ -26,3 +26,10 @@ bool serial_line_valid(const struct serial_line *line)
 			       SERIAL_FLOW_IXON | SERIAL_FLOW_IXOFF)) == 0 &&
 	       (line->modem & ~(SERIAL_MODEM_DTR | SERIAL_MODEM_RTS)) == 0;
 }
+
+const char *serial_parity_name(uint8_t parity)
+{
+	static const char *const names[] = { "none", "odd", "even", "mark", "space" };
+
+	return parity <= SERIAL_PARITY_SPACE ? names[parity] : "?";
+}

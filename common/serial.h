@@ -56,6 +56,9 @@ struct serial_line {
 /* 9600 8N1, no flow control, DTR and RTS on: what a UART opens with. */
 void serial_line_default(struct serial_line *line);
 
+/* "none", "odd", "even", "mark", "space" */
+const char *serial_parity_name(uint8_t parity);
+
 /* Whether every field holds a value the codecs can encode. */
 bool serial_line_valid(const struct serial_line *line);
 

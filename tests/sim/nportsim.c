@@ -344,7 +344,7 @@ int main(int argc, char **argv)
 			.data_base = 950, .command_base = 966, .tcp_base = 4000, .pty_dir = ".",
 			.poll_idle_ms = 40000, .poll_interval_ms = 3000, .poll_max = 4,
 		},
-		.control_fd = -1,
+		.control = { .fd = -1 },
 	};
 	char err[TLS_ERR_MAX];
 	int r = 1;

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "ctlsock.h"
 #include "loop.h"
 #include "serial.h"
 #include "sock.h"
@@ -133,9 +134,7 @@ struct sim {
 	bool rebooting;
 	struct loop_timer reboot_timer;
 	unsigned int refuse_tls;	/* fault: refuse this many TLS handshakes */
-	int control_fd;
-	struct loop_watch control_watch;
-	struct conn control[4];		/* control socket clients */
+	struct ctlsock control;
 };
 
 /* sim_serial.c */

@@ -8,20 +8,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "aspp.h"
+#include "ctlsock.h"
 #include "log.h"
 #include "sim.h"
-
-#define CTL_IN		(64 * 1024)
-#define CTL_OUT		(1024 * 1024)
-
-static const char *const parity_names[] = { "none", "odd", "even", "mark", "space" };
 
 static json_object *ctl_port(const struct sim_port *p)
 {
@@ -43,7 +36,7 @@ static json_object *ctl_port(const struct sim_port *p)
 	}
 	ADD("baud", json_object_new_int64(l->baud));
 	ADD("data_bits", json_object_new_int(l->data_bits));
-	ADD("parity", json_object_new_string(parity_names[l->parity % 5]));
+	ADD("parity", json_object_new_string(serial_parity_name(l->parity)));
 	ADD("stop_bits", l->stop_bits == SERIAL_STOP_1_5 ? json_object_new_double(1.5) :
 							   json_object_new_int(l->stop_bits));
 	json_object_object_add(flow, "cts", json_object_new_boolean(l->flow & SERIAL_FLOW_CTS));
@@ -209,104 +202,17 @@ static json_object *ctl_handle(struct sim *s, json_object *req)
 	return reply;
 }
 
-static void ctl_input(struct conn *c)
+static json_object *ctl_request(void *arg, json_object *req)
 {
-	struct sim *s = c->arg;
-
-	for (int i = 0; i < 64; i++) {
-		const uint8_t *nl = memchr(buf_head(&c->in), '\n', buf_len(&c->in));
-		char line[CTL_IN];
-		json_object *req, *reply;
-		const char *text;
-		size_t len;
-
-		if (!nl) {
-			if (buf_room(&c->in) == 0) {
-				log_warnx("control: request longer than %d bytes; closing", CTL_IN);
-				conn_close(c);
-			}
-			return;
-		}
-		len = (size_t)(nl - buf_head(&c->in));
-		memcpy(line, buf_head(&c->in), len);
-		line[len] = '\0';
-		buf_consume(&c->in, len + 1);
-		req = json_tokener_parse(line);
-		if (req && json_object_is_type(req, json_type_object)) {
-			reply = ctl_handle(s, req);
-		} else {
-			reply = json_object_new_object();
-			json_object_object_add(reply, "ok", json_object_new_boolean(false));
-			json_object_object_add(reply, "error", json_object_new_string("not a JSON object"));
-		}
-		json_object_put(req);
-		text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
-		if (conn_send(c, text, strlen(text)) < 0 || conn_send(c, "\n", 1) < 0)
-			log_warnx("control: reply too large for the client's buffer");
-		json_object_put(reply);
-		if (c->state != CONN_OPEN)
-			return;
-	}
-}
-
-static void ctl_closed(struct conn *c, int err)
-{
-}
-
-static const struct conn_ops ctl_ops = { .input = ctl_input, .closed = ctl_closed };
-
-static void ctl_accept(struct loop_watch *w, uint32_t events)
-{
-	struct sim *s = w->arg;
-	int fd = accept4(s->control_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	for (size_t i = 0; i < sizeof(s->control) / sizeof(s->control[0]); i++)
-		if (s->control[i].state == CONN_IDLE) {
-			if (!s->control[i].loop &&
-			    conn_init(&s->control[i], s->loop, &ctl_ops, s, CTL_IN, CTL_OUT) < 0)
-				break;
-			if (conn_start(&s->control[i], fd, false, NULL) == 0)
-				return;
-			break;
-		}
-	log_warnx("control: too many clients");
-	close(fd);
+	return ctl_handle(arg, req);
 }
 
 int sim_control_open(struct sim *s)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(s->opt.control) >= sizeof(sa.sun_path)) {
-		log_warnx("control: path too long: %s", s->opt.control);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, s->opt.control);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(s->opt.control);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		r = -errno;
-		log_warn("control: %s", s->opt.control);
-		close(fd);
-		return r;
-	}
-	s->control_fd = fd;
-	return loop_watch_add(s->loop, &s->control_watch, fd, EPOLLIN, ctl_accept, s);
+	return ctlsock_open(&s->control, s->loop, s->opt.control, 0600, ctl_request, s);
 }
 
 void sim_control_close(struct sim *s)
 {
-	for (size_t i = 0; i < sizeof(s->control) / sizeof(s->control[0]); i++)
-		if (s->control[i].loop)
-			conn_free(&s->control[i]);
-	if (s->control_fd < 0)
-		return;
-	loop_watch_del(&s->control_watch);
-	close(s->control_fd);
-	unlink(s->opt.control);
+	ctlsock_close(&s->control);
 }

@@ -131,6 +131,9 @@ static void rf_drop(struct sim_port *p, const char *why)
 	conn_close(&p->data);
 	p->peer[0] = '\0';
 	p->suspended = false;
+	/* Without a host, serial input is read and dropped: watch the pty again
+	 * (a SUSPEND or a full connection may have stopped that). */
+	sim_serial_rx_resume(p);
 }
 
 static void rf_unstall(struct sim_port *p)
@@ -354,6 +357,8 @@ static void rf_closed(struct conn *c, int err)
 	snprintf(p->last_error, sizeof(p->last_error), "%s", c->err);
 	log_info("port %u: host %s disconnected: %s", p->n, p->peer, c->err);
 	p->peer[0] = '\0';
+	p->suspended = false;
+	sim_serial_rx_resume(p);	/* as in rf_drop: drop serial input until the next host */
 }
 
 static const struct conn_ops rf_conn_ops = {

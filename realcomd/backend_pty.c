@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The pty backend, for machines without realcom.ko: PTY_DIR/ttyR<N> links
+ * to a pty the application opens.  termios changes arrive through packet
+ * mode with EXTPROC (TIOCPKT_IOCTL), opens and closes through inotify on
+ * the pty.  A pty carries baud rates, flow control and XON/XOFF, but Linux
+ * forces CS8 without parity on it and it has no modem lines or break: the
+ * log and realcomd(8) say so, and nothing here pretends otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pty.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "port.h"
+#include "tty_line.h"
+
+#define PTY_CHUNK	4096
+
+struct pty {
+	struct port *p;
+	int master, slave;	/* our slave fd keeps the master from hanging up */
+	int ino;
+	struct loop_watch mw, iw;
+	int opens;		/* the application's opens less its closes */
+	bool rx_blocked;	/* the pty was full: waiting for EPOLLOUT */
+	char link[PATH_MAX];
+};
+
+static struct pty *pty_of(struct port *p)
+{
+	return p->backend_priv;
+}
+
+static void pty_update(struct pty *t)
+{
+	uint32_t ev = 0;
+
+	if (port_app_tx_room(t->p) > 0)
+		ev |= EPOLLIN;
+	if (t->rx_blocked)
+		ev |= EPOLLOUT;
+	loop_watch_mod(&t->mw, ev);
+}
+
+static void pty_termios(struct pty *t)
+{
+	struct serial_line l = t->p->line;
+	struct termios tio;
+
+	if (tty_line_get(t->slave, &l) == 0)
+		port_app_line(t->p, &l);
+	/* An application may have cleared EXTPROC: without it no more TIOCPKT_IOCTL. */
+	if (tcgetattr(t->slave, &tio) == 0 && !(tio.c_lflag & EXTPROC)) {
+		tio.c_lflag |= EXTPROC;
+		tcsetattr(t->slave, TCSANOW, &tio);
+	}
+}
+
+/* Read what the application wrote, no more than the driver can take. */
+static void pty_read(struct pty *t)
+{
+	uint8_t buf[PTY_CHUNK + 1];
+
+	for (int i = 0; i < 16; i++) {
+		size_t room = port_app_tx_room(t->p);
+		ssize_t n;
+
+		/* Nothing is read while the driver is full, termios packets included:
+		 * they keep their place behind the data written before them. */
+		if (room == 0)
+			break;
+		n = read(t->master, buf, (room < PTY_CHUNK ? room : PTY_CHUNK) + 1);
+		if (n <= 0)
+			break;
+		if (buf[0] == TIOCPKT_DATA) {
+			if (n > 1)
+				port_app_tx(t->p, buf + 1, (size_t)n - 1);
+			continue;
+		}
+		if (buf[0] & TIOCPKT_IOCTL)
+			pty_termios(t);
+		if (buf[0] & (TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE))
+			port_app_flush(t->p, buf[0] & TIOCPKT_FLUSHREAD, buf[0] & TIOCPKT_FLUSHWRITE);
+	}
+	pty_update(t);
+}
+
+static void pty_master_event(struct loop_watch *w, uint32_t events)
+{
+	struct pty *t = w->arg;
+
+	if (events & EPOLLOUT) {
+		t->rx_blocked = false;
+		port_app_rx_resume(t->p);
+	}
+	if (events & EPOLLIN)
+		pty_read(t);
+	else
+		pty_update(t);
+}
+
+static void pty_inotify_event(struct loop_watch *w, uint32_t events)
+{
+	struct pty *t = w->arg;
+	char buf[sizeof(struct inotify_event) * 16 + NAME_MAX + 1]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n = read(t->ino, buf, sizeof(buf));
+
+	for (char *q = buf; n > 0 && q < buf + n;) {
+		const struct inotify_event *ev = (const struct inotify_event *)q;
+
+		if (ev->mask & IN_OPEN) {
+			if (t->opens++ == 0) {
+				pty_termios(t);
+				port_app_open(t->p);
+			}
+		} else if (ev->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) {
+			if (t->opens > 0 && --t->opens == 0) {
+				pty_read(t);	/* what it wrote before closing goes first */
+				port_app_close(t->p);
+			}
+		}
+		q += sizeof(*ev) + ev->len;
+	}
+}
+
+static size_t pty_rx(struct port *p, const uint8_t *d, size_t n)
+{
+	struct pty *t = pty_of(p);
+	ssize_t w;
+
+	if (!d)
+		return t->rx_blocked ? 0 : PTY_CHUNK;
+	if (t->opens == 0)
+		return n;	/* nobody has the port open: a closed UART drops it too */
+	w = write(t->master, d, n);
+	if (w < 0) {
+		w = 0;
+		if (errno != EAGAIN)
+			port_log(p, LOG_WARNING, "pty write: %s", strerror(errno));
+	}
+	if ((size_t)w < n) {
+		t->rx_blocked = true;
+		pty_update(t);
+	}
+	return (size_t)w;
+}
+
+static void pty_nothing(struct port *p)
+{
+}
+
+static void pty_line_event(struct port *p, uint8_t events)
+{
+	log_debug("%s: line event %02X (a pty cannot report it)", p->name, events);
+}
+
+static void pty_link(struct port *p, bool up)
+{
+}
+
+static void pty_drained(struct port *p, uint32_t remaining)
+{
+}
+
+static void pty_tx_resume(struct port *p)
+{
+	struct pty *t = pty_of(p);
+
+	pty_read(t);
+}
+
+static int pty_open(struct port *p)
+{
+	struct pty *t = calloc(1, sizeof(*t));
+	struct daemon *d = p->d;
+	struct termios tio;
+	char name[64];
+	int one = 1, r;
+
+	if (!t)
+		return -ENOMEM;
+	t->p = p;
+	t->master = t->slave = t->ino = -1;
+	p->backend_priv = t;
+	if (openpty(&t->master, &t->slave, name, NULL, NULL) < 0)
+		goto fail_errno;
+	fcntl(t->master, F_SETFL, O_NONBLOCK);
+	fcntl(t->master, F_SETFD, FD_CLOEXEC);
+	fcntl(t->slave, F_SETFD, FD_CLOEXEC);
+	if (ioctl(t->master, TIOCPKT, &one) < 0)
+		goto fail_errno;
+	/* A UART's defaults, and EXTPROC so every tcsetattr() is announced. */
+	if (tcgetattr(t->slave, &tio) < 0)
+		goto fail_errno;
+	tio.c_lflag |= EXTPROC;
+	cfsetspeed(&tio, B9600);
+	tcsetattr(t->slave, TCSANOW, &tio);
+	chmod(name, 0660);
+
+	mkdir(d->cfg->pty_dir, 0755);
+	snprintf(t->link, sizeof(t->link), "%s/%s", d->cfg->pty_dir, p->name);
+	unlink(t->link);
+	if (symlink(name, t->link) < 0) {
+		r = -errno;
+		port_log(p, LOG_ERR, "cannot link %s to %s: %s", t->link, name, strerror(errno));
+		return r;
+	}
+	t->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (t->ino < 0 ||
+	    inotify_add_watch(t->ino, name, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0)
+		goto fail_errno;
+	if (loop_watch_add(d->loop, &t->mw, t->master, 0, pty_master_event, t) < 0 ||
+	    loop_watch_add(d->loop, &t->iw, t->ino, EPOLLIN, pty_inotify_event, t) < 0)
+		goto fail_errno;
+	if (!d->pty_limits_logged) {
+		log_warnx("pty backend: data bits, parity, modem lines and break cannot reach the "
+			  "devices (a Linux pty forces 8N1 and has none); load realcom.ko for them");
+		d->pty_limits_logged = true;
+	}
+	port_log(p, LOG_INFO, "%s -> %s", t->link, name);
+	return 0;
+fail_errno:
+	r = -errno;
+	port_log(p, LOG_ERR, "pty: %s", strerror(errno));
+	return r;
+}
+
+static void pty_close(struct port *p)
+{
+	struct pty *t = pty_of(p);
+
+	if (!t)
+		return;
+	loop_watch_del(&t->mw);
+	loop_watch_del(&t->iw);
+	if (t->link[0])
+		unlink(t->link);
+	if (t->ino >= 0)
+		close(t->ino);
+	if (t->slave >= 0)
+		close(t->slave);
+	if (t->master >= 0)
+		close(t->master);
+	free(t);
+	p->backend_priv = NULL;
+}
+
+const struct backend_ops backend_pty = {
+	.name = "pty",
+	.open = pty_open,
+	.close = pty_close,
+	.rx = pty_rx,
+	.modem = pty_nothing,
+	.line_event = pty_line_event,
+	.link = pty_link,
+	.drained = pty_drained,
+	.tx_resume = pty_tx_resume,
+};

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * One mapped port: the local tty (a backend: pty now, the kernel module
+ * later), the remote serial port (a protocol driver: Real COM or RFC 2217)
+ * and the state machine between them.  Backends and drivers talk only to
+ * port.c, never to each other, so either can change without the other.
+ */
+#ifndef REALCOMD_PORT_H
+#define REALCOMD_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "conn.h"
+#include "loop.h"
+#include "serial.h"
+#include "sock.h"
+#include "telnet.h"
+
+struct port;
+
+enum port_state {
+	PORT_IDLE,		/* nothing open, not connected (connect = on-open) */
+	PORT_CONNECTING,	/* TCP / TLS under way */
+	PORT_INIT,		/* connected, line settings going out */
+	PORT_UP,
+	PORT_CLOSING,		/* the application closed: draining, then disconnect */
+	PORT_BACKOFF,		/* waiting to reconnect */
+};
+
+/* The local tty side. */
+struct backend_ops {
+	const char *name;
+	int (*open)(struct port *p);
+	void (*close)(struct port *p);
+	/* Bytes from the device for the application; returns how many it took.
+	 * With d NULL, returns how many it could take now. */
+	size_t (*rx)(struct port *p, const uint8_t *d, size_t n);
+	/* Modem inputs changed (p->modem_in), a line event (ASPP_EV_* bits),
+	 * the link went up or down: tell the tty what it can carry. */
+	void (*modem)(struct port *p);
+	void (*line_event)(struct port *p, uint8_t events);
+	void (*link)(struct port *p, bool up);
+	/* A drain the backend asked for is done; remaining: bytes left. */
+	void (*drained)(struct port *p, uint32_t remaining);
+	/* The driver can take application data again. */
+	void (*tx_resume)(struct port *p);
+};
+
+/* The network side. */
+struct proto_ops {
+	const char *name;
+	int (*init)(struct port *p);
+	void (*free)(struct port *p);
+	/* Connect (non-blocking); the driver calls port_proto_up() once the line
+	 * settings are applied, or port_proto_down() on any failure. */
+	int (*start)(struct port *p);
+	void (*stop)(struct port *p);
+	/* Application data for the device: how many bytes it took (d NULL: room). */
+	size_t (*tx)(struct port *p, const uint8_t *d, size_t n);
+	/* Apply p->line (settings and, in line.modem, DTR/RTS). */
+	void (*set_line)(struct port *p);
+	void (*set_modem)(struct port *p);
+	/* ms 0: start holding break; ms UINT32_MAX: stop; else a timed break. */
+	void (*set_break)(struct port *p, uint32_t ms);
+	void (*flush)(struct port *p, bool rx, bool tx);
+	/* The application can take device data again. */
+	void (*rx_resume)(struct port *p);
+	/* This port's turn for a TLS handshake (see port_tls_acquire). */
+	void (*tls_slot)(struct port *p);
+	/* Wait until the device has sent everything (bounded by timeout_ms);
+	 * the answer comes through port_proto_drained(). */
+	void (*drain)(struct port *p, uint32_t timeout_ms);
+	/* Liveness: called every keepalive/3 s while up; the driver sends a
+	 * query and calls port_proto_down() when the previous one went unanswered. */
+	void (*keepalive)(struct port *p);
+	/* "TLSv1.3 ..., verified by CA" or "" for status. */
+	void (*describe_tls)(struct port *p, char *out, size_t len);
+};
+
+struct port_stats {
+	uint64_t tx_bytes, rx_bytes;	/* application -> device, device -> application */
+	unsigned int reconnects;
+	unsigned int connects;
+};
+
+struct port {
+	struct daemon *d;
+	struct port_config cfg;
+	char name[16];			/* "ttyR3" */
+	enum port_state state;
+	const struct backend_ops *backend;
+	const struct proto_ops *proto;
+	void *backend_priv;
+	void *proto_priv;
+
+	struct serial_line line;	/* what the application set */
+	uint8_t modem_in;		/* CTS/DSR/DCD/RI as last reported */
+	bool app_open;
+	bool tls_busy;			/* holds its unit's handshake slot */
+	bool tls_waiting;		/* waits for it */
+	uint64_t state_since_ms;
+
+	struct loop_timer retry;	/* back-off and connect deadline */
+	struct loop_timer alive;	/* keep-alive */
+	unsigned int backoff_ms;
+	struct port_stats stats;
+	char peer[264];			/* "host:port", or the host name before connecting */
+	char last_error[256];
+	char tls_info[160];
+};
+
+struct daemon {
+	struct loop *loop;
+	struct realcom_config *cfg;
+	struct port *ports[REALCOM_TTYS_MAX];
+	bool pty_limits_logged;
+};
+
+struct port *port_new(struct daemon *d, const struct port_config *cfg);
+void port_free(struct port *p);
+const char *port_state_name(enum port_state s);
+
+/* From the backend */
+void port_app_open(struct port *p);
+void port_app_close(struct port *p);
+/* Application data; returns what the driver took (the rest must wait for
+ * backend_ops.tx_resume). */
+size_t port_app_tx(struct port *p, const uint8_t *d, size_t n);
+size_t port_app_tx_room(struct port *p);
+void port_app_line(struct port *p, const struct serial_line *line);
+void port_app_flush(struct port *p, bool rx, bool tx);
+/* The tty can take device data again. */
+void port_app_rx_resume(struct port *p);
+
+/* From the protocol driver: connected and sending the line set-up; then up. */
+void port_proto_connected(struct port *p);
+void port_proto_up(struct port *p);
+void port_proto_down(struct port *p, int err, const char *why);
+size_t port_proto_rx(struct port *p, const uint8_t *d, size_t n);
+void port_proto_modem(struct port *p, uint8_t modem_in);
+void port_proto_line_event(struct port *p, uint8_t events);
+void port_proto_drained(struct port *p, uint32_t remaining);
+void port_proto_tx_resume(struct port *p);
+
+/* TLS handshakes one at a time per unit (a real NPort resets parallel
+ * ones, realcom-protocol.md): true when p may start its handshake now;
+ * otherwise proto_ops.tls_slot() is called when its turn comes. */
+bool port_tls_acquire(struct port *p);
+void port_tls_release(struct port *p);
+
+/* Log with the port's name in front. */
+void port_log(struct port *p, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+extern const struct backend_ops backend_pty;
+extern const struct proto_ops proto_realcom;
+extern const struct proto_ops proto_rfc2217;
+
+#endif

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * realcomd: maps remote serial ports as local ttys.  Reads realcom.conf,
+ * creates a port (backend + protocol driver) per [ttyR<N>] section and runs
+ * them all in one event loop.  SIGHUP or "realcomctl reload" re-reads the
+ * configuration; SIGTERM stops.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "control.h"
+#include "log.h"
+#include "port.h"
+
+#ifndef REALCOM_VERSION
+#define REALCOM_VERSION "unknown"
+#endif
+
+static const char usage[] =
+	"Usage: realcomd [OPTION]...\n"
+	"Map the serial ports of NPort device servers (Real COM) and RFC 2217 servers as\n"
+	"local ttys, as configured in realcom.conf(5).\n"
+	"\n"
+	"  -c, --config FILE   configuration (default " REALCOM_CONF_DEFAULT ")\n"
+	"  -f, --foreground    stay in the foreground and log to stderr\n"
+	"  -v, --verbose       log state changes and protocol details\n"
+	"  -t, --check         check the configuration and exit\n"
+	"  -h, --help          show this help\n"
+	"  -V, --version       show the version\n";
+
+static struct daemon daemon_state;
+static const char *config_path = REALCOM_CONF_DEFAULT;
+
+static int daemon_apply(struct daemon *d, struct realcom_config *cfg, char *summary, size_t len)
+{
+	unsigned int added = 0, removed = 0, changed = 0, kept = 0, failed = 0;
+
+	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++) {
+		struct port *p = d->ports[i];
+		const struct port_config *pc = &cfg->port[i];
+
+		if (p && pc->used && port_config_same(&p->cfg, pc)) {
+			kept++;
+			continue;
+		}
+		if (p) {
+			port_free(p);
+			d->ports[i] = NULL;
+			pc->used ? changed++ : removed++;
+			if (!pc->used)
+				log_info("ttyR%u: removed", i);
+		}
+		if (!pc->used)
+			continue;
+		if (!p)
+			added++;
+		d->ports[i] = port_new(d, pc);
+		if (!d->ports[i])
+			failed++;
+	}
+	snprintf(summary, len, "%u added, %u changed, %u removed, %u unchanged%s", added, changed,
+		 removed, kept, failed ? " (some ports failed: see the log)" : "");
+	return failed ? -1 : 0;
+}
+
+static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
+{
+	struct realcom_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg) {
+		snprintf(err, CONF_ERR_MAX, "out of memory");
+		return -1;
+	}
+	if (config_load(config_path, cfg, err) != 0) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		free(cfg);
+		return -1;
+	}
+	if (cfg->backend != d->cfg->backend || strcmp(cfg->pty_dir, d->cfg->pty_dir) ||
+	    strcmp(cfg->control_socket, d->cfg->control_socket))
+		log_warnx("reload: changes to [global] take effect at the next start");
+	memcpy(cfg->pty_dir, d->cfg->pty_dir, sizeof(cfg->pty_dir));
+	cfg->backend = d->cfg->backend;
+	memcpy(cfg->control_socket, d->cfg->control_socket, sizeof(cfg->control_socket));
+	free(d->cfg);
+	d->cfg = cfg;
+	daemon_apply(d, cfg, summary, len);
+	log_info("reloaded %s: %s", config_path, summary);
+	return 0;
+}
+
+/* /run/realcom holds the control socket and the pty links. */
+static void make_parent_dir(const char *path)
+{
+	char dir[256];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+}
+
+static void on_hup(struct loop *l, int signo, void *arg)
+{
+	char summary[256], err[CONF_ERR_MAX];
+
+	daemon_reload(arg, summary, sizeof(summary), err);
+}
+
+static void on_term(struct loop *l, int signo, void *arg)
+{
+	log_info("signal %d: stopping", signo);
+	sd_notify(0, "STOPPING=1");
+	loop_exit(l, 0);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "check", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon *d = &daemon_state;
+	bool foreground = false, verbose = false, check = false;
+	char err[CONF_ERR_MAX], summary[256];
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:fvthV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("realcomd %s\n", REALCOM_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'realcomd --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "realcomd: unexpected argument '%s'\nTry 'realcomd --help'.\n",
+			argv[optind]);
+		return 2;
+	}
+	log_init("realcomd", foreground || check || getenv("INVOCATION_ID"),
+		 verbose ? LOG_DEBUG : LOG_INFO);
+	d->cfg = calloc(1, sizeof(*d->cfg));
+	if (!d->cfg)
+		fatal("out of memory");
+	if (config_load(config_path, d->cfg, err) != 0)
+		fatalx("%s", err);
+	if (check) {
+		unsigned int n = 0;
+
+		for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
+			n += d->cfg->port[i].used;
+		printf("%s: ok, %u port%s\n", config_path, n, n == 1 ? "" : "s");
+		return 0;
+	}
+	if (d->cfg->backend == BACKEND_KERNEL)
+		fatalx("backend = kernel: realcom.ko is not available yet; use pty or auto");
+	if (!foreground && !getenv("INVOCATION_ID") && daemon(0, 0) < 0)
+		fatal("daemon");
+	srandom((unsigned int)time(NULL) ^ (unsigned int)getpid());
+	signal(SIGPIPE, SIG_IGN);
+	d->loop = loop_new();
+	if (!d->loop)
+		fatal("event loop");
+	loop_signal_add(d->loop, SIGTERM, on_term, d);
+	loop_signal_add(d->loop, SIGINT, on_term, d);
+	loop_signal_add(d->loop, SIGHUP, on_hup, d);
+	make_parent_dir(d->cfg->control_socket);
+	r = control_open(d, d->cfg->control_socket, daemon_reload);
+	if (r < 0)
+		fatalx("control socket %s: %s", d->cfg->control_socket, strerror(-r));
+	daemon_apply(d, d->cfg, summary, sizeof(summary));
+	log_info("started (%s, pty backend)", summary);
+	sd_notify(0, "READY=1");
+	r = loop_run(d->loop);
+	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
+		port_free(d->ports[i]);
+	control_close();
+	loop_free(d->loop);
+	free(d->cfg);
+	return r < 0;
+}

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* termios2 <-> struct serial_line; see tty_line.h. */
+#include <asm/ioctls.h>
+#include <asm/termbits.h>
+#include <errno.h>
+
+#include "tty_line.h"
+
+int ioctl(int fd, unsigned long request, ...);
+
+int tty_line_get(int fd, struct serial_line *l)
+{
+	struct termios2 t;
+
+	if (ioctl(fd, TCGETS2, &t) < 0)
+		return -errno;
+	l->baud = t.c_ospeed;
+	switch (t.c_cflag & CSIZE) {
+	case CS5: l->data_bits = 5; break;
+	case CS6: l->data_bits = 6; break;
+	case CS7: l->data_bits = 7; break;
+	default: l->data_bits = 8; break;
+	}
+	if (!(t.c_cflag & PARENB))
+		l->parity = SERIAL_PARITY_NONE;
+	else if (t.c_cflag & CMSPAR)
+		l->parity = t.c_cflag & PARODD ? SERIAL_PARITY_MARK : SERIAL_PARITY_SPACE;
+	else
+		l->parity = t.c_cflag & PARODD ? SERIAL_PARITY_ODD : SERIAL_PARITY_EVEN;
+	l->stop_bits = t.c_cflag & CSTOPB ? SERIAL_STOP_2 : SERIAL_STOP_1;
+	l->flow = (uint8_t)((t.c_cflag & CRTSCTS ? SERIAL_FLOW_CTS | SERIAL_FLOW_RTS : 0) |
+			    (t.c_iflag & IXON ? SERIAL_FLOW_IXON : 0) |
+			    (t.c_iflag & IXOFF ? SERIAL_FLOW_IXOFF : 0));
+	l->xon = t.c_cc[VSTART];
+	l->xoff = t.c_cc[VSTOP];
+	return 0;
+}
+
+int tty_line_set(int fd, const struct serial_line *l)
+{
+	static const tcflag_t sizes[] = { CS5, CS6, CS7, CS8 };
+	struct termios2 t;
+
+	if (ioctl(fd, TCGETS2, &t) < 0)
+		return -errno;
+	t.c_cflag &= ~(tcflag_t)(CBAUD | CSIZE | PARENB | PARODD | CMSPAR | CSTOPB | CRTSCTS);
+	t.c_cflag |= BOTHER | sizes[(l->data_bits - 5) & 3];
+	t.c_ispeed = t.c_ospeed = l->baud;
+	if (l->parity != SERIAL_PARITY_NONE)
+		t.c_cflag |= PARENB;
+	if (l->parity == SERIAL_PARITY_ODD || l->parity == SERIAL_PARITY_MARK)
+		t.c_cflag |= PARODD;
+	if (l->parity == SERIAL_PARITY_MARK || l->parity == SERIAL_PARITY_SPACE)
+		t.c_cflag |= CMSPAR;
+	if (l->stop_bits != SERIAL_STOP_1)
+		t.c_cflag |= CSTOPB;
+	if (l->flow & SERIAL_FLOW_CTS)
+		t.c_cflag |= CRTSCTS;
+	t.c_iflag &= ~(tcflag_t)(IXON | IXOFF);
+	t.c_iflag |= (l->flow & SERIAL_FLOW_IXON ? IXON : 0) | (l->flow & SERIAL_FLOW_IXOFF ? IXOFF : 0);
+	t.c_cc[VSTART] = l->xon;
+	t.c_cc[VSTOP] = l->xoff;
+	return ioctl(fd, TCSETS2, &t) < 0 ? -errno : 0;
+}
