@@ -33,7 +33,6 @@ struct pty {
 	struct loop_watch mw, iw;
 	int opens;		/* the application's opens less its closes */
 	bool rx_blocked;	/* the pty was full: waiting for EPOLLOUT */
-	char link[PATH_MAX];
 };
 
 static struct pty *pty_of(struct port *p)
@@ -209,11 +208,11 @@ static int pty_open(struct port *p)
 	chmod(name, 0660);
 
 	mkdir(d->cfg->pty_dir, 0755);
-	snprintf(t->link, sizeof(t->link), "%s/%s", d->cfg->pty_dir, p->name);
-	unlink(t->link);
-	if (symlink(name, t->link) < 0) {
+	snprintf(p->path, sizeof(p->path), "%s/%s", d->cfg->pty_dir, p->name);
+	unlink(p->path);
+	if (symlink(name, p->path) < 0) {
 		r = -errno;
-		port_log(p, LOG_ERR, "cannot link %s to %s: %s", t->link, name, strerror(errno));
+		port_log(p, LOG_ERR, "cannot link %s to %s: %s", p->path, name, strerror(errno));
 		return r;
 	}
 	t->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -228,7 +227,7 @@ static int pty_open(struct port *p)
 			  "devices (a Linux pty forces 8N1 and has none); load realcom.ko for them");
 		d->pty_limits_logged = true;
 	}
-	port_log(p, LOG_INFO, "%s -> %s", t->link, name);
+	port_log(p, LOG_INFO, "%s -> %s", p->path, name);
 	return 0;
 fail_errno:
 	r = -errno;
@@ -244,8 +243,8 @@ static void pty_close(struct port *p)
 		return;
 	loop_watch_del(&t->mw);
 	loop_watch_del(&t->iw);
-	if (t->link[0])
-		unlink(t->link);
+	if (p->path[0])
+		unlink(p->path);
 	if (t->ino >= 0)
 		close(t->ino);
 	if (t->slave >= 0)

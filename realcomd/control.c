@@ -25,6 +25,7 @@ static json_object *ctl_port(const struct port *p)
 
 #define ADD(obj, k, v) json_object_object_add(obj, k, v)
 	ADD(o, "tty", json_object_new_string(p->name));
+	ADD(o, "path", json_object_new_string(p->path));
 	ADD(o, "backend", json_object_new_string(p->backend->name));
 	ADD(o, "host", json_object_new_string(p->cfg.host));
 	ADD(o, "device_port", json_object_new_int((int)p->cfg.dev_port));

@@ -89,6 +89,7 @@ struct port {
 	struct daemon *d;
 	struct port_config cfg;
 	char name[16];			/* "ttyR3" */
+	char path[280];			/* what applications open */
 	enum port_state state;
 	const struct backend_ops *backend;
 	const struct proto_ops *proto;

@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Helpers for end-to-end tests: realcomd (pty backend) against nportsim or a
+peer we did not write.  Builds on tests/sim/simlib.py; loopback only, every
+wait bounded."""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import termios
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
+from simlib import DEADLINE, Sim, wait_for  # noqa: E402,F401
+
+REALCOMD = os.environ.get("REALCOMD", "realcomd")
+REALCOMCTL = os.environ.get("REALCOMCTL", "realcomctl")
+
+
+class Realcomd:
+    """realcomd with a generated realcom.conf in a temp dir.  ports maps N to
+    the keys of a [ttyR<N>] section."""
+
+    def __init__(self, ports, extra_global=""):
+        self.dir = tempfile.mkdtemp(prefix="realcomd-test-")
+        self.proc = None
+        self.write_config(ports, extra_global)
+        with open(self.path("realcomd.log"), "w") as log:
+            self.proc = subprocess.Popen([REALCOMD, "-f", "-v", "-c", self.path("realcom.conf")],
+                                         stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.proc.poll() is not None or "started" in self.log_text(),
+                 "realcomd to start")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"realcomd exited:\n{self.log_text()}")
+
+    def write_config(self, ports, extra_global=""):
+        lines = ["[global]", "backend = pty", f"pty_dir = {self.path('dev')}",
+                 f"control_socket = {self.path('control')}", extra_global]
+        for n, keys in sorted(ports.items()):
+            lines.append(f"\n[ttyR{n}]")
+            lines += [f"{k} = {v}" for k, v in keys.items()]
+        with open(self.path("realcom.conf"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def tty(self, n=0):
+        return self.path(f"dev/ttyR{n}")
+
+    def log_text(self):
+        with open(self.path("realcomd.log")) as f:
+            return f.read()
+
+    def ctl(self, **req):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(DEADLINE)
+            s.connect(self.path("control"))
+            s.sendall((json.dumps(req) + "\n").encode())
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        return json.loads(buf)
+
+    def port(self, n=0):
+        for p in self.ctl(cmd="status")["ports"]:
+            if p["tty"] == f"ttyR{n}":
+                return p
+        return None
+
+    def wait_state(self, state, n=0, timeout=DEADLINE):
+        return wait_for(lambda: (lambda p: p if p and p["state"] == state else None)(self.port(n)),
+                        f"ttyR{n} to be {state} (log: {self.path('realcomd.log')})", timeout)
+
+    def realcomctl(self, *args):
+        return subprocess.run([REALCOMCTL, "-s", self.path("control"), *args],
+                              capture_output=True, text=True, timeout=DEADLINE)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(DEADLINE)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            print(f"realcomd log:\n{self.log_text()}")
+        self.close()
+
+
+def realcom_port(sim, n=1, **extra):
+    """The keys of a [ttyR] section pointing at nportsim's Real COM port n."""
+    keys = {"host": "127.0.0.1", "port": n, "data_port": sim.data_port(n),
+            "command_port": sim.command_port(n)}
+    keys.update(extra)
+    return keys
+
+
+def open_tty(path, baud=termios.B115200):
+    """Open a mapped tty the way a serial program does: raw, non-blocking."""
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    attrs = termios.tcgetattr(fd)
+    attrs[0] = 0                      # iflag
+    attrs[1] = 0                      # oflag
+    attrs[2] = termios.CS8 | termios.CREAD | termios.CLOCAL
+    attrs[3] = 0                      # lflag
+    attrs[4] = attrs[5] = baud
+    attrs[6][termios.VMIN] = 1
+    attrs[6][termios.VTIME] = 0
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+    return fd

@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""realcomd end to end with the pty backend against nportsim (Real COM):
+termios reaching the device, data both ways, keep-alive, reconnect with the
+settings replayed, dead peer, open/close, realcomctl, reload."""
+import os
+import select
+import subprocess
+import sys
+import termios
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from itlib import DEADLINE, Realcomd, Sim, open_tty, realcom_port, wait_for  # noqa: E402
+
+
+def tty_write(fd, data, timeout=DEADLINE):
+    end = time.monotonic() + timeout
+    while data:
+        if time.monotonic() > end:
+            raise AssertionError("tty write timed out")
+        _, w, _ = select.select([], [fd], [], end - time.monotonic())
+        if w:
+            data = data[os.write(fd, data):]
+
+
+def tty_read(fd, n, timeout=DEADLINE):
+    out = bytearray()
+    end = time.monotonic() + timeout
+    while len(out) < n:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"tty: got {len(out)} of {n} bytes")
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            out += os.read(fd, n - len(out))
+    return bytes(out)
+
+
+def echo_through(fd, data, chunk=65536, timeout=60):
+    """Write data and read the same amount back at once (the far end echoes)."""
+    out = bytearray()
+    sent = 0
+    end = time.monotonic() + timeout
+    while len(out) < len(data):
+        if time.monotonic() > end:
+            raise AssertionError(f"echo: {sent} sent, {len(out)} back of {len(data)}")
+        want_w = [fd] if sent < len(data) else []
+        r, w, _ = select.select([fd], want_w, [], 1)
+        if w:
+            sent += os.write(fd, data[sent:sent + chunk])
+        if r:
+            out += os.read(fd, 1 << 20)
+    return bytes(out)
+
+
+class Basics(unittest.TestCase):
+    def setUp(self):
+        self.sim = Sim("--ports", "2")
+        self.d = Realcomd({0: realcom_port(self.sim, 1), 1: realcom_port(self.sim, 2)})
+
+    def tearDown(self):
+        self.d.close()
+        self.sim.close()
+
+    def test_open_connects_close_disconnects(self):
+        self.assertEqual(self.d.port(0)["state"], "idle")   # connect = on-open
+        fd = open_tty(self.d.tty(0))
+        self.d.wait_state("up")
+        self.sim.wait_port("the host", lambda p: p["connected"])
+        os.close(fd)
+        self.d.wait_state("idle")
+        self.sim.wait_port("the host to leave", lambda p: not p["connected"])
+        # close: drain (WAIT_OQUEUE in ms), then FLUSH both (realcom-protocol.md)
+        log = self.sim.commands()
+        self.assertIn("140102", log)
+        self.assertTrue(any(h.startswith("2f04") for h in log), log)
+
+    def test_termios_reaches_the_device(self):
+        fd = open_tty(self.d.tty(0), termios.B19200)
+        try:
+            self.d.wait_state("up")
+            p = self.sim.wait_port("19200", lambda p: p["baud"] == 19200)
+            a = termios.tcgetattr(fd)
+            a[2] |= termios.CRTSCTS
+            a[0] |= termios.IXON | termios.IXOFF
+            a[6][termios.VSTART] = b"\x01"
+            a[6][termios.VSTOP] = b"\x02"
+            a[4] = a[5] = termios.B57600
+            termios.tcsetattr(fd, termios.TCSANOW, a)
+            p = self.sim.wait_port("57600 with flow control",
+                                   lambda p: p["baud"] == 57600 and p["flow"]["ixon"])
+            self.assertEqual(p["flow"], {"cts": True, "rts": True, "ixon": True, "ixoff": True})
+            self.assertEqual((p["xon"], p["xoff"]), (1, 2))
+            # the pty backend cannot carry data bits or parity: the device keeps 8N1
+            self.assertEqual((p["data_bits"], p["parity"]), (8, "none"))
+            # exact bytes: PORT_INIT with index 09 (57600), flow bytes, then XONXOFF 01 02
+            self.assertIn("2c080903010101010101", self.sim.commands())
+            self.assertIn("18020102", self.sim.commands())
+        finally:
+            os.close(fd)
+
+    def test_custom_baud(self):
+        import fcntl
+        import struct
+        fd = open_tty(self.d.tty(0))
+        try:
+            self.d.wait_state("up")
+            # termios2 with BOTHER: 250000 baud (asm-generic TCGETS2/TCSETS2)
+            TCGETS2, TCSETS2, BOTHER, CBAUD = 0x802C542A, 0x402C542B, 0o010000, 0o010017
+            buf = bytearray(fcntl.ioctl(fd, TCGETS2, bytes(44)))
+            iflag, oflag, cflag, lflag = struct.unpack_from("4I", buf)
+            cflag = (cflag & ~CBAUD) | BOTHER
+            struct.pack_into("4I", buf, 0, iflag, oflag, cflag, lflag)
+            struct.pack_into("2I", buf, 36, 250000, 250000)
+            fcntl.ioctl(fd, TCSETS2, bytes(buf))
+            self.sim.wait_port("250000 baud", lambda p: p["baud"] == 250000)
+            # index FF then SETBAUD 17 04 90 D0 03 00
+            self.assertIn("170490d00300", self.sim.commands())
+        finally:
+            os.close(fd)
+
+    def test_data_all_bytes_both_ways(self):
+        fd = open_tty(self.d.tty(0))
+        pty = self.sim.open_pty(1)
+        try:
+            self.d.wait_state("up")
+            data = bytes(range(256)) * 64
+            tty_write(fd, data)
+            self.assertEqual(Sim.pty_read(pty, len(data)), data)
+            Sim.pty_write(pty, data[::-1])
+            self.assertEqual(tty_read(fd, len(data)), data[::-1])
+            p = self.d.port(0)
+            self.assertEqual((p["tx_bytes"], p["rx_bytes"]), (len(data), len(data)))
+        finally:
+            os.close(fd)
+            os.close(pty)
+
+    def test_two_ports_independent(self):
+        a, b = open_tty(self.d.tty(0)), open_tty(self.d.tty(1), termios.B4800)
+        pa, pb = self.sim.open_pty(1), self.sim.open_pty(2)
+        try:
+            self.d.wait_state("up", 0)
+            self.d.wait_state("up", 1)
+            self.sim.wait_port("port 2 at 4800", lambda p: p["baud"] == 4800, 2)
+            tty_write(a, b"to port one")
+            tty_write(b, b"to port two")
+            self.assertEqual(Sim.pty_read(pa, 11), b"to port one")
+            self.assertEqual(Sim.pty_read(pb, 11), b"to port two")
+        finally:
+            for fd in (a, b, pa, pb):
+                os.close(fd)
+
+    def test_realcomctl(self):
+        fd = open_tty(self.d.tty(0))
+        try:
+            self.d.wait_state("up")
+            r = self.d.realcomctl("status")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertRegex(r.stdout, r"ttyR0\s+up\s+127\.0\.0\.1:\d+\s+realcom\s+off\s+yes")
+            self.assertRegex(r.stdout, r"ttyR1\s+idle")
+            r = self.d.realcomctl("status", "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn('"state":"up"', r.stdout.replace(" ", ""))
+            r = self.d.realcomctl("line", "ttyR1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("baud", r.stdout)
+            self.assertIn("modem lines: not available", r.stdout)   # a pty has none
+            r = self.d.realcomctl("line", "ttyR9")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not a port", r.stderr)
+            r = self.d.realcomctl("frobnicate")
+            self.assertEqual(r.returncode, 2)
+        finally:
+            os.close(fd)
+
+    def test_reload(self):
+        fd = open_tty(self.d.tty(0))
+        try:
+            self.d.wait_state("up")
+            # drop ttyR1, add ttyR5, leave ttyR0 alone
+            self.d.write_config({0: realcom_port(self.sim, 1), 5: realcom_port(self.sim, 2)})
+            r = self.d.realcomctl("reload")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("1 added, 0 changed, 1 removed, 1 unchanged", r.stdout)
+            self.assertEqual(self.d.port(0)["state"], "up")
+            self.assertEqual(self.d.port(0)["connects"], 1)     # not disturbed
+            self.assertIsNone(self.d.port(1))
+            self.assertTrue(os.path.exists(self.d.tty(5)))
+            self.assertFalse(os.path.exists(self.d.tty(1)))
+            # a broken file is refused and the running ports stay
+            with open(self.d.path("realcom.conf"), "a") as f:
+                f.write("[ttyR7]\nhots = x\n")
+            r = self.d.realcomctl("reload")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("realcom.conf:", r.stderr)
+            self.assertIn("unknown key 'hots'", r.stderr)
+            self.assertEqual(self.d.port(0)["state"], "up")
+        finally:
+            os.close(fd)
+
+
+class Resilience(unittest.TestCase):
+    def test_keepalive_polls_answered(self):
+        with Sim("--poll-idle", "0.2", "--poll-interval", "0.1", "--poll-max", "2") as sim, \
+                Realcomd({0: realcom_port(sim)}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                sim.wait_port("several polls", lambda p: p["polls_sent"] >= 5)
+                p = sim.port()
+                self.assertTrue(p["connected"])
+                self.assertEqual(p["sessions"], 1)          # never dropped
+                self.assertIn("2801", "".join(sim.commands()))   # ALIVE answers
+            finally:
+                os.close(fd)
+
+    def test_reboot_reconnect_replays_settings(self):
+        with Sim("--echo") as sim, Realcomd({0: realcom_port(sim)}) as d:
+            fd = open_tty(d.tty(0), termios.B4800)
+            try:
+                d.wait_state("up")
+                a = termios.tcgetattr(fd)
+                a[2] |= termios.CRTSCTS
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+                sim.wait_port("4800 + rtscts", lambda p: p["baud"] == 4800 and p["flow"]["cts"])
+                self.assertEqual(echo_through(fd, b"before"), b"before")
+                sim.ok(cmd="reboot", ms=300)
+                wait_for(lambda: d.port()["reconnects"] >= 1, "the reconnect")
+                p = sim.wait_port("the settings again", lambda p: p["connected"])
+                self.assertEqual(p["baud"], 4800)
+                self.assertTrue(p["flow"]["cts"])
+                self.assertEqual(echo_through(fd, b"after"), b"after")  # nothing lost or doubled
+                self.assertEqual(d.port()["state"], "up")
+            finally:
+                os.close(fd)
+
+    def test_dead_peer_found_within_keepalive(self):
+        with Sim() as sim, Realcomd({0: realcom_port(sim, keepalive=1)}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                sim.ok(cmd="stall", port=1, ms=5000)    # reads nothing, answers nothing
+                wait_for(lambda: d.port()["reconnects"] >= 1 or d.port()["state"] != "up",
+                         "realcomd to notice the silent device")
+                self.assertIn("no answer", d.port()["last_error"] or d.log_text())
+            finally:
+                os.close(fd)
+
+    def test_unit_offline_does_not_hang(self):
+        with Sim() as sim:
+            port = realcom_port(sim)
+        # the simulator is gone: nothing listens there
+        with Realcomd({0: port}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                p = wait_for(lambda: (lambda p: p if p["last_error"] else None)(d.port()),
+                             "the connect to fail")
+                self.assertIn("refused", p["last_error"].lower())
+                self.assertIn(p["state"], ("waiting to reconnect", "connecting"))
+                # the daemon still answers at once
+                self.assertEqual(d.realcomctl("status").returncode, 0)
+            finally:
+                os.close(fd)
+            wait_for(lambda: d.port()["state"] == "idle", "idle after the close")
+
+    def test_connect_always(self):
+        with Sim() as sim, Realcomd({0: realcom_port(sim, connect="always")}) as d:
+            d.wait_state("up")
+            sim.wait_port("the host", lambda p: p["connected"])
+
+
+class Config(unittest.TestCase):
+    def run_check(self, text):
+        with open("/dev/null") as null:
+            d = __import__("tempfile").mkdtemp()
+            path = os.path.join(d, "realcom.conf")
+            with open(path, "w") as f:
+                f.write(text)
+            r = subprocess.run([os.environ.get("REALCOMD", "realcomd"), "-t", "-c", path],
+                               capture_output=True, text=True, stdin=null, timeout=DEADLINE)
+            __import__("shutil").rmtree(d)
+            return r
+
+    def test_check_good_and_bad(self):
+        r = self.run_check("[ttyR0]\nhost = 192.0.2.10\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("ok, 1 port", r.stdout)
+        r = self.run_check("[ttyR0]\nhost = 192.0.2.10\ntls = on\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("realcom.conf:1: [ttyR0]: tls = on needs tls_ca or tls_fingerprint",
+                      r.stderr)
+        r = self.run_check("[ttyR0]\nhost = a\nprotocol = rfc2217\ntls = data-only\n"
+                           "tls_verify = off\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("data-only is for protocol = realcom", r.stderr)
+        r = self.run_check("[ttyR0]\nhost = a\nport = 40\n")
+        self.assertIn("realcom.conf:3: [ttyR0]: port = '40': expected a whole number from 1 to 32",
+                      r.stderr)
+        r = self.run_check("[ttyR0]\nhost = a\n[ttyR0]\nhost = b\n")
+        self.assertIn("realcom.conf:3: [ttyR0]: appears twice", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
