@@ -27,7 +27,7 @@ static uint8_t code_cmd(uint8_t code)
  * How many value bytes a command takes.  strict is what we send, otherwise what we accept:
  * - SIGNATURE: any text that fits a sub-negotiation (TELNET_SB_MAX counts the code byte too).
  * - SET-BAUDRATE: 4 bytes, or 1 byte for Cisco's pre-RFC index form, which a server may
- *   answer with and our simulator echoes back like ser2net (rfc2217.md).
+ *   answer with (ser2net echoes a 1-byte request in 1 byte, rfc2217.md).
  * - FLOWCONTROL-SUSPEND/RESUME: no value; a received stray byte is tolerated and ignored.
  * - everything else: exactly 1 byte.
  */

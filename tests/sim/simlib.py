@@ -85,8 +85,9 @@ class Sim:
             with open(self.path("nportsim.log"), "w") as logfile:
                 self.proc = subprocess.Popen(cmd, stdout=logfile, stderr=subprocess.STDOUT)
             try:
-                wait_for(lambda: self.proc.poll() is not None or "ready" in self.log_text(),
-                         "nportsim to start")
+                # "ready" alone would also match "Address already in use"
+                wait_for(lambda: self.proc.poll() is not None or
+                         "nportsim: ready\n" in self.log_text(), "nportsim to start")
             except AssertionError:
                 self.close()
                 raise
@@ -97,7 +98,10 @@ class Sim:
                 self.sockets += [self.ctl_file, self.ctl_sock]
                 return
             if "Address already in use" not in self.log_text():
-                raise AssertionError(f"nportsim failed to start:\n{self.log_text()}")
+                text = self.log_text()
+                self.close()
+                raise AssertionError(f"nportsim failed to start:\n{text}")
+        self.close()
         raise AssertionError("no free port range for nportsim")
 
     def path(self, name):
