@@ -111,8 +111,9 @@ void port_proto_up(struct port *p)
 	p->proto->describe_tls(p, p->tls_info, sizeof(p->tls_info));
 	port_log(p, LOG_INFO, "%s: connected (%s%s%s)", p->peer, p->proto->name,
 		 p->tls_info[0] ? ", " : "", p->tls_info);
-	loop_timer_arm(&p->alive, 1000ULL * p->cfg.keepalive / 3 + 1,
-		       1000ULL * p->cfg.keepalive / 3 + 1);
+	/* A query at most a quarter after the peer died, answered within half:
+	 * found dead within keepalive seconds (proto_ops.keepalive). */
+	loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
 	p->backend->link(p, true);
 	if (!p->app_open && p->cfg.connect == CONNECT_ON_OPEN) {
 		port_app_close(p);	/* closed while we were connecting */

@@ -72,8 +72,9 @@ struct proto_ops {
 	/* Wait until the device has sent everything (bounded by timeout_ms);
 	 * the answer comes through port_proto_drained(). */
 	void (*drain)(struct port *p, uint32_t timeout_ms);
-	/* Liveness: called every keepalive/3 s while up; the driver sends a
-	 * query and calls port_proto_down() when the previous one went unanswered. */
+	/* Liveness: called every keepalive/4 s while up; the driver sends a query
+	 * when idle and calls port_proto_down() when one goes unanswered for
+	 * keepalive/2 s, so a dead peer is found within keepalive seconds. */
 	void (*keepalive)(struct port *p);
 	/* "TLSv1.3 ..., verified by CA" or "" for status. */
 	void (*describe_tls)(struct port *p, char *out, size_t len);

@@ -173,7 +173,7 @@ static void rc_keepalive(struct port *p)
 	}
 	/* The device ignores unknown commands: ask a real question. */
 	rc_send(rc, msg, aspp_encode_simple(msg, sizeof(msg), ASPP_LSTATUS), ASPP_LSTATUS,
-		rc_wait_ms(p));
+		rc_wait_ms(p) / 2);
 }
 
 static size_t rc_tx(struct port *p, const uint8_t *d, size_t n)

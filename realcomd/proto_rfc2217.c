@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The RFC 2217 protocol driver (rfc2217.md): one Telnet connection carrying
+ * the data and, in band, the COM-PORT-OPTION commands.  The port is up once
+ * the server agrees to option 44 and the line set-up is queued: real servers
+ * leave some commands unanswered, so nothing ever waits for an answer, and a
+ * baud-rate query is the keep-alive.  Telnet and COM-PORT-OPTION framing are
+ * telnet.c's and rfc2217.c's; what to send when is this file's.
+ */
+#include <errno.h>
+#include <linux/sockios.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "aspp.h"
+#include "log.h"
+#include "port.h"
+#include "rfc2217.h"
+#include "tls.h"
+
+#define RF_BUF			(64 * 1024)	/* each way */
+#define RF_CHUNK		4096
+#define RF_CTL_RESERVE		1024	/* output room kept for commands behind the data */
+#define RF_DRAIN_POLL_MS	10
+/* Line errors the application hears of; the server's mask starts at 0 (rfc2217.md). */
+#define RF_LINESTATE_MASK	(RFC2217_LS_BREAK | RFC2217_LS_FRAMING | RFC2217_LS_PARITY | \
+				 RFC2217_LS_OVERRUN)
+#define RF_SIGNATURE		"realcomd " REALCOM_VERSION
+
+struct rf {
+	struct port *p;
+	struct conn c;
+	struct telnet t;
+	SSL_CTX *tls;
+	struct loop_timer brk;		/* ends a timed break */
+	struct loop_timer drain;	/* polls a drain */
+
+	bool comport;			/* option 44 on our side: the server heeds commands */
+	bool probing, probe_sent;	/* see rf_comport_refused() */
+	bool suspended;			/* the server sent FLOWCONTROL-SUSPEND */
+	bool feeding;			/* in rf_feed(): telnet_recv() must not nest */
+
+	uint8_t rx[RF_CHUNK];		/* decoded data the application has not taken yet */
+	size_t rx_off, rx_len;
+	size_t rx_discard;		/* input bytes whose data a flush dropped */
+	unsigned int rx_flushes;
+
+	uint64_t ctl_end;		/* output stream offset just past the last command */
+	bool drain_wanted;
+	uint64_t drain_deadline_ms;
+	bool query_out;			/* nothing heard since the keep-alive query */
+	uint64_t query_ms;		/* when it went out (or output last held it back) */
+};
+
+static const char *const rf_cmd_names[] = {
+	"SIGNATURE", "SET-BAUDRATE", "SET-DATASIZE", "SET-PARITY", "SET-STOPSIZE",
+	"SET-CONTROL", "NOTIFY-LINESTATE", "NOTIFY-MODEMSTATE", "FLOWCONTROL-SUSPEND",
+	"FLOWCONTROL-RESUME", "SET-LINESTATE-MASK", "SET-MODEMSTATE-MASK", "PURGE-DATA",
+};
+
+static struct rf *rf_of(struct port *p)
+{
+	return p->proto_priv;
+}
+
+/* Queue Telnet commands (negotiation or COM-PORT-OPTION) behind the data sent so far. */
+static void rf_send(struct rf *rf, const uint8_t *msg, int n)
+{
+	struct conn *c = &rf->c;
+
+	if (n <= 0) {
+		port_log(rf->p, LOG_ERR, "cannot encode a command (%d)", n);
+		return;
+	}
+	if (!conn_is_open(c))
+		return;		/* ended under a callback; the port knows already */
+	if (conn_send(c, msg, (size_t)n) < 0) {
+		port_proto_down(rf->p, -ENOBUFS, "connection: output full");
+		return;
+	}
+	rf->ctl_end = c->bytes_out + buf_len(&c->out);
+}
+
+static void rf_send_u8(struct rf *rf, uint8_t code, uint8_t value)
+{
+	uint8_t msg[RFC2217_MSG_MAX];
+
+	rf_send(rf, msg, rfc2217_encode_u8(msg, sizeof(msg), code, value));
+}
+
+/* Bytes the socket holds that the server has not acknowledged. */
+static size_t rf_unacked(const struct rf *rf)
+{
+	int n = 0;
+
+	if (!conn_is_open(&rf->c) || ioctl(rf->c.fd, SIOCOUTQ, &n) < 0 || n < 0)
+		return 0;
+	return (size_t)n;
+}
+
+/*
+ * The line set-up, the line-state mask and a signature request in one write.
+ * SET-CONTROLs for DTR and RTS go back to back, there being no atomic form
+ * (rfc2217.md).  The modem-state mask is left at its initial 255: no mask
+ * short of 255 reports every change on servers that send only when
+ * (state & mask) != 0, and 255 itself goes out as FF FF, which sredird
+ * does not undo: it writes the SE that follows to the serial line.
+ */
+static void rf_send_setup(struct rf *rf, bool all)
+{
+	struct port *p = rf->p;
+	uint8_t msg[RFC2217_LINE_MAX + 2 * RFC2217_MSG_MAX];
+	int n = rfc2217_encode_line(msg, sizeof(msg), &p->line), r;
+	size_t len;
+
+	if (n < 0) {
+		port_log(p, LOG_WARNING, "line settings cannot be sent (baud %u)", p->line.baud);
+		n = 0;
+	}
+	len = (size_t)n;
+	if (all) {
+		r = rfc2217_encode_u8(msg + len, sizeof(msg) - len, RFC2217_SET_LINESTATE_MASK,
+				      RF_LINESTATE_MASK);
+		len += r > 0 ? (size_t)r : 0;
+		r = rfc2217_encode_signature(msg + len, sizeof(msg) - len, RFC2217_SIGNATURE, "");
+		len += r > 0 ? (size_t)r : 0;
+	}
+	if (len)
+		rf_send(rf, msg, (int)len);
+}
+
+/*
+ * Whether the server turned our WILL 44 down.  telnet.c reports options that
+ * go on or off, not a request refused (WANTYES -> NO is silent), so ask again
+ * with the output held back: by the Q method, something is sent only when the
+ * option is off with no request under way, i.e. refused.  The connection ends
+ * right after a refusal, so the state the unsent request leaves does not matter.
+ */
+static bool rf_comport_refused(struct rf *rf)
+{
+	rf->probing = true;
+	rf->probe_sent = false;
+	telnet_request(&rf->t, TELNET_OPT_COM_PORT, true, true);
+	rf->probing = false;
+	return rf->probe_sent;
+}
+
+/* Hand decoded data to the application; true when all of it went. */
+static bool rf_deliver(struct rf *rf)
+{
+	if (rf->rx_off < rf->rx_len)
+		rf->rx_off += port_proto_rx(rf->p, rf->rx + rf->rx_off, rf->rx_len - rf->rx_off);
+	if (rf->rx_off < rf->rx_len)
+		return false;
+	rf->rx_off = rf->rx_len = 0;
+	return true;
+}
+
+/*
+ * Decode the server's bytes, no more at a time than the application can take
+ * (decoding never grows data), so nothing is lost when it is full: the rest
+ * waits in c->in and in TCP.  Commands behind that data wait too; that is the
+ * price of in-band signalling.
+ */
+static void rf_feed(struct rf *rf)
+{
+	struct conn *c = &rf->c;
+
+	if (rf->feeding)
+		return;
+	rf->feeding = true;
+	while (conn_is_open(c) && rf_deliver(rf) && buf_len(&c->in) > 0) {
+		unsigned int flushes = rf->rx_flushes;
+		size_t n = buf_len(&c->in), nd;
+
+		if (n > sizeof(rf->rx))
+			n = sizeof(rf->rx);
+		if (rf->rx_discard > 0) {
+			if (n > rf->rx_discard)
+				n = rf->rx_discard;
+		} else {
+			size_t room = port_proto_rx(rf->p, NULL, 0);
+
+			if (n > room)
+				n = room;
+			if (n == 0)
+				break;
+		}
+		telnet_recv(&rf->t, buf_head(&c->in), n, rf->rx, &nd);
+		if (!conn_is_open(c))
+			break;	/* a callback ended the connection */
+		buf_consume(&c->in, n);
+		/* Data from before a flush (also one from a callback just now) is dropped. */
+		if (rf->rx_discard > 0 || rf->rx_flushes != flushes) {
+			rf->rx_discard -= n < rf->rx_discard ? n : rf->rx_discard;
+			nd = 0;
+		}
+		rf->rx_off = 0;
+		rf->rx_len = nd;
+		if (!rf->comport && rf_comport_refused(rf)) {
+			port_proto_down(rf->p, -EPROTONOSUPPORT,
+					"the server refused COM-PORT-OPTION (RFC 2217)");
+			break;
+		}
+	}
+	rf->feeding = false;
+	if (conn_is_open(c))
+		conn_pause(c, buf_len(&c->in) > 0 || rf->rx_len > 0);
+}
+
+static void rf_rx_resume(struct port *p)
+{
+	rf_feed(rf_of(p));
+}
+
+/* The room left for data, every byte of which may double. */
+static size_t rf_tx_room(const struct rf *rf)
+{
+	size_t room = conn_send_room(&rf->c);
+
+	if (!conn_is_open(&rf->c) || rf->suspended || room <= RF_CTL_RESERVE)
+		return 0;
+	return room - RF_CTL_RESERVE;
+}
+
+static size_t rf_tx(struct port *p, const uint8_t *d, size_t n)
+{
+	struct rf *rf = rf_of(p);
+	size_t room = rf_tx_room(rf), done = 0;
+	uint8_t out[2 * RF_CHUNK];
+
+	if (!d)
+		return room / 2;
+	while (done < n && conn_is_open(&rf->c)) {
+		size_t used, len = telnet_escape(d + done, n - done, out,
+						 room < sizeof(out) ? room : sizeof(out), &used);
+
+		if (used == 0 || conn_send(&rf->c, out, len) < 0)
+			break;
+		room -= len;
+		done += used;
+	}
+	return done;
+}
+
+/*
+ * tcdrain: RFC 2217 has no transmitter-empty answer (rfc2217.md), so this
+ * waits for our buffer and the socket to empty, i.e. for the server to
+ * have everything.
+ */
+static void rf_drain_check(struct rf *rf)
+{
+	struct port *p = rf->p;
+	size_t left;
+
+	if (!rf->drain_wanted)
+		return;
+	left = buf_len(&rf->c.out) + rf_unacked(rf);
+	if (left > 0 && loop_now_ms() < rf->drain_deadline_ms) {
+		if (!rf->drain.armed)
+			loop_timer_arm(&rf->drain, RF_DRAIN_POLL_MS, RF_DRAIN_POLL_MS);
+		return;
+	}
+	rf->drain_wanted = false;
+	loop_timer_disarm(&rf->drain);
+	if (left > 0)
+		port_log(p, LOG_WARNING, "drain: %zu bytes not taken by the server in time", left);
+	port_proto_drained(p, left < UINT32_MAX ? (uint32_t)left : UINT32_MAX - 1);
+}
+
+static void rf_drain_poll(struct loop_timer *t)
+{
+	rf_drain_check(t->arg);
+}
+
+static void rf_drain(struct port *p, uint32_t timeout_ms)
+{
+	struct rf *rf = rf_of(p);
+
+	rf->drain_wanted = true;
+	rf->drain_deadline_ms = loop_now_ms() + timeout_ms;
+	rf_drain_check(rf);
+}
+
+/*
+ * Drop the application data still queued behind the last command, cutting
+ * only between whole escaped bytes: a command or an FF FF pair cut short
+ * would garble the stream.  A run of FFs in escaped data has an even length,
+ * so an odd run at the head means its first FF ends a pair already written.
+ * TLS may have taken up to a record of the head for a write it retries.
+ */
+static void rf_drop_output(struct rf *rf)
+{
+	struct buf *b = &rf->c.out;
+	const uint8_t *q = buf_head(b);
+	size_t len = buf_len(b), cut = 0, run = 0;
+	size_t keep = rf->c.ssl ? SSL3_RT_MAX_PLAIN_LENGTH : 0;
+
+	if (rf->ctl_end > rf->c.bytes_out)
+		cut = (size_t)(rf->ctl_end - rf->c.bytes_out);
+	if (cut >= len)
+		return;
+	while (cut + run < len && q[cut + run] == TELNET_IAC)
+		run++;
+	cut += run & 1;
+	while (cut < keep && cut < len)
+		cut += q[cut] == TELNET_IAC ? 2 : 1;
+	if (cut < len) {
+		b->tail = b->head + cut;
+		port_log(rf->p, LOG_DEBUG, "flush: dropped %zu bytes not sent yet", len - cut);
+	}
+}
+
+static void rf_flush(struct port *p, bool rx, bool tx)
+{
+	struct rf *rf = rf_of(p);
+
+	if (rx) {
+		rf->rx_off = rf->rx_len = 0;
+		rf->rx_discard = buf_len(&rf->c.in);
+		rf->rx_flushes++;
+	}
+	if (tx)
+		rf_drop_output(rf);
+	/*
+	 * Closing, the server may still hold data for the line that there was no
+	 * way to wait for (no transmitter-empty answer): a PURGE would lose it.
+	 */
+	if (p->state != PORT_CLOSING && (rx || tx))
+		rf_send_u8(rf, RFC2217_PURGE_DATA, rx && tx ? RFC2217_PURGE_BOTH :
+					  rx ? RFC2217_PURGE_RX : RFC2217_PURGE_TX);
+	if (rx)
+		rf_feed(rf);	/* commands in the dropped input still count */
+	rf_drain_check(rf);
+}
+
+static void rf_set_line(struct port *p)
+{
+	rf_send_setup(rf_of(p), false);
+}
+
+static void rf_set_modem(struct port *p)
+{
+	struct rf *rf = rf_of(p);
+	uint8_t msg[2 * RFC2217_MSG_MAX];
+	int n = rfc2217_encode_u8(msg, sizeof(msg), RFC2217_SET_CONTROL,
+				  p->line.modem & SERIAL_MODEM_DTR ? RFC2217_CTL_DTR_ON :
+								     RFC2217_CTL_DTR_OFF);
+	int r;
+
+	if (n < 0) {
+		rf_send(rf, msg, n);
+		return;
+	}
+	r = rfc2217_encode_u8(msg + n, sizeof(msg) - (size_t)n, RFC2217_SET_CONTROL,
+			      p->line.modem & SERIAL_MODEM_RTS ? RFC2217_CTL_RTS_ON :
+								 RFC2217_CTL_RTS_OFF);
+	rf_send(rf, msg, r < 0 ? r : n + r);
+}
+
+static void rf_break_end(struct loop_timer *t)
+{
+	struct rf *rf = t->arg;
+
+	rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_OFF);
+}
+
+static void rf_set_break(struct port *p, uint32_t ms)
+{
+	struct rf *rf = rf_of(p);
+
+	loop_timer_disarm(&rf->brk);
+	if (ms == UINT32_MAX) {
+		rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_OFF);
+		return;
+	}
+	rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_ON);
+	if (ms > 0)
+		loop_timer_arm(&rf->brk, ms, 0);
+}
+
+/*
+ * Liveness: a baud-rate query (0) makes the server say something, and any
+ * byte from it counts as the answer (sredird's answer, 8 bytes long, does not
+ * even decode).  Output it has not taken yet (a device held by flow control)
+ * may hold the query back: the wait starts again, and a dead link ends
+ * through TCP_USER_TIMEOUT (sock_tune()) instead.
+ */
+static void rf_keepalive(struct port *p)
+{
+	struct rf *rf = rf_of(p);
+	struct conn *c = &rf->c;
+	uint64_t now = loop_now_ms();
+	uint8_t msg[RFC2217_MSG_MAX];
+
+	if (!conn_is_open(c))
+		return;
+	if (buf_len(&c->in) > 0 || conn_unread(c) > 0)
+		rf->query_out = false;	/* it talks; back-pressure keeps us from reading */
+	if (rf->query_out) {
+		if (buf_len(&c->out) > 0 || rf_unacked(rf) > 0)
+			rf->query_ms = now;
+		if (now - rf->query_ms >= 1000ULL * p->cfg.keepalive)
+			port_proto_down(p, -ETIMEDOUT, "no answer from the server");
+		return;
+	}
+	rf->query_out = true;
+	rf->query_ms = now;
+	rf_send(rf, msg, rfc2217_encode_baud(msg, sizeof(msg), RFC2217_SET_BAUDRATE, 0));
+}
+
+/* NOTIFY-LINESTATE bits -> ASPP_EV_* (the backends' terms). */
+static const struct {
+	uint8_t wire, ev;
+} rf_line_events[] = {
+	{ RFC2217_LS_PARITY, ASPP_EV_PARITY },
+	{ RFC2217_LS_FRAMING, ASPP_EV_FRAMING },
+	{ RFC2217_LS_OVERRUN, ASPP_EV_HW_OVERRUN },
+	{ RFC2217_LS_BREAK, ASPP_EV_BREAK },
+};
+
+static void rf_linestate(struct rf *rf, uint8_t value)
+{
+	uint8_t ev = 0;
+
+	for (size_t i = 0; i < sizeof(rf_line_events) / sizeof(rf_line_events[0]); i++)
+		if (value & rf_line_events[i].wire)
+			ev |= rf_line_events[i].ev;
+	if (ev)
+		port_proto_line_event(rf->p, ev);
+}
+
+/*
+ * An answer to a command: liveness only.  One that differs from what we asked
+ * is logged and otherwise ignored: sredird answers a DTR set with another
+ * value, ser2net always says break is on, a pty keeps CS8 (rfc2217.md).
+ */
+static void rf_answer(struct rf *rf, const struct rfc2217_msg *m)
+{
+	const struct serial_line *l = &rf->p->line;
+	uint32_t asked;
+
+	switch (m->cmd) {
+	case RFC2217_SET_BAUDRATE:
+		asked = l->baud;
+		break;
+	case RFC2217_SET_DATASIZE:
+		asked = l->data_bits;
+		break;
+	case RFC2217_SET_PARITY:
+		asked = rfc2217_parity_to_wire(l->parity);
+		break;
+	case RFC2217_SET_STOPSIZE:
+		asked = rfc2217_stop_to_wire(l->stop_bits);
+		break;
+	case RFC2217_SET_CONTROL:
+		if (m->value >= RFC2217_CTL_DTR_QUERY && m->value <= RFC2217_CTL_DTR_OFF)
+			asked = l->modem & SERIAL_MODEM_DTR ? RFC2217_CTL_DTR_ON : RFC2217_CTL_DTR_OFF;
+		else if (m->value >= RFC2217_CTL_RTS_QUERY && m->value <= RFC2217_CTL_RTS_OFF)
+			asked = l->modem & SERIAL_MODEM_RTS ? RFC2217_CTL_RTS_ON : RFC2217_CTL_RTS_OFF;
+		else
+			asked = m->value;	/* flow and break answers are not checked */
+		break;
+	case RFC2217_SET_LINESTATE_MASK:
+		asked = RF_LINESTATE_MASK;
+		break;
+	default:
+		asked = m->value;
+		break;
+	}
+	if (m->value != asked)
+		port_log(rf->p, LOG_DEBUG, "the server answered %s with %u, not %u (ignored)",
+			 rf_cmd_names[m->cmd], m->value, asked);
+}
+
+static void rf_send_signature(struct rf *rf)
+{
+	uint8_t msg[RFC2217_MSG_MAX + sizeof(RF_SIGNATURE)];
+
+	rf_send(rf, msg, rfc2217_encode_signature(msg, sizeof(msg), RFC2217_SIGNATURE,
+						  RF_SIGNATURE));
+}
+
+static void rf_telnet_subneg(void *arg, uint8_t opt, const uint8_t *val, size_t n)
+{
+	struct rf *rf = arg;
+	struct port *p = rf->p;
+	struct rfc2217_msg m;
+
+	if (opt != TELNET_OPT_COM_PORT || !conn_is_open(&rf->c))
+		return;
+	if (rfc2217_decode(val, n, &m) < 0 || !m.from_server) {
+		port_log(p, LOG_DEBUG, "ignored a malformed COM-PORT-OPTION message (%zu bytes)", n);
+		return;
+	}
+	switch (m.cmd) {
+	case RFC2217_NOTIFY_MODEMSTATE:
+		/* Delta bits vary between servers: port_proto_modem() compares states. */
+		port_proto_modem(p, rfc2217_modem_from_wire((uint8_t)m.value));
+		break;
+	case RFC2217_NOTIFY_LINESTATE:
+		rf_linestate(rf, (uint8_t)m.value);
+		break;
+	case RFC2217_SIGNATURE:
+		if (m.text_len > 0)
+			port_log(p, LOG_DEBUG, "server: %.*s", (int)m.text_len, m.text);
+		else
+			rf_send_signature(rf);	/* the server asks for ours */
+		break;
+	case RFC2217_FLOWCONTROL_SUSPEND:
+		rf->suspended = true;
+		break;
+	case RFC2217_FLOWCONTROL_RESUME:
+		rf->suspended = false;
+		port_proto_tx_resume(p);
+		break;
+	default:
+		rf_answer(rf, &m);
+		break;
+	}
+}
+
+static void rf_telnet_send(void *arg, const uint8_t *buf, size_t n)
+{
+	struct rf *rf = arg;
+
+	if (rf->probing) {
+		rf->probe_sent = true;
+		return;
+	}
+	rf_send(rf, buf, (int)n);
+}
+
+static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
+{
+	struct rf *rf = arg;
+	struct port *p = rf->p;
+
+	if (!conn_is_open(&rf->c))
+		return;
+	log_debug("%s: telnet: %s %s option %u", p->name, enabled ? "enabled" : "disabled",
+		  local ? "our" : "the server's", opt);
+	if (opt == TELNET_OPT_BINARY && !enabled)
+		port_log(p, LOG_WARNING, "the server turned BINARY off: CR bytes may be altered");
+	if (opt != TELNET_OPT_COM_PORT || !local)
+		return;
+	if (!enabled) {
+		rf->comport = false;
+		port_proto_down(p, -EPROTONOSUPPORT, "the server turned COM-PORT-OPTION off");
+		return;
+	}
+	rf->comport = true;
+	rf_send_setup(rf, true);
+	/* Up now: waiting for answers some servers never send gains nothing. */
+	if (conn_is_open(&rf->c) && p->state == PORT_INIT)
+		port_proto_up(p);
+}
+
+static const struct telnet_ops rf_telnet_ops = {
+	.send = rf_telnet_send,
+	.option = rf_telnet_option,
+	.subneg = rf_telnet_subneg,
+};
+
+static void rf_input(struct conn *c)
+{
+	struct rf *rf = c->arg;
+
+	rf->query_out = false;
+	rf_feed(rf);
+}
+
+static void rf_drained(struct conn *c)
+{
+	struct rf *rf = c->arg;
+
+	rf_drain_check(rf);
+	if (conn_is_open(c))
+		port_proto_tx_resume(rf->p);
+}
+
+static void rf_closed(struct conn *c, int err)
+{
+	struct rf *rf = c->arg;
+	char why[320];
+
+	snprintf(why, sizeof(why), "connection: %s", c->err[0] ? c->err : "closed");
+	port_proto_down(rf->p, err ? err : -ECONNRESET, why);
+}
+
+/* Per-connection state back to a fresh start. */
+static void rf_reset(struct rf *rf)
+{
+	loop_timer_disarm(&rf->brk);
+	loop_timer_disarm(&rf->drain);
+	rf->comport = rf->probing = rf->suspended = false;
+	rf->rx_off = rf->rx_len = rf->rx_discard = 0;
+	rf->ctl_end = 0;
+	rf->drain_wanted = false;
+	rf->query_out = false;
+}
+
+static void rf_ready(struct conn *c)
+{
+	struct rf *rf = c->arg;
+	struct port *p = rf->p;
+	struct telnet *t = &rf->t;
+
+	port_tls_release(p);
+	if (p->state != PORT_CONNECTING)
+		return;
+	rf_reset(rf);
+	port_proto_connected(p);
+	/*
+	 * BINARY and SGA both ways, ECHO refused, 44 on our side only.  Some
+	 * servers send DO 44 first, others wait for our WILL; none need our DO 44
+	 * (ser2net and Moxa refuse it), so it is never asked (rfc2217.md).
+	 */
+	telnet_init(t, &rf_telnet_ops, rf);
+	telnet_allow(t, TELNET_OPT_BINARY, TELNET_ALLOW_LOCAL | TELNET_ALLOW_REMOTE);
+	telnet_allow(t, TELNET_OPT_SGA, TELNET_ALLOW_LOCAL | TELNET_ALLOW_REMOTE);
+	telnet_allow(t, TELNET_OPT_COM_PORT, TELNET_ALLOW_LOCAL);
+	telnet_request(t, TELNET_OPT_COM_PORT, true, true);
+	telnet_request(t, TELNET_OPT_BINARY, true, true);
+	telnet_request(t, TELNET_OPT_BINARY, false, true);
+	telnet_request(t, TELNET_OPT_SGA, true, true);
+}
+
+static const struct conn_ops rf_conn_ops = {
+	.ready = rf_ready,
+	.input = rf_input,
+	.drained = rf_drained,
+	.closed = rf_closed,
+};
+
+static bool rf_tls_on(const struct port *p)
+{
+	return p->cfg.tls != PORT_TLS_OFF;	/* config.c allows only "on" for rfc2217 */
+}
+
+static void rf_connect(struct rf *rf)
+{
+	struct port *p = rf->p;
+	struct sock_addr a;
+	const char *why = NULL;
+	char err[TLS_ERR_MAX];
+	SSL *ssl = NULL;
+	int fd, r;
+
+	r = sock_resolve(p->cfg.host, (uint16_t)p->cfg.tcp_port, &a, &why);
+	if (r < 0) {
+		char msg[sizeof(p->cfg.host) + 64];
+
+		snprintf(msg, sizeof(msg), "%s: %s", p->cfg.host, why ? why : "cannot resolve");
+		port_proto_down(p, r, msg);
+		return;
+	}
+	sock_addr_str(&a, p->peer);
+	fd = sock_connect(&a);
+	if (fd < 0) {
+		port_proto_down(p, fd, strerror(-fd));
+		return;
+	}
+	sock_tune(fd, p->cfg.keepalive);
+	if (rf_tls_on(p)) {
+		ssl = tls_session_new(rf->tls, fd, p->cfg.host, err);
+		if (!ssl) {
+			close(fd);
+			port_proto_down(p, -EPROTO, err);
+			return;
+		}
+	}
+	r = conn_start(&rf->c, fd, true, ssl);
+	if (r < 0) {
+		SSL_free(ssl);
+		close(fd);
+		port_proto_down(p, r, strerror(-r));
+	}
+}
+
+static void rf_tls_slot(struct port *p)
+{
+	rf_connect(rf_of(p));
+}
+
+static int rf_start(struct port *p)
+{
+	struct rf *rf = rf_of(p);
+
+	rf_reset(rf);
+	if (rf_tls_on(p) && !p->cfg.tls_verify)
+		port_log(p, LOG_WARNING, "tls_verify = off: the device's certificate is not checked");
+	if (rf_tls_on(p) && !port_tls_acquire(p))
+		return 0;	/* rf_tls_slot starts it */
+	/* Failures are reported through port_proto_down() already. */
+	rf_connect(rf);
+	return 0;
+}
+
+static void rf_stop(struct port *p)
+{
+	struct rf *rf = rf_of(p);
+
+	conn_close(&rf->c);
+	rf_reset(rf);
+}
+
+static void rf_describe_tls(struct port *p, char *out, size_t len)
+{
+	struct rf *rf = rf_of(p);
+
+	out[0] = '\0';
+	if (rf->c.ssl)
+		tls_describe(rf->c.ssl, out, len);
+}
+
+static int rf_init(struct port *p)
+{
+	struct rf *rf = calloc(1, sizeof(*rf));
+	char err[TLS_ERR_MAX];
+	int r;
+
+	if (!rf)
+		return -ENOMEM;
+	rf->p = p;
+	p->proto_priv = rf;
+	if (conn_init(&rf->c, p->d->loop, &rf_conn_ops, rf, RF_BUF, RF_BUF) < 0)
+		return -ENOMEM;
+	r = loop_timer_init(p->d->loop, &rf->brk, rf_break_end, rf);
+	if (r == 0)
+		r = loop_timer_init(p->d->loop, &rf->drain, rf_drain_poll, rf);
+	if (r < 0) {
+		port_log(p, LOG_ERR, "timer: %s", strerror(-r));
+		return r;
+	}
+	if (rf_tls_on(p)) {
+		struct tls_config tc = {
+			.verify = p->cfg.tls_verify,
+			.ca_file = p->cfg.tls_ca[0] ? p->cfg.tls_ca : NULL,
+			.pinned = p->cfg.pinned,
+			.cert_file = p->cfg.tls_cert[0] ? p->cfg.tls_cert : NULL,
+			.key_file = p->cfg.tls_key[0] ? p->cfg.tls_key : NULL,
+		};
+
+		memcpy(tc.fingerprint, p->cfg.fingerprint, TLS_FP_LEN);
+		rf->tls = tls_ctx_new(&tc, err);
+		if (!rf->tls) {
+			port_log(p, LOG_ERR, "TLS: %s", err);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void rf_free(struct port *p)
+{
+	struct rf *rf = rf_of(p);
+
+	if (!rf)
+		return;
+	conn_free(&rf->c);
+	loop_timer_free(&rf->brk);
+	loop_timer_free(&rf->drain);
+	SSL_CTX_free(rf->tls);
+	free(rf);
+	p->proto_priv = NULL;
+}
+
+const struct proto_ops proto_rfc2217 = {
+	.name = "rfc2217",
+	.init = rf_init,
+	.free = rf_free,
+	.start = rf_start,
+	.stop = rf_stop,
+	.tx = rf_tx,
+	.set_line = rf_set_line,
+	.set_modem = rf_set_modem,
+	.set_break = rf_set_break,
+	.flush = rf_flush,
+	.rx_resume = rf_rx_resume,
+	.tls_slot = rf_tls_slot,
+	.drain = rf_drain,
+	.keepalive = rf_keepalive,
+	.describe_tls = rf_describe_tls,
+};
