@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""realcomd's RFC 2217 driver against servers we did not write: ser2net
+(plain, and TLS through its ssl() stack) and sredird, each exposing one end
+of a socat pty pair; the other end is "the serial device".  Configurations
+as verified in rfc2217.md."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import termios
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from itlib import Realcomd, Sim, open_tty, wait_for  # noqa: E402
+from test_realcomd import tty_read, tty_write  # noqa: E402
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class PtyPair:
+    """socat's pty pair: the server gets ttyA, the test plays the device on ttyB."""
+
+    def __init__(self, d):
+        self.a, self.b = os.path.join(d, "ttyA"), os.path.join(d, "ttyB")
+        self.proc = subprocess.Popen(["socat", f"pty,raw,echo=0,link={self.a}",
+                                      f"pty,raw,echo=0,link={self.b}"], stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.a) and os.path.exists(self.b), "the pty pair")
+
+    def close(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait()
+
+
+class Peer(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="interop-")
+        self.procs = []
+        self.pair = PtyPair(self.dir)
+        self.port = free_port()
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait()
+        self.pair.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, argv):
+        self.procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL))
+        wait_for(lambda: listening(self.port), f"{argv[0]} to listen")
+
+    def ser2net(self, stack="telnet(rfc2217),tcp"):
+        self.start(["ser2net", "-n", "-d", "-u", "-Y",
+                    f"connection: &c1#  accepter: {stack},127.0.0.1,{self.port}",
+                    "-Y", f"  connector: serialdev,{self.pair.a},115200n81,local,nobreak",
+                    "-Y", "  options:", "-Y", "    kickolduser: true"])
+
+    def server_speed(self):
+        fd = os.open(self.pair.a, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            return termios.tcgetattr(fd)[4]
+        finally:
+            os.close(fd)
+
+    def exchange(self, extra=None):
+        keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": self.port}
+        keys.update(extra or {})
+        with Realcomd({0: keys}) as d:
+            dev = os.open(self.pair.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            fd = open_tty(d.tty(0), termios.B19200)
+            try:
+                d.wait_state("up")
+                data = bytes(range(256)) * 16      # FF doubled on the wire, whole here
+                tty_write(fd, data)
+                self.assertEqual(Sim.pty_read(dev, len(data)), data)
+                Sim.pty_write(dev, data[::-1])
+                self.assertEqual(tty_read(fd, len(data)), data[::-1])
+                # a baud change reaches the server's serial port
+                a = termios.tcgetattr(fd)
+                a[4] = a[5] = termios.B57600
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+                wait_for(lambda: self.server_speed() == termios.B57600,
+                         "57600 on the server's tty")
+                return d.port()
+            finally:
+                os.close(fd)
+                os.close(dev)
+
+
+class Ser2net(Peer):
+    def test_plain(self):
+        self.ser2net()
+        p = self.exchange()
+        self.assertEqual(p["protocol"], "rfc2217")
+        self.assertEqual(p["reconnects"], 0)
+
+    def test_tls(self):
+        certs = os.path.join(self.dir, "certs")
+        subprocess.run(["sh", os.environ["MKCERTS"], certs], check=True, capture_output=True)
+        self.ser2net(f"telnet(rfc2217),ssl(key={certs}/server.key,cert={certs}/server.pem),tcp")
+        p = self.exchange({"tls": "on", "tls_ca": f"{certs}/ca.pem"})
+        self.assertIn("verified by CA", p["tls_info"])
+
+
+class Sredird(Peer):
+    def test_sredird(self):
+        self.start(["socat", f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork",
+                    f"EXEC:/usr/sbin/sredird 5 {self.pair.a} {self.dir}/lock.ttyA"])
+        p = self.exchange()
+        self.assertEqual(p["state"], "up")
+
+
+class NportsimRfc2217(unittest.TestCase):
+    """The same driver against our simulator's RFC 2217 mode, where the
+    control socket shows what arrived and modem lines can be moved."""
+
+    def test_settings_data_modem(self):
+        with Sim("--echo", mode="rfc2217") as sim, \
+                Realcomd({0: {"host": "127.0.0.1", "protocol": "rfc2217",
+                              "tcp_port": sim.tcp_base + 1}}) as d:
+            fd = open_tty(d.tty(0), termios.B38400)
+            try:
+                d.wait_state("up")
+                p = sim.wait_port("38400", lambda p: p["baud"] == 38400)
+                self.assertEqual(p["linestate_mask"] & 0x1e, 0x1e)
+                tty_write(fd, b"\xff\x00 echo \xff")
+                self.assertEqual(tty_read(fd, 9), b"\xff\x00 echo \xff")
+                sim.ok(cmd="modem", port=1, cts=False)
+                wait_for(lambda: not d.port()["modem"]["cts"], "CTS off in realcomd")
+                self.assertTrue(d.port()["modem"]["dsr"])
+            finally:
+                os.close(fd)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
