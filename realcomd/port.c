@@ -176,6 +176,13 @@ void port_app_close(struct port *p)
 	log_debug("%s: closed by the application", p->name);
 	if (p->cfg.connect == CONNECT_ALWAYS)
 		return;
+	port_shutdown(p);
+}
+
+void port_shutdown(struct port *p)
+{
+	p->app_open = false;
+	p->cfg.connect = CONNECT_ON_OPEN;	/* stay down */
 	switch (p->state) {
 	case PORT_UP:
 		/* Let the device send what it holds, bounded, then disconnect. */
@@ -279,6 +286,11 @@ void port_proto_tx_resume(struct port *p)
 {
 	if (p->state == PORT_UP)
 		p->backend->tx_resume(p);
+}
+
+bool port_is_down(const struct port *p)
+{
+	return p->state == PORT_IDLE;
 }
 
 bool port_tls_acquire(struct port *p)

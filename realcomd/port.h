@@ -123,6 +123,9 @@ struct daemon {
 struct port *port_new(struct daemon *d, const struct port_config *cfg);
 void port_free(struct port *p);
 const char *port_state_name(enum port_state s);
+/* Stopping: let the device drain (bounded), then disconnect and stay idle. */
+void port_shutdown(struct port *p);
+bool port_is_down(const struct port *p);
 
 /* From the backend */
 void port_app_open(struct port *p);

@@ -22,7 +22,7 @@
 
 #define RF_BUF			(64 * 1024)	/* each way */
 #define RF_CHUNK		4096
-#define RF_CTL_RESERVE		1024	/* output room kept for commands behind the data */
+#define RF_CTL_RESERVE		1024	/* output room kept for commands behind data */
 #define RF_DRAIN_POLL_MS	10
 /* Line errors the application hears of; the server's mask starts at 0 (rfc2217.md). */
 #define RF_LINESTATE_MASK	(RFC2217_LS_BREAK | RFC2217_LS_FRAMING | RFC2217_LS_PARITY | \
@@ -108,7 +108,7 @@ static size_t rf_unacked(const struct rf *rf)
  * (state & mask) != 0, and 255 itself goes out as FF FF, which sredird
  * does not undo: it writes the SE that follows to the serial line.
  */
-static void rf_send_setup(struct rf *rf, bool all)
+static void rf_send_setup(struct rf *rf, bool connecting)
 {
 	struct port *p = rf->p;
 	uint8_t msg[RFC2217_LINE_MAX + 2 * RFC2217_MSG_MAX];
@@ -120,7 +120,7 @@ static void rf_send_setup(struct rf *rf, bool all)
 		n = 0;
 	}
 	len = (size_t)n;
-	if (all) {
+	if (connecting) {
 		r = rfc2217_encode_u8(msg + len, sizeof(msg) - len, RFC2217_SET_LINESTATE_MASK,
 				      RF_LINESTATE_MASK);
 		len += r > 0 ? (size_t)r : 0;
@@ -397,8 +397,11 @@ static void rf_keepalive(struct port *p)
 
 	if (!conn_is_open(c))
 		return;
-	if (buf_len(&c->in) > 0 || conn_unread(c) > 0)
-		rf->query_out = false;	/* it talks; back-pressure keeps us from reading */
+	if (buf_len(&c->in) > 0 || conn_unread(c) > 0) {
+		/* It talks, and back-pressure keeps us from reading: no question now. */
+		rf->query_out = false;
+		return;
+	}
 	if (rf->query_out) {
 		if (buf_len(&c->out) > 0 || rf_unacked(rf) > 0)
 			rf->query_ms = now;
@@ -457,9 +460,11 @@ static void rf_answer(struct rf *rf, const struct rfc2217_msg *m)
 		break;
 	case RFC2217_SET_CONTROL:
 		if (m->value >= RFC2217_CTL_DTR_QUERY && m->value <= RFC2217_CTL_DTR_OFF)
-			asked = l->modem & SERIAL_MODEM_DTR ? RFC2217_CTL_DTR_ON : RFC2217_CTL_DTR_OFF;
+			asked = l->modem & SERIAL_MODEM_DTR ? RFC2217_CTL_DTR_ON :
+							      RFC2217_CTL_DTR_OFF;
 		else if (m->value >= RFC2217_CTL_RTS_QUERY && m->value <= RFC2217_CTL_RTS_OFF)
-			asked = l->modem & SERIAL_MODEM_RTS ? RFC2217_CTL_RTS_ON : RFC2217_CTL_RTS_OFF;
+			asked = l->modem & SERIAL_MODEM_RTS ? RFC2217_CTL_RTS_ON :
+							      RFC2217_CTL_RTS_OFF;
 		else
 			asked = m->value;	/* flow and break answers are not checked */
 		break;
@@ -492,7 +497,8 @@ static void rf_telnet_subneg(void *arg, uint8_t opt, const uint8_t *val, size_t 
 	if (opt != TELNET_OPT_COM_PORT || !conn_is_open(&rf->c))
 		return;
 	if (rfc2217_decode(val, n, &m) < 0 || !m.from_server) {
-		port_log(p, LOG_DEBUG, "ignored a malformed COM-PORT-OPTION message (%zu bytes)", n);
+		port_log(p, LOG_DEBUG, "ignored a malformed COM-PORT-OPTION message (%zu bytes)",
+			 n);
 		return;
 	}
 	switch (m.cmd) {
@@ -540,8 +546,8 @@ static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
 
 	if (!conn_is_open(&rf->c))
 		return;
-	log_debug("%s: telnet: %s %s option %u", p->name, enabled ? "enabled" : "disabled",
-		  local ? "our" : "the server's", opt);
+	port_log(p, LOG_DEBUG, "telnet: %s %s option %u", enabled ? "enabled" : "disabled",
+		 local ? "our" : "the server's", opt);
 	if (opt == TELNET_OPT_BINARY && !enabled)
 		port_log(p, LOG_WARNING, "the server turned BINARY off: CR bytes may be altered");
 	if (opt != TELNET_OPT_COM_PORT || !local)
@@ -691,7 +697,8 @@ static int rf_start(struct port *p)
 
 	rf_reset(rf);
 	if (rf_tls_on(p) && !p->cfg.tls_verify)
-		port_log(p, LOG_WARNING, "tls_verify = off: the device's certificate is not checked");
+		port_log(p, LOG_WARNING,
+			 "tls_verify = off: the device's certificate is not checked");
 	if (rf_tls_on(p) && !port_tls_acquire(p))
 		return 0;	/* rf_tls_slot starts it */
 	/* Failures are reported through port_proto_down() already. */

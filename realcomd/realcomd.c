@@ -119,11 +119,43 @@ static void on_hup(struct loop *l, int signo, void *arg)
 	daemon_reload(arg, summary, sizeof(summary), err);
 }
 
+#define STOP_MS		3500	/* ports drain for at most 3 s (port.c) */
+
+static struct loop_timer stop_timer;
+static uint64_t stop_deadline;
+
+/* Exit once every port is down, or at the deadline. */
+static void stop_check(struct loop_timer *t)
+{
+	struct daemon *d = t->arg;
+	unsigned int busy = 0;
+
+	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
+		busy += d->ports[i] && !port_is_down(d->ports[i]);
+	if (busy == 0 || loop_now_ms() >= stop_deadline) {
+		if (busy)
+			log_warnx("stopping with %u port%s still draining", busy, busy == 1 ? "" : "s");
+		loop_exit(d->loop, 0);
+	}
+}
+
 static void on_term(struct loop *l, int signo, void *arg)
 {
+	struct daemon *d = arg;
+
+	if (stop_deadline) {
+		loop_exit(l, 0);	/* a second signal: now */
+		return;
+	}
 	log_info("signal %d: stopping", signo);
 	sd_notify(0, "STOPPING=1");
-	loop_exit(l, 0);
+	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
+		if (d->ports[i])
+			port_shutdown(d->ports[i]);
+	stop_deadline = loop_now_ms() + STOP_MS;
+	if (loop_timer_init(l, &stop_timer, stop_check, d) < 0 ||
+	    loop_timer_arm(&stop_timer, 0, 20) < 0)
+		loop_exit(l, 0);
 }
 
 int main(int argc, char **argv)
@@ -207,6 +239,7 @@ int main(int argc, char **argv)
 	log_info("started (%s, pty backend)", summary);
 	sd_notify(0, "READY=1");
 	r = loop_run(d->loop);
+	loop_timer_free(&stop_timer);
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
 		port_free(d->ports[i]);
 	control_close();

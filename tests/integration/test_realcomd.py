@@ -271,6 +271,54 @@ class Resilience(unittest.TestCase):
             sim.wait_port("the host", lambda p: p["connected"])
 
 
+class Throughput(unittest.TestCase):
+    def test_16_mib_echo_intact(self):
+        with Sim("--echo") as sim, Realcomd({0: realcom_port(sim)}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                data = os.urandom(1 << 20) * 16
+                self.assertEqual(echo_through(fd, data, timeout=300), data)
+                p = d.port()
+                self.assertEqual((p["tx_bytes"], p["rx_bytes"]), (len(data), len(data)))
+            finally:
+                os.close(fd)
+
+
+class ModemAndStop(unittest.TestCase):
+    def test_notify_reaches_status(self):
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                wait_for(lambda: d.port()["modem"]["dcd"], "DCD from PORT_INIT's reply")
+                sim.ok(cmd="modem", port=1, dcd=False, ri=True)
+                m = wait_for(lambda: (lambda m: m if not m["dcd"] else None)(d.port()["modem"]),
+                             "the NOTIFY to reach realcomd")
+                self.assertTrue(m["ri"])
+                self.assertTrue(m["cts"] and m["dsr"])
+            finally:
+                os.close(fd)
+
+    def test_sigterm_drains_then_exits(self):
+        with Sim("--line-rate", "on") as sim, Realcomd({0: realcom_port(sim)}) as d:
+            fd = open_tty(d.tty(0), termios.B1200)
+            dev = sim.open_pty()
+            try:
+                sim.wait_port("1200 baud", lambda p: p["baud"] == 1200)
+                tty_write(fd, b"z" * 60)        # half a second on a 1200 baud line
+                sim.wait_port("data on its way", lambda p: p["tx_queue"] > 0)
+                d.proc.send_signal(__import__("signal").SIGTERM)
+                self.assertEqual(d.proc.wait(DEADLINE), 0)
+                log = sim.commands()
+                self.assertTrue(any(h.startswith("2f04") for h in log), log)
+                self.assertEqual(log[-1], "140102")     # flushed after the drain
+                self.assertEqual(Sim.pty_read(dev, 60), b"z" * 60)
+            finally:
+                os.close(fd)
+                os.close(dev)
+
+
 class Config(unittest.TestCase):
     def run_check(self, text):
         with open("/dev/null") as null:
