@@ -63,6 +63,12 @@ void buf_clear(struct buf *b)
 	b->head = b->tail = 0;
 }
 
+void buf_truncate(struct buf *b, size_t n)
+{
+	if (n < buf_len(b))
+		b->tail = b->head + n;
+}
+
 ssize_t buf_read_fd(struct buf *b, int fd)
 {
 	size_t avail;

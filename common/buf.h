@@ -47,6 +47,8 @@ void buf_commit(struct buf *b, size_t n);
 size_t buf_put(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
+/* Keep only the first n unconsumed bytes. */
+void buf_truncate(struct buf *b, size_t n);
 
 /* One read() into the free space: bytes read, 0 at EOF, -errno (-EAGAIN
  * included), or -ENOBUFS when the buffer is full. */

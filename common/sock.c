@@ -112,13 +112,14 @@ int sock_tune(int fd, unsigned int keepalive_s)
 		return 0;
 
 	int idle = (int)keepalive_s, intvl = (int)(keepalive_s + 2) / 3, cnt = 3;
-	unsigned int user_timeout = keepalive_s * 1000;
 
+	/* Keep-alive probes only, no TCP_USER_TIMEOUT: that would also end a
+	 * connection whose device holds its output (flow control, a printer
+	 * out of paper).  Silent devices are the protocol drivers' to find. */
 	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout)) < 0)
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
 		return -errno;
 	return 0;
 }

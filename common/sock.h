@@ -2,7 +2,7 @@
 /*
  * TCP socket helpers: address resolution and formatting, non-blocking
  * connect, listening sockets, and the options every connection of ours
- * carries (TCP_NODELAY, short keep-alive, TCP_USER_TIMEOUT).
+ * carries (TCP_NODELAY, short keep-alive).
  */
 #ifndef REALCOM_SOCK_H
 #define REALCOM_SOCK_H
@@ -37,8 +37,7 @@ int sock_connect_result(int fd);
 int sock_connect_wait(int fd, int timeout_ms);
 
 /* TCP_NODELAY, and when keepalive_s > 0: SO_KEEPALIVE probing after
- * keepalive_s idle seconds and TCP_USER_TIMEOUT of keepalive_s, so a dead
- * peer is found in seconds instead of TCP's two hours.  0 or -errno. */
+ * keepalive_s idle seconds instead of TCP's two hours.  0 or -errno. */
 int sock_tune(int fd, unsigned int keepalive_s);
 
 /* A non-blocking listening TCP socket on addr:port (port 0: any), with

@@ -308,7 +308,7 @@ static void rf_drop_output(struct rf *rf)
 	while (cut < keep && cut < len)
 		cut += q[cut] == TELNET_IAC ? 2 : 1;
 	if (cut < len) {
-		b->tail = b->head + cut;
+		buf_truncate(b, cut);
 		port_log(rf->p, LOG_DEBUG, "flush: dropped %zu bytes not sent yet", len - cut);
 	}
 }

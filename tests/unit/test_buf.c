@@ -58,6 +58,11 @@ static void test_tail_commit(void **state)
 	memcpy(p, "ab", 2);
 	buf_commit(&b, 2);
 	assert_memory_equal(buf_head(&b), "89ab", 4);
+	buf_truncate(&b, 10);	/* longer than what is there: nothing changes */
+	assert_int_equal(buf_len(&b), 4);
+	buf_truncate(&b, 1);
+	assert_memory_equal(buf_head(&b), "8", 1);
+	assert_int_equal(buf_len(&b), 1);
 	buf_clear(&b);
 	assert_int_equal(buf_len(&b), 0);
 	buf_free(&b);
