@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "port.h"
@@ -58,6 +59,8 @@ static void port_connect(struct port *p)
 	int r;
 
 	port_set_state(p, PORT_CONNECTING);
+	if (p->cfg.tls != PORT_TLS_OFF && !p->cfg.tls_verify)
+		port_log(p, LOG_WARNING, "tls_verify = off: the device's certificate is not checked");
 	/* The whole of connect, TLS and line set-up gets keepalive seconds (3 at least). */
 	loop_timer_arm(&p->retry, 1000ULL * (p->cfg.keepalive < 3 ? 3 : p->cfg.keepalive), 0);
 	r = p->proto->start(p);
@@ -324,6 +327,63 @@ void port_tls_release(struct port *p)
 			return;
 		}
 	}
+}
+
+SSL_CTX *port_tls_ctx(struct port *p)
+{
+	struct tls_config tc = {
+		.verify = p->cfg.tls_verify,
+		.ca_file = p->cfg.tls_ca[0] ? p->cfg.tls_ca : NULL,
+		.pinned = p->cfg.pinned,
+		.cert_file = p->cfg.tls_cert[0] ? p->cfg.tls_cert : NULL,
+		.key_file = p->cfg.tls_key[0] ? p->cfg.tls_key : NULL,
+	};
+	char err[TLS_ERR_MAX];
+	SSL_CTX *ctx;
+
+	memcpy(tc.fingerprint, p->cfg.fingerprint, TLS_FP_LEN);
+	ctx = tls_ctx_new(&tc, err);
+	if (!ctx)
+		port_log(p, LOG_ERR, "TLS: %s", err);
+	return ctx;
+}
+
+int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX *tls)
+{
+	char err[TLS_ERR_MAX + sizeof(p->cfg.host)];
+	const char *why = NULL;
+	struct sock_addr a;
+	SSL *ssl = NULL;
+	int fd, r;
+
+	r = sock_resolve(p->cfg.host, tcp_port, &a, &why);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "%s: %s", p->cfg.host, why ? why : "cannot resolve");
+		port_proto_down(p, r, err);
+		return r;
+	}
+	sock_addr_str(&a, p->peer);
+	fd = sock_connect(&a);
+	if (fd < 0) {
+		port_proto_down(p, fd, strerror(-fd));
+		return fd;
+	}
+	sock_tune(fd, p->cfg.keepalive);
+	if (tls) {
+		ssl = tls_session_new(tls, fd, p->cfg.host, err);
+		if (!ssl) {
+			close(fd);
+			port_proto_down(p, -EPROTO, err);
+			return -EPROTO;
+		}
+	}
+	r = conn_start(c, fd, true, ssl);
+	if (r < 0) {
+		SSL_free(ssl);
+		close(fd);
+		port_proto_down(p, r, strerror(-r));
+	}
+	return r;
 }
 
 struct port *port_new(struct daemon *d, const struct port_config *cfg)

@@ -155,6 +155,12 @@ void port_proto_tx_resume(struct port *p);
 bool port_tls_acquire(struct port *p);
 void port_tls_release(struct port *p);
 
+/* For the drivers: a client TLS context from the port's configuration
+ * (NULL, logged, on error), and a connect of c to host:tcp_port, over TLS
+ * when tls is set, whose failures go to port_proto_down(). */
+SSL_CTX *port_tls_ctx(struct port *p);
+int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX *tls);
+
 /* Log with the port's name in front. */
 void port_log(struct port *p, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

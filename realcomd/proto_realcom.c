@@ -364,41 +364,7 @@ static const struct conn_ops rc_data_ops = {
 
 static int rc_connect(struct rc *rc, struct conn *c, uint16_t tcp_port, bool tls)
 {
-	struct port *p = rc->p;
-	struct sock_addr a;
-	const char *why = NULL;
-	char err[TLS_ERR_MAX + 256];
-	SSL *ssl = NULL;
-	int fd, r;
-
-	r = sock_resolve(p->cfg.host, tcp_port, &a, &why);
-	if (r < 0) {
-		snprintf(err, sizeof(err), "%s: %s", p->cfg.host, why ? why : "cannot resolve");
-		port_proto_down(p, r, err);
-		return r;
-	}
-	sock_addr_str(&a, p->peer);
-	fd = sock_connect(&a);
-	if (fd < 0) {
-		port_proto_down(p, fd, strerror(-fd));
-		return fd;
-	}
-	sock_tune(fd, p->cfg.keepalive);
-	if (tls) {
-		ssl = tls_session_new(rc->tls, fd, p->cfg.host, err);
-		if (!ssl) {
-			close(fd);
-			port_proto_down(p, -EPROTO, err);
-			return -EPROTO;
-		}
-	}
-	r = conn_start(c, fd, true, ssl);
-	if (r < 0) {
-		SSL_free(ssl);
-		close(fd);
-		port_proto_down(p, r, strerror(-r));
-	}
-	return r;
+	return port_conn_connect(rc->p, c, tcp_port, tls ? rc->tls : NULL);
 }
 
 static int rc_start(struct port *p)
@@ -407,8 +373,6 @@ static int rc_start(struct port *p)
 
 	rc->npending = 0;
 	rc->drain_wanted = false;
-	if (p->cfg.tls != PORT_TLS_OFF && !p->cfg.tls_verify)
-		port_log(p, LOG_WARNING, "tls_verify = off: the device's certificate is not checked");
 	if (p->cfg.tls == PORT_TLS_ON && !port_tls_acquire(p))
 		return 0;	/* rc_tls_slot starts it */
 	/* Failures are reported through port_proto_down() already. */
@@ -440,7 +404,6 @@ static void rc_describe_tls(struct port *p, char *out, size_t len)
 static int rc_init(struct port *p)
 {
 	struct rc *rc = calloc(1, sizeof(*rc));
-	char err[TLS_ERR_MAX];
 
 	if (!rc)
 		return -ENOMEM;
@@ -450,20 +413,9 @@ static int rc_init(struct port *p)
 	    conn_init(&rc->data, p->d->loop, &rc_data_ops, rc, RC_DATA_BUF, RC_DATA_BUF) < 0)
 		return -ENOMEM;
 	if (p->cfg.tls != PORT_TLS_OFF) {
-		struct tls_config tc = {
-			.verify = p->cfg.tls_verify,
-			.ca_file = p->cfg.tls_ca[0] ? p->cfg.tls_ca : NULL,
-			.pinned = p->cfg.pinned,
-			.cert_file = p->cfg.tls_cert[0] ? p->cfg.tls_cert : NULL,
-			.key_file = p->cfg.tls_key[0] ? p->cfg.tls_key : NULL,
-		};
-
-		memcpy(tc.fingerprint, p->cfg.fingerprint, TLS_FP_LEN);
-		rc->tls = tls_ctx_new(&tc, err);
-		if (!rc->tls) {
-			port_log(p, LOG_ERR, "TLS: %s", err);
+		rc->tls = port_tls_ctx(p);
+		if (!rc->tls)
 			return -EINVAL;
-		}
 	}
 	return 0;
 }

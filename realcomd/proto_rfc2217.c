@@ -649,41 +649,8 @@ static bool rf_tls_on(const struct port *p)
 static void rf_connect(struct rf *rf)
 {
 	struct port *p = rf->p;
-	struct sock_addr a;
-	const char *why = NULL;
-	char err[TLS_ERR_MAX];
-	SSL *ssl = NULL;
-	int fd, r;
 
-	r = sock_resolve(p->cfg.host, (uint16_t)p->cfg.tcp_port, &a, &why);
-	if (r < 0) {
-		char msg[sizeof(p->cfg.host) + 64];
-
-		snprintf(msg, sizeof(msg), "%s: %s", p->cfg.host, why ? why : "cannot resolve");
-		port_proto_down(p, r, msg);
-		return;
-	}
-	sock_addr_str(&a, p->peer);
-	fd = sock_connect(&a);
-	if (fd < 0) {
-		port_proto_down(p, fd, strerror(-fd));
-		return;
-	}
-	sock_tune(fd, p->cfg.keepalive);
-	if (rf_tls_on(p)) {
-		ssl = tls_session_new(rf->tls, fd, p->cfg.host, err);
-		if (!ssl) {
-			close(fd);
-			port_proto_down(p, -EPROTO, err);
-			return;
-		}
-	}
-	r = conn_start(&rf->c, fd, true, ssl);
-	if (r < 0) {
-		SSL_free(ssl);
-		close(fd);
-		port_proto_down(p, r, strerror(-r));
-	}
+	port_conn_connect(p, &rf->c, (uint16_t)p->cfg.tcp_port, rf_tls_on(p) ? rf->tls : NULL);
 }
 
 static void rf_tls_slot(struct port *p)
@@ -696,9 +663,6 @@ static int rf_start(struct port *p)
 	struct rf *rf = rf_of(p);
 
 	rf_reset(rf);
-	if (rf_tls_on(p) && !p->cfg.tls_verify)
-		port_log(p, LOG_WARNING,
-			 "tls_verify = off: the device's certificate is not checked");
 	if (rf_tls_on(p) && !port_tls_acquire(p))
 		return 0;	/* rf_tls_slot starts it */
 	/* Failures are reported through port_proto_down() already. */
@@ -726,7 +690,6 @@ static void rf_describe_tls(struct port *p, char *out, size_t len)
 static int rf_init(struct port *p)
 {
 	struct rf *rf = calloc(1, sizeof(*rf));
-	char err[TLS_ERR_MAX];
 	int r;
 
 	if (!rf)
@@ -743,20 +706,9 @@ static int rf_init(struct port *p)
 		return r;
 	}
 	if (rf_tls_on(p)) {
-		struct tls_config tc = {
-			.verify = p->cfg.tls_verify,
-			.ca_file = p->cfg.tls_ca[0] ? p->cfg.tls_ca : NULL,
-			.pinned = p->cfg.pinned,
-			.cert_file = p->cfg.tls_cert[0] ? p->cfg.tls_cert : NULL,
-			.key_file = p->cfg.tls_key[0] ? p->cfg.tls_key : NULL,
-		};
-
-		memcpy(tc.fingerprint, p->cfg.fingerprint, TLS_FP_LEN);
-		rf->tls = tls_ctx_new(&tc, err);
-		if (!rf->tls) {
-			port_log(p, LOG_ERR, "TLS: %s", err);
+		rf->tls = port_tls_ctx(p);
+		if (!rf->tls)
 			return -EINVAL;
-		}
 	}
 	return 0;
 }

@@ -3,7 +3,6 @@
 """The README's demo: nportsim (2 ports, echo) and realcomd with the pty
 backend; an application opens ttyR0, sets 115200 8N1 and exchanges a line."""
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "integration"))

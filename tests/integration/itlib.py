@@ -5,7 +5,6 @@ wait bounded."""
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import tempfile
 import termios
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
-from simlib import DEADLINE, Sim, wait_for  # noqa: E402,F401
+from simlib import DEADLINE, Sim, make_certs, stop, wait_for  # noqa: E402,F401
 
 REALCOMD = os.environ.get("REALCOMD", "realcomd")
 REALCOMCTL = os.environ.get("REALCOMCTL", "realcomctl")
@@ -82,13 +81,7 @@ class Realcomd:
                               capture_output=True, text=True, timeout=DEADLINE)
 
     def close(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -8,19 +8,17 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Realcomd, Sim, open_tty, realcom_port, wait_for  # noqa: E402
+from itlib import Realcomd, Sim, make_certs, open_tty, realcom_port, wait_for  # noqa: E402
 
 CERTS = None
 
 
 def setUpModule():
     global CERTS
-    CERTS = tempfile.mkdtemp(prefix="realcomd-certs-")
-    subprocess.run(["sh", os.environ["MKCERTS"], CERTS], check=True, capture_output=True)
+    CERTS = make_certs()
 
 
 def tearDownModule():

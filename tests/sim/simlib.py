@@ -66,6 +66,24 @@ def expect_closed(sock, timeout=DEADLINE):
         return
 
 
+def stop(proc):
+    """End a process we started: SIGTERM, then SIGKILL after the deadline."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def make_certs():
+    """A fresh directory of test certificates (tests/lib/mkcerts.sh, via $MKCERTS)."""
+    d = tempfile.mkdtemp(prefix="realcom-certs-")
+    subprocess.run(["sh", os.environ["MKCERTS"], d], check=True, capture_output=True)
+    return d
+
+
 class Sim:
     """One nportsim process.  Use as a context manager."""
 
@@ -123,13 +141,7 @@ class Sim:
         for s in self.sockets:
             s.close()
         self.sockets = []
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
 

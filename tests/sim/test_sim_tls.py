@@ -14,7 +14,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from simlib import Sim, expect_closed, recv_exact  # noqa: E402
+from simlib import Sim, make_certs, expect_closed, recv_exact  # noqa: E402
 
 H = bytes.fromhex
 LSTATUS_ALL_ON = H("1303010101")
@@ -23,8 +23,7 @@ CERTS = None
 
 def setUpModule():
     global CERTS
-    CERTS = tempfile.mkdtemp(prefix="nportsim-certs-")
-    subprocess.run(["sh", os.environ["MKCERTS"], CERTS], check=True, capture_output=True)
+    CERTS = make_certs()
 
 
 def tearDownModule():
