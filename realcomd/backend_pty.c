@@ -29,8 +29,8 @@
 struct pty {
 	struct port *p;
 	int master, slave;	/* our slave fd keeps the master from hanging up */
-	int ino;
-	struct loop_watch mw, iw;
+	int wd;			/* its watch on the shared inotify fd */
+	struct loop_watch mw;
 	int opens;		/* the application's opens less its closes */
 	bool rx_blocked;	/* the pty was full: waiting for EPOLLOUT */
 };
@@ -108,28 +108,93 @@ static void pty_master_event(struct loop_watch *w, uint32_t events)
 		pty_update(t);
 }
 
+/*
+ * One inotify instance serves every pty (the default limit is 128 instances
+ * per user, fewer than the ports a daemon may have); watch descriptors say
+ * which pty an event is about.
+ */
+static struct {
+	int fd;
+	unsigned int users;
+	struct loop_watch w;
+	struct pty *by_wd[REALCOM_TTYS_MAX];
+	int wds[REALCOM_TTYS_MAX];
+} ino = { .fd = -1 };
+
+static struct pty *pty_by_wd(int wd)
+{
+	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
+		if (ino.by_wd[i] && ino.wds[i] == wd)
+			return ino.by_wd[i];
+	return NULL;
+}
+
+static void pty_event(struct pty *t, uint32_t mask)
+{
+	if (mask & IN_OPEN) {
+		if (t->opens++ == 0) {
+			pty_termios(t);
+			port_app_open(t->p);
+		}
+	} else if (mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) {
+		if (t->opens > 0 && --t->opens == 0) {
+			pty_read(t);	/* what it wrote before closing goes first */
+			port_app_close(t->p);
+		}
+	}
+}
+
 static void pty_inotify_event(struct loop_watch *w, uint32_t events)
 {
-	struct pty *t = w->arg;
-	char buf[sizeof(struct inotify_event) * 16 + NAME_MAX + 1]
+	char buf[sizeof(struct inotify_event) * 64 + NAME_MAX + 1]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n = read(t->ino, buf, sizeof(buf));
+	ssize_t n = read(ino.fd, buf, sizeof(buf));
 
 	for (char *q = buf; n > 0 && q < buf + n;) {
 		const struct inotify_event *ev = (const struct inotify_event *)q;
+		struct pty *t = pty_by_wd(ev->wd);
 
-		if (ev->mask & IN_OPEN) {
-			if (t->opens++ == 0) {
-				pty_termios(t);
-				port_app_open(t->p);
-			}
-		} else if (ev->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) {
-			if (t->opens > 0 && --t->opens == 0) {
-				pty_read(t);	/* what it wrote before closing goes first */
-				port_app_close(t->p);
-			}
-		}
+		if (t)
+			pty_event(t, ev->mask);
 		q += sizeof(*ev) + ev->len;
+	}
+}
+
+static int pty_watch(struct pty *t, struct loop *l, const char *name)
+{
+	unsigned int slot = t->p->cfg.index;
+
+	if (ino.fd < 0) {
+		ino.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (ino.fd < 0)
+			return -errno;
+		if (loop_watch_add(l, &ino.w, ino.fd, EPOLLIN, pty_inotify_event, NULL) < 0) {
+			close(ino.fd);
+			ino.fd = -1;
+			return -EIO;
+		}
+	}
+	t->wd = inotify_add_watch(ino.fd, name, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+	if (t->wd < 0)
+		return -errno;
+	ino.by_wd[slot] = t;
+	ino.wds[slot] = t->wd;
+	ino.users++;
+	return 0;
+}
+
+static void pty_unwatch(struct pty *t)
+{
+	unsigned int slot = t->p->cfg.index;
+
+	if (ino.by_wd[slot] != t)
+		return;
+	inotify_rm_watch(ino.fd, t->wd);
+	ino.by_wd[slot] = NULL;
+	if (--ino.users == 0) {
+		loop_watch_del(&ino.w);
+		close(ino.fd);
+		ino.fd = -1;
 	}
 }
 
@@ -190,7 +255,7 @@ static int pty_open(struct port *p)
 	if (!t)
 		return -ENOMEM;
 	t->p = p;
-	t->master = t->slave = t->ino = -1;
+	t->master = t->slave = -1;
 	p->backend_priv = t;
 	if (openpty(&t->master, &t->slave, name, NULL, NULL) < 0)
 		goto fail_errno;
@@ -215,12 +280,12 @@ static int pty_open(struct port *p)
 		port_log(p, LOG_ERR, "cannot link %s to %s: %s", p->path, name, strerror(errno));
 		return r;
 	}
-	t->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (t->ino < 0 ||
-	    inotify_add_watch(t->ino, name, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0)
-		goto fail_errno;
-	if (loop_watch_add(d->loop, &t->mw, t->master, 0, pty_master_event, t) < 0 ||
-	    loop_watch_add(d->loop, &t->iw, t->ino, EPOLLIN, pty_inotify_event, t) < 0)
+	r = pty_watch(t, d->loop, name);
+	if (r < 0) {
+		port_log(p, LOG_ERR, "inotify on %s: %s", name, strerror(-r));
+		return r;
+	}
+	if (loop_watch_add(d->loop, &t->mw, t->master, 0, pty_master_event, t) < 0)
 		goto fail_errno;
 	if (!d->pty_limits_logged) {
 		log_warnx("pty backend: data bits, parity, modem lines and break cannot reach the "
@@ -242,11 +307,9 @@ static void pty_close(struct port *p)
 	if (!t)
 		return;
 	loop_watch_del(&t->mw);
-	loop_watch_del(&t->iw);
+	pty_unwatch(t);
 	if (p->path[0])
 		unlink(p->path);
-	if (t->ino >= 0)
-		close(t->ino);
 	if (t->slave >= 0)
 		close(t->slave);
 	if (t->master >= 0)

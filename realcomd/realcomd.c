@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +97,18 @@ static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 	daemon_apply(d, cfg, summary, len);
 	log_info("reloaded %s: %s", config_path, summary);
 	return 0;
+}
+
+/* A port takes about six descriptors: 256 of them need more than the usual
+ * soft limit of 1024. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* /run/realcom holds the control socket and the pty links. */
@@ -224,6 +237,7 @@ int main(int argc, char **argv)
 	if (!foreground && !getenv("INVOCATION_ID") && daemon(0, 0) < 0)
 		fatal("daemon");
 	srandom((unsigned int)time(NULL) ^ (unsigned int)getpid());
+	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	d->loop = loop_new();
 	if (!d->loop)
