@@ -255,6 +255,20 @@ void port_app_flush(struct port *p, bool rx, bool tx)
 		p->proto->flush(p, rx, tx);
 }
 
+void port_app_break(struct port *p, uint32_t ms)
+{
+	if (p->state == PORT_UP)
+		p->proto->set_break(p, ms);
+}
+
+void port_app_drain(struct port *p, uint32_t timeout_ms)
+{
+	if (p->state == PORT_UP)
+		p->proto->drain(p, timeout_ms);
+	else
+		p->backend->drained(p, 0);	/* no link: nothing more will leave */
+}
+
 void port_app_rx_resume(struct port *p)
 {
 	if (p->state == PORT_UP || p->state == PORT_CLOSING)
@@ -397,7 +411,7 @@ struct port *port_new(struct daemon *d, const struct port_config *cfg)
 	snprintf(p->name, sizeof(p->name), "ttyR%u", cfg->index);
 	snprintf(p->peer, sizeof(p->peer), "%s", cfg->host);
 	serial_line_default(&p->line);
-	p->backend = &backend_pty;
+	p->backend = d->backend;
 	p->proto = cfg->protocol == PROTO_RFC2217 ? &proto_rfc2217 : &proto_realcom;
 	if (loop_timer_init(d->loop, &p->retry, port_retry, p) < 0 ||
 	    loop_timer_init(d->loop, &p->alive, port_alive, p) < 0 || p->proto->init(p) < 0)

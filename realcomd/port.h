@@ -117,6 +117,7 @@ struct daemon {
 	struct loop *loop;
 	struct realcom_config *cfg;
 	struct port *ports[REALCOM_TTYS_MAX];
+	const struct backend_ops *backend;
 	bool pty_limits_logged;
 };
 
@@ -138,6 +139,10 @@ void port_app_line(struct port *p, const struct serial_line *line);
 void port_app_flush(struct port *p, bool rx, bool tx);
 /* The tty can take device data again. */
 void port_app_rx_resume(struct port *p);
+/* Break: ms as in proto_ops.set_break. */
+void port_app_break(struct port *p, uint32_t ms);
+/* tcdrain(): the answer comes through backend_ops.drained. */
+void port_app_drain(struct port *p, uint32_t timeout_ms);
 
 /* From the protocol driver: connected and sending the line set-up; then up. */
 void port_proto_connected(struct port *p);
@@ -165,6 +170,8 @@ int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX
 void port_log(struct port *p, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 extern const struct backend_ops backend_pty;
+extern const struct backend_ops backend_kernel;
+#define REALCOM_DEV	"/dev/realcom"
 extern const struct proto_ops proto_realcom;
 extern const struct proto_ops proto_rfc2217;
 

@@ -232,8 +232,12 @@ int main(int argc, char **argv)
 		printf("%s: ok, %u port%s\n", config_path, n, n == 1 ? "" : "s");
 		return 0;
 	}
-	if (d->cfg->backend == BACKEND_KERNEL)
-		fatalx("backend = kernel: realcom.ko is not available yet; use pty or auto");
+	if (d->cfg->backend == BACKEND_KERNEL && access(REALCOM_DEV, F_OK) < 0)
+		fatalx("backend = kernel: %s does not exist (load realcom.ko: modprobe realcom)",
+		       REALCOM_DEV);
+	d->backend = d->cfg->backend == BACKEND_PTY ? &backend_pty :
+		     d->cfg->backend == BACKEND_KERNEL || access(REALCOM_DEV, F_OK) == 0 ?
+		     &backend_kernel : &backend_pty;
 	if (!foreground && !getenv("INVOCATION_ID") && daemon(0, 0) < 0)
 		fatal("daemon");
 	srandom((unsigned int)time(NULL) ^ (unsigned int)getpid());
@@ -250,7 +254,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		fatalx("control socket %s: %s", d->cfg->control_socket, strerror(-r));
 	daemon_apply(d, d->cfg, summary, sizeof(summary));
-	log_info("started (%s, pty backend)", summary);
+	log_info("started (%s, %s backend)", summary, d->backend->name);
 	sd_notify(0, "READY=1");
 	r = loop_run(d->loop);
 	loop_timer_free(&stop_timer);

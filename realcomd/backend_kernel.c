@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The kernel backend: one /dev/realcom file per port, bound to index N so
+ * realcom.ko creates /dev/ttyR<N>, a real tty with data bits, parity, modem
+ * lines, break and tcdrain.  Messages are framed as in
+ * driver/uapi/linux/realcom.h; this file translates them to and from port.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/realcom.h>
+
+#include "aspp.h"
+#include "buf.h"
+#include "log.h"
+#include "port.h"
+
+#define KB_IN	(64 * 1024)
+
+struct kb {
+	struct port *p;
+	int fd;
+	struct loop_watch w;
+	struct buf in;		/* messages read, not yet handled (data waiting for room) */
+	bool rx_blocked;	/* the tty was full: waiting for POLLOUT */
+	uint32_t drain_cookie;
+	bool drain_pending;
+};
+
+static struct kb *kb_of(struct port *p)
+{
+	return p->backend_priv;
+}
+
+/* One message to the kernel.  Returns 0, or -EAGAIN when the tty is full. */
+static int kb_send(struct kb *k, uint16_t type, const void *payload, size_t len)
+{
+	uint8_t msg[sizeof(struct realcom_hdr) + REALCOM_MAX_PAYLOAD];
+	struct realcom_hdr h = { .type = type, .len = (uint16_t)len };
+	ssize_t n;
+
+	memcpy(msg, &h, sizeof(h));
+	memcpy(msg + sizeof(h), payload, len);
+	n = write(k->fd, msg, sizeof(h) + len);
+	if (n == (ssize_t)(sizeof(h) + len))
+		return 0;
+	if (n < 0 && errno == EAGAIN)
+		return -EAGAIN;
+	port_log(k->p, LOG_ERR, "/dev/realcom: message %02X refused: %s", type,
+		 n < 0 ? strerror(errno) : "short write");
+	return -EIO;
+}
+
+static void kb_update(struct kb *k)
+{
+	uint32_t ev = 0;
+
+	if (buf_len(&k->in) == 0 || port_app_tx_room(k->p) > 0)
+		ev |= EPOLLIN;
+	if (k->rx_blocked)
+		ev |= EPOLLOUT;
+	loop_watch_mod(&k->w, ev);
+}
+
+static void kb_line(struct port *p, const struct realcom_line *rl)
+{
+	struct serial_line l = p->line;
+
+	l.baud = rl->baud;
+	l.data_bits = rl->data_bits;
+	/* REALCOM_PARITY_* and enum serial_parity are the same numbers */
+	l.parity = rl->parity;
+	l.stop_bits = rl->stop_bits == REALCOM_STOP_2 ? SERIAL_STOP_2 : SERIAL_STOP_1;
+	l.flow = rl->flow;	/* REALCOM_FLOW_* == SERIAL_FLOW_* */
+	l.xon = rl->xon;
+	l.xoff = rl->xoff;
+	if (!serial_line_valid(&l)) {
+		port_log(p, LOG_WARNING, "ignored line settings the device cannot take");
+		return;
+	}
+	port_app_line(p, &l);
+}
+
+/* Handle one message; false when it must wait (its data found no room). */
+static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t *d)
+{
+	struct port *p = k->p;
+	struct serial_line l;
+
+	switch (h->type) {
+	case REALCOM_MSG_TX_DATA: {
+		size_t taken = port_app_tx(p, d, h->len);
+
+		if (taken < h->len) {
+			/* Keep the rest as a smaller message in place. */
+			struct realcom_hdr rest = { .type = h->type, .len = (uint16_t)(h->len - taken) };
+
+			/* the consumed bytes in front have room for its header */
+			buf_consume(&k->in, taken);
+			memcpy((uint8_t *)buf_head(&k->in) - sizeof(rest), &rest, sizeof(rest));
+			return false;
+		}
+		return true;
+	}
+	case REALCOM_MSG_OPEN:
+		port_app_open(p);
+		return true;
+	case REALCOM_MSG_CLOSE:
+		port_app_close(p);
+		return true;
+	case REALCOM_MSG_LINE:
+		if (h->len == sizeof(struct realcom_line))
+			kb_line(p, (const struct realcom_line *)d);
+		return true;
+	case REALCOM_MSG_MODEM:
+		if (h->len == sizeof(struct realcom_modem)) {
+			l = p->line;
+			l.modem = d[0] & (SERIAL_MODEM_DTR | SERIAL_MODEM_RTS);
+			port_app_line(p, &l);
+		}
+		return true;
+	case REALCOM_MSG_BREAK:
+		if (h->len == sizeof(struct realcom_break)) {
+			struct realcom_break b;
+
+			memcpy(&b, d, sizeof(b));
+			port_app_break(p, b.ms);
+		}
+		return true;
+	case REALCOM_MSG_FLUSH:
+		if (h->len == sizeof(struct realcom_flush))
+			port_app_flush(p, d[0] & REALCOM_FLUSH_RX, d[0] & REALCOM_FLUSH_TX);
+		return true;
+	case REALCOM_MSG_DRAIN:
+		if (h->len == sizeof(struct realcom_drain)) {
+			struct realcom_drain dr;
+
+			memcpy(&dr, d, sizeof(dr));
+			k->drain_cookie = dr.cookie;
+			k->drain_pending = true;
+			port_app_drain(p, dr.timeout_ms);
+		}
+		return true;
+	case REALCOM_MSG_XCHAR:
+		/* XON/XOFF from the line discipline: to the device as data. */
+		if (h->len == sizeof(struct realcom_xchar))
+			port_app_tx(p, d, 1);
+		return true;
+	default:
+		log_debug("%s: unknown message %04X from the kernel", p->name, h->type);
+		return true;
+	}
+}
+
+static void kb_read(struct kb *k)
+{
+	for (int round = 0; round < 16; round++) {
+		struct realcom_hdr h;
+		size_t avail;
+		uint8_t *dst;
+		ssize_t n;
+
+		/* Handle whole messages already read. */
+		while (buf_len(&k->in) >= sizeof(h)) {
+			memcpy(&h, buf_head(&k->in), sizeof(h));
+			if (buf_len(&k->in) < sizeof(h) + h.len)
+				break;	/* cannot happen: read() returns whole messages */
+			buf_consume(&k->in, sizeof(h));
+			if (!kb_message(k, &h, buf_head(&k->in))) {
+				/* put the header of the rest back in front */
+				k->in.head -= sizeof(h);
+				kb_update(k);
+				return;
+			}
+			buf_consume(&k->in, h.len);
+		}
+		if (buf_len(&k->in) > 0 && buf_len(&k->in) < sizeof(h))
+			buf_clear(&k->in);	/* a torn header: the kernel never sends one */
+		dst = buf_tail(&k->in, KB_IN, &avail);
+		n = read(k->fd, dst, avail);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN)
+				port_log(k->p, LOG_ERR, "/dev/realcom: read: %s", strerror(errno));
+			break;
+		}
+		buf_commit(&k->in, (size_t)n);
+	}
+	kb_update(k);
+}
+
+static void kb_event(struct loop_watch *w, uint32_t events)
+{
+	struct kb *k = w->arg;
+
+	if (events & EPOLLOUT) {
+		k->rx_blocked = false;
+		port_app_rx_resume(k->p);
+	}
+	if (events & EPOLLIN)
+		kb_read(k);
+	else
+		kb_update(k);
+}
+
+static size_t kb_rx(struct port *p, const uint8_t *d, size_t n)
+{
+	struct kb *k = kb_of(p);
+	size_t done = 0;
+
+	if (!d)
+		return k->rx_blocked ? 0 : REALCOM_MAX_PAYLOAD;
+	while (done < n) {
+		size_t len = n - done > REALCOM_MAX_PAYLOAD ? REALCOM_MAX_PAYLOAD : n - done;
+
+		if (kb_send(k, REALCOM_MSG_RX_DATA, d + done, len) < 0) {
+			k->rx_blocked = true;
+			kb_update(k);
+			break;
+		}
+		done += len;
+	}
+	return done;
+}
+
+static void kb_modem(struct port *p)
+{
+	struct realcom_modem m = { .lines = p->modem_in };
+
+	kb_send(kb_of(p), REALCOM_MSG_MODEM_STATUS, &m, sizeof(m));
+}
+
+static void kb_line_event(struct port *p, uint8_t events)
+{
+	struct realcom_line_event e = {
+		.events = (uint8_t)((events & ASPP_EV_PARITY ? REALCOM_EV_PARITY : 0) |
+				    (events & ASPP_EV_FRAMING ? REALCOM_EV_FRAMING : 0) |
+				    (events & (ASPP_EV_HW_OVERRUN | ASPP_EV_SW_OVERRUN) ?
+					     REALCOM_EV_OVERRUN : 0) |
+				    (events & ASPP_EV_BREAK ? REALCOM_EV_BREAK : 0)),
+	};
+
+	if (e.events)
+		kb_send(kb_of(p), REALCOM_MSG_LINE_EVENT, &e, sizeof(e));
+}
+
+static void kb_link(struct port *p, bool up)
+{
+	struct realcom_link l = { .up = up };
+
+	kb_send(kb_of(p), REALCOM_MSG_LINK, &l, sizeof(l));
+}
+
+static void kb_drained(struct port *p, uint32_t remaining)
+{
+	struct kb *k = kb_of(p);
+	struct realcom_drain_done dd = { .cookie = k->drain_cookie, .remaining = remaining };
+
+	if (!k->drain_pending)
+		return;
+	k->drain_pending = false;
+	kb_send(k, REALCOM_MSG_DRAIN_DONE, &dd, sizeof(dd));
+}
+
+static void kb_tx_resume(struct port *p)
+{
+	kb_read(kb_of(p));
+}
+
+static int kb_open(struct port *p)
+{
+	struct kb *k = calloc(1, sizeof(*k));
+	struct realcom_version v = { 0 };
+	struct realcom_bind b = { .index = p->cfg.index };
+	int r;
+
+	if (!k)
+		return -ENOMEM;
+	k->p = p;
+	p->backend_priv = k;
+	k->fd = open(REALCOM_DEV, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (k->fd < 0) {
+		r = -errno;
+		port_log(p, LOG_ERR, "%s: %s", REALCOM_DEV, strerror(errno));
+		return r;
+	}
+	if (ioctl(k->fd, REALCOM_IOC_VERSION, &v) < 0 || v.api_version != REALCOM_API_VERSION) {
+		port_log(p, LOG_ERR, "%s: interface version %u, realcomd speaks %u", REALCOM_DEV,
+			 v.api_version, REALCOM_API_VERSION);
+		return -EPROTO;
+	}
+	if (ioctl(k->fd, REALCOM_IOC_BIND, &b) < 0) {
+		r = -errno;
+		port_log(p, LOG_ERR, "%s: bind ttyR%u: %s", REALCOM_DEV, p->cfg.index,
+			 strerror(errno));
+		return r;
+	}
+	if (buf_init(&k->in, KB_IN) < 0)
+		return -ENOMEM;
+	r = loop_watch_add(p->d->loop, &k->w, k->fd, EPOLLIN, kb_event, k);
+	if (r < 0)
+		return r;
+	snprintf(p->path, sizeof(p->path), "/dev/%s", p->name);
+	port_log(p, LOG_INFO, "%s (kernel backend)", p->path);
+	return 0;
+}
+
+static void kb_close(struct port *p)
+{
+	struct kb *k = kb_of(p);
+
+	if (!k)
+		return;
+	loop_watch_del(&k->w);
+	if (k->fd >= 0)
+		close(k->fd);	/* realcom.ko hangs up and removes /dev/ttyR<N> */
+	buf_free(&k->in);
+	free(k);
+	p->backend_priv = NULL;
+}
+
+const struct backend_ops backend_kernel = {
+	.name = "kernel",
+	.open = kb_open,
+	.close = kb_close,
+	.rx = kb_rx,
+	.modem = kb_modem,
+	.line_event = kb_line_event,
+	.link = kb_link,
+	.drained = kb_drained,
+	.tx_resume = kb_tx_resume,
+};
