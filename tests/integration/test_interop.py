@@ -140,8 +140,10 @@ class NportsimRfc2217(unittest.TestCase):
             fd = open_tty(d.tty(0), termios.B38400)
             try:
                 d.wait_state("up")
-                p = sim.wait_port("38400", lambda p: p["baud"] == 38400)
-                self.assertEqual(p["linestate_mask"] & 0x1e, 0x1e)
+                # the line state mask is the last of the set-up: wait for it
+                p = sim.wait_port("38400 and the line state mask",
+                                  lambda p: p["linestate_mask"] & 0x1e == 0x1e)
+                self.assertEqual(p["baud"], 38400)
                 tty_write(fd, b"\xff\x00 echo \xff")
                 self.assertEqual(tty_read(fd, 9), b"\xff\x00 echo \xff")
                 sim.ok(cmd="modem", port=1, cts=False)
