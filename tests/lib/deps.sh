@@ -23,3 +23,31 @@ realcom_install_deps() {
     apt-get update -q >/dev/null &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
 }
+
+# The VM suite (tests/vm/run): both kernels Debian 12 ships, 6.1 and the
+# newest 6.12 the mirror lists, with headers, and qemu to boot them.
+realcom_install_vm_deps() {
+    local k612 pkgs missing=""
+    if [ "$(id -u)" != 0 ]; then
+        echo "the VM suite installs kernels: run as root" >&2
+        return 1
+    fi
+    k612=$(ls -d /lib/modules/6.12.*+deb12-amd64 2>/dev/null | sort -V | tail -1)
+    k612=${k612##*/}
+    if [ -z "$k612" ]; then
+        apt-get update -q >/dev/null
+        k612=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' |
+               awk '{print $1}' | sed 's/^linux-image-//' | sort -V | tail -1)
+        [ -n "$k612" ] || { echo "no 6.12 kernel on the mirror" >&2; return 1; }
+    fi
+    pkgs="linux-image-amd64 linux-headers-amd64 linux-image-$k612 linux-headers-$k612
+          qemu-system-x86 busybox-static cpio kmod make libc6-dev"
+    for p in $pkgs; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "installing:$missing"
+    apt-get update -q >/dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
+}

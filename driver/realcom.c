@@ -1,0 +1,1590 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * realcom: local ttys /dev/ttyR<N> for serial ports that live on a network
+ * device server (Moxa NPort Real COM, RFC 2217).
+ *
+ * Each open file of the misc device /dev/realcom stands for one port: after
+ * REALCOM_IOC_BIND the module registers /dev/ttyR<index>, and from then on
+ * read() and write() on that file carry framed messages (the uAPI in
+ * uapi/linux/realcom.h) between the tty and realcomd, the daemon that talks
+ * to the device.  Closing the file hangs the tty up and removes it.
+ *
+ * This module is the tty end only.  It speaks no network protocol, touches
+ * no hardware and times nothing on the wire: data, line settings, modem
+ * lines, breaks, flushes and drains become messages, in the order the
+ * application caused them, and the daemon applies them.  What comes back
+ * (received bytes, modem status, line events, drain completion, link state,
+ * the device's output queue) is fed to the tty layer.
+ */
+
+#include <linux/jiffies.h>
+#include <linux/kfifo.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/serial.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+#include <linux/tty.h>
+#include <linux/tty_driver.h>
+#include <linux/tty_flip.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "compat.h"
+#include "uapi/linux/realcom.h"
+
+#define REALCOM_XMIT_SIZE	16384	/* TX kfifo per port, a power of two */
+#define REALCOM_RBUF_SIZE	16384	/* most bytes one read() returns */
+#define REALCOM_CTRL_MAX	256	/* queued control messages before senders wait */
+#define REALCOM_RX_SLACK	1024	/* tty buffer rounding allowance per RX_DATA */
+#define REALCOM_RX_RECHECK	(HZ / 10)
+#define REALCOM_DRAIN_MS	30000	/* one DRAIN round when tcdrain() has no limit */
+#define REALCOM_DRAIN_GRACE	HZ	/* DRAIN_DONE may come this late */
+#define REALCOM_HDR		sizeof(struct realcom_hdr)
+
+/* realcom_port.flags bits */
+enum {
+	REALCOM_F_DEAD,		/* the daemon closed its file: the port is going */
+	REALCOM_F_THROTTLED,	/* the ldisc asked for no more received data */
+	REALCOM_F_TX_STOPPED,	/* stop_tty(): hold TX data back */
+	REALCOM_F_FLUSH_TX,	/* a FLUSH {TX} message is due */
+	REALCOM_F_LINK_DOWN,	/* the daemon reported the device unreachable */
+};
+
+/*
+ * A queued kernel -> daemon control message.  @pos is how many TX bytes had
+ * been accepted when it was queued: it goes out once exactly that much TX data
+ * went out (or was flushed), which keeps data and settings in order.  The
+ * list is sorted by @pos.
+ */
+struct realcom_msg {
+	struct list_head node;
+	u64 pos;
+	u16 type;
+	u16 len;
+	union {
+		struct realcom_line line;
+		struct realcom_modem modem;
+		struct realcom_break brk;
+		struct realcom_flush flush;
+		struct realcom_drain drain;
+		struct realcom_xchar xchar;
+	} u;
+};
+
+struct realcom_port {
+	struct tty_port port;
+	unsigned int index;
+	unsigned long flags;		/* REALCOM_* bits, atomic */
+
+	spinlock_t lock;		/* protects the fields down to icount */
+	DECLARE_KFIFO_PTR(xmit, u8);	/* written by the tty, read by the daemon */
+	u64 tx_in;			/* TX bytes ever accepted */
+	u64 tx_out;			/* TX bytes ever handed over or flushed */
+	struct list_head ctrl;		/* struct realcom_msg, oldest first */
+	unsigned int ctrl_count;
+	struct realcom_line line;	/* line settings last queued */
+	u8 mcr;				/* REALCOM_MODEM_DTR/RTS last queued */
+	u8 msr;				/* REALCOM_MODEM_CTS/DSR/RI/DCD last reported */
+	u32 oqueue;			/* bytes the device holds, last reported */
+	u32 drain_cookie;		/* last cookie handed out */
+	u32 drain_done;			/* last cookie completed */
+	u32 drain_remaining;		/* its DRAIN_DONE.remaining */
+	u64 drained;			/* tx_in the device is known to have sent */
+	struct async_icount icount;
+
+	wait_queue_head_t dwait;	/* daemon: messages to read, room for RX */
+	wait_queue_head_t kwait;	/* tty: queue room, TX taken, drain done */
+	struct mutex read_lock;		/* serialises read(), owns rbuf */
+	struct mutex write_lock;	/* serialises write(), owns wbuf */
+	struct delayed_work rx_recheck;	/* re-polls RX room the tty can't signal */
+	u8 *rbuf;
+	u8 *wbuf;
+};
+
+/* One open file of /dev/realcom. */
+struct realcom_file {
+	struct mutex lock;		/* serialises REALCOM_IOC_BIND */
+	struct realcom_port *port;	/* set once by BIND */
+};
+
+static struct tty_driver *realcom_tty_driver;
+static DEFINE_MUTEX(realcom_ports_lock);
+static struct realcom_port *realcom_ports[REALCOM_MAX_PORTS];
+
+static struct realcom_port *to_realcom(struct tty_port *port)
+{
+	return container_of(port, struct realcom_port, port);
+}
+
+static bool realcom_dead(struct realcom_port *rp)
+{
+	return test_bit(REALCOM_F_DEAD, &rp->flags);
+}
+
+/* ---- kernel -> daemon message queue ---- */
+
+static struct realcom_msg *realcom_msg_alloc(u16 type, const void *payload,
+					     u16 len, gfp_t gfp)
+{
+	struct realcom_msg *msg = kzalloc(sizeof(*msg), gfp);
+
+	if (!msg)
+		return NULL;
+	msg->type = type;
+	msg->len = len;
+	if (payload && len)
+		memcpy(&msg->u, payload, len);
+	return msg;
+}
+
+/* Caller holds rp->lock.  Takes @msg; once the daemon is gone it is freed. */
+static void __realcom_queue(struct realcom_port *rp, struct realcom_msg *msg)
+{
+	if (realcom_dead(rp)) {
+		kfree(msg);
+		return;
+	}
+	msg->pos = rp->tx_in;
+	list_add_tail(&msg->node, &rp->ctrl);
+	rp->ctrl_count++;
+}
+
+/*
+ * Caller holds rp->lock.  Queue @msg ahead of TX data not yet handed over but
+ * behind every control message already due, for "send this now" (XON/XOFF).
+ */
+static void __realcom_queue_urgent(struct realcom_port *rp,
+				   struct realcom_msg *msg)
+{
+	struct realcom_msg *pos;
+
+	if (realcom_dead(rp)) {
+		kfree(msg);
+		return;
+	}
+	msg->pos = rp->tx_out;
+	list_for_each_entry(pos, &rp->ctrl, node) {
+		if (pos->pos > rp->tx_out)
+			break;
+	}
+	list_add_tail(&msg->node, &pos->node);
+	rp->ctrl_count++;
+}
+
+static bool realcom_ctrl_room(struct realcom_port *rp)
+{
+	return READ_ONCE(rp->ctrl_count) < REALCOM_CTRL_MAX || realcom_dead(rp);
+}
+
+/*
+ * Wait until the control queue has room.  The queue only fills when the
+ * daemon stops reading; this wait is what keeps it bounded.
+ */
+static int realcom_ctrl_wait(struct realcom_port *rp)
+{
+	return wait_event_interruptible(rp->kwait, realcom_ctrl_room(rp));
+}
+
+/* Queue a message without waiting; -EIO once the daemon is gone. */
+static int realcom_send(struct realcom_port *rp, u16 type, const void *payload,
+			u16 len, gfp_t gfp)
+{
+	struct realcom_msg *msg = realcom_msg_alloc(type, payload, len, gfp);
+	unsigned long flags;
+	int ret = 0;
+
+	if (!msg)
+		return -ENOMEM;
+	spin_lock_irqsave(&rp->lock, flags);
+	if (realcom_dead(rp))
+		ret = -EIO;
+	__realcom_queue(rp, msg);
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible(&rp->dwait);
+	return ret;
+}
+
+/*
+ * Queue LINE if the settings changed (or @always).  Two changes with no data
+ * between them are merged into one message: nothing was sent under the
+ * first, so the device need not pass through it.
+ */
+static void realcom_queue_line(struct realcom_port *rp,
+			       const struct realcom_line *line, bool always)
+{
+	struct realcom_msg *msg, *tail;
+	unsigned long flags;
+
+	msg = realcom_msg_alloc(REALCOM_MSG_LINE, line, sizeof(*line),
+				GFP_KERNEL | __GFP_NOFAIL);
+	spin_lock_irqsave(&rp->lock, flags);
+	if (!always && !memcmp(&rp->line, line, sizeof(*line)))
+		goto out;
+	rp->line = *line;
+	tail = list_empty(&rp->ctrl) ? NULL :
+		list_last_entry(&rp->ctrl, struct realcom_msg, node);
+	if (tail && tail->type == REALCOM_MSG_LINE && tail->pos == rp->tx_in) {
+		tail->u.line = *line;
+		goto out;
+	}
+	__realcom_queue(rp, msg);
+	msg = NULL;
+out:
+	spin_unlock_irqrestore(&rp->lock, flags);
+	kfree(msg);
+	wake_up_interruptible(&rp->dwait);
+}
+
+/*
+ * Clear, then set DTR/RTS (REALCOM_MODEM_* bits) and queue MODEM with both
+ * lines when they changed.  Never merged: a DTR pulse must reach the device.
+ */
+static int realcom_update_mcr(struct realcom_port *rp, u8 set, u8 clear,
+			      gfp_t gfp)
+{
+	struct realcom_msg *msg;
+	unsigned long flags;
+	int ret = 0;
+	u8 mcr;
+
+	msg = realcom_msg_alloc(REALCOM_MSG_MODEM, NULL,
+				sizeof(struct realcom_modem), gfp);
+	if (!msg)
+		return -ENOMEM;
+	spin_lock_irqsave(&rp->lock, flags);
+	mcr = (rp->mcr & ~clear) | set;
+	if (realcom_dead(rp)) {
+		ret = -EIO;
+	} else if (mcr != rp->mcr) {
+		rp->mcr = mcr;
+		msg->u.modem.lines = mcr;
+		__realcom_queue(rp, msg);
+		msg = NULL;
+	}
+	spin_unlock_irqrestore(&rp->lock, flags);
+	kfree(msg);
+	wake_up_interruptible(&rp->dwait);
+	return ret;
+}
+
+static void realcom_line_from_tty(struct realcom_port *rp,
+				  struct tty_struct *tty,
+				  struct realcom_line *line)
+{
+	unsigned int cflag = tty->termios.c_cflag;
+
+	memset(line, 0, sizeof(*line));
+	line->baud = tty_get_baud_rate(tty);
+	if (!line->baud)	/* B0 drops DTR/RTS; the rate stays */
+		line->baud = READ_ONCE(rp->line.baud) ?: 9600;
+	line->data_bits = tty_get_char_size(cflag);
+	if (!(cflag & PARENB))
+		line->parity = REALCOM_PARITY_NONE;
+	else if (cflag & CMSPAR)
+		line->parity = (cflag & PARODD) ? REALCOM_PARITY_MARK :
+						  REALCOM_PARITY_SPACE;
+	else
+		line->parity = (cflag & PARODD) ? REALCOM_PARITY_ODD :
+						  REALCOM_PARITY_EVEN;
+	line->stop_bits = (cflag & CSTOPB) ? REALCOM_STOP_2 : REALCOM_STOP_1;
+	if (cflag & CRTSCTS)
+		line->flow |= REALCOM_FLOW_CTS | REALCOM_FLOW_RTS;
+	if (I_IXON(tty))
+		line->flow |= REALCOM_FLOW_IXON;
+	if (I_IXOFF(tty))
+		line->flow |= REALCOM_FLOW_IXOFF;
+	line->xon = START_CHAR(tty);
+	line->xoff = STOP_CHAR(tty);
+}
+
+/* ---- tty_port operations ---- */
+
+static REALCOM_PORT_BOOL realcom_carrier_raised(struct tty_port *port)
+{
+	struct realcom_port *rp = to_realcom(port);
+
+	return !realcom_dead(rp) && !test_bit(REALCOM_F_LINK_DOWN, &rp->flags) &&
+	       (READ_ONCE(rp->msr) & REALCOM_MODEM_DCD);
+}
+
+static void realcom_dtr_rts(struct tty_port *port, REALCOM_PORT_BOOL active)
+{
+	u8 lines = REALCOM_MODEM_DTR | REALCOM_MODEM_RTS;
+
+	realcom_update_mcr(to_realcom(port), active ? lines : 0,
+			   active ? 0 : lines, GFP_KERNEL | __GFP_NOFAIL);
+}
+
+/*
+ * First open: OPEN, then the whole state (LINE, MODEM), so the daemon never
+ * has to remember anything across a CLOSE.
+ */
+static int realcom_activate(struct tty_port *port, struct tty_struct *tty)
+{
+	struct realcom_port *rp = to_realcom(port);
+	struct realcom_msg *open, *line, *modem;
+	struct realcom_line settings;
+	unsigned long flags;
+	int ret = 0;
+
+	if (realcom_dead(rp))
+		return -ENODEV;
+	if (!realcom_ctrl_room(rp))
+		return -EAGAIN;		/* the daemon has stopped reading */
+
+	realcom_line_from_tty(rp, tty, &settings);
+	open = realcom_msg_alloc(REALCOM_MSG_OPEN, NULL, 0, GFP_KERNEL);
+	line = realcom_msg_alloc(REALCOM_MSG_LINE, &settings, sizeof(settings),
+				 GFP_KERNEL);
+	modem = realcom_msg_alloc(REALCOM_MSG_MODEM, NULL,
+				  sizeof(struct realcom_modem), GFP_KERNEL);
+	if (!open || !line || !modem) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	spin_lock_irqsave(&rp->lock, flags);
+	if (realcom_dead(rp)) {
+		ret = -ENODEV;
+	} else {
+		clear_bit(REALCOM_F_THROTTLED, &rp->flags);
+		clear_bit(REALCOM_F_TX_STOPPED, &rp->flags);
+		rp->line = settings;
+		modem->u.modem.lines = rp->mcr;
+		__realcom_queue(rp, open);
+		__realcom_queue(rp, line);
+		__realcom_queue(rp, modem);
+		open = NULL;
+		line = NULL;
+		modem = NULL;
+	}
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible(&rp->dwait);
+out:
+	kfree(open);
+	kfree(line);
+	kfree(modem);
+	return ret;
+}
+
+/* Last close or hangup: what closing_wait did not get out is dropped. */
+static void realcom_shutdown(struct tty_port *port)
+{
+	struct realcom_port *rp = to_realcom(port);
+	struct realcom_msg *msg;
+	unsigned long flags;
+
+	msg = realcom_msg_alloc(REALCOM_MSG_CLOSE, NULL, 0,
+				GFP_KERNEL | __GFP_NOFAIL);
+	spin_lock_irqsave(&rp->lock, flags);
+	kfifo_reset(&rp->xmit);
+	rp->tx_out = rp->tx_in;
+	clear_bit(REALCOM_F_THROTTLED, &rp->flags);
+	clear_bit(REALCOM_F_TX_STOPPED, &rp->flags);
+	__realcom_queue(rp, msg);
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible(&rp->dwait);
+	wake_up_interruptible_all(&rp->kwait);
+}
+
+static void realcom_destruct(struct tty_port *port)
+{
+	struct realcom_port *rp = to_realcom(port);
+	struct realcom_msg *msg, *tmp;
+
+	list_for_each_entry_safe(msg, tmp, &rp->ctrl, node)
+		kfree(msg);
+	kfifo_free(&rp->xmit);
+	kvfree(rp->rbuf);
+	kfree(rp->wbuf);
+	mutex_destroy(&rp->read_lock);
+	mutex_destroy(&rp->write_lock);
+	kfree(rp);
+}
+
+static const struct tty_port_operations realcom_port_ops = {
+	.carrier_raised = realcom_carrier_raised,
+	.dtr_rts = realcom_dtr_rts,
+	.activate = realcom_activate,
+	.shutdown = realcom_shutdown,
+	.destruct = realcom_destruct,
+};
+
+/* ---- tty operations ---- */
+
+static int realcom_tty_install(struct tty_driver *driver,
+			       struct tty_struct *tty)
+{
+	struct realcom_port *rp;
+	struct tty_port *port = NULL;
+	int ret;
+
+	mutex_lock(&realcom_ports_lock);
+	rp = realcom_ports[tty->index];
+	if (rp)
+		port = tty_port_get(&rp->port);
+	mutex_unlock(&realcom_ports_lock);
+	if (!port)
+		return -ENODEV;
+
+	tty->driver_data = rp;
+	ret = tty_port_install(port, driver, tty);
+	if (ret)
+		tty_port_put(port);	/* no cleanup() follows a failed install */
+	return ret;
+}
+
+static void realcom_tty_cleanup(struct tty_struct *tty)
+{
+	tty_port_put(tty->port);
+}
+
+static int realcom_tty_open(struct tty_struct *tty, struct file *filp)
+{
+	return tty_port_open(tty->port, tty, filp);
+}
+
+static void realcom_tty_close(struct tty_struct *tty, struct file *filp)
+{
+	tty_port_close(tty->port, tty, filp);
+}
+
+static void realcom_tty_hangup(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+
+	tty_port_hangup(&rp->port);
+	wake_up_interruptible_all(&rp->kwait);
+}
+
+/* Called in any context, even atomic: only the kfifo and a wake-up. */
+static REALCOM_WRITE_RET realcom_tty_write(struct tty_struct *tty,
+					   const u8 *buf,
+					   REALCOM_WRITE_LEN count)
+{
+	struct realcom_port *rp = tty->driver_data;
+	unsigned long flags;
+	unsigned int n;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	if (realcom_dead(rp)) {
+		spin_unlock_irqrestore(&rp->lock, flags);
+		return -EIO;
+	}
+	n = kfifo_in(&rp->xmit, buf, count);
+	rp->tx_in += n;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	if (n)
+		wake_up_interruptible(&rp->dwait);
+	return n;
+}
+
+static unsigned int realcom_tty_write_room(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+	unsigned long flags;
+	unsigned int room;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	room = kfifo_avail(&rp->xmit);
+	spin_unlock_irqrestore(&rp->lock, flags);
+	return room;
+}
+
+/* Our kfifo plus what the device said it still holds (TIOCOUTQ, drains). */
+static unsigned int realcom_tty_chars_in_buffer(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+	unsigned long flags;
+	u64 chars = 0;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	if (!realcom_dead(rp))
+		chars = (u64)kfifo_len(&rp->xmit) + rp->oqueue;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	return min_t(u64, chars, INT_MAX);
+}
+
+/* May be called in atomic context: the FLUSH message is a flag. */
+static void realcom_tty_flush_buffer(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+	unsigned long flags;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	kfifo_reset(&rp->xmit);
+	rp->tx_out = rp->tx_in;
+	rp->oqueue = 0;
+	rp->drained = rp->tx_in;	/* the device drops its queue too */
+	if (!realcom_dead(rp))
+		set_bit(REALCOM_F_FLUSH_TX, &rp->flags);
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible(&rp->dwait);
+	wake_up_interruptible_all(&rp->kwait);
+	tty_wakeup(tty);
+}
+
+static void realcom_tty_set_termios(struct tty_struct *tty,
+				    const struct ktermios *old)
+{
+	struct realcom_port *rp = tty->driver_data;
+	unsigned int cflag = tty->termios.c_cflag;
+	u8 lines = REALCOM_MODEM_DTR | REALCOM_MODEM_RTS;
+	struct realcom_line line;
+
+	realcom_line_from_tty(rp, tty, &line);
+	/*
+	 * Settings are never dropped: wait for queue room, and if a signal
+	 * cuts the wait short, queue over the limit all the same.
+	 */
+	if (realcom_ctrl_wait(rp))
+		pr_debug("ttyR%u: termios queued over the limit\n", rp->index);
+	realcom_queue_line(rp, &line, false);
+
+	if (!old)
+		return;
+	if ((old->c_cflag & CBAUD) && !(cflag & CBAUD)) {
+		realcom_update_mcr(rp, 0, lines, GFP_KERNEL | __GFP_NOFAIL);
+	} else if (!(old->c_cflag & CBAUD) && (cflag & CBAUD)) {
+		if ((cflag & CRTSCTS) && test_bit(REALCOM_F_THROTTLED, &rp->flags))
+			lines = REALCOM_MODEM_DTR;
+		realcom_update_mcr(rp, lines, 0, GFP_KERNEL | __GFP_NOFAIL);
+	}
+}
+
+static int realcom_tty_tiocmget(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+	unsigned long flags;
+	u8 mcr, msr;
+
+	if (realcom_dead(rp))
+		return -EIO;
+	spin_lock_irqsave(&rp->lock, flags);
+	mcr = rp->mcr;
+	msr = rp->msr;
+	spin_unlock_irqrestore(&rp->lock, flags);
+
+	return (mcr & REALCOM_MODEM_DTR ? TIOCM_DTR : 0) |
+	       (mcr & REALCOM_MODEM_RTS ? TIOCM_RTS : 0) |
+	       (msr & REALCOM_MODEM_CTS ? TIOCM_CTS : 0) |
+	       (msr & REALCOM_MODEM_DSR ? TIOCM_DSR : 0) |
+	       (msr & REALCOM_MODEM_RI ? TIOCM_RI : 0) |
+	       (msr & REALCOM_MODEM_DCD ? TIOCM_CD : 0);
+}
+
+static int realcom_tty_tiocmset(struct tty_struct *tty, unsigned int set,
+				unsigned int clear)
+{
+	struct realcom_port *rp = tty->driver_data;
+	u8 s = 0, c = 0;
+	int ret;
+
+	if (set & TIOCM_DTR)
+		s |= REALCOM_MODEM_DTR;
+	if (set & TIOCM_RTS)
+		s |= REALCOM_MODEM_RTS;
+	if (clear & TIOCM_DTR)
+		c |= REALCOM_MODEM_DTR;
+	if (clear & TIOCM_RTS)
+		c |= REALCOM_MODEM_RTS;
+
+	ret = realcom_ctrl_wait(rp);
+	if (ret)
+		return ret;
+	return realcom_update_mcr(rp, s, c, GFP_KERNEL);
+}
+
+static bool realcom_modem_changed(struct realcom_port *rp,
+				  struct tty_struct *tty,
+				  const struct async_icount *old,
+				  unsigned long mask, int *ret)
+{
+	struct async_icount now;
+	unsigned long flags;
+
+	if (realcom_dead(rp) || tty_io_error(tty)) {
+		*ret = -EIO;
+		return true;
+	}
+	spin_lock_irqsave(&rp->lock, flags);
+	now = rp->icount;
+	spin_unlock_irqrestore(&rp->lock, flags);
+
+	return ((mask & TIOCM_RNG) && now.rng != old->rng) ||
+	       ((mask & TIOCM_DSR) && now.dsr != old->dsr) ||
+	       ((mask & TIOCM_CD) && now.dcd != old->dcd) ||
+	       ((mask & TIOCM_CTS) && now.cts != old->cts);
+}
+
+/* TIOCMIWAIT: until a line in @mask changes, a signal, or a hangup. */
+static int realcom_wait_modem(struct realcom_port *rp, struct tty_struct *tty,
+			      unsigned long mask)
+{
+	struct async_icount old;
+	unsigned long flags;
+	int ret = 0, err;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	old = rp->icount;
+	spin_unlock_irqrestore(&rp->lock, flags);
+
+	err = wait_event_interruptible(rp->port.delta_msr_wait,
+				       realcom_modem_changed(rp, tty, &old,
+							     mask, &ret));
+	return err ?: ret;
+}
+
+static int realcom_tty_ioctl(struct tty_struct *tty, unsigned int cmd,
+			     unsigned long arg)
+{
+	struct realcom_port *rp = tty->driver_data;
+	struct realcom_flush flush = { .which = REALCOM_FLUSH_RX };
+	int ret;
+
+	switch (cmd) {
+	case TIOCMIWAIT:
+		return realcom_wait_modem(rp, tty, arg);
+	case TCFLSH:
+		/*
+		 * The device's receive buffer is dropped too; the ldisc still
+		 * handles TCFLSH itself (and the output side comes to us as
+		 * flush_buffer()).
+		 */
+		if (arg == TCIFLUSH || arg == TCIOFLUSH) {
+			ret = realcom_ctrl_wait(rp);
+			if (!ret)
+				ret = realcom_send(rp, REALCOM_MSG_FLUSH, &flush,
+						   sizeof(flush), GFP_KERNEL);
+			if (ret)
+				return ret;
+		}
+		return -ENOIOCTLCMD;
+	}
+	return -ENOIOCTLCMD;
+}
+
+static int realcom_tty_get_icount(struct tty_struct *tty,
+				  struct serial_icounter_struct *icount)
+{
+	struct realcom_port *rp = tty->driver_data;
+	struct async_icount ic;
+	unsigned long flags;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	ic = rp->icount;
+	spin_unlock_irqrestore(&rp->lock, flags);
+
+	icount->cts = ic.cts;
+	icount->dsr = ic.dsr;
+	icount->rng = ic.rng;
+	icount->dcd = ic.dcd;
+	icount->rx = ic.rx;
+	icount->tx = ic.tx;
+	icount->frame = ic.frame;
+	icount->overrun = ic.overrun;
+	icount->parity = ic.parity;
+	icount->brk = ic.brk;
+	icount->buf_overrun = ic.buf_overrun;
+	return 0;
+}
+
+/*
+ * -1: break on, 0: break off.  The tty core times TCSBRK between the two;
+ * a break that was switched on is always switched off again, so OFF never
+ * waits and never fails for want of memory.
+ */
+static int realcom_tty_break_ctl(struct tty_struct *tty, int state)
+{
+	struct realcom_port *rp = tty->driver_data;
+	struct realcom_break brk;
+	int ret;
+
+	if (!state) {
+		brk.ms = REALCOM_BREAK_OFF;
+		return realcom_send(rp, REALCOM_MSG_BREAK, &brk, sizeof(brk),
+				    GFP_KERNEL | __GFP_NOFAIL);
+	}
+	ret = realcom_ctrl_wait(rp);
+	if (ret)
+		return ret;
+	brk.ms = REALCOM_BREAK_ON;
+	return realcom_send(rp, REALCOM_MSG_BREAK, &brk, sizeof(brk),
+			    GFP_KERNEL);
+}
+
+static bool realcom_tx_taken(struct realcom_port *rp)
+{
+	unsigned long flags;
+	bool empty;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	empty = kfifo_is_empty(&rp->xmit);
+	spin_unlock_irqrestore(&rp->lock, flags);
+	return empty;
+}
+
+static bool realcom_drain_abort(struct realcom_port *rp,
+				struct tty_struct *tty)
+{
+	return realcom_dead(rp) || tty_io_error(tty);
+}
+
+static bool realcom_drain_done(struct realcom_port *rp, u32 cookie,
+			       u32 *remaining)
+{
+	unsigned long flags;
+	bool done;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	done = (s32)(rp->drain_done - cookie) >= 0;
+	*remaining = rp->drain_remaining;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	return done;
+}
+
+/* Has the device sent everything written so far (or dropped it on FLUSH)? */
+static bool realcom_drained(struct realcom_port *rp)
+{
+	unsigned long flags;
+	bool drained;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	drained = rp->drained == rp->tx_in && !rp->oqueue;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	return drained;
+}
+
+/* Queue DRAIN; returns its cookie, 0 if it could not be queued. */
+static u32 realcom_queue_drain(struct realcom_port *rp, long left, u64 *pos)
+{
+	struct realcom_msg *msg;
+	unsigned long flags;
+	u32 cookie = 0;
+
+	msg = realcom_msg_alloc(REALCOM_MSG_DRAIN, NULL,
+				sizeof(struct realcom_drain), GFP_KERNEL);
+	if (!msg)
+		return 0;
+	spin_lock_irqsave(&rp->lock, flags);
+	if (!realcom_dead(rp)) {
+		cookie = ++rp->drain_cookie;
+		if (!cookie)		/* 0 means "none" here */
+			cookie = ++rp->drain_cookie;
+		msg->u.drain.cookie = cookie;
+		msg->u.drain.timeout_ms = jiffies_to_msecs(left);
+		*pos = rp->tx_in;
+	}
+	__realcom_queue(rp, msg);
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible(&rp->dwait);
+	return cookie;
+}
+
+/*
+ * tcdrain() and close: wait until the daemon has taken every queued byte,
+ * then ask it (DRAIN) to wait for the device's queue, and wait for DRAIN_DONE
+ * with our cookie.  Nothing is asked when nothing was written since the last
+ * complete drain.  @timeout is in jiffies, 0 for none; with none, rounds of
+ * REALCOM_DRAIN_MS go on for as long as the device makes progress.
+ */
+static void realcom_tty_wait_until_sent(struct tty_struct *tty, int timeout)
+{
+	struct realcom_port *rp = tty->driver_data;
+	unsigned long budget = timeout > 0 ? timeout :
+				msecs_to_jiffies(REALCOM_DRAIN_MS);
+	unsigned long deadline = jiffies + budget;
+	u32 last = U32_MAX, remaining = 0, cookie;
+	unsigned long flags;
+	u64 pos = 0;
+	long left;
+
+	if (realcom_drained(rp))
+		return;
+	for (;;) {
+		left = (long)(deadline - jiffies);
+		if (left <= 0)
+			return;
+		left = wait_event_interruptible_timeout(rp->kwait,
+				realcom_tx_taken(rp) ||
+				realcom_drain_abort(rp, tty), left);
+		if (left <= 0 || realcom_drain_abort(rp, tty))
+			return;
+		left = wait_event_interruptible_timeout(rp->kwait,
+				realcom_ctrl_room(rp), left);
+		if (left <= 0)
+			return;
+
+		cookie = realcom_queue_drain(rp, left, &pos);
+		if (!cookie)
+			return;
+		left = wait_event_interruptible_timeout(rp->kwait,
+				realcom_drain_done(rp, cookie, &remaining) ||
+				realcom_drain_abort(rp, tty),
+				left + REALCOM_DRAIN_GRACE);
+		if (left <= 0 || realcom_drain_abort(rp, tty))
+			return;
+		if (!remaining) {
+			spin_lock_irqsave(&rp->lock, flags);
+			if (pos > rp->drained)
+				rp->drained = pos;
+			spin_unlock_irqrestore(&rp->lock, flags);
+			return;
+		}
+		if (timeout > 0)
+			continue;	/* until the deadline */
+		if (remaining >= last)
+			return;		/* the device makes no progress */
+		last = remaining;
+		deadline = jiffies + budget;
+	}
+}
+
+static void realcom_tty_throttle(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+
+	set_bit(REALCOM_F_THROTTLED, &rp->flags);
+}
+
+static void realcom_tty_unthrottle(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+
+	clear_bit(REALCOM_F_THROTTLED, &rp->flags);
+	wake_up_interruptible(&rp->dwait);
+}
+
+/* Called under tty->flow.lock. */
+static void realcom_tty_stop(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+
+	set_bit(REALCOM_F_TX_STOPPED, &rp->flags);
+}
+
+static void realcom_tty_start(struct tty_struct *tty)
+{
+	struct realcom_port *rp = tty->driver_data;
+
+	clear_bit(REALCOM_F_TX_STOPPED, &rp->flags);
+	wake_up_interruptible(&rp->dwait);
+}
+
+static void realcom_tty_send_xchar(struct tty_struct *tty, REALCOM_XCHAR ch)
+{
+	struct realcom_port *rp = tty->driver_data;
+	struct realcom_xchar xchar = { .ch = ch };
+	struct realcom_msg *msg;
+	unsigned long flags;
+
+	if (realcom_ctrl_wait(rp))
+		pr_debug("ttyR%u: xchar queued over the limit\n", rp->index);
+	msg = realcom_msg_alloc(REALCOM_MSG_XCHAR, &xchar, sizeof(xchar),
+				GFP_KERNEL | __GFP_NOFAIL);
+	spin_lock_irqsave(&rp->lock, flags);
+	__realcom_queue_urgent(rp, msg);
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible(&rp->dwait);
+}
+
+static const struct tty_operations realcom_tty_ops = {
+	.install = realcom_tty_install,
+	.cleanup = realcom_tty_cleanup,
+	.open = realcom_tty_open,
+	.close = realcom_tty_close,
+	.hangup = realcom_tty_hangup,
+	.write = realcom_tty_write,
+	.write_room = realcom_tty_write_room,
+	.chars_in_buffer = realcom_tty_chars_in_buffer,
+	.flush_buffer = realcom_tty_flush_buffer,
+	.set_termios = realcom_tty_set_termios,
+	.tiocmget = realcom_tty_tiocmget,
+	.tiocmset = realcom_tty_tiocmset,
+	.ioctl = realcom_tty_ioctl,
+	.get_icount = realcom_tty_get_icount,
+	.break_ctl = realcom_tty_break_ctl,
+	.wait_until_sent = realcom_tty_wait_until_sent,
+	.throttle = realcom_tty_throttle,
+	.unthrottle = realcom_tty_unthrottle,
+	.stop = realcom_tty_stop,
+	.start = realcom_tty_start,
+	.send_xchar = realcom_tty_send_xchar,
+};
+
+/* ---- /dev/realcom: daemon -> kernel messages ---- */
+
+/*
+ * Received data is taken when nobody has the tty open (and dropped, as a
+ * UART drops it), or when the ldisc has not throttled us and the tty buffer
+ * has room for all of it.
+ */
+static bool realcom_rx_room(struct realcom_port *rp, size_t len)
+{
+	if (!tty_port_initialized(&rp->port))
+		return true;
+	if (test_bit(REALCOM_F_THROTTLED, &rp->flags))
+		return false;
+	return tty_buffer_space_avail(&rp->port) >= len + REALCOM_RX_SLACK;
+}
+
+static int realcom_rx_data(struct realcom_port *rp, const u8 *data,
+			   size_t len, bool nonblock)
+{
+	unsigned long flags;
+	size_t n;
+	long ret;
+
+	while (!realcom_rx_room(rp, len)) {
+		if (nonblock)
+			return -EAGAIN;
+		/* the tty says when it unthrottles, not when its buffer drains */
+		ret = wait_event_interruptible_timeout(rp->dwait,
+				realcom_rx_room(rp, len), REALCOM_RX_RECHECK);
+		if (ret < 0)
+			return ret;
+	}
+	if (!len || !tty_port_initialized(&rp->port))
+		return 0;
+
+	n = tty_insert_flip_string(&rp->port, data, len);
+	spin_lock_irqsave(&rp->lock, flags);
+	rp->icount.rx += n;
+	if (n < len)
+		rp->icount.buf_overrun++;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	if (n)
+		tty_flip_buffer_push(&rp->port);
+	return 0;
+}
+
+static int realcom_modem_status(struct realcom_port *rp,
+				const struct realcom_modem *m)
+{
+	const u8 inputs = REALCOM_MODEM_CTS | REALCOM_MODEM_DSR |
+			  REALCOM_MODEM_RI | REALCOM_MODEM_DCD;
+	unsigned long flags;
+	u8 delta;
+
+	if ((m->lines & ~inputs) || memchr_inv(m->pad, 0, sizeof(m->pad)))
+		return -EINVAL;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	delta = rp->msr ^ m->lines;
+	WRITE_ONCE(rp->msr, m->lines);
+	if (delta & REALCOM_MODEM_CTS)
+		rp->icount.cts++;
+	if (delta & REALCOM_MODEM_DSR)
+		rp->icount.dsr++;
+	if (delta & REALCOM_MODEM_RI)
+		rp->icount.rng++;
+	if (delta & REALCOM_MODEM_DCD)
+		rp->icount.dcd++;
+	spin_unlock_irqrestore(&rp->lock, flags);
+
+	if (!delta)
+		return 0;
+	wake_up_interruptible(&rp->port.delta_msr_wait);
+	if (delta & REALCOM_MODEM_DCD) {
+		if (m->lines & REALCOM_MODEM_DCD)
+			wake_up_interruptible(&rp->port.open_wait);
+		else
+			tty_port_tty_hangup(&rp->port, true);
+	}
+	return 0;
+}
+
+static void realcom_rx_break(struct realcom_port *rp)
+{
+	struct tty_struct *tty = tty_port_tty_get(&rp->port);
+
+	if (!tty)
+		return;
+	/* TTY_DRIVER_REAL_RAW: with IGNBRK no break char may be queued */
+	if (!I_IGNBRK(tty) && tty_insert_flip_char(&rp->port, 0, TTY_BREAK))
+		tty_flip_buffer_push(&rp->port);
+	tty_kref_put(tty);
+}
+
+static int realcom_line_event(struct realcom_port *rp,
+			      const struct realcom_line_event *ev)
+{
+	const u8 known = REALCOM_EV_PARITY | REALCOM_EV_FRAMING |
+			 REALCOM_EV_OVERRUN | REALCOM_EV_BREAK;
+	unsigned long flags;
+
+	if ((ev->events & ~known) || memchr_inv(ev->pad, 0, sizeof(ev->pad)))
+		return -EINVAL;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	if (ev->events & REALCOM_EV_PARITY)
+		rp->icount.parity++;
+	if (ev->events & REALCOM_EV_FRAMING)
+		rp->icount.frame++;
+	if (ev->events & REALCOM_EV_OVERRUN)
+		rp->icount.overrun++;
+	if (ev->events & REALCOM_EV_BREAK)
+		rp->icount.brk++;
+	spin_unlock_irqrestore(&rp->lock, flags);
+
+	if (ev->events & REALCOM_EV_BREAK)
+		realcom_rx_break(rp);
+	return 0;
+}
+
+static int realcom_drain_reply(struct realcom_port *rp,
+			       const struct realcom_drain_done *dd)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	/* only cookies handed out, newer than the last one completed */
+	if ((s32)(dd->cookie - rp->drain_done) > 0 &&
+	    (s32)(rp->drain_cookie - dd->cookie) >= 0) {
+		rp->drain_done = dd->cookie;
+		rp->drain_remaining = dd->remaining;
+	}
+	rp->oqueue = dd->remaining;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible_all(&rp->kwait);
+	tty_port_tty_wakeup(&rp->port);
+	return 0;
+}
+
+static int realcom_link(struct realcom_port *rp, const struct realcom_link *l)
+{
+	unsigned long flags;
+
+	if (l->up > 1 || memchr_inv(l->pad, 0, sizeof(l->pad)))
+		return -EINVAL;
+
+	if (l->up) {
+		clear_bit(REALCOM_F_LINK_DOWN, &rp->flags);
+		wake_up_interruptible(&rp->port.open_wait);
+		return 0;
+	}
+	set_bit(REALCOM_F_LINK_DOWN, &rp->flags);
+	spin_lock_irqsave(&rp->lock, flags);
+	rp->oqueue = 0;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	tty_port_tty_hangup(&rp->port, true);
+	wake_up_interruptible_all(&rp->kwait);
+	tty_port_tty_wakeup(&rp->port);
+	return 0;
+}
+
+static int realcom_oqueue(struct realcom_port *rp,
+			  const struct realcom_oqueue *oq)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	rp->oqueue = oq->bytes;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	tty_port_tty_wakeup(&rp->port);
+	return 0;
+}
+
+/* Is @hdr a daemon -> kernel message with a payload length it may have? */
+static bool realcom_hdr_ok(const struct realcom_hdr *hdr)
+{
+	switch (hdr->type) {
+	case REALCOM_MSG_RX_DATA:
+		return hdr->len <= REALCOM_MAX_PAYLOAD;
+	case REALCOM_MSG_MODEM_STATUS:
+		return hdr->len == sizeof(struct realcom_modem);
+	case REALCOM_MSG_LINE_EVENT:
+		return hdr->len == sizeof(struct realcom_line_event);
+	case REALCOM_MSG_DRAIN_DONE:
+		return hdr->len == sizeof(struct realcom_drain_done);
+	case REALCOM_MSG_LINK:
+		return hdr->len == sizeof(struct realcom_link);
+	case REALCOM_MSG_OQUEUE:
+		return hdr->len == sizeof(struct realcom_oqueue);
+	}
+	return false;
+}
+
+/* Apply one message; a payload that is refused changes nothing. */
+static int realcom_handle(struct realcom_port *rp,
+			  const struct realcom_hdr *hdr, const u8 *data,
+			  bool nonblock)
+{
+	union {
+		struct realcom_modem modem;
+		struct realcom_line_event ev;
+		struct realcom_drain_done dd;
+		struct realcom_link link;
+		struct realcom_oqueue oq;
+	} u;
+
+	if (hdr->type == REALCOM_MSG_RX_DATA)
+		return realcom_rx_data(rp, data, hdr->len, nonblock);
+
+	memcpy(&u, data, hdr->len);	/* realcom_hdr_ok() checked the size */
+	switch (hdr->type) {
+	case REALCOM_MSG_MODEM_STATUS:
+		return realcom_modem_status(rp, &u.modem);
+	case REALCOM_MSG_LINE_EVENT:
+		return realcom_line_event(rp, &u.ev);
+	case REALCOM_MSG_DRAIN_DONE:
+		return realcom_drain_reply(rp, &u.dd);
+	case REALCOM_MSG_LINK:
+		return realcom_link(rp, &u.link);
+	case REALCOM_MSG_OQUEUE:
+		return realcom_oqueue(rp, &u.oq);
+	}
+	return -EINVAL;
+}
+
+/* ---- /dev/realcom: kernel -> daemon messages ---- */
+
+static size_t realcom_put(u8 *buf, u16 type, const void *payload, u16 len)
+{
+	struct realcom_hdr hdr = { .type = type, .len = len };
+
+	memcpy(buf, &hdr, REALCOM_HDR);
+	if (payload && len)
+		memcpy(buf + REALCOM_HDR, payload, len);
+	return REALCOM_HDR + len;
+}
+
+/* Is there a message the daemon may read now? */
+static bool realcom_readable(struct realcom_port *rp)
+{
+	struct realcom_msg *msg;
+	unsigned long flags;
+	bool ready;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	msg = list_first_entry_or_null(&rp->ctrl, struct realcom_msg, node);
+	ready = test_bit(REALCOM_F_FLUSH_TX, &rp->flags) ||
+		(msg && msg->pos <= rp->tx_out) ||
+		(!test_bit(REALCOM_F_TX_STOPPED, &rp->flags) &&
+		 !kfifo_is_empty(&rp->xmit));
+	spin_unlock_irqrestore(&rp->lock, flags);
+	return ready;
+}
+
+/*
+ * Fill @buf with whole messages, at most @size bytes: a pending FLUSH first,
+ * then control messages and TX data, each message after the TX bytes that
+ * were written before it.  *@full is set when the next message did not fit.
+ */
+static size_t realcom_fill(struct realcom_port *rp, u8 *buf, size_t size,
+			   bool *full, unsigned int *tx, unsigned int *ctrl)
+{
+	struct realcom_flush flush = { .which = REALCOM_FLUSH_TX };
+	struct realcom_msg *msg;
+	unsigned long flags;
+	size_t used = 0;
+	u64 n;
+
+	*full = false;
+	spin_lock_irqsave(&rp->lock, flags);
+	for (;;) {
+		size_t room = size - used;
+
+		if (test_bit(REALCOM_F_FLUSH_TX, &rp->flags)) {
+			if (room < REALCOM_HDR + sizeof(flush)) {
+				*full = true;
+				break;
+			}
+			clear_bit(REALCOM_F_FLUSH_TX, &rp->flags);
+			used += realcom_put(buf + used, REALCOM_MSG_FLUSH,
+					    &flush, sizeof(flush));
+			(*ctrl)++;
+			continue;
+		}
+
+		msg = list_first_entry_or_null(&rp->ctrl, struct realcom_msg,
+					       node);
+		if (msg && msg->pos <= rp->tx_out) {
+			if (room < REALCOM_HDR + msg->len) {
+				*full = true;
+				break;
+			}
+			used += realcom_put(buf + used, msg->type, &msg->u,
+					    msg->len);
+			list_del(&msg->node);
+			rp->ctrl_count--;
+			kfree(msg);
+			(*ctrl)++;
+			continue;
+		}
+
+		if (test_bit(REALCOM_F_TX_STOPPED, &rp->flags))
+			break;
+		n = kfifo_len(&rp->xmit);
+		if (msg)
+			n = min_t(u64, n, msg->pos - rp->tx_out);
+		if (!n)
+			break;
+		if (room <= REALCOM_HDR) {
+			*full = true;
+			break;
+		}
+		n = min_t(u64, n, REALCOM_MAX_PAYLOAD);
+		n = min_t(u64, n, room - REALCOM_HDR);
+		n = kfifo_out(&rp->xmit, buf + used + REALCOM_HDR, n);
+		used += realcom_put(buf + used, REALCOM_MSG_TX_DATA, NULL, n);
+		rp->tx_out += n;
+		rp->icount.tx += n;
+		*tx += n;
+	}
+	spin_unlock_irqrestore(&rp->lock, flags);
+	return used;
+}
+
+/* ---- /dev/realcom file operations ---- */
+
+static struct realcom_port *realcom_file_port(struct file *file)
+{
+	struct realcom_file *rf = file->private_data;
+
+	return smp_load_acquire(&rf->port);
+}
+
+static ssize_t realcom_dev_read(struct file *file, char __user *ubuf,
+				size_t count, loff_t *ppos)
+{
+	struct realcom_port *rp = realcom_file_port(file);
+	unsigned int tx, ctrl;
+	bool full;
+	size_t n;
+	int ret;
+
+	if (!rp || count < REALCOM_HDR)
+		return -EINVAL;
+	count = min_t(size_t, count, REALCOM_RBUF_SIZE);
+
+	for (;;) {
+		if (mutex_lock_interruptible(&rp->read_lock))
+			return -ERESTARTSYS;
+		tx = 0;
+		ctrl = 0;
+		n = realcom_fill(rp, rp->rbuf, count, &full, &tx, &ctrl);
+		ret = 0;
+		if (n && copy_to_user(ubuf, rp->rbuf, n))
+			ret = -EFAULT;
+		mutex_unlock(&rp->read_lock);
+
+		if (tx || ctrl)
+			wake_up_interruptible_all(&rp->kwait);
+		if (tx)
+			tty_port_tty_wakeup(&rp->port);
+		if (ret)
+			return ret;
+		if (n)
+			return n;
+		if (full)
+			return -EINVAL;	/* the next message needs a bigger buffer */
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(rp->dwait, realcom_readable(rp));
+		if (ret)
+			return ret;
+	}
+}
+
+static ssize_t realcom_dev_write(struct file *file, const char __user *ubuf,
+				 size_t count, loff_t *ppos)
+{
+	struct realcom_port *rp = realcom_file_port(file);
+	bool nonblock = file->f_flags & O_NONBLOCK;
+	struct realcom_hdr hdr;
+	size_t done = 0;
+	int ret = 0;
+
+	if (!rp)
+		return -EINVAL;
+	if (mutex_lock_interruptible(&rp->write_lock))
+		return -ERESTARTSYS;
+	while (done < count) {
+		if (count - done < REALCOM_HDR) {
+			ret = -EINVAL;
+			break;
+		}
+		if (copy_from_user(&hdr, ubuf + done, REALCOM_HDR)) {
+			ret = -EFAULT;
+			break;
+		}
+		if (!realcom_hdr_ok(&hdr) ||
+		    count - done - REALCOM_HDR < hdr.len) {
+			ret = -EINVAL;
+			break;
+		}
+		if (copy_from_user(rp->wbuf, ubuf + done + REALCOM_HDR,
+				   hdr.len)) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = realcom_handle(rp, &hdr, rp->wbuf, nonblock);
+		if (ret)
+			break;
+		done += REALCOM_HDR + hdr.len;
+	}
+	mutex_unlock(&rp->write_lock);
+	/* whole messages taken before an error still count */
+	return done ? done : ret;
+}
+
+static __poll_t realcom_dev_poll(struct file *file, poll_table *wait)
+{
+	struct realcom_port *rp = realcom_file_port(file);
+	__poll_t mask = 0;
+
+	if (!rp)
+		return EPOLLERR;
+	poll_wait(file, &rp->dwait, wait);
+	if (realcom_readable(rp))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (realcom_rx_room(rp, REALCOM_MAX_PAYLOAD))
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	else if (!test_bit(REALCOM_F_THROTTLED, &rp->flags))
+		schedule_delayed_work(&rp->rx_recheck, REALCOM_RX_RECHECK);
+	return mask;
+}
+
+static void realcom_rx_recheck(struct work_struct *work)
+{
+	struct realcom_port *rp = container_of(to_delayed_work(work),
+					       struct realcom_port, rx_recheck);
+
+	wake_up_interruptible(&rp->dwait);
+}
+
+static struct realcom_port *realcom_port_alloc(unsigned int index)
+{
+	struct realcom_port *rp = kzalloc(sizeof(*rp), GFP_KERNEL);
+
+	if (!rp)
+		return NULL;
+	tty_port_init(&rp->port);
+	rp->port.ops = &realcom_port_ops;
+	rp->index = index;
+	spin_lock_init(&rp->lock);
+	INIT_LIST_HEAD(&rp->ctrl);
+	init_waitqueue_head(&rp->dwait);
+	init_waitqueue_head(&rp->kwait);
+	mutex_init(&rp->read_lock);
+	mutex_init(&rp->write_lock);
+	INIT_DELAYED_WORK(&rp->rx_recheck, realcom_rx_recheck);
+	rp->rbuf = kvmalloc(REALCOM_RBUF_SIZE, GFP_KERNEL);
+	rp->wbuf = kmalloc(REALCOM_MAX_PAYLOAD, GFP_KERNEL);
+	if (!rp->rbuf || !rp->wbuf ||
+	    kfifo_alloc(&rp->xmit, REALCOM_XMIT_SIZE, GFP_KERNEL)) {
+		tty_port_put(&rp->port);	/* realcom_destruct() frees */
+		return NULL;
+	}
+	return rp;
+}
+
+static int realcom_ioc_bind(struct realcom_file *rf, void __user *argp)
+{
+	struct realcom_bind req;
+	struct realcom_port *rp;
+	struct device *dev;
+	int ret = 0;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	if (req.index >= REALCOM_MAX_PORTS || req.flags ||
+	    memchr_inv(req.reserved, 0, sizeof(req.reserved)))
+		return -EINVAL;
+
+	mutex_lock(&rf->lock);
+	if (rf->port) {
+		ret = -EBUSY;
+		goto out;
+	}
+	rp = realcom_port_alloc(req.index);
+	if (!rp) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	mutex_lock(&realcom_ports_lock);
+	if (realcom_ports[req.index])
+		ret = -EBUSY;
+	else
+		realcom_ports[req.index] = rp;
+	mutex_unlock(&realcom_ports_lock);
+	if (ret) {
+		tty_port_put(&rp->port);
+		goto out;
+	}
+
+	dev = tty_port_register_device(&rp->port, realcom_tty_driver,
+				       req.index, NULL);
+	if (IS_ERR(dev)) {
+		ret = PTR_ERR(dev);
+		mutex_lock(&realcom_ports_lock);
+		realcom_ports[req.index] = NULL;
+		mutex_unlock(&realcom_ports_lock);
+		tty_port_put(&rp->port);
+		goto out;
+	}
+	smp_store_release(&rf->port, rp);
+out:
+	mutex_unlock(&rf->lock);
+	return ret;
+}
+
+/*
+ * The daemon's file is gone: nothing more is queued, every waiter on the tty
+ * side gives up, the tty is hung up and /dev/ttyR<N> removed.  A tty still
+ * held by an application keeps the port (not the device node) until its
+ * last reference goes, through realcom_tty_cleanup().
+ */
+static void realcom_unbind(struct realcom_port *rp)
+{
+	struct realcom_msg *msg, *tmp;
+	unsigned long flags;
+	LIST_HEAD(dropped);
+
+	spin_lock_irqsave(&rp->lock, flags);
+	set_bit(REALCOM_F_DEAD, &rp->flags);
+	list_splice_init(&rp->ctrl, &dropped);
+	rp->ctrl_count = 0;
+	kfifo_reset(&rp->xmit);
+	rp->tx_out = rp->tx_in;
+	rp->oqueue = 0;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	list_for_each_entry_safe(msg, tmp, &dropped, node)
+		kfree(msg);
+
+	wake_up_interruptible_all(&rp->kwait);
+	wake_up_interruptible_all(&rp->port.delta_msr_wait);
+	wake_up_interruptible_all(&rp->port.open_wait);
+
+	mutex_lock(&realcom_ports_lock);
+	realcom_ports[rp->index] = NULL;
+	mutex_unlock(&realcom_ports_lock);
+
+	tty_port_tty_hangup(&rp->port, false);
+	tty_port_unregister_device(&rp->port, realcom_tty_driver, rp->index);
+	cancel_delayed_work_sync(&rp->rx_recheck);
+	tty_port_put(&rp->port);
+}
+
+static long realcom_dev_ioctl(struct file *file, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct realcom_file *rf = file->private_data;
+	void __user *argp = (void __user *)arg;
+	struct realcom_version ver = {
+		.api_version = REALCOM_API_VERSION,
+		.features = 0,
+	};
+
+	switch (cmd) {
+	case REALCOM_IOC_VERSION:
+		return copy_to_user(argp, &ver, sizeof(ver)) ? -EFAULT : 0;
+	case REALCOM_IOC_BIND:
+		return realcom_ioc_bind(rf, argp);
+	}
+	return -ENOTTY;
+}
+
+static int realcom_dev_open(struct inode *inode, struct file *file)
+{
+	struct realcom_file *rf = kzalloc(sizeof(*rf), GFP_KERNEL);
+
+	if (!rf)
+		return -ENOMEM;
+	mutex_init(&rf->lock);
+	file->private_data = rf;
+	return stream_open(inode, file);
+}
+
+static int realcom_dev_release(struct inode *inode, struct file *file)
+{
+	struct realcom_file *rf = file->private_data;
+
+	if (rf->port)
+		realcom_unbind(rf->port);
+	mutex_destroy(&rf->lock);
+	kfree(rf);
+	return 0;
+}
+
+static const struct file_operations realcom_fops = {
+	.owner = THIS_MODULE,
+	.open = realcom_dev_open,
+	.release = realcom_dev_release,
+	.read = realcom_dev_read,
+	.write = realcom_dev_write,
+	.poll = realcom_dev_poll,
+	.unlocked_ioctl = realcom_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice realcom_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "realcom",
+	.fops = &realcom_fops,
+	.mode = 0600,
+};
+
+static int __init realcom_init(void)
+{
+	struct tty_driver *driver;
+	int ret;
+
+	driver = tty_alloc_driver(REALCOM_MAX_PORTS,
+				  TTY_DRIVER_REAL_RAW | TTY_DRIVER_DYNAMIC_DEV);
+	if (IS_ERR(driver))
+		return PTR_ERR(driver);
+
+	driver->driver_name = "realcom";
+	driver->name = "ttyR";
+	driver->major = 0;	/* dynamic */
+	driver->minor_start = 0;
+	driver->type = TTY_DRIVER_TYPE_SERIAL;
+	driver->subtype = SERIAL_TYPE_NORMAL;
+	driver->init_termios = tty_std_termios;
+	driver->init_termios.c_cflag = B9600 | CS8 | CREAD | HUPCL | CLOCAL;
+	driver->init_termios.c_ispeed = 9600;
+	driver->init_termios.c_ospeed = 9600;
+	tty_set_operations(driver, &realcom_tty_ops);
+
+	ret = tty_register_driver(driver);
+	if (ret)
+		goto err_put;
+	realcom_tty_driver = driver;
+
+	ret = misc_register(&realcom_misc);
+	if (ret)
+		goto err_unregister;
+	return 0;
+
+err_unregister:
+	tty_unregister_driver(driver);
+	realcom_tty_driver = NULL;
+err_put:
+	tty_driver_kref_put(driver);
+	return ret;
+}
+
+static void __exit realcom_exit(void)
+{
+	misc_deregister(&realcom_misc);
+	tty_unregister_driver(realcom_tty_driver);
+	tty_driver_kref_put(realcom_tty_driver);
+}
+
+module_init(realcom_init);
+module_exit(realcom_exit);
+
+MODULE_DESCRIPTION("Local ttys for network serial device servers (realcomd's kernel end)");
+MODULE_LICENSE("GPL");
+MODULE_VERSION("0.1.0");

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The whole path in the guest: an application on /dev/ttyR0 (realcom.ko),
+ * realcomd with the kernel backend, nportsim behind it.  Checks what the pty
+ * backend cannot carry: data bits, parity, stop bits, modem lines both
+ * ways, break, tcdrain against a paced line, line errors, and a daemon
+ * killed under an open tty.  Run by e2e.sh; prints PASS/FAIL per case.
+ *
+ *   e2e TTY SIM_CONTROL SIM_PTY REALCOMD_PID
+ */
+#include <asm/ioctls.h>
+#include <asm/termbits.h>
+#include <linux/tty.h>
+#include <asm-generic/termios.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/serial.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+int ioctl(int fd, unsigned long request, ...);
+
+static const char *tty_path, *ctl_path, *dev_path;
+static pid_t daemon_pid;
+static int passed, failed;
+
+#define CHECK(cond, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			printf("FAIL %s: ", __func__);			\
+			printf(__VA_ARGS__);				\
+			printf("\n");					\
+			failed++;					\
+			return;						\
+		}							\
+	} while (0)
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One request to nportsim's control socket; the reply object (caller puts). */
+static json_object *sim(const char *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static char buf[1 << 20];
+	size_t len = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (write(fd, req, strlen(req)) < 0 || write(fd, "\n", 1) < 0) {
+		close(fd);
+		return NULL;
+	}
+	while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return json_tokener_parse(buf);
+}
+
+/* A field of port 1's status, as an integer (booleans 0/1). */
+static long long port_field(const char *key)
+{
+	json_object *r = sim("{\"cmd\":\"port\",\"port\":1}"), *p, *v;
+	long long out = -1;
+
+	if (r && json_object_object_get_ex(r, "port", &p) && json_object_object_get_ex(p, key, &v))
+		out = json_object_get_int64(v);	/* booleans read as 0 and 1 */
+	json_object_put(r);
+	return out;
+}
+
+static bool port_str_is(const char *key, const char *want)
+{
+	json_object *r = sim("{\"cmd\":\"port\",\"port\":1}"), *p, *v;
+	bool ok = r && json_object_object_get_ex(r, "port", &p) &&
+		  json_object_object_get_ex(p, key, &v) &&
+		  strcmp(json_object_get_string(v), want) == 0;
+
+	json_object_put(r);
+	return ok;
+}
+
+/* Wait (bounded, polling the status) until port 1's key equals want. */
+static bool wait_field(const char *key, long long want, double timeout)
+{
+	double end = now() + timeout;
+
+	while (now() < end) {
+		if (port_field(key) == want)
+			return true;
+		poll(NULL, 0, 10);	/* between polls of the condition */
+	}
+	return false;
+}
+
+static bool wait_parity(const char *want, double timeout)
+{
+	double end = now() + timeout;
+
+	while (now() < end) {
+		if (port_str_is("parity", want))
+			return true;
+		poll(NULL, 0, 10);
+	}
+	return false;
+}
+
+static int set_line(int fd, speed_t baud, tcflag_t cflag_bits)
+{
+	struct termios2 t;
+
+	if (ioctl(fd, TCGETS2, &t) < 0)
+		return -1;
+	t.c_cflag &= ~(tcflag_t)(CBAUD | CSIZE | PARENB | PARODD | CMSPAR | CSTOPB | CRTSCTS);
+	t.c_cflag |= BOTHER | CREAD | CLOCAL | cflag_bits;
+	t.c_ispeed = t.c_ospeed = baud;
+	t.c_iflag = 0;
+	t.c_oflag = 0;
+	t.c_lflag = 0;
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	return ioctl(fd, TCSETS2, &t);
+}
+
+static int open_tty(void)
+{
+	return open(tty_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+}
+
+static void test_line_settings(void)
+{
+	int fd = open_tty();
+
+	CHECK(fd >= 0, "open %s: %s", tty_path, strerror(errno));
+	CHECK(set_line(fd, 19200, CS7 | PARENB) == 0, "7E1: %s", strerror(errno));
+	CHECK(wait_field("baud", 19200, 10) && wait_field("data_bits", 7, 10) &&
+		      wait_parity("even", 10) && wait_field("stop_bits", 1, 10),
+	      "19200 7E1 did not reach the device");
+	CHECK(set_line(fd, 4800, CS5 | PARENB | PARODD | CSTOPB) == 0, "5O2");
+	CHECK(wait_field("baud", 4800, 10) && wait_field("data_bits", 5, 10) &&
+		      wait_parity("odd", 10) && wait_field("stop_bits", 2, 10),
+	      "4800 5O2 did not reach the device");
+	CHECK(set_line(fd, 9600, CS8 | PARENB | PARODD | CMSPAR) == 0, "mark");
+	CHECK(wait_parity("mark", 10), "mark parity did not reach the device");
+	CHECK(set_line(fd, 9600, CS8 | PARENB | CMSPAR) == 0, "space");
+	CHECK(wait_parity("space", 10), "space parity did not reach the device");
+	CHECK(set_line(fd, 250000, CS8) == 0, "250000");
+	CHECK(wait_field("baud", 250000, 10) && wait_parity("none", 10),
+	      "250000 8N1 did not reach the device");
+	close(fd);
+	printf("PASS %s\n", __func__);
+	passed++;
+}
+
+static void test_modem_lines(void)
+{
+	int fd = open_tty(), bits = TIOCM_DTR, st = 0;
+	json_object *r;
+
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(wait_field("dtr", 1, 10), "DTR not on after open");
+	CHECK(ioctl(fd, TIOCMBIC, &bits) == 0, "TIOCMBIC: %s", strerror(errno));
+	CHECK(wait_field("dtr", 0, 10) && port_field("rts") == 1, "DTR off did not reach the device");
+	bits = TIOCM_DTR;
+	CHECK(ioctl(fd, TIOCMBIS, &bits) == 0, "TIOCMBIS");
+	CHECK(wait_field("dtr", 1, 10), "DTR on did not reach the device");
+	r = sim("{\"cmd\":\"modem\",\"port\":1,\"cts\":false,\"ri\":true}");
+	json_object_put(r);
+	double end = now() + 10;
+	do {
+		ioctl(fd, TIOCMGET, &st);
+		if (!(st & TIOCM_CTS) && (st & TIOCM_RI))
+			break;
+		poll(NULL, 0, 10);
+	} while (now() < end);
+	CHECK(!(st & TIOCM_CTS) && (st & TIOCM_RI) && (st & TIOCM_DSR) && (st & TIOCM_CD),
+	      "TIOCMGET shows %#x after CTS off, RI on", st);
+
+	/* TIOCMIWAIT in a child wakes on the next CTS change */
+	pid_t child = fork();
+
+	if (child == 0) {
+		int w = ioctl(fd, TIOCMIWAIT, TIOCM_CTS);
+
+		_exit(w == 0 ? 0 : 1);
+	}
+	poll(NULL, 0, 200);	/* let the child block: not a condition, the wake-up is */
+	json_object_put(sim("{\"cmd\":\"modem\",\"port\":1,\"cts\":true,\"ri\":false}"));
+	int status = -1;
+	end = now() + 10;
+	while (now() < end && waitpid(child, &status, WNOHANG) == 0)
+		poll(NULL, 0, 10);
+	if (status == -1) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "TIOCMIWAIT did not wake on CTS");
+	struct serial_icounter_struct ic;
+	CHECK(ioctl(fd, TIOCGICOUNT, &ic) == 0 && ic.cts >= 2, "TIOCGICOUNT cts %d", ic.cts);
+	close(fd);
+	printf("PASS %s\n", __func__);
+	passed++;
+}
+
+static void test_line_errors_and_break(void)
+{
+	int fd = open_tty();
+	struct serial_icounter_struct ic0, ic;
+	long long sent;
+
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(wait_field("connected", 1, 10), "not connected");
+	CHECK(ioctl(fd, TIOCGICOUNT, &ic0) == 0, "TIOCGICOUNT");
+	json_object_put(sim("{\"cmd\":\"inject\",\"port\":1,\"events\":[\"parity\",\"framing\"]}"));
+	double end = now() + 10;
+	do {
+		ioctl(fd, TIOCGICOUNT, &ic);
+		if (ic.parity > ic0.parity && ic.frame > ic0.frame)
+			break;
+		poll(NULL, 0, 10);
+	} while (now() < end);
+	CHECK(ic.parity > ic0.parity && ic.frame > ic0.frame, "parity %d->%d frame %d->%d",
+	      ic0.parity, ic.parity, ic0.frame, ic.frame);
+	sent = port_field("breaks_sent");
+	CHECK(ioctl(fd, TCSBRKP, 1) == 0, "tcsendbreak: %s", strerror(errno));	/* 100 ms */
+	CHECK(wait_field("breaks_sent", sent + 1, 10), "the break did not reach the device");
+	close(fd);
+	printf("PASS %s\n", __func__);
+	passed++;
+}
+
+static void test_data_and_drain(void)
+{
+	int fd = open_tty(), dev = open(dev_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	static unsigned char data[4800], got[4800];
+	size_t have = 0;
+
+	CHECK(fd >= 0 && dev >= 0, "open: %s", strerror(errno));
+	/* 9600 8N1 paced by the simulated line: 960 bytes/s */
+	CHECK(set_line(fd, 9600, CS8) == 0, "9600");
+	CHECK(wait_field("baud", 9600, 10), "9600 did not reach the device");
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + i / 256);
+	for (size_t off = 0; off < 960;) {
+		ssize_t n = write(fd, data + off, 960 - off);
+
+		if (n > 0)
+			off += (size_t)n;
+		else
+			poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, 1000);
+	}
+	fcntl(fd, F_SETFL, 0);
+	double t0 = now();
+	CHECK(ioctl(fd, TCSBRK, 1) == 0, "tcdrain: %s", strerror(errno));	/* TCSBRK 1 = drain */
+	long long left = port_field("tx_queue");
+	CHECK(left == 0, "tcdrain returned with %lld bytes still on the line (after %.2f s)", left,
+	      now() - t0);
+	double end = now() + 10;
+	while (have < 960 && now() < end) {
+		ssize_t n = read(dev, got + have, 960 - have);
+
+		if (n > 0)
+			have += (size_t)n;
+		else
+			poll(&(struct pollfd){ .fd = dev, .events = POLLIN }, 1, 100);
+	}
+	CHECK(have == 960 && memcmp(got, data, 960) == 0, "the device received %zu bytes", have);
+	/* and the other way */
+	CHECK(write(dev, data, 4800) == 4800, "device write");
+	have = 0;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	end = now() + 10;
+	while (have < 4800 && now() < end) {
+		ssize_t n = read(fd, got + have, 4800 - have);
+
+		if (n > 0)
+			have += (size_t)n;
+		else
+			poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 100);
+	}
+	CHECK(have == 4800 && memcmp(got, data, 4800) == 0, "the application received %zu bytes",
+	      have);
+	close(fd);
+	close(dev);
+	printf("PASS %s\n", __func__);
+	passed++;
+}
+
+static void test_daemon_killed(void)
+{
+	int fd = open_tty();
+	char c;
+	ssize_t n = 1;
+
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(kill(daemon_pid, SIGKILL) == 0, "kill realcomd: %s", strerror(errno));
+	double end = now() + 10;
+	while (now() < end) {
+		n = read(fd, &c, 1);
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			break;
+		poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 100);
+	}
+	CHECK(n == 0 || (n < 0 && errno == EIO), "no hang-up on the tty (read %zd, %s)", n,
+	      strerror(errno));
+	close(fd);
+	end = now() + 10;
+	while (access(tty_path, F_OK) == 0 && now() < end)
+		poll(NULL, 0, 10);
+	CHECK(access(tty_path, F_OK) != 0, "%s still exists after the daemon died", tty_path);
+	printf("PASS %s\n", __func__);
+	passed++;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5) {
+		fprintf(stderr, "usage: e2e TTY SIM_CONTROL SIM_PTY REALCOMD_PID\n");
+		return 2;
+	}
+	tty_path = argv[1];
+	ctl_path = argv[2];
+	dev_path = argv[3];
+	daemon_pid = atoi(argv[4]);
+	signal(SIGPIPE, SIG_IGN);
+	test_line_settings();
+	test_modem_lines();
+	test_line_errors_and_break();
+	test_data_and_drain();
+	test_daemon_killed();
+	printf("e2e: %d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
