@@ -14,7 +14,7 @@ import termios
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Realcomd, Sim, open_tty, wait_for  # noqa: E402
+from itlib import Certs, Realcomd, Sim, open_tty, wait_for  # noqa: E402
 from test_realcomd import tty_read, tty_write  # noqa: E402
 
 
@@ -114,10 +114,12 @@ class Ser2net(Peer):
         self.assertEqual(p["reconnects"], 0)
 
     def test_tls(self):
-        certs = os.path.join(self.dir, "certs")
-        subprocess.run(["sh", os.environ["MKCERTS"], certs], check=True, capture_output=True)
-        self.ser2net(f"telnet(rfc2217),ssl(key={certs}/server.key,cert={certs}/server.pem),tcp")
-        p = self.exchange({"tls": "on", "tls_ca": f"{certs}/ca.pem"})
+        certs = Certs()
+        certs.setup()
+        self.addCleanup(certs.teardown)
+        self.ser2net(f"telnet(rfc2217),ssl(key={certs.path('server.key')},"
+                     f"cert={certs.path('server.pem')}),tcp")
+        p = self.exchange({"tls": "on", "tls_ca": certs.path("ca.pem")})
         self.assertIn("verified by CA", p["tls_info"])
 
 

@@ -5,28 +5,17 @@ data-only layout, a client certificate, and every rejection: wrong CA,
 expired, wrong host, pin mismatch, missing client certificate.  The
 certificates are made at test time by tests/lib/mkcerts.sh."""
 import os
-import shutil
 import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Realcomd, Sim, make_certs, open_tty, realcom_port, wait_for  # noqa: E402
+from itlib import Realcomd, Sim, Certs, open_tty, realcom_port, wait_for  # noqa: E402
 
-CERTS = None
-
-
-def setUpModule():
-    global CERTS
-    CERTS = make_certs()
-
-
-def tearDownModule():
-    shutil.rmtree(CERTS, ignore_errors=True)
-
-
-def cert(name):
-    return os.path.join(CERTS, name)
+CERTS = Certs()
+setUpModule = CERTS.setup
+tearDownModule = CERTS.teardown
+cert = CERTS.path
 
 
 def fingerprint(name):

@@ -77,11 +77,22 @@ def stop(proc):
             proc.wait()
 
 
-def make_certs():
-    """A fresh directory of test certificates (tests/lib/mkcerts.sh, via $MKCERTS)."""
-    d = tempfile.mkdtemp(prefix="realcom-certs-")
-    subprocess.run(["sh", os.environ["MKCERTS"], d], check=True, capture_output=True)
-    return d
+class Certs:
+    """Test certificates made fresh for a test module (tests/lib/mkcerts.sh via
+    $MKCERTS): setUpModule = CERTS.setup, tearDownModule = CERTS.teardown."""
+
+    def __init__(self):
+        self.dir = None
+
+    def setup(self):
+        self.dir = tempfile.mkdtemp(prefix="realcom-certs-")
+        subprocess.run(["sh", os.environ["MKCERTS"], self.dir], check=True, capture_output=True)
+
+    def teardown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
 
 
 class Sim:

@@ -14,24 +14,14 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from simlib import Sim, make_certs, expect_closed, recv_exact  # noqa: E402
+from simlib import Sim, Certs, expect_closed, recv_exact  # noqa: E402
 
 H = bytes.fromhex
 LSTATUS_ALL_ON = H("1303010101")
-CERTS = None
-
-
-def setUpModule():
-    global CERTS
-    CERTS = make_certs()
-
-
-def tearDownModule():
-    shutil.rmtree(CERTS, ignore_errors=True)
-
-
-def cert(name):
-    return os.path.join(CERTS, name)
+CERTS = Certs()
+setUpModule = CERTS.setup
+tearDownModule = CERTS.teardown
+cert = CERTS.path
 
 
 def client(certname=None):
