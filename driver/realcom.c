@@ -82,7 +82,7 @@ struct realcom_msg {
 struct realcom_port {
 	struct tty_port port;
 	unsigned int index;
-	unsigned long flags;		/* REALCOM_* bits, atomic */
+	unsigned long flags;		/* REALCOM_F_* bits, atomic */
 
 	spinlock_t lock;		/* protects the fields down to icount */
 	DECLARE_KFIFO_PTR(xmit, u8);	/* written by the tty, read by the daemon */
@@ -213,12 +213,12 @@ static int realcom_send(struct realcom_port *rp, u16 type, const void *payload,
 }
 
 /*
- * Queue LINE if the settings changed (or @always).  Two changes with no data
- * between them are merged into one message: nothing was sent under the
- * first, so the device need not pass through it.
+ * Queue LINE if the settings changed.  Two changes with no data between them
+ * are merged into one message: nothing was sent under the first, so the
+ * device need not pass through it.
  */
 static void realcom_queue_line(struct realcom_port *rp,
-			       const struct realcom_line *line, bool always)
+			       const struct realcom_line *line)
 {
 	struct realcom_msg *msg, *tail;
 	unsigned long flags;
@@ -226,7 +226,7 @@ static void realcom_queue_line(struct realcom_port *rp,
 	msg = realcom_msg_alloc(REALCOM_MSG_LINE, line, sizeof(*line),
 				GFP_KERNEL | __GFP_NOFAIL);
 	spin_lock_irqsave(&rp->lock, flags);
-	if (!always && !memcmp(&rp->line, line, sizeof(*line)))
+	if (!memcmp(&rp->line, line, sizeof(*line)))
 		goto out;
 	rp->line = *line;
 	tail = list_empty(&rp->ctrl) ? NULL :
@@ -547,7 +547,7 @@ static void realcom_tty_set_termios(struct tty_struct *tty,
 	 */
 	if (realcom_ctrl_wait(rp))
 		pr_debug("ttyR%u: termios queued over the limit\n", rp->index);
-	realcom_queue_line(rp, &line, false);
+	realcom_queue_line(rp, &line);
 
 	if (!old)
 		return;
@@ -943,6 +943,8 @@ static int realcom_rx_data(struct realcom_port *rp, const u8 *data,
 	size_t n;
 	long ret;
 
+	if (!len)
+		return 0;
 	while (!realcom_rx_room(rp, len)) {
 		if (nonblock)
 			return -EAGAIN;
@@ -952,8 +954,8 @@ static int realcom_rx_data(struct realcom_port *rp, const u8 *data,
 		if (ret < 0)
 			return ret;
 	}
-	if (!len || !tty_port_initialized(&rp->port))
-		return 0;
+	if (!tty_port_initialized(&rp->port))
+		return 0;	/* nobody has the tty open: dropped, as by a UART */
 
 	n = tty_insert_flip_string(&rp->port, data, len);
 	spin_lock_irqsave(&rp->lock, flags);
