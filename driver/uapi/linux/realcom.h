@@ -11,6 +11,13 @@
  * tty can take received data.  Multi-byte fields are in host byte order.
  * Reserved fields and padding must be zero; the kernel refuses them
  * otherwise (-EINVAL), so they can be given meaning later.
+ *
+ * A read() returns at most 16 KiB and needs room for at least the next
+ * message; TX_DATA may be split anywhere.  A short write() return means the
+ * messages before that point were applied.  After OPEN the kernel sends
+ * LINE and MODEM with the full current state.  The device's output queue
+ * (OQUEUE, and DRAIN_DONE's remaining) counts in TIOCOUTQ and keeps close
+ * and tcdrain waiting while non-zero: the daemon reports 0 once it is empty.
  */
 #ifndef _UAPI_LINUX_REALCOM_H
 #define _UAPI_LINUX_REALCOM_H
@@ -25,11 +32,9 @@
 /* REALCOM_IOC_VERSION */
 struct realcom_version {
 	__u32 api_version;	/* REALCOM_API_VERSION */
-	__u32 features;		/* REALCOM_FEAT_* */
+	__u32 features;		/* none defined yet: 0 */
 	__u32 reserved[6];
 };
-
-#define REALCOM_FEAT_ERROR_FLAGS	0x01	/* RX_DATA_FLAGS is understood */
 
 /* REALCOM_IOC_BIND */
 struct realcom_bind {
@@ -61,7 +66,7 @@ enum realcom_msg_type {
 
 	/* daemon -> kernel */
 	REALCOM_MSG_RX_DATA = 0x81,	/* bytes for the application */
-	REALCOM_MSG_MODEM_STATUS = 0x82,/* struct realcom_modem: CTS/DSR/DCD/RI */
+	REALCOM_MSG_MODEM_STATUS = 0x82, /* struct realcom_modem: CTS/DSR/DCD/RI */
 	REALCOM_MSG_LINE_EVENT = 0x83,	/* struct realcom_line_event */
 	REALCOM_MSG_DRAIN_DONE = 0x84,	/* struct realcom_drain_done */
 	REALCOM_MSG_LINK = 0x85,	/* struct realcom_link */
