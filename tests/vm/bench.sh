@@ -11,7 +11,7 @@ socat PTY,link=/tmp/relay,raw,echo=0 TCP:127.0.0.1:30000,nodelay,retry=100,inter
 relay_pid=$!
 i=0
 while [ $i -lt 100 ] && [ ! -e /tmp/relay ]; do i=$((i + 1)); sleep 0.1; done
-vmbench /tmp/relay relay
+vmbench /tmp/relay relay 1000 16777216
 kill $relay_pid $echo_pid 2>/dev/null
 
 nportsim --ports 1 --echo --pty-dir /tmp/sim --control /tmp/sim/control \
@@ -22,7 +22,7 @@ realcomd -f -c /tmp/realcom.conf >/tmp/realcomd.log 2>&1 &
 daemon=$!
 i=0
 while [ $i -lt 100 ] && [ ! -e /dev/ttyR0 ]; do i=$((i + 1)); sleep 0.1; done
-vmbench /dev/ttyR0 realcomd-kernel
+vmbench /dev/ttyR0 realcomd-kernel 1000 16777216 || { echo "--- realcomd log"; cat /tmp/realcomd.log; }
 kill $daemon $sim 2>/dev/null
 wait 2>/dev/null
 echo "BENCH-DONE"

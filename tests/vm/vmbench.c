@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/serial.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +76,12 @@ int main(int argc, char **argv)
 		ssize_t n;
 
 		if (poll(&p, 1, 10000) != 1) {
-			fprintf(stderr, "vmbench: bulk stalled at %zu of %zu\n", got, bulk);
+			struct serial_icounter_struct ic = { 0 };
+
+			/* where did it stop: dropped in the tty (buf_overrun) or never sent? */
+			ioctl(fd, TIOCGICOUNT, &ic);
+			fprintf(stderr, "vmbench: bulk stalled at %zu of %zu (sent %zu; tty rx %d, "
+				"buf_overrun %d)\n", got, bulk, sent, ic.rx, ic.buf_overrun);
 			return 1;
 		}
 		if ((p.revents & POLLOUT) && sent < bulk) {
