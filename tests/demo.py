@@ -16,8 +16,9 @@ def main():
     sim = Sim("--ports", "2", "--echo")
     print(f"== nportsim: 2 ports, echo; Real COM data {sim.data_port(1)}-{sim.data_port(2)}, "
           f"command {sim.command_port(1)}-{sim.command_port(2)} on 127.0.0.1")
-    d = Realcomd({0: realcom_port(sim, 1), 1: realcom_port(sim, 2)})
-    print(f"== realcomd: {d.tty(0)} and {d.tty(1)} (pty backend)")
+    # the kernel backend when realcom.ko is loaded, else ptys
+    d = Realcomd({0: realcom_port(sim, 1), 1: realcom_port(sim, 2)}, backend="auto")
+    print(f"== realcomd: {d.tty(0)} and {d.tty(1)} ({d.port(0)['backend']} backend)")
     try:
         with serial.Serial(d.tty(0), 115200, bytesize=8, parity="N", stopbits=1,
                            timeout=10) as app:

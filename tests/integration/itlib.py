@@ -22,7 +22,8 @@ class Realcomd:
     """realcomd with a generated realcom.conf in a temp dir.  ports maps N to
     the keys of a [ttyR<N>] section."""
 
-    def __init__(self, ports, extra_global=""):
+    def __init__(self, ports, extra_global="", backend="pty"):
+        self.backend = backend
         self.dir = tempfile.mkdtemp(prefix="realcomd-test-")
         self.proc = None
         self.write_config(ports, extra_global)
@@ -35,7 +36,7 @@ class Realcomd:
             raise AssertionError(f"realcomd exited:\n{self.log_text()}")
 
     def write_config(self, ports, extra_global=""):
-        lines = ["[global]", "backend = pty", f"pty_dir = {self.path('dev')}",
+        lines = ["[global]", f"backend = {self.backend}", f"pty_dir = {self.path('dev')}",
                  f"control_socket = {self.path('control')}", extra_global]
         for n, keys in sorted(ports.items()):
             lines.append(f"\n[ttyR{n}]")
@@ -47,7 +48,10 @@ class Realcomd:
         return os.path.join(self.dir, name)
 
     def tty(self, n=0):
-        return self.path(f"dev/ttyR{n}")
+        """What applications open: the pty link, or /dev/ttyR<n> with realcom.ko."""
+        if self.backend == "pty":
+            return self.path(f"dev/ttyR{n}")
+        return self.port(n)["path"]
 
     def log_text(self):
         with open(self.path("realcomd.log")) as f:
