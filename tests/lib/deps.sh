@@ -51,3 +51,26 @@ realcom_install_vm_deps() {
     apt-get update -q >/dev/null &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
 }
+
+# The package suite (tests/pkg/run): what dpkg-buildpackage, dh-dkms, lintian
+# and the installed-package checks use.  The kernel headers come from
+# realcom_install_vm_deps.
+REALCOM_PKG_PACKAGES="
+  dpkg-dev debhelper dh-dkms dkms fakeroot lintian man-db groff-base systemd udev cpio
+"
+
+realcom_install_pkg_deps() {
+    local p missing=""
+    for p in $REALCOM_PKG_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" != 0 ]; then
+        echo "the package suite installs packages: run as root" >&2
+        return 1
+    fi
+    echo "installing:$missing"
+    apt-get update -q >/dev/null &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
+}
