@@ -56,7 +56,7 @@ realcom_install_vm_deps() {
 # and the installed-package checks use.  The kernel headers come from
 # realcom_install_vm_deps.
 REALCOM_PKG_PACKAGES="
-  dpkg-dev debhelper dh-dkms dkms fakeroot lintian man-db groff-base systemd udev cpio
+  dpkg-dev debhelper dh-dkms dkms fakeroot lintian man-db groff-base systemd udev cpio strace
 "
 
 realcom_install_pkg_deps() {
