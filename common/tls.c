@@ -15,6 +15,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "tls.h"
@@ -193,7 +194,13 @@ SSL_CTX *tls_ctx_new(const struct tls_config *c, char err[TLS_ERR_MAX])
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (c->server && (!c->cert_file || !c->key_file)) {
+	if (c->cert && c->key) {
+		if (SSL_CTX_use_certificate(ctx, c->cert) != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+			tls_openssl_error(err, "certificate", "the key does not match it");
+			goto fail;
+		}
+	} else if (c->server && (!c->cert_file || !c->key_file)) {
 		snprintf(err, TLS_ERR_MAX, "a TLS server needs a certificate and a key");
 		goto fail;
 	}
@@ -295,6 +302,142 @@ int tls_handshake(SSL *ssl, uint32_t *want, char err[TLS_ERR_MAX])
 		tls_openssl_error(err, "TLS handshake", "connection closed by the peer");
 	}
 	return -EPROTO;
+}
+
+int tls_self_signed(const char *cn, const char *san, unsigned int days, X509 **cert,
+		    EVP_PKEY **key, char err[TLS_ERR_MAX])
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	GENERAL_NAME *gen = GENERAL_NAME_new();
+	ASN1_OCTET_STRING *ip = a2i_IPADDRESS(san);
+	uint8_t serial[16];
+	BIGNUM *bn = NULL;
+	int ok = 0;
+
+	ERR_clear_error();	/* a2i_IPADDRESS leaves an error for a name */
+	if (!k || !x || !name || !gens || !gen || RAND_bytes(serial, sizeof(serial)) != 1)
+		goto out;
+	serial[0] &= 0x7F;	/* a positive serial number */
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	if (ip) {
+		GENERAL_NAME_set0_value(gen, GEN_IPADD, ip);
+	} else {
+		ASN1_IA5STRING *dns = ASN1_IA5STRING_new();
+
+		if (!dns || !ASN1_STRING_set(dns, san, -1)) {
+			ASN1_IA5STRING_free(dns);
+			goto out;
+		}
+		GENERAL_NAME_set0_value(gen, GEN_DNS, dns);
+	}
+	ip = NULL;
+	if (!sk_GENERAL_NAME_push(gens, gen))
+		goto out;
+	gen = NULL;
+	ok = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) &&
+	     X509_set_version(x, X509_VERSION_3) &&
+	     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
+					-1, -1, 0) &&
+	     X509_set_subject_name(x, name) && X509_set_issuer_name(x, name) &&
+	     X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
+	     X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400) &&
+	     X509_set_pubkey(x, k) && X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 0, 0) &&
+	     X509_sign(x, k, EVP_sha256());
+out:
+	if (!ok) {
+		tls_openssl_error(err, "self-signed certificate", "out of memory");
+		X509_free(x);
+		EVP_PKEY_free(k);
+	} else {
+		*cert = x;
+		*key = k;
+	}
+	ASN1_OCTET_STRING_free(ip);
+	GENERAL_NAME_free(gen);
+	GENERAL_NAMES_free(gens);
+	X509_NAME_free(name);
+	BN_free(bn);
+	return ok ? 0 : -1;
+}
+
+int tls_load_pem(const char *cert_file, const char *key_file, X509 **cert, EVP_PKEY **key,
+		 char err[TLS_ERR_MAX])
+{
+	FILE *f = fopen(cert_file, "re");
+
+	*cert = NULL;
+	*key = NULL;
+	if (!f) {
+		snprintf(err, TLS_ERR_MAX, "%s: %s", cert_file, strerror(errno));
+		return -1;
+	}
+	*cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!*cert) {
+		tls_openssl_error(err, cert_file, "no certificate in the file");
+		return -1;
+	}
+	f = fopen(key_file, "re");
+	if (!f) {
+		snprintf(err, TLS_ERR_MAX, "%s: %s", key_file, strerror(errno));
+	} else {
+		*key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+		if (!*key)
+			tls_openssl_error(err, key_file, "no private key in the file");
+		else if (X509_check_private_key(*cert, *key) != 1)
+			snprintf(err, TLS_ERR_MAX, "%s: the key does not match the certificate %s",
+				 key_file, cert_file);
+		else
+			return 0;
+	}
+	ERR_clear_error();
+	X509_free(*cert);
+	EVP_PKEY_free(*key);
+	*cert = NULL;
+	*key = NULL;
+	return -1;
+}
+
+/* What a memory BIO holds, as a NUL-terminated string. */
+static char *tls_bio_string(BIO *b, int ok)
+{
+	char *data, *s = NULL;
+	long n = ok == 1 ? BIO_get_mem_data(b, &data) : -1;
+
+	if (n >= 0 && (s = malloc((size_t)n + 1))) {
+		memcpy(s, data, (size_t)n);
+		s[n] = '\0';
+	}
+	if (n > 0)
+		OPENSSL_cleanse(data, (size_t)n);
+	BIO_free(b);
+	return s;
+}
+
+char *tls_cert_pem(X509 *cert)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+
+	return b ? tls_bio_string(b, PEM_write_bio_X509(b, cert)) : NULL;
+}
+
+char *tls_key_pem(EVP_PKEY *key)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+
+	return b ? tls_bio_string(b, PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL))
+		 : NULL;
+}
+
+void tls_free_secret(char *s)
+{
+	if (s)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
 }
 
 void tls_describe(SSL *ssl, char *out, size_t len)

@@ -27,6 +27,8 @@ struct tls_config {
 	uint8_t fingerprint[TLS_FP_LEN];	/* SHA-256 of the peer's leaf certificate */
 	const char *cert_file;		/* our certificate (a server's, or a client's) */
 	const char *key_file;
+	X509 *cert;			/* or both in memory (not taken over) */
+	EVP_PKEY *key;
 	bool require_client_cert;	/* server: ask for one and verify it against ca_file */
 };
 
@@ -54,6 +56,20 @@ void tls_fingerprint_format(const uint8_t fp[TLS_FP_LEN], char out[TLS_FP_STRLEN
 int tls_cert_fingerprint(X509 *cert, uint8_t out[TLS_FP_LEN]);
 /* The SHA-256 fingerprint of the first certificate in a PEM file. */
 int tls_file_fingerprint(const char *pem_path, uint8_t out[TLS_FP_LEN]);
+
+/* A device's own certificate, as a new NPort G2 makes it (nport-g2.md): an
+ * ECC P-256 key and a self-signed certificate for days, subject CN cn, the
+ * subjectAltName an IP address or a DNS name (san).  0, or -1 with err. */
+int tls_self_signed(const char *cn, const char *san, unsigned int days, X509 **cert,
+		    EVP_PKEY **key, char err[TLS_ERR_MAX]);
+/* The first certificate and the private key of PEM files.  0, or -1 with err. */
+int tls_load_pem(const char *cert_file, const char *key_file, X509 **cert, EVP_PKEY **key,
+		 char err[TLS_ERR_MAX]);
+/* PEM text, malloc'd, NUL-terminated; NULL when out of memory.  Free a key's
+ * text with tls_free_secret(). */
+char *tls_cert_pem(X509 *cert);
+char *tls_key_pem(EVP_PKEY *key);
+void tls_free_secret(char *s);
 
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384, verified by CA" and the like. */
 void tls_describe(SSL *ssl, char *out, size_t len);

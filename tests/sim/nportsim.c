@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * nportsim: main program.  Parses options, opens each port's pty and
- * listeners, the TLS context and the control socket, then runs the loop.
- * The device's behaviour lives in sim_realcom.c and sim_rfc2217.c.
+ * listeners, the TLS context, the control socket and the management side,
+ * then runs the loop.  The device's behaviour lives in sim_realcom.c and
+ * sim_rfc2217.c, its management API in sim_rest.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +46,19 @@ static const char usage[] =
 	"      --key FILE           its private key (PEM)\n"
 	"      --client-ca FILE     require a client certificate signed by this CA\n"
 	"  -c, --control PATH       JSON control socket (see nportsim(1))\n"
+	"\n"
+	"Management (REST over HTTPS and mDNS, see nportsim(1)):\n"
+	"      --https-port N       serve the REST API on port N (0: any free port)\n"
+	"      --factory            a new unit: no account, ports disabled until set up\n"
+	"      --accounts FILE      user:password:admin|operator lines (mode 600)\n"
+	"      --lockout-failures N failed logins before a lockout (default 5)\n"
+	"      --lockout-seconds S  how long a lockout lasts (default 300)\n"
+	"      --name NAME          device name (default NPort-<model digits>-<MAC tail>)\n"
+	"      --model MODEL        model (default \"NPort 6150-G2\")\n"
+	"      --mac MAC            MAC address (default 00:90:E8 and 3 derived bytes)\n"
+	"      --serial SERIAL      serial number (default derived from the MAC)\n"
+	"      --mdns, --no-mdns    announce on mDNS through avahi-daemon (default: on\n"
+	"                           with the REST API)\n"
 	"  -v, --verbose            log every connection and command\n"
 	"  -h, --help               show this help\n"
 	"  -V, --version            show the version\n";
@@ -142,7 +156,7 @@ static void sim_reboot_done(struct loop_timer *t)
 
 	s->rebooting = false;
 	for (unsigned int i = 0; i < s->opt.ports; i++)
-		if (s->port[i].proto->listen(&s->port[i]) < 0)
+		if (s->port[i].enabled && s->port[i].proto->listen(&s->port[i]) < 0)
 			log_warnx("port %u: cannot listen again after the reboot", i + 1);
 	log_info("reboot done");
 }
@@ -160,6 +174,51 @@ void sim_reboot(struct sim *s, unsigned int ms)
 		sim_serial_reset(p);
 	}
 	loop_timer_arm(&s->reboot_timer, ms, 0);
+}
+
+SSL_CTX *sim_data_tls(struct sim *s)
+{
+	struct tls_config tc = {
+		.server = true, .verify = true, .cert = s->mgmt.cert, .key = s->mgmt.key,
+		.ca_file = s->opt.client_ca, .require_client_cert = s->opt.client_ca != NULL,
+	};
+	char err[TLS_ERR_MAX];
+
+	if (s->tls || !s->mgmt.cert)
+		return s->tls;
+	s->tls = tls_ctx_new(&tc, err);
+	if (!s->tls)
+		log_warnx("TLS: %s", err);
+	return s->tls;
+}
+
+int sim_port_configure(struct sim_port *p, enum sim_mode mode, bool enabled, enum sim_tls tls)
+{
+	const struct sim_proto *proto = mode == SIM_REALCOM ? &sim_realcom : &sim_rfc2217;
+	int r = 0;
+
+	p->proto->drop(p, "port reconfigured");
+	sim_listen_close(p);
+	if (proto != p->proto) {
+		conn_free(&p->data);
+		conn_free(&p->cmd);
+		loop_timer_free(&p->poll_timer);
+		loop_timer_free(&p->wait_timer);
+		p->proto = proto;
+		r = proto->init(p);
+	}
+	p->tls = tls;
+	p->enabled = enabled && r == 0;
+	if (p->enabled && !p->sim->rebooting)
+		r = proto->listen(p);
+	if (r < 0) {
+		sim_listen_close(p);
+		p->enabled = false;
+	}
+	log_info("port %u: %s%s", p->n, !p->enabled ? "disabled" :
+		 mode == SIM_REALCOM ? "Real COM" : "RFC 2217",
+		 p->enabled && tls != SIM_TLS_OFF ? " over TLS" : "");
+	return r;
 }
 
 static void sim_stall_done(struct loop_timer *t)
@@ -217,7 +276,8 @@ __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const ch
 static void parse_options(int argc, char **argv, struct sim_options *o)
 {
 	enum { O_DATA = 256, O_CMD, O_TCP, O_RATE, O_IDLE, O_INTERVAL, O_MAX, O_TLS, O_CERT,
-	       O_KEY, O_CA };
+	       O_KEY, O_CA, O_HTTPS, O_FACTORY, O_ACCOUNTS, O_LOCK_N, O_LOCK_S, O_NAME, O_MODEL,
+	       O_MAC, O_SERIAL, O_MDNS, O_NO_MDNS };
 	static const struct option opts[] = {
 		{ "ports", required_argument, NULL, 'n' },
 		{ "mode", required_argument, NULL, 'm' },
@@ -236,6 +296,17 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 		{ "key", required_argument, NULL, O_KEY },
 		{ "client-ca", required_argument, NULL, O_CA },
 		{ "control", required_argument, NULL, 'c' },
+		{ "https-port", required_argument, NULL, O_HTTPS },
+		{ "factory", no_argument, NULL, O_FACTORY },
+		{ "accounts", required_argument, NULL, O_ACCOUNTS },
+		{ "lockout-failures", required_argument, NULL, O_LOCK_N },
+		{ "lockout-seconds", required_argument, NULL, O_LOCK_S },
+		{ "name", required_argument, NULL, O_NAME },
+		{ "model", required_argument, NULL, O_MODEL },
+		{ "mac", required_argument, NULL, O_MAC },
+		{ "serial", required_argument, NULL, O_SERIAL },
+		{ "mdns", no_argument, NULL, O_MDNS },
+		{ "no-mdns", no_argument, NULL, O_NO_MDNS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -311,6 +382,48 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 		case 'c':
 			o->control = optarg;
 			break;
+		case O_HTTPS:
+			if (conf_parse_uint(optarg, 0, 65535, &o->https_port, why, sizeof(why)))
+				usage_error("--https-port '%s': expected 0 to 65535", optarg);
+			o->mgmt = true;
+			break;
+		case O_FACTORY:
+			o->factory = o->mgmt = true;
+			break;
+		case O_ACCOUNTS:
+			o->accounts = optarg;
+			o->mgmt = true;
+			break;
+		case O_LOCK_N:
+			if (conf_parse_uint(optarg, 1, 100, &o->lockout_failures, why, sizeof(why)))
+				usage_error("--lockout-failures '%s': expected 1 to 100", optarg);
+			break;
+		case O_LOCK_S:
+			if (conf_parse_uint(optarg, 1, 86400, &o->lockout_seconds, why, sizeof(why)))
+				usage_error("--lockout-seconds '%s': expected 1 to 86400", optarg);
+			break;
+		case O_NAME:
+			if (!*optarg || strlen(optarg) > 63)
+				usage_error("--name: 1 to 63 characters");
+			o->name = optarg;
+			break;
+		case O_MODEL:
+			if (!*optarg || strlen(optarg) > 31)
+				usage_error("--model: 1 to 31 characters");
+			o->model = optarg;
+			break;
+		case O_MAC:
+			o->mac = optarg;
+			break;
+		case O_SERIAL:
+			if (!*optarg || strlen(optarg) > 31)
+				usage_error("--serial: 1 to 31 characters");
+			o->serial = optarg;
+			break;
+		case O_MDNS:
+		case O_NO_MDNS:
+			o->mdns = c == O_MDNS;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -331,6 +444,12 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 		usage_error("--tls %s needs --cert and --key", tls_modes[o->tls]);
 	if (o->client_ca && o->tls == SIM_TLS_OFF)
 		usage_error("--client-ca %s needs --tls data-only or on", o->client_ca);
+	if (o->factory && o->accounts)
+		usage_error("--factory is a unit without accounts: drop --accounts");
+	if (o->mdns == 1 && !o->mgmt)
+		usage_error("--mdns announces the REST API: give --https-port too");
+	if (o->mgmt && o->mdns < 0)
+		o->mdns = 1;
 	if (o->mode == SIM_RFC2217 && o->tls == SIM_TLS_DATA_ONLY)
 		usage_error("--tls %s is for Real COM; RFC 2217 has one connection: use on",
 			    "data-only");
@@ -343,8 +462,10 @@ int main(int argc, char **argv)
 			.ports = 1, .mode = SIM_REALCOM, .listen = "127.0.0.1",
 			.data_base = 950, .command_base = 966, .tcp_base = 4000, .pty_dir = ".",
 			.poll_idle_ms = 40000, .poll_interval_ms = 3000, .poll_max = 4,
+			.https_port = 443, .mdns = -1, .lockout_failures = 5, .lockout_seconds = 300,
 		},
 		.control = { .fd = -1 },
+		.mgmt = { .http_fd = -1 },
 	};
 	char err[TLS_ERR_MAX];
 	int r = 1;
@@ -368,6 +489,8 @@ int main(int argc, char **argv)
 		if (!s.tls)
 			fatalx("TLS: %s", err);
 	}
+	if (sim_rest_init(&s, err, sizeof(err)) < 0)
+		fatalx("%s", err);
 	for (unsigned int i = 0; i < s.opt.ports; i++) {
 		struct sim_port *p = &s.port[i];
 
@@ -375,18 +498,27 @@ int main(int argc, char **argv)
 		p->n = i + 1;
 		p->master = p->slave = p->lfd[0] = p->lfd[1] = -1;
 		p->proto = s.opt.mode == SIM_REALCOM ? &sim_realcom : &sim_rfc2217;
+		p->tls = s.opt.tls;
+		/* A new unit's ports stay disabled until it has an administrator. */
+		p->enabled = !s.opt.factory;
 		if (p->proto->init(p) < 0 || sim_serial_open(p) < 0 ||
 		    loop_timer_init(s.loop, &p->stall_timer, sim_stall_done, p) < 0)
 			goto out;
-		if (p->proto->listen(p) < 0)
+		if (p->enabled && p->proto->listen(p) < 0)
 			goto out;
 	}
 	if (s.opt.control && sim_control_open(&s) < 0)
 		goto out;
+	if (s.opt.mgmt && sim_http_open(&s) < 0)
+		goto out;
+	if (s.opt.mdns == 1 && sim_mdns_open(&s) < 0)
+		goto out;
 	for (unsigned int i = 0; i < s.opt.ports; i++) {
 		struct sim_port *p = &s.port[i];
 
-		if (s.opt.mode == SIM_REALCOM)
+		if (!p->enabled)
+			log_info("port %u: %s, disabled until the unit is set up", p->n, p->link);
+		else if (s.opt.mode == SIM_REALCOM)
 			log_info("port %u: %s, data %s:%u, command %s:%u%s", p->n, p->link,
 				 s.opt.listen, sim_data_port(&s, p->n), s.opt.listen,
 				 sim_command_port(&s, p->n), s.opt.echo ? ", echo" : "");
@@ -397,6 +529,8 @@ int main(int argc, char **argv)
 	log_info("ready");
 	r = loop_run(s.loop) < 0;
 out:
+	sim_mdns_close(&s);
+	sim_http_close(&s);
 	sim_control_close(&s);
 	for (unsigned int i = 0; i < s.opt.ports; i++) {
 		struct sim_port *p = &s.port[i];
@@ -412,6 +546,7 @@ out:
 		loop_timer_free(&p->stall_timer);
 	}
 	loop_timer_free(&s.reboot_timer);
+	sim_rest_free(&s);
 	SSL_CTX_free(s.tls);
 	loop_free(s.loop);
 	return r;

@@ -4,7 +4,9 @@
  * hardware.  One process, one event loop (common/loop), N ports; each port
  * has a pty as its serial side and speaks Real COM (sim_realcom.c) or
  * RFC 2217 (sim_rfc2217.c) on the network side.  sim_control.c is the JSON
- * control socket tests use to look inside and to inject faults.
+ * control socket tests use to look inside and to inject faults; sim_rest.c
+ * (over sim_http.c) and sim_mdns.c are the management side: the REST API
+ * and the mDNS announcement of nport-g2.md.
  */
 #ifndef NPORTSIM_SIM_H
 #define NPORTSIM_SIM_H
@@ -21,6 +23,9 @@
 #include "sock.h"
 #include "telnet.h"
 #include "tls.h"
+
+struct MHD_Daemon;
+struct sim_mdns;
 
 #define SIM_PORTS_MAX		32
 #define SIM_LOG_MAX		512	/* commands kept per port */
@@ -42,6 +47,75 @@ struct sim_options {
 	enum sim_tls tls;
 	const char *cert, *key, *client_ca;
 	const char *control;
+	/* management (sim_rest.c) */
+	bool mgmt;			/* the REST API runs (and mDNS unless off) */
+	unsigned int https_port;
+	bool factory;
+	int mdns;			/* -1: with the management side, 0 off, 1 on */
+	const char *accounts;
+	unsigned int lockout_failures, lockout_seconds;
+	const char *name, *model, *mac, *serial;
+};
+
+#define SIM_USER_MAX		32
+#define SIM_PASSWORD_MAX	128
+#define SIM_ACCOUNTS_MAX	16
+#define SIM_SESSIONS_MAX	8
+#define SIM_FAILURES_MAX	16	/* user names whose failed logins are counted */
+#define SIM_TOKEN_BYTES		32
+#define SIM_SESSION_S		900	/* a token's lifetime */
+#define SIM_BODY_MAX		(16 * 1024)	/* request bodies above this are refused */
+
+struct sim_account {
+	char user[SIM_USER_MAX + 1];
+	bool admin;
+	uint8_t salt[16];
+	uint8_t hash[32];		/* PBKDF2-HMAC-SHA256(password, salt) */
+};
+
+struct sim_session {
+	char token[SIM_TOKEN_BYTES * 2 + 1];	/* "" when the slot is free */
+	uint64_t expires_ms;
+	unsigned int account;
+};
+
+struct sim_failures {
+	char user[SIM_USER_MAX + 1];
+	unsigned int count;
+	uint64_t last_ms;
+	uint64_t locked_until_ms;
+};
+
+struct sim_policy {
+	unsigned int min_length, lifetime_days;
+	bool digit, mixed_case, special;
+};
+
+struct sim_mgmt {
+	bool needs_setup;
+	char name[64], model[32], serial[32], mac[18];
+	struct sim_account account[SIM_ACCOUNTS_MAX];
+	unsigned int accounts;
+	struct sim_session session[SIM_SESSIONS_MAX];
+	struct sim_failures failures[SIM_FAILURES_MAX];
+	struct sim_policy policy;
+	bool lockout_enabled;
+	unsigned int lockout_failures, lockout_seconds;
+	unsigned int logins_locked;	/* 423 answers so far */
+	/* the stored settings: network/ipv4, security/services, allowlist, syslog */
+	json_object *ipv4, *services, *allowlist, *syslog;
+	char *remote_ca;		/* PEM, or NULL */
+	/* the HTTPS certificate */
+	X509 *cert;
+	EVP_PKEY *key;
+	char *cert_pem;
+	char cert_sha256[TLS_FP_LEN * 3];	/* "AB:CD:..." */
+	/* transport (sim_http.c) and announcement (sim_mdns.c) */
+	struct MHD_Daemon *httpd;
+	int http_fd;
+	struct loop_watch http_watch;
+	struct loop_timer http_timer;
+	struct sim_mdns *mdns;
 };
 
 struct sim_log_entry {
@@ -79,6 +153,8 @@ struct sim_port {
 	struct sim *sim;
 	unsigned int n;			/* 1-based, as on the device */
 	const struct sim_proto *proto;
+	bool enabled;			/* listening (off: the "disabled" mode) */
+	enum sim_tls tls;		/* the port's connection type */
 
 	/* serial side */
 	int master, slave;
@@ -135,6 +211,7 @@ struct sim {
 	struct loop_timer reboot_timer;
 	unsigned int refuse_tls;	/* fault: refuse this many TLS handshakes */
 	struct ctlsock control;
+	struct sim_mgmt mgmt;
 };
 
 /* sim_serial.c */
@@ -170,6 +247,45 @@ void sim_stall(struct sim_port *p, unsigned int ms);
 void sim_line_event(struct sim_port *p, uint8_t events);
 uint16_t sim_data_port(const struct sim *s, unsigned int n);
 uint16_t sim_command_port(const struct sim *s, unsigned int n);
+
+/* Give port p a mode (enabled: listening) and a connection type; drops its
+ * host.  0 or -errno (the port is then disabled). */
+int sim_port_configure(struct sim_port *p, enum sim_mode mode, bool enabled, enum sim_tls tls);
+/* The TLS context for data connections, made from the HTTPS certificate
+ * when no --cert was given; NULL when there is none. */
+SSL_CTX *sim_data_tls(struct sim *s);
+
+/* sim_rest.c: the management API's state and handlers, without I/O */
+struct sim_response {
+	unsigned int status;
+	json_object *body;		/* NULL: no body (204) */
+	char allow[32];			/* the Allow header of a 405 */
+};
+/* Fill in identity, policy and stored settings from the options; read
+ * --accounts.  0, or -1 with err. */
+int sim_rest_init(struct sim *s, char *err, size_t errlen);
+void sim_rest_free(struct sim *s);
+/* Answer one request.  url is the path as received (not unescaped); auth the
+ * Authorization header or NULL; body need not be NUL-terminated. */
+void sim_rest_handle(struct sim *s, const char *method, const char *url, const char *auth,
+		     const char *body, size_t len, uint64_t now_ms, struct sim_response *r);
+/* "needs-setup" or "ready" */
+const char *sim_rest_state(const struct sim *s);
+/* The DNS-SD record: service type and TXT strings "key=value" (n at most). */
+extern const char sim_mdns_service_type[];
+unsigned int sim_rest_txt(const struct sim *s, char txt[][80], unsigned int n);
+/* The management part of the control socket's status. */
+json_object *sim_rest_status(const struct sim *s, uint64_t now_ms);
+
+/* sim_http.c: the REST API over HTTPS on the loop */
+int sim_http_open(struct sim *s);
+void sim_http_close(struct sim *s);
+
+/* sim_mdns.c */
+int sim_mdns_open(struct sim *s);
+/* The state changed: update the TXT record. */
+void sim_mdns_update(struct sim *s);
+void sim_mdns_close(struct sim *s);
 
 /* sim_control.c */
 int sim_control_open(struct sim *s);

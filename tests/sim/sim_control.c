@@ -25,7 +25,10 @@ static json_object *ctl_port(const struct sim_port *p)
 #define ADD(k, v) json_object_object_add(o, k, v)
 	ADD("port", json_object_new_int((int)p->n));
 	ADD("pty", json_object_new_string(p->link));
-	if (s->opt.mode == SIM_REALCOM) {
+	ADD("mode", json_object_new_string(!p->enabled ? "disabled" :
+					   p->proto == &sim_realcom ? "realcom" : "rfc2217"));
+	ADD("tls", json_object_new_boolean(p->tls != SIM_TLS_OFF));
+	if (p->proto == &sim_realcom) {
 		ADD("data_port", json_object_new_int(sim_data_port(s, p->n)));
 		ADD("command_port", json_object_new_int(sim_command_port(s, p->n)));
 	} else {
@@ -136,6 +139,9 @@ static json_object *ctl_handle(struct sim *s, json_object *req)
 			s->opt.mode == SIM_REALCOM ? "realcom" : "rfc2217"));
 		json_object_object_add(reply, "rebooting", json_object_new_boolean(s->rebooting));
 		json_object_object_add(reply, "ports", a);
+		if (s->opt.mgmt)
+			json_object_object_add(reply, "management",
+					       sim_rest_status(s, loop_now_ms()));
 	} else if (strcmp(cmd, "reboot") == 0) {
 		sim_reboot(s, (unsigned int)ctl_int(req, "ms", 1000));
 	} else if (strcmp(cmd, "refuse-tls") == 0) {

@@ -434,7 +434,7 @@ static void rc_accept(struct loop_watch *w, uint32_t events)
 	struct sim_port *p = w->arg;
 	bool is_data = w == &p->lwatch[0];
 	struct conn *c = is_data ? &p->data : &p->cmd;
-	enum sim_tls tls = p->sim->opt.tls;
+	enum sim_tls tls = p->tls;
 	SSL *ssl = NULL;
 	int fd;
 

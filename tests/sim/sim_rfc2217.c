@@ -373,7 +373,7 @@ static void rf_accept(struct loop_watch *w, uint32_t events)
 	struct sim_port *p = w->arg;
 	char peer[SOCK_ADDRSTRLEN];
 	SSL *ssl = NULL;
-	int fd = sim_accept(p, w->fd, p->sim->opt.tls == SIM_TLS_ON, &ssl, peer);
+	int fd = sim_accept(p, w->fd, p->tls == SIM_TLS_ON, &ssl, peer);
 
 	if (fd < 0)
 		return;
