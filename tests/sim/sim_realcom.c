@@ -334,27 +334,34 @@ static void rc_cmd_input(struct conn *c)
 	rc_process(c->arg);
 }
 
-/* Move host data into the transmit queue; what does not fit waits in TCP. */
+/*
+ * Move host data into the transmit queue; what does not fit waits in TCP.
+ * With --echo the queue drains inside sim_serial_tx(), and its "room again"
+ * comes back here while feeding is set and is dropped: so keep feeding until
+ * the queue takes nothing more, and pause only then.
+ */
 static void rc_feed(struct sim_port *p)
 {
 	struct conn *c = &p->data;
-	size_t n, taken;
+	size_t n, taken = 1;
 
 	if (p->feeding)
 		return;	/* reached again from the queue draining inside */
 	p->feeding = true;
-	n = buf_len(&c->in);
-	if (p->discard) {
-		size_t d = n < p->discard ? n : p->discard;
+	while (taken > 0 && buf_len(&c->in) > 0) {
+		n = buf_len(&c->in);
+		if (p->discard) {
+			size_t d = n < p->discard ? n : p->discard;
 
-		buf_consume(&c->in, d);
-		p->discard -= d;
-		n -= d;
+			buf_consume(&c->in, d);
+			p->discard -= d;
+			n -= d;
+		}
+		taken = sim_serial_tx(p, buf_head(&c->in), n);
+		buf_consume(&c->in, taken);
 	}
-	taken = sim_serial_tx(p, buf_head(&c->in), n);
-	buf_consume(&c->in, taken);
 	p->feeding = false;
-	conn_pause(c, taken < n || p->stalled);
+	conn_pause(c, buf_len(&c->in) > 0 || p->stalled);
 	if (p->wait_pending && rc_outstanding(p) == 0)
 		rc_wait_done(p);
 }

@@ -93,7 +93,8 @@ static void rf_feed(struct sim_port *p)
 	if (p->feeding)
 		return;
 	p->feeding = true;
-	for (int i = 0; i < 64 && conn_is_open(c) && buf_len(&c->in) > 0; i++) {
+	/* Until the queue is full: its "room again" is dropped while feeding (--echo). */
+	while (conn_is_open(c) && buf_len(&c->in) > 0) {
 		/* Decoding never grows the data, so n input bytes fit in n bytes of room. */
 		n = buf_len(&c->in);
 		if (n > sizeof(data))

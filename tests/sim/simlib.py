@@ -46,6 +46,30 @@ def recv_exact(sock, n, timeout=DEADLINE):
     return out
 
 
+def echo_bulk(sock, data, timeout=DEADLINE):
+    """Send data while reading it back (the device echoes); fail if no byte moves
+    either way for timeout seconds.  Returns what came back."""
+    sock.setblocking(False)
+    sent, got = 0, bytearray()
+    last = time.monotonic()
+    while len(got) < len(data):
+        if time.monotonic() - last > timeout:
+            raise AssertionError(f"echo stalled: {len(got)} of {len(data)} bytes back, "
+                                 f"{sent} sent, nothing moved for {timeout} s")
+        r, w, _ = select.select([sock], [sock] if sent < len(data) else [], [], 0.5)
+        if w:
+            sent += sock.send(data[sent:sent + 65536])
+            last = time.monotonic()
+        if r:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise AssertionError(f"connection closed after {len(got)} bytes back")
+            got += chunk
+            last = time.monotonic()
+    sock.setblocking(True)
+    return bytes(got)
+
+
 def expect_silence(sock, timeout=0.3):
     """Assert nothing arrives within timeout (used only where the rule is 'no reply')."""
     r, _, _ = select.select([sock], [], [], timeout)
