@@ -6,6 +6,7 @@ REALCOM_PACKAGES="
   libssl-dev openssl libavahi-client-dev libserialport-dev libcmocka-dev
   libcurl4-openssl-dev libjson-c-dev libinih-dev libmicrohttpd-dev libsystemd-dev
   python3 python3-serial scdoc socat ser2net sredird
+  avahi-daemon avahi-utils dbus iproute2
 "
 
 realcom_install_deps() {
@@ -20,8 +21,18 @@ realcom_install_deps() {
         return 1
     fi
     echo "installing:$missing"
+    # No service may start while installing: avahi-daemon would announce this
+    # machine on its real network (tests run it in namespaces only).
+    local policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy
+    fi
     apt-get update -q >/dev/null &&
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing >/dev/null
+    local r=$?
+    [ -n "$policy" ] && rm -f "$policy"
+    return $r
 }
 
 # The VM suite (tests/vm/run): both kernels Debian 12 ships, 6.1 and the
