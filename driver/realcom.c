@@ -17,6 +17,8 @@
  * the device's output queue) is fed to the tty layer.
  */
 
+#include <linux/ctype.h>
+#include <linux/device.h>
 #include <linux/jiffies.h>
 #include <linux/kfifo.h>
 #include <linux/list.h>
@@ -30,6 +32,7 @@
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 #include <linux/tty.h>
 #include <linux/tty_driver.h>
 #include <linux/tty_flip.h>
@@ -99,6 +102,7 @@ struct realcom_port {
 	u32 drain_remaining;		/* its DRAIN_DONE.remaining */
 	u64 drained;			/* tx_in the device is known to have sent */
 	struct async_icount icount;
+	char label[REALCOM_LABEL_SIZE];	/* sysfs "label", fixed at bind */
 
 	wait_queue_head_t dwait;	/* daemon: messages to read, room for RX */
 	wait_queue_head_t kwait;	/* tty: queue room, TX taken, drain done */
@@ -1390,6 +1394,42 @@ static struct realcom_port *realcom_port_alloc(unsigned int index)
 	return rp;
 }
 
+/*
+ * A label names the port in /dev/serial/realcom/ through udev, so it is
+ * kept to characters that are safe in a file name: [A-Za-z0-9._-], and it
+ * may not be "." or "..".  The bytes after its NUL must be zero.
+ */
+static bool realcom_label_ok(const char *label)
+{
+	size_t len = strnlen(label, REALCOM_LABEL_SIZE);
+	size_t i;
+
+	if (len == REALCOM_LABEL_SIZE ||
+	    memchr_inv(label + len, 0, REALCOM_LABEL_SIZE - len))
+		return false;
+	if (!strcmp(label, ".") || !strcmp(label, ".."))
+		return false;
+	for (i = 0; i < len; i++)
+		if (!isalnum(label[i]) && !strchr("._-", label[i]))
+			return false;
+	return true;
+}
+
+static ssize_t label_show(struct device *dev, struct device_attribute *attr,
+			  char *buf)
+{
+	struct realcom_port *rp = dev_get_drvdata(dev);
+
+	return sysfs_emit(buf, "%s\n", rp->label);
+}
+static DEVICE_ATTR_RO(label);
+
+static struct attribute *realcom_tty_attrs[] = {
+	&dev_attr_label.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(realcom_tty);
+
 static int realcom_ioc_bind(struct realcom_file *rf, void __user *argp)
 {
 	struct realcom_bind req;
@@ -1400,7 +1440,8 @@ static int realcom_ioc_bind(struct realcom_file *rf, void __user *argp)
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
 	if (req.index >= REALCOM_MAX_PORTS || req.flags ||
-	    memchr_inv(req.reserved, 0, sizeof(req.reserved)))
+	    memchr_inv(req.reserved, 0, sizeof(req.reserved)) ||
+	    !realcom_label_ok(req.label))
 		return -EINVAL;
 
 	mutex_lock(&rf->lock);
@@ -1413,6 +1454,7 @@ static int realcom_ioc_bind(struct realcom_file *rf, void __user *argp)
 		ret = -ENOMEM;
 		goto out;
 	}
+	memcpy(rp->label, req.label, sizeof(rp->label));
 
 	mutex_lock(&realcom_ports_lock);
 	if (realcom_ports[req.index])
@@ -1425,8 +1467,9 @@ static int realcom_ioc_bind(struct realcom_file *rf, void __user *argp)
 		goto out;
 	}
 
-	dev = tty_port_register_device(&rp->port, realcom_tty_driver,
-				       req.index, NULL);
+	dev = tty_port_register_device_attr(&rp->port, realcom_tty_driver,
+					    req.index, NULL, rp,
+					    realcom_tty_groups);
 	if (IS_ERR(dev)) {
 		ret = PTR_ERR(dev);
 		mutex_lock(&realcom_ports_lock);

@@ -5,6 +5,7 @@
  * lines, break and tcdrain.  Messages are framed as in
  * driver/uapi/linux/realcom.h; this file translates them to and from port.c.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -271,6 +272,26 @@ static void kb_tx_resume(struct port *p)
 	kb_read(kb_of(p));
 }
 
+/*
+ * The tty's label, for udev's /dev/serial/realcom/<host>-<port>: the host
+ * with every character the driver refuses turned into '_', shortened so the
+ * port number always fits.
+ */
+static void kb_label(const struct port_config *c, char label[REALCOM_LABEL_SIZE])
+{
+	char suffix[16];
+	size_t n = (size_t)snprintf(suffix, sizeof(suffix), "-%u", c->dev_port);
+	size_t i, hl = strnlen(c->host, REALCOM_LABEL_SIZE - 1 - n);
+
+	memset(label, 0, REALCOM_LABEL_SIZE);
+	for (i = 0; i < hl; i++) {
+		unsigned char ch = (unsigned char)c->host[i];
+
+		label[i] = isalnum(ch) || ch == '.' || ch == '-' ? (char)ch : '_';
+	}
+	memcpy(label + hl, suffix, n);
+}
+
 static int kb_open(struct port *p)
 {
 	struct kb *k = calloc(1, sizeof(*k));
@@ -293,6 +314,7 @@ static int kb_open(struct port *p)
 			 v.api_version, REALCOM_API_VERSION);
 		return -EPROTO;
 	}
+	kb_label(&p->cfg, b.label);
 	if (ioctl(k->fd, REALCOM_IOC_BIND, &b) < 0) {
 		r = -errno;
 		port_log(p, LOG_ERR, "%s: bind ttyR%u: %s", REALCOM_DEV, p->cfg.index,

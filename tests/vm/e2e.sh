@@ -11,6 +11,10 @@ mkdir -p /tmp/sim /run/realcom
 nportsim --ports 1 --line-rate on --pty-dir /tmp/sim --control /tmp/sim/control \
     --data-base 20950 --command-base 20966 >/tmp/sim/log 2>&1 &
 sim=$!
+mkdir -p /tmp/echo
+nportsim --ports 1 --echo --pty-dir /tmp/echo --control /tmp/echo/control \
+    --data-base 21950 --command-base 21966 >/tmp/echo/log 2>&1 &
+echo_sim=$!
 cat >/tmp/realcom.conf <<CONF
 [global]
 backend = kernel
@@ -21,20 +25,34 @@ host = 127.0.0.1
 data_port = 20950
 command_port = 20966
 keepalive = 5
+
+[ttyR1]
+host = 127.0.0.1
+data_port = 21950
+command_port = 21966
 CONF
 realcomd -f -c /tmp/realcom.conf >/tmp/realcomd.log 2>&1 &
 daemon=$!
 # bounded wait for both to be ready (the condition, then a short pause)
 i=0
-while [ $i -lt 100 ] && ! { [ -e /dev/ttyR0 ] && [ -S /tmp/sim/control ]; }; do
+while [ $i -lt 100 ] && ! { [ -e /dev/ttyR0 ] && [ -e /dev/ttyR1 ] && [ -S /tmp/sim/control ] &&
+                            [ -S /tmp/echo/control ]; }; do
     i=$((i + 1)); sleep 0.1
 done
 if [ ! -e /dev/ttyR0 ]; then
-    echo "FAIL e2e: /dev/ttyR0 did not appear"; cat /tmp/realcomd.log; kill $sim; exit 1
+    echo "FAIL e2e: /dev/ttyR0 did not appear"; cat /tmp/realcomd.log; kill $sim $echo_sim; exit 1
 fi
+# 16 MiB out and back through ttyR1, whose simulated device echoes
+e2e --bulk /dev/ttyR1 16777216
+bulk=$?
+# the label udev names the port by (/dev/serial/realcom/<host>-<port>)
+label=$(cat /sys/class/tty/ttyR0/label 2>&1)
+if [ "$label" = "127.0.0.1-1" ]; then echo "PASS e2e_label"
+else echo "FAIL e2e_label: /sys/class/tty/ttyR0/label is \"$label\", want \"127.0.0.1-1\""; fi
 e2e /dev/ttyR0 /tmp/sim/control /tmp/sim/port1 $daemon
 r=$?
+[ "$label" = "127.0.0.1-1" ] && [ $bulk = 0 ] || r=1
 [ $r -eq 0 ] || { echo "--- realcomd log"; cat /tmp/realcomd.log; echo "--- nportsim log"; cat /tmp/sim/log; }
-kill $sim $daemon 2>/dev/null
+kill $sim $echo_sim $daemon 2>/dev/null
 wait 2>/dev/null
 exit $r

@@ -893,6 +893,23 @@ static int bind_expect(int fd, struct realcom_bind *b, int want_errno, const cha
 	return 0;
 }
 
+/* /sys/class/tty/ttyR<index>/label reads back what BIND gave, and a newline. */
+static int label_expect(int index, const char *want)
+{
+	char path[96], got[REALCOM_LABEL_SIZE + 8] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/tty/ttyR%d/label", index);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "open %s: %s", path, ERR);
+	n = read(fd, got, sizeof(got) - 1);
+	close(fd);
+	CHECK(n == (ssize_t)strlen(want) + 1 && !memcmp(got, want, strlen(want)) && got[n - 1] == '\n',
+	      "%s reads \"%.*s\" (%zd bytes), want \"%s\\n\"", path, n > 0 ? (int)n : 0, got, n, want);
+	return 0;
+}
+
 static int t_bind_errors(void)
 {
 	struct realcom_bind b;
@@ -920,6 +937,25 @@ static int t_bind_errors(void)
 		b.reserved[i] = 1;
 		TRY(bind_expect(fd, &b, EINVAL, i ? "reserved[5] 1" : "reserved[0] 1"));
 	}
+	{
+		static const char *const bad[] = { "a/b", "..", ".", "a b", "h\xc3\xa9", "a:b" };
+
+		for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+			memset(&b, 0, sizeof(b));
+			b.index = (uint32_t)idx;
+			strcpy(b.label, bad[i]);
+			TRY(bind_expect(fd, &b, EINVAL, bad[i]));
+		}
+	}
+	memset(&b, 0, sizeof(b));
+	b.index = (uint32_t)idx;
+	memset(b.label, 'a', sizeof(b.label));
+	TRY(bind_expect(fd, &b, EINVAL, "a label without its NUL"));
+	memset(&b, 0, sizeof(b));
+	b.index = (uint32_t)idx;
+	strcpy(b.label, "ok");
+	b.label[5] = 'x';
+	TRY(bind_expect(fd, &b, EINVAL, "a label with bytes after its NUL"));
 	tty_path(path, sizeof(path), idx);
 	CHECK(access(path, F_OK) != 0, "%s exists after failed binds", path);
 
@@ -943,11 +979,14 @@ static int t_bind_errors(void)
 	CHECK(r < 0, "write() of RX_DATA on an unbound /dev/realcom returned %d, want an error", r);
 	note("write before bind: %s", ERR);
 
-	STEP("bind after the failures");
+	STEP("bind after the failures, with a label");
 	memset(&b, 0, sizeof(b));
 	b.index = (uint32_t)idx;
+	memset(b.label, 'x', sizeof(b.label) - 1);
+	memcpy(b.label, "192.0.2.10-1_", 13);
 	TRY(bind_expect(fd, &b, 0, "a good bind after refused ones"));
 	CHECK(wait_path(path, 1, TMO) == 0, "%s did not appear", path);
+	TRY(label_expect(idx, b.label));
 	r = ioctl(fd, _IO(REALCOM_IOC_MAGIC, 0x7f));
 	CHECK(r == -1 && errno == ENOTTY, "unknown ioctl on a bound fd: %d (%s), want ENOTTY", r, r ? ERR : "success");
 
@@ -956,7 +995,9 @@ static int t_bind_errors(void)
 	CHECK(fd2 >= 0, "open /dev/realcom: %s", ERR);
 	TRY(bind_expect(fd2, &b, EBUSY, "same index on a second fd"));
 	b.index = (uint32_t)idx + 1;
+	memset(b.label, 0, sizeof(b.label));
 	TRY(bind_expect(fd2, &b, 0, "another index on the second fd"));
+	TRY(label_expect(idx + 1, ""));
 	STEP("rebind a bound fd");
 	b.index = (uint32_t)idx + 2;
 	r = ioctl(fd, REALCOM_IOC_BIND, &b);

@@ -37,9 +37,16 @@ struct realcom_version {
 };
 
 /* REALCOM_IOC_BIND */
+#define REALCOM_LABEL_SIZE	64
+
 struct realcom_bind {
 	__u32 index;		/* N of /dev/ttyR<N>, below REALCOM_MAX_PORTS */
 	__u32 flags;		/* none yet: 0 */
+	/*
+	 * The tty's sysfs attribute "label" (udev names the port by it):
+	 * [A-Za-z0-9._-], NUL-terminated and zero-filled; empty for none.
+	 */
+	char label[REALCOM_LABEL_SIZE];
 	__u32 reserved[6];
 };
 
