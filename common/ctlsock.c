@@ -139,3 +139,40 @@ void ctlsock_close(struct ctlsock *cs)
 	unlink(cs->path);
 	cs->fd = -1;
 }
+
+json_object *ctlsock_ask(const char *path, const char *request, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static char reply[1 << 20];
+	size_t len = 0, want = strlen(request);
+	json_object *o;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return NULL;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, request, want) != (ssize_t)want) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	/* Bounded: one line comes back; give up at EOF or a full buffer. */
+	while (len < sizeof(reply) - 1 && !memchr(reply, '\n', len)) {
+		ssize_t n = read(fd, reply + len, sizeof(reply) - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	reply[len] = '\0';
+	o = json_tokener_parse(reply);
+	if (!o)
+		snprintf(err, errlen, "%s: no valid answer", path);
+	return o;
+}

@@ -39,4 +39,11 @@ void ctlsock_close(struct ctlsock *cs);
 /* {"ok": false, "error": why} */
 json_object *ctlsock_error(const char *why);
 
+/*
+ * The client side: send one request line to the socket at path and return
+ * the reply object (the caller puts it), or NULL with err saying why
+ * (e.g. "No such file or directory" when nothing listens there).
+ */
+json_object *ctlsock_ask(const char *path, const char *request, char *err, size_t errlen);
+
 #endif

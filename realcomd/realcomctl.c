@@ -18,6 +18,7 @@
 #include <json-c/json.h>
 #include <libserialport.h>
 
+#include "ctlsock.h"
 #include "serial.h"
 #include "tty_line.h"
 
@@ -45,41 +46,11 @@ static const char *socket_path = SOCKET_DEFAULT;
 /* One request, one reply; NULL (with a message printed) on failure. */
 static json_object *ask(const char *request)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	static char reply[1 << 20];
-	size_t len = 0;
-	json_object *o;
-	int fd;
+	char err[256];
+	json_object *o = ctlsock_ask(socket_path, request, err, sizeof(err));
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", socket_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "realcomctl: %s: %s (is realcomd running?)\n", socket_path,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	if (write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
-		fprintf(stderr, "realcomctl: %s: %s\n", socket_path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	/* Bounded: the daemon answers one line; give up at EOF or a full buffer. */
-	while (len < sizeof(reply) - 1 && !memchr(reply, '\n', len)) {
-		ssize_t n = read(fd, reply + len, sizeof(reply) - 1 - len);
-
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	reply[len] = '\0';
-	o = json_tokener_parse(reply);
-	if (!o) {
-		fprintf(stderr, "realcomctl: no valid answer from realcomd\n");
-		return NULL;
-	}
+	if (!o)
+		fprintf(stderr, "realcomctl: %s (is realcomd running?)\n", err);
 	return o;
 }
 
