@@ -53,6 +53,7 @@ static const char usage[] =
 	"      --accounts FILE      user:password:admin|operator lines (mode 600)\n"
 	"      --lockout-failures N failed logins before a lockout (default 5)\n"
 	"      --lockout-seconds S  how long a lockout lasts (default 300)\n"
+	"      --min-password N     the password policy's minimum length (default 8)\n"
 	"      --name NAME          device name (default NPort-<model digits>-<MAC tail>)\n"
 	"      --model MODEL        model (default \"NPort 6150-G2\")\n"
 	"      --mac MAC            MAC address (default 00:90:E8 and 3 derived bytes)\n"
@@ -276,7 +277,7 @@ __attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const ch
 static void parse_options(int argc, char **argv, struct sim_options *o)
 {
 	enum { O_DATA = 256, O_CMD, O_TCP, O_RATE, O_IDLE, O_INTERVAL, O_MAX, O_TLS, O_CERT,
-	       O_KEY, O_CA, O_HTTPS, O_FACTORY, O_ACCOUNTS, O_LOCK_N, O_LOCK_S, O_NAME, O_MODEL,
+	       O_KEY, O_CA, O_HTTPS, O_FACTORY, O_ACCOUNTS, O_LOCK_N, O_LOCK_S, O_MIN_PW, O_NAME, O_MODEL,
 	       O_MAC, O_SERIAL, O_MDNS, O_NO_MDNS };
 	static const struct option opts[] = {
 		{ "ports", required_argument, NULL, 'n' },
@@ -301,6 +302,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 		{ "accounts", required_argument, NULL, O_ACCOUNTS },
 		{ "lockout-failures", required_argument, NULL, O_LOCK_N },
 		{ "lockout-seconds", required_argument, NULL, O_LOCK_S },
+		{ "min-password", required_argument, NULL, O_MIN_PW },
 		{ "name", required_argument, NULL, O_NAME },
 		{ "model", required_argument, NULL, O_MODEL },
 		{ "mac", required_argument, NULL, O_MAC },
@@ -402,6 +404,12 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 			if (conf_parse_uint(optarg, 1, 86400, &o->lockout_seconds, why, sizeof(why)))
 				usage_error("--lockout-seconds '%s': expected 1 to 86400", optarg);
 			break;
+		case O_MIN_PW:
+			if (conf_parse_uint(optarg, 1, SIM_PASSWORD_MAX, &o->min_password, why,
+					    sizeof(why)))
+				usage_error("--min-password '%s': expected 1 to %d", optarg,
+					    SIM_PASSWORD_MAX);
+			break;
 		case O_NAME:
 			if (!*optarg || strlen(optarg) > 63)
 				usage_error("--name: 1 to 63 characters");
@@ -463,6 +471,7 @@ int main(int argc, char **argv)
 			.data_base = 950, .command_base = 966, .tcp_base = 4000, .pty_dir = ".",
 			.poll_idle_ms = 40000, .poll_interval_ms = 3000, .poll_max = 4,
 			.https_port = 443, .mdns = -1, .lockout_failures = 5, .lockout_seconds = 300,
+			.min_password = 8,
 		},
 		.control = { .fd = -1 },
 		.mgmt = { .http_fd = -1 },

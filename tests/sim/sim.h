@@ -54,6 +54,7 @@ struct sim_options {
 	int mdns;			/* -1: with the management side, 0 off, 1 on */
 	const char *accounts;
 	unsigned int lockout_failures, lockout_seconds;
+	unsigned int min_password;	/* the password policy's min_length at start */
 	const char *name, *model, *mac, *serial;
 };
 

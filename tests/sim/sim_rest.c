@@ -1141,7 +1141,7 @@ int sim_rest_init(struct sim *s, char *err, size_t errlen)
 	else
 		snprintf(m->name, sizeof(m->name), "NPort-%.*s-%02X%02X%02X", (int)nd, digits,
 			 mac[3], mac[4], mac[5]);
-	m->policy = (struct sim_policy){ .min_length = 8 };
+	m->policy = (struct sim_policy){ .min_length = o->min_password };
 	m->lockout_enabled = true;
 	m->lockout_failures = o->lockout_failures;
 	m->lockout_seconds = o->lockout_seconds;

@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * dsu: find NPort G2 units on the LAN, create the first administrator of a
+ * new one, and map its ports into realcomd.  One subcommand per function,
+ * in the style of wg(8); search and map live in their own files.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "dsu.h"
+
+static const char usage[] =
+	"Usage: dsu COMMAND [OPTION]...\n"
+	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd.\n"
+	"\n"
+	"Commands:\n"
+	"  search [--timeout SEC] [--interface IF] [--service-type TYPE] [--json]\n"
+	"                  list the units that answer on mDNS\n"
+	"  info HOST [--user NAME] [--json]\n"
+	"                  a unit's identity; with --user also its serial port modes\n"
+	"  setup HOST --user NAME\n"
+	"                  create the first administrator of a new unit\n"
+	"  map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
+	"      [--first-tty N] [--config FILE]\n"
+	"                  write realcomd sections for the unit's ports and reload realcomd\n"
+	"\n"
+	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
+	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
+	"Common options: --fingerprint sha256:..  --timeout SEC  --help\n"
+	"See dsu(1).\n";
+
+int dsu_fail(const char *host, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, host ? "dsu: %s: " : "dsu: ", host);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* An HTTP answer that is not the one wanted, in words a user can act on. */
+int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user)
+{
+	char why[300];
+
+	api_error_text(reply, why, sizeof(why));
+	switch (status) {
+	case 401:
+		return dsu_fail(d->host, "login refused: wrong user name or password for \"%s\"", user);
+	case 403:
+		return dsu_fail(d->host, "\"%s\" may not do this: it needs an administrator (%s)",
+				user, why);
+	case 409:
+		return dsu_fail(d->host, "already set up: the unit has an administrator (log in "
+				"with --user instead)");
+	case 422:
+		return dsu_fail(d->host, "the device refused the password: %s", why);
+	case 423:
+		return dsu_fail(d->host, "locked out after too many failed logins: try again in "
+				"%lld s", (long long)json_int(reply, F.retry_after, -1));
+	}
+	return dsu_fail(d->host, "HTTP %d: %s", status, why);
+}
+
+/* Connect with the trust of --fingerprint / known_devices / first use. */
+int dsu_open(struct dsu_dev *d, const char *host, const char *fingerprint, unsigned int timeout)
+{
+	char err[DSU_ERR_MAX];
+
+	if (dsu_dev_init(d, host, timeout, err) < 0 || dsu_trust(d, fingerprint, err) < 0)
+		return dsu_fail(host, "%s", err);
+	return 0;
+}
+
+/* One call with the trust bookkeeping around it: status or -1 (printed). */
+int dsu_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply)
+{
+	char err[DSU_ERR_MAX];
+	int status = api_call(d, call, body, reply, err);
+
+	if (status < 0) {
+		dsu_fail(d->host, "%s", err);
+		return -1;
+	}
+	if (dsu_trust_commit(d, err) < 0) {
+		dsu_fail(d->host, "%s", err);
+		json_object_put(*reply);
+		*reply = NULL;
+		return -1;
+	}
+	return status;
+}
+
+int dsu_login(struct dsu_dev *d, const char *user, const char *password_file)
+{
+	char pw[DSU_PASSWORD_MAX], err[DSU_ERR_MAX];
+	json_object *body, *reply = NULL;
+	int status;
+
+	if (secret_get(password_file, false, pw, err) < 0) {
+		dsu_fail(d->host, "%s", err);
+		return -1;
+	}
+	body = json_object_new_object();
+	json_object_object_add(body, F.username, json_object_new_string(user));
+	json_object_object_add(body, F.password, json_object_new_string(pw));
+	secret_wipe(pw, sizeof(pw));
+	status = dsu_call(d, API_LOGIN, body, &reply);
+	json_object_put(body);
+	if (status < 0)
+		return -1;
+	if (status != 200 || !json_str(reply, F.token)[0] ||
+	    strlen(json_str(reply, F.token)) >= sizeof(d->token)) {
+		if (status == 200)
+			dsu_fail(d->host, "the login answer carries no usable token");
+		else
+			dsu_refused(d, status, reply, user);
+		json_object_put(reply);
+		return -1;
+	}
+	snprintf(d->token, sizeof(d->token), "%s", json_str(reply, F.token));
+	json_object_put(reply);
+	return 0;
+}
+
+/* End the session; a failure here changes nothing for the user. */
+void dsu_logout(struct dsu_dev *d)
+{
+	json_object *reply = NULL;
+	char err[DSU_ERR_MAX];
+
+	if (d->token[0])
+		api_call(d, API_LOGOUT, NULL, &reply, err);
+	json_object_put(reply);
+	secret_wipe(d->token, sizeof(d->token));
+}
+
+void dsu_common_opt(struct dsu_common *o, int c, const char *cmd_usage)
+{
+	char why[128];
+
+	switch (c) {
+	case O_FP:
+		o->fingerprint = optarg;
+		return;
+	case O_TIMEOUT:
+		if (conf_parse_uint(optarg, 1, 600, &o->timeout, why, sizeof(why)) < 0) {
+			dsu_fail(NULL, "--timeout '%s': expected 1 to 600 seconds", optarg);
+			exit(2);
+		}
+		return;
+	case 'u':
+		o->user = optarg;
+		return;
+	case O_PWFILE:
+		o->password_file = optarg;
+		return;
+	case O_JSON:
+		o->json = true;
+		return;
+	case 'h':
+		fputs(cmd_usage, stdout);
+		exit(0);
+	}
+	fputs(cmd_usage, stderr);
+	exit(2);
+}
+
+static void print_ports(json_object *ports)
+{
+	printf("%-5s %-10s %-24s %-6s %-7s %-5s\n", "PORT", "MODE", "CONNECTION", "DATA", "COMMAND",
+	       "TCP");
+	for (size_t i = 0; i < json_object_array_length(ports); i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+
+		printf("%-5lld %-10s %-24s %-6lld %-7lld %-5lld\n",
+		       (long long)json_int(p, F.port, 0), json_str(p, F.mode),
+		       json_str(p, F.connection), (long long)json_int(p, F.data_port, 0),
+		       (long long)json_int(p, F.command_port, 0), (long long)json_int(p, F.tcp_port, 0));
+	}
+}
+
+static int cmd_info(int argc, char **argv)
+{
+	static const char help[] = "Usage: dsu info HOST [--user NAME [--password-file FILE]] "
+				   "[--json] [--fingerprint FP] [--timeout SEC]\n";
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, O_JSON },
+		DSU_COMMON_OPTIONS, { NULL },
+	};
+	struct dsu_common o = { .timeout = 10 };
+	json_object *dev = NULL, *ports = NULL;
+	struct dsu_dev d;
+	int c, status, r = 1;
+
+	while ((c = getopt_long(argc, argv, "u:h", longopts, NULL)) != -1)
+		dsu_common_opt(&o, c, help);
+	if (optind != argc - 1) {
+		fputs(help, stderr);
+		return 2;
+	}
+	if (dsu_open(&d, argv[optind], o.fingerprint, o.timeout))
+		return 1;
+	status = dsu_call(&d, API_DEVICE, NULL, &dev);
+	if (status < 0)
+		return 1;
+	if (status != 200) {
+		r = dsu_refused(&d, status, dev, "");
+		goto out;
+	}
+	if (o.user) {
+		if (dsu_login(&d, o.user, o.password_file) < 0)
+			goto out;
+		status = dsu_call(&d, API_PORTS, NULL, &ports);
+		if (status != 200 || !json_object_is_type(ports, json_type_array)) {
+			if (status > 0)
+				dsu_refused(&d, status, ports, o.user);
+			goto out;
+		}
+	}
+	if (o.json) {
+		json_object *all = json_object_get(dev);
+
+		if (ports)
+			json_object_object_add(all, "serial_ports", json_object_get(ports));
+		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(all);
+	} else {
+		printf("name:     %s\nmodel:    %s\nserial:   %s\nmac:      %s\nfirmware: %s\n"
+		       "ports:    %lld\nstate:    %s\n", json_str(dev, F.name), json_str(dev, F.model),
+		       json_str(dev, F.serial), json_str(dev, F.mac), json_str(dev, F.firmware),
+		       (long long)json_int(dev, F.ports, 0), json_str(dev, F.state));
+		if (ports) {
+			printf("\n");
+			print_ports(ports);
+		} else if (strcmp(json_str(dev, F.state), "needs-setup") == 0) {
+			printf("\nA new unit: create its administrator with  dsu setup %s --user NAME\n",
+			       d.host);
+		}
+	}
+	r = 0;
+out:
+	dsu_logout(&d);
+	json_object_put(dev);
+	json_object_put(ports);
+	return r;
+}
+
+static int cmd_setup(int argc, char **argv)
+{
+	static const char help[] = "Usage: dsu setup HOST --user NAME [--password-file FILE] "
+				   "[--fingerprint FP] [--timeout SEC]\n";
+	static const struct option longopts[] = {
+		DSU_COMMON_OPTIONS, { NULL },
+	};
+	struct dsu_common o = { .timeout = 10 };
+	char pw[DSU_PASSWORD_MAX], err[DSU_ERR_MAX];
+	json_object *body, *reply = NULL;
+	const char *rule;
+	struct dsu_dev d;
+	int c, status;
+
+	while ((c = getopt_long(argc, argv, "u:h", longopts, NULL)) != -1)
+		dsu_common_opt(&o, c, help);
+	if (optind != argc - 1 || !o.user) {
+		fputs(help, stderr);
+		return 2;
+	}
+	if (dsu_open(&d, argv[optind], o.fingerprint, o.timeout))
+		return 1;
+	if (secret_get(o.password_file, true, pw, err) < 0)
+		return dsu_fail(d.host, "%s", err);
+	rule = secret_policy(pw);
+	if (rule) {
+		secret_wipe(pw, sizeof(pw));
+		return dsu_fail(d.host, "password refused before sending: %s", rule);
+	}
+	body = json_object_new_object();
+	json_object_object_add(body, F.username, json_object_new_string(o.user));
+	json_object_object_add(body, F.password, json_object_new_string(pw));
+	secret_wipe(pw, sizeof(pw));
+	status = dsu_call(&d, API_SETUP, body, &reply);
+	json_object_put(body);
+	if (status < 0)
+		return 1;
+	if (status != 201 && status != 200) {
+		status = dsu_refused(&d, status, reply, o.user);
+		json_object_put(reply);
+		return status;
+	}
+	json_object_put(reply);
+	printf("%s: administrator \"%s\" created; the unit now runs Real COM on every port\n",
+	       d.host, o.user);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{ "search", dsu_search },
+	{ "info", cmd_info },
+	{ "setup", cmd_setup },
+	{ "map", dsu_map },
+};
+
+int main(int argc, char **argv)
+{
+	int r = -1;
+
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		printf("dsu %s\n", REALCOM_VERSION);
+		return 0;
+	}
+	/* getopt takes any unambiguous prefix: "--password SECRET" must not pass as a file */
+	for (int i = 2; i < argc; i++) {
+		if (!strncmp(argv[i], "--pass", 6) && strcmp(argv[i], "--password-file") &&
+		    strncmp(argv[i], "--password-file=", 16)) {
+			dsu_fail(NULL, "passwords never go on the command line: use --password-file "
+				 "FILE, DSU_PASSWORD or the terminal");
+			return 2;
+		}
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return dsu_fail(NULL, "cannot start libcurl");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			r = commands[i].fn(argc - 1, argv + 1);
+	if (r < 0) {
+		dsu_fail(NULL, "unknown command '%s' (dsu --help lists them)", argv[1]);
+		r = 2;
+	}
+	curl_global_cleanup();
+	return r;
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * dsu, the device search utility: what its subcommands share.  api.c holds
+ * the management API model (every path, field and the service type, in one
+ * place) and the HTTPS client; known.c the trust-on-first-use pins; secret.c
+ * passwords; search.c mDNS; map.c realcomd's configuration.
+ */
+#ifndef REALCOM_DSU_H
+#define REALCOM_DSU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "tls.h"
+
+#define DSU_ERR_MAX	1024
+#define DSU_HOST_MAX	256
+
+/* ---- the management API model (api.c) ---- */
+
+extern const char dsu_service_type[];	/* "_nport._tcp" */
+extern const char dsu_moxa_oui[];	/* "00:90:E8" */
+
+enum api_call {
+	API_DEVICE,		/* GET, no auth: identity */
+	API_SETUP,		/* POST {username, password} while needs-setup */
+	API_LOGIN,		/* POST {username, password} -> {token, expires_in} */
+	API_LOGOUT,
+	API_PORTS,		/* GET: every serial port's mode and TCP ports */
+	API_CALLS
+};
+
+/* Field names of the model, so no other file spells one. */
+struct api_fields {
+	const char *model, *serial, *mac, *firmware, *name, *ports, *state;
+	const char *username, *password, *token, *retry_after, *error, *message;
+	const char *port, *mode, *connection, *data_port, *command_port, *tcp_port;
+	const char *txt_vendor, *txt_model, *txt_mac, *txt_serial, *txt_fw, *txt_state, *txt_api;
+};
+extern const struct api_fields F;
+
+/* One device's HTTPS endpoint and what we trust it by. */
+struct dsu_dev {
+	char host[DSU_HOST_MAX];	/* as given: name, IPv4, [IPv6], with :port */
+	char key[DSU_HOST_MAX + 8];	/* the known_devices key: host[:port] */
+	char url_base[DSU_HOST_MAX + 16];
+	unsigned int timeout;		/* seconds for connect and each request */
+	bool pinned;			/* pin holds the fingerprint we trust */
+	uint8_t pin[TLS_FP_LEN];
+	bool seen_set;			/* seen holds what the device showed */
+	uint8_t seen[TLS_FP_LEN];
+	bool mismatch;			/* the device showed another certificate */
+	char token[256];
+};
+
+/* HOST[:PORT] or [V6]:PORT into d (port 443 by default).  0 or -1 with err. */
+int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char *err);
+
+/*
+ * One API call.  body may be NULL; arg fills "{n}" (unused so far).  Returns
+ * the HTTP status (2xx..5xx) with *reply set (may be NULL), or -1 with err
+ * saying what failed: no answer, refused, a changed certificate, ...
+ */
+int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
+	     char *err);
+
+/* The device's own words for a refused call: "message (error)". */
+void api_error_text(json_object *reply, char *out, size_t len);
+
+const char *json_str(json_object *o, const char *key);
+int64_t json_int(json_object *o, const char *key, int64_t dflt);
+
+/* ---- known devices (known.c) ---- */
+
+/* $XDG_CONFIG_HOME/realcom/known_devices or ~/.config/realcom/known_devices */
+int known_path(char *out, size_t len, char *err);
+/* The pin for key: 1 found, 0 not, -1 error. */
+int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err);
+/* Add or replace key's pin (file 0600, directory 0700). */
+int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err);
+
+/*
+ * Trust for d before the first call: --fingerprint if given (and stored once
+ * the device shows it), else the known pin, else first use.  After a call,
+ * dsu_trust_commit() stores a first-use pin and says so on stderr.
+ */
+int dsu_trust(struct dsu_dev *d, const char *fingerprint, char *err);
+int dsu_trust_commit(struct dsu_dev *d, char *err);
+
+/* ---- secrets (secret.c) ---- */
+
+#define DSU_PASSWORD_MAX	128
+#define DSU_MIN_PASSWORD	8	/* the G2's default policy */
+
+/*
+ * A password from --password-file FILE, else $DSU_PASSWORD, else the
+ * terminal without echo (asked twice when confirm).  0 or -1 with err.
+ */
+int secret_get(const char *file, bool confirm, char out[DSU_PASSWORD_MAX], char *err);
+/* The default policy, checked before anything is sent: NULL or the broken rule. */
+const char *secret_policy(const char *password);
+void secret_wipe(void *p, size_t n);
+
+/* ---- subcommands (dsu.c, search.c, map.c) ---- */
+
+/* Options the HOST commands share. */
+struct dsu_common {
+	const char *fingerprint, *user, *password_file;
+	unsigned int timeout;
+	bool json;
+};
+
+enum { O_FP = 256, O_PWFILE, O_JSON, O_TIMEOUT, O_FIRST_OPT };
+
+#define DSU_COMMON_OPTIONS						\
+	{ "fingerprint", required_argument, NULL, O_FP },		\
+	{ "timeout", required_argument, NULL, O_TIMEOUT },		\
+	{ "user", required_argument, NULL, 'u' },			\
+	{ "password-file", required_argument, NULL, O_PWFILE },	\
+	{ "help", no_argument, NULL, 'h' }
+
+/* Handle one of those (exits on --help or a bad one). */
+void dsu_common_opt(struct dsu_common *o, int c, const char *cmd_usage);
+
+int dsu_search(int argc, char **argv);
+int dsu_map(int argc, char **argv);
+
+/* Set d up for host with the trust of --fingerprint, known_devices or first use. */
+int dsu_open(struct dsu_dev *d, const char *host, const char *fingerprint, unsigned int timeout);
+/* One call, trust pinned after it: the HTTP status, or -1 (printed). */
+int dsu_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply);
+/* An unwanted HTTP answer in words a user can act on; returns 1. */
+int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user);
+/* Log in as user with a password from the usual sources; 0 or -1 (printed). */
+int dsu_login(struct dsu_dev *d, const char *user, const char *password_file);
+void dsu_logout(struct dsu_dev *d);
+
+/* "dsu: HOST: why" on stderr; returns 1 for the caller's exit status. */
+int dsu_fail(const char *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

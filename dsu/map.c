@@ -1,0 +1,481 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * dsu map: read a unit's port modes, write one realcomd [ttyRN] section per
+ * port (the pinned fingerprint with it when TLS is on), check the result
+ * with realcomd's own parser, replace the file atomically, ask realcomd to
+ * reload and print the ttys.  Sections of other devices are left as they are.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conf.h"
+#include "ctlsock.h"
+#include "dsu.h"
+
+#define MAP_FILE_MAX	(1024 * 1024)
+#define MAP_DEFAULT	"/etc/realcom/realcom.conf"
+#define MAP_CONTROL	"/run/realcom/control"
+
+static const char help[] =
+	"Usage: dsu map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
+	"               [--cert FILE --key FILE] [--first-tty N] [--config FILE]\n"
+	"               [--password-file FILE] [--fingerprint FP] [--timeout SEC]\n"
+	"LIST: port numbers and ranges, e.g. 1-4 or 1,3.  FILE defaults to " MAP_DEFAULT ".\n";
+
+struct map_port {
+	unsigned int port, tty;
+	const char *protocol;		/* "realcom" or "rfc2217" */
+	unsigned int data_port, command_port, tcp_port;
+	bool tls;
+};
+
+struct map_opts {
+	const char *protocol, *config, *cert, *key;
+	bool tls;
+	int first_tty;			/* -1: the lowest free ones */
+	bool want[33];
+};
+
+/* "1-4,7" into want[]; false on anything else. */
+static bool map_parse_ports(const char *s, bool want[33])
+{
+	while (*s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+
+		if (end == s || a < 1 || a > 32)
+			return false;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || b < a || b > 32)
+				return false;
+		}
+		for (unsigned long i = a; i <= b; i++)
+			want[i] = true;
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return false;
+		s = end;
+	}
+	return true;
+}
+
+/* The device's word for each port against what was asked: 0 or 1 (printed). */
+static int map_check_port(struct dsu_dev *d, const struct map_opts *o, json_object *p,
+			  struct map_port *mp)
+{
+	const char *mode = json_str(p, F.mode), *conn = json_str(p, F.connection);
+
+	if (strcmp(mode, "realcom") && strcmp(mode, "rfc2217"))
+		return dsu_fail(d->host, "port %u is in %s mode on the device: realcomd needs "
+				"realcom or rfc2217", mp->port, mode[0] ? mode : "an unknown");
+	if (o->protocol && strcmp(o->protocol, mode))
+		return dsu_fail(d->host, "port %u runs %s on the device, not %s: drop --protocol or "
+				"change the port's mode on the unit", mp->port, mode, o->protocol);
+	mp->protocol = strcmp(mode, "realcom") == 0 ? "realcom" : "rfc2217";
+	mp->tls = strcmp(conn, "unencrypted") != 0;
+	if (mp->tls && !o->tls)
+		return dsu_fail(d->host, "port %u is %s on the device: add --tls", mp->port, conn);
+	if (!mp->tls && o->tls)
+		return dsu_fail(d->host, "port %u is unencrypted on the device: drop --tls or set the "
+				"port's connection type to encrypted on the unit", mp->port);
+	if (strcmp(conn, "encrypted-authenticated") == 0 && !o->cert)
+		return dsu_fail(d->host, "port %u wants the host's certificate "
+				"(encrypted-authenticated): add --cert FILE --key FILE", mp->port);
+	mp->data_port = (unsigned int)json_int(p, F.data_port, 0);
+	mp->command_port = (unsigned int)json_int(p, F.command_port, 0);
+	mp->tcp_port = (unsigned int)json_int(p, F.tcp_port, 0);
+	if (mp->data_port - 1 > 65534 || mp->command_port - 1 > 65534 || mp->tcp_port - 1 > 65534)
+		return dsu_fail(d->host, "port %u: the device gave no valid TCP ports", mp->port);
+	return 0;
+}
+
+/* ---- the file: its lines, its [ttyRN] sections ---- */
+
+struct section {
+	unsigned int tty;
+	size_t start, end;		/* byte offsets: the header line up to the next header */
+	char host[256];
+	unsigned int port;
+};
+
+struct conffile {
+	char *text;
+	size_t len;
+	mode_t mode;
+	struct section sec[REALCOM_TTYS_MAX];
+	size_t n;
+};
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+	memmove(s, s + strspn(s, " \t"), strlen(s + strspn(s, " \t")) + 1);
+}
+
+/* Find the [ttyRN] sections and their host and port keys (realcomd checks the rest). */
+static void conffile_scan(struct conffile *f)
+{
+	struct section *cur = NULL;
+	size_t pos = 0;
+
+	while (pos < f->len) {
+		size_t eol = pos + strcspn(f->text + pos, "\n");
+		char line[512];
+		unsigned int tty;
+		char *eq;
+
+		snprintf(line, sizeof(line), "%.*s", (int)(eol - pos), f->text + pos);
+		trim(line);
+		if (line[0] == '[') {
+			if (cur)
+				cur->end = pos;
+			cur = NULL;
+			if (sscanf(line, "[ttyR%u]", &tty) == 1 && tty < REALCOM_TTYS_MAX &&
+			    f->n < REALCOM_TTYS_MAX) {
+				cur = &f->sec[f->n++];
+				*cur = (struct section){ .tty = tty, .start = pos, .port = 1 };
+			}
+		} else if (cur && (eq = strchr(line, '=')) && line[0] != ';' && line[0] != '#') {
+			*eq = '\0';
+			trim(line);
+			trim(eq + 1);
+			if (strcmp(line, "host") == 0)
+				snprintf(cur->host, sizeof(cur->host), "%s", eq + 1);
+			else if (strcmp(line, "port") == 0)
+				cur->port = (unsigned int)strtoul(eq + 1, NULL, 10);
+		}
+		pos = eol < f->len ? eol + 1 : eol;
+	}
+	if (cur)
+		cur->end = f->len;
+}
+
+static int conffile_read(struct conffile *f, const char *path, char *err)
+{
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	memset(f, 0, sizeof(*f));
+	f->mode = 0644;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT) {
+			snprintf(err, DSU_ERR_MAX, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		f->text = strdup("[global]\n");
+		f->len = strlen(f->text);
+		return f->text ? 0 : -1;
+	}
+	if (fstat(fd, &st) < 0 || st.st_size > MAP_FILE_MAX) {
+		snprintf(err, DSU_ERR_MAX, "%s: %s", path, errno ? strerror(errno) : "too large");
+		close(fd);
+		return -1;
+	}
+	f->mode = st.st_mode & 07777;
+	f->text = malloc((size_t)st.st_size + 2);
+	n = f->text ? read(fd, f->text, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n != st.st_size) {
+		snprintf(err, DSU_ERR_MAX, "%s: cannot read it", path);
+		return -1;
+	}
+	f->len = (size_t)n;
+	if (f->len && f->text[f->len - 1] != '\n')
+		f->text[f->len++] = '\n';
+	f->text[f->len] = '\0';
+	conffile_scan(f);
+	return 0;
+}
+
+static struct section *conffile_tty(struct conffile *f, unsigned int tty)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->sec[i].tty == tty)
+			return &f->sec[i];
+	return NULL;
+}
+
+static void map_section(FILE *out, const struct map_opts *o, const struct dsu_dev *d,
+			const char *host, json_object *dev, const struct map_port *mp)
+{
+	char fp[TLS_FP_STRLEN];
+
+	fprintf(out, "[ttyR%u]\n; dsu map: %s (%s, %s) port %u\nhost = %s\nport = %u\n"
+		"protocol = %s\n", mp->tty, json_str(dev, F.name), json_str(dev, F.model),
+		json_str(dev, F.mac), mp->port, host, mp->port, mp->protocol);
+	if (strcmp(mp->protocol, "realcom") == 0)
+		fprintf(out, "data_port = %u\ncommand_port = %u\n", mp->data_port, mp->command_port);
+	else
+		fprintf(out, "tcp_port = %u\n", mp->tcp_port);
+	if (mp->tls) {
+		tls_fingerprint_format(d->pin, fp);
+		fprintf(out, "tls = on\ntls_fingerprint = %s\n", fp);
+		if (o->cert)
+			fprintf(out, "tls_cert = %s\ntls_key = %s\n", o->cert, o->key);
+	}
+	fputc('\n', out);
+}
+
+/* Write the new file next to the old one, let realcomd's parser judge it, rename. */
+static int map_write(const struct map_opts *o, struct conffile *f, const struct dsu_dev *d,
+		     const char *host, json_object *dev, const struct map_port *mp, size_t n)
+{
+	char tmp[4200], err[CONF_ERR_MAX];
+	struct realcom_config *cfg;
+	size_t pos = 0;
+	FILE *out;
+	int fd, r;
+
+	snprintf(tmp, sizeof(tmp), "%s.dsu-%d", o->config, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
+	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return dsu_fail(NULL, "cannot write next to %s: %s", o->config, strerror(errno));
+	}
+	/* the file in order, each section we replace written where it was */
+	for (size_t i = 0; i < f->n; i++) {
+		const struct map_port *hit = NULL;
+
+		for (size_t j = 0; j < n; j++)
+			if (mp[j].tty == f->sec[i].tty)
+				hit = &mp[j];
+		if (!hit)
+			continue;
+		fwrite(f->text + pos, 1, f->sec[i].start - pos, out);
+		map_section(out, o, d, host, dev, hit);
+		pos = f->sec[i].end;
+	}
+	fwrite(f->text + pos, 1, f->len - pos, out);
+	for (size_t j = 0; j < n; j++)
+		if (!conffile_tty(f, mp[j].tty)) {
+			if (f->len && (f->len < 2 || strcmp(f->text + f->len - 2, "\n\n")))
+				fputc('\n', out);
+			map_section(out, o, d, host, dev, &mp[j]);
+			f->len = 0;	/* one blank line before the first only */
+		}
+	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
+		fclose(out);
+		unlink(tmp);
+		return dsu_fail(NULL, "%s: %s", tmp, strerror(errno));
+	}
+	fclose(out);
+	cfg = malloc(sizeof(*cfg));
+	r = cfg ? config_load(tmp, cfg, err) : -1;
+	free(cfg);
+	if (r < 0) {
+		unlink(tmp);
+		return dsu_fail(NULL, "the new %s would not load, left unchanged: %s", o->config,
+				cfg ? err : "out of memory");
+	}
+	if (rename(tmp, o->config) < 0) {
+		unlink(tmp);
+		return dsu_fail(NULL, "cannot replace %s: %s", o->config, strerror(errno));
+	}
+	return 0;
+}
+
+/* Ask realcomd to reload and print where each tty is; realcomd down is no error. */
+static void map_reload(const char *config, const struct map_port *mp, size_t n)
+{
+	struct realcom_config *cfg = malloc(sizeof(*cfg));
+	char err[CONF_ERR_MAX], path[256];
+	json_object *o = NULL, *ports;
+
+	snprintf(path, sizeof(path), "%s", MAP_CONTROL);
+	if (cfg && config_load(config, cfg, err) == 0 && cfg->control_socket[0])
+		snprintf(path, sizeof(path), "%s", cfg->control_socket);
+	free(cfg);
+	o = ctlsock_ask(path, "{\"cmd\":\"reload\"}\n", err, sizeof(err));
+	if (!o || !json_object_get_boolean(json_object_object_get(o, "ok"))) {
+		fprintf(stderr, "dsu: realcomd did not reload (%s): the ports appear when it starts\n",
+			o ? json_str(o, "error") : err);
+		json_object_put(o);
+		for (size_t i = 0; i < n; i++)
+			printf("ttyR%u\tport %u\t%s%s\n", mp[i].tty, mp[i].port, mp[i].protocol,
+			       mp[i].tls ? ", TLS" : "");
+		return;
+	}
+	json_object_put(o);
+	o = ctlsock_ask(path, "{\"cmd\":\"status\"}\n", err, sizeof(err));
+	ports = o ? json_object_object_get(o, "ports") : NULL;
+	for (size_t i = 0; i < n; i++) {
+		char tty[16];
+		const char *where = "";
+
+		snprintf(tty, sizeof(tty), "ttyR%u", mp[i].tty);
+		for (size_t j = 0; ports && j < json_object_array_length(ports); j++) {
+			json_object *p = json_object_array_get_idx(ports, j);
+
+			if (strcmp(json_str(p, "tty"), tty) == 0)
+				where = json_str(p, "path");
+		}
+		printf("%s\tport %u\t%s%s\n", where[0] ? where : tty, mp[i].port, mp[i].protocol,
+		       mp[i].tls ? ", TLS" : "");
+	}
+	json_object_put(o);
+}
+
+int dsu_map(int argc, char **argv)
+{
+	enum { O_PORTS = O_FIRST_OPT, O_PROTO, O_TLS, O_CERT, O_KEY, O_FIRST, O_CONFIG };
+	static const struct option longopts[] = {
+		{ "ports", required_argument, NULL, O_PORTS },
+		{ "protocol", required_argument, NULL, O_PROTO },
+		{ "tls", no_argument, NULL, O_TLS },
+		{ "cert", required_argument, NULL, O_CERT },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "first-tty", required_argument, NULL, O_FIRST },
+		{ "config", required_argument, NULL, O_CONFIG },
+		DSU_COMMON_OPTIONS, { NULL },
+	};
+	struct dsu_common c = { .timeout = 10 };
+	struct map_opts o = { .config = MAP_DEFAULT, .first_tty = -1 };
+	struct map_port mp[32];
+	json_object *dev = NULL, *ports = NULL;
+	char host[DSU_HOST_MAX], err[DSU_ERR_MAX], why[128];
+	struct conffile f = { 0 };
+	unsigned int ndev, v;
+	bool have_ports = false;
+	struct dsu_dev d;
+	size_t n = 0;
+	int ch, r = 1;
+
+	while ((ch = getopt_long(argc, argv, "u:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_PORTS:
+			have_ports = true;
+			if (!map_parse_ports(optarg, o.want)) {
+				dsu_fail(NULL, "--ports '%s': expected numbers 1-32 and ranges, e.g. 1-4,7",
+					 optarg);
+				return 2;
+			}
+			break;
+		case O_PROTO:
+			if (strcmp(optarg, "realcom") && strcmp(optarg, "rfc2217")) {
+				dsu_fail(NULL, "--protocol '%s': expected realcom or rfc2217", optarg);
+				return 2;
+			}
+			o.protocol = optarg;
+			break;
+		case O_TLS:
+			o.tls = true;
+			break;
+		case O_CERT:
+			o.cert = optarg;
+			break;
+		case O_KEY:
+			o.key = optarg;
+			break;
+		case O_FIRST:
+			if (conf_parse_uint(optarg, 0, REALCOM_TTYS_MAX - 1, &v, why, sizeof(why)) < 0) {
+				dsu_fail(NULL, "--first-tty '%s': expected 0 to %d", optarg,
+					 REALCOM_TTYS_MAX - 1);
+				return 2;
+			}
+			o.first_tty = (int)v;
+			break;
+		case O_CONFIG:
+			o.config = optarg;
+			break;
+		default:
+			dsu_common_opt(&c, ch, help);
+		}
+	}
+	if (optind != argc - 1 || !c.user || !have_ports || !o.cert != !o.key) {
+		fputs(help, stderr);
+		return 2;
+	}
+	if (o.cert && !o.tls) {
+		dsu_fail(NULL, "--cert and --key go with --tls");
+		return 2;
+	}
+	if (dsu_open(&d, argv[optind], c.fingerprint, c.timeout))
+		return 1;
+	/* realcomd's host: the name or address without brackets or :port */
+	snprintf(host, sizeof(host), "%s", d.key + (d.key[0] == '['));
+	host[strcspn(host, d.key[0] == '[' ? "]" : ":")] = '\0';
+
+	if (conffile_read(&f, o.config, err) < 0) {
+		dsu_fail(NULL, "%s", err);
+		goto out;
+	}
+	if (dsu_call(&d, API_DEVICE, NULL, &dev) != 200 || dsu_login(&d, c.user, c.password_file) < 0)
+		goto out;
+	r = dsu_call(&d, API_PORTS, NULL, &ports);
+	if (r != 200 || !json_object_is_type(ports, json_type_array)) {
+		if (r > 0)
+			dsu_refused(&d, r, ports, c.user);
+		r = 1;
+		goto out;
+	}
+	r = 1;
+	ndev = (unsigned int)json_int(dev, F.ports, 0);
+	for (unsigned int port = 1, tty = o.first_tty < 0 ? 0 : (unsigned int)o.first_tty;
+	     port <= 32; port++) {
+		json_object *p = NULL;
+		struct section *s;
+
+		if (!o.want[port])
+			continue;
+		for (size_t j = 0; j < json_object_array_length(ports); j++)
+			if (json_int(json_object_array_get_idx(ports, j), F.port, 0) == port)
+				p = json_object_array_get_idx(ports, j);
+		if (!p || port > ndev) {
+			dsu_fail(d.host, "the unit has %u port%s, no port %u", ndev, ndev == 1 ? "" : "s",
+				 port);
+			goto out;
+		}
+		mp[n] = (struct map_port){ .port = port };
+		if (map_check_port(&d, &o, p, &mp[n]))
+			goto out;
+		/* the section that maps this port already, else the next free tty */
+		s = NULL;
+		for (size_t i = 0; i < f.n && !s; i++)
+			if (!strcmp(f.sec[i].host, host) && f.sec[i].port == port)
+				s = &f.sec[i];
+		if (s) {
+			mp[n].tty = s->tty;
+		} else {
+			while (o.first_tty < 0 && tty < REALCOM_TTYS_MAX && conffile_tty(&f, tty))
+				tty++;
+			if (tty >= REALCOM_TTYS_MAX) {
+				dsu_fail(NULL, "no free ttyR number below %d", REALCOM_TTYS_MAX);
+				goto out;
+			}
+			s = conffile_tty(&f, tty);
+			if (s) {
+				dsu_fail(NULL, "ttyR%u already maps %s port %u in %s: pick another "
+					 "--first-tty", tty, s->host, s->port, o.config);
+				goto out;
+			}
+			mp[n].tty = tty++;
+		}
+		n++;
+	}
+	if (map_write(&o, &f, &d, host, dev, mp, n))
+		goto out;
+	map_reload(o.config, mp, n);
+	r = 0;
+out:
+	dsu_logout(&d);
+	json_object_put(dev);
+	json_object_put(ports);
+	free(f.text);
+	return r;
+}

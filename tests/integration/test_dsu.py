@@ -1,0 +1,253 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""dsu against nportsim's management API on 127.0.0.1 (the mDNS search and the
+whole flow between network namespaces are in test_dsu_netns.py): info, first
+administrator, password rules local and remote, lockout, trust on first use
+and a changed certificate, errors for no answer, and map writing a config
+realcomd takes, after which data flows through the mapped tty."""
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from itlib import Certs, Realcomd, Sim, open_tty, wait_for  # noqa: E402
+
+DSU = os.environ.get("DSU", "dsu")
+PASSWORD = "correct horse 1"
+
+
+class Unit(Sim):
+    """A simulated G2 with its REST API on a free port of 127.0.0.1."""
+
+    def __init__(self, *args, **kw):
+        super().__init__("--https-port", "0", "--no-mdns", *args, **kw)
+        m = re.search(r"https: 127\.0\.0\.1 port (\d+),", self.log_text())
+        if not m:
+            text = self.log_text()
+            self.close()
+            raise AssertionError(f"no https port in the log:\n{text}")
+        self.host = f"127.0.0.1:{m.group(1)}"
+
+
+class Dsu(unittest.TestCase):
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="dsu-test-")
+        self.units = []
+
+    def tearDown(self):
+        for u in self.units:
+            u.close()
+        subprocess.run(["rm", "-rf", self.home])
+
+    def unit(self, *args, **kw):
+        u = Unit(*args, **kw)
+        self.units.append(u)
+        return u
+
+    def dsu(self, *args, password=None, want=0):
+        env = {"HOME": self.home, "PATH": "/usr/bin:/bin"}
+        if password is not None:
+            env["DSU_PASSWORD"] = password
+        r = subprocess.run([DSU, *args], capture_output=True, text=True, env=env, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        if want is not None:
+            self.assertEqual(r.returncode, want, f"dsu {' '.join(args)}:\n{r.stdout}{r.stderr}")
+        return r
+
+    def known(self):
+        with open(os.path.join(self.home, ".config/realcom/known_devices")) as f:
+            return f.read()
+
+    def state(self, u):
+        return u.ok(cmd="status")["management"]["state"]
+
+    def setup_unit(self, u):
+        self.dsu("setup", u.host, "--user", "admin", password=PASSWORD)
+
+    def test_info_setup_and_trust_on_first_use(self):
+        u = self.unit("--factory", "--ports", "2", "--name", "NPort-6150-TEST")
+        r = self.dsu("info", u.host)
+        self.assertIn("NPort-6150-TEST", r.stdout)
+        self.assertIn("needs-setup", r.stdout)
+        self.assertIn("dsu setup", r.stdout)
+        self.assertIn("pinned on first use", r.stderr)
+        fp = re.search(r"certificate (sha256:[0-9A-F:]{95})", r.stderr).group(1)
+        self.assertIn(f"{u.host} {fp}", self.known())
+        path = os.path.join(self.home, ".config/realcom/known_devices")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode), 0o700)
+        # the API's own fingerprint is the one pinned
+        api = u.ok(cmd="status")["management"]["certificate_sha256"]
+        self.assertEqual("sha256:" + api, fp)
+        # JSON, and no second "pinned" notice
+        r = self.dsu("info", u.host, "--json")
+        self.assertEqual(json.loads(r.stdout)["state"], "needs-setup")
+        self.assertEqual(r.stderr, "")
+
+        # a weak password never leaves the host
+        r = self.dsu("setup", u.host, "--user", "admin", password="short", want=1)
+        self.assertIn("min_length", r.stderr)
+        self.assertIn("before sending", r.stderr)
+        self.assertEqual(self.state(u), "needs-setup")
+        # from a file readable by others: refused
+        pwfile = os.path.join(self.home, "pw")
+        with open(pwfile, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(pwfile, 0o644)
+        r = self.dsu("setup", u.host, "--user", "admin", "--password-file", pwfile, want=1)
+        self.assertIn("chmod 600", r.stderr)
+        os.chmod(pwfile, 0o600)
+        r = self.dsu("setup", u.host, "--user", "admin", "--password-file", pwfile)
+        self.assertIn('administrator "admin" created', r.stdout)
+        self.assertEqual(self.state(u), "ready")
+        r = self.dsu("setup", u.host, "--user", "admin", "--password-file", pwfile, want=1)
+        self.assertIn("already set up", r.stderr)
+        # the port modes need a login
+        r = self.dsu("info", u.host, "--user", "admin", "--json", password=PASSWORD)
+        ports = json.loads(r.stdout)["serial_ports"]
+        self.assertEqual([(p["port"], p["mode"]) for p in ports], [(1, "realcom"), (2, "realcom")])
+        # no password on argv: no option takes one, and a guess is not read as a file name
+        r = self.dsu("setup", u.host, "--user", "admin", "--password", PASSWORD, want=2)
+        self.assertIn("never go on the command line", r.stderr)
+        self.assertNotIn(PASSWORD, r.stderr)
+
+    def test_device_policy_refusal_is_reported(self):
+        u = self.unit("--factory", "--min-password", "16")
+        r = self.dsu("setup", u.host, "--user", "admin", password="only12chars!", want=1)
+        self.assertIn("the device refused the password", r.stderr)
+        self.assertIn("min_length", r.stderr)
+        self.assertEqual(self.state(u), "needs-setup")
+
+    def test_wrong_password_then_lockout(self):
+        u = self.unit("--factory", "--lockout-failures", "3", "--lockout-seconds", "120")
+        self.setup_unit(u)
+        for _ in range(3):
+            r = self.dsu("info", u.host, "--user", "admin", password="wrong password", want=1)
+            self.assertIn("login refused", r.stderr)
+        r = self.dsu("info", u.host, "--user", "admin", password=PASSWORD, want=1)
+        m = re.search(r"locked out after too many failed logins: try again in (\d+) s", r.stderr)
+        self.assertTrue(m, r.stderr)
+        self.assertTrue(0 < int(m.group(1)) <= 120, r.stderr)
+
+    def test_changed_certificate_is_refused_until_confirmed(self):
+        u = self.unit("--factory")
+        self.dsu("info", u.host)
+        old = self.known()
+        host = u.host
+        # the same address, a new unit (a G2 makes a new certificate when its IP changes)
+        u.close()
+        self.units.remove(u)
+        port = host.split(":")[1]
+        u2 = self.unit("--factory", "--https-port", port)
+        self.assertEqual(u2.host, host)
+        r = self.dsu("info", host, want=1)
+        self.assertIn("not the one pinned", r.stderr)
+        new = re.search(r"--fingerprint (sha256:[0-9A-F:]{95})", r.stderr).group(1)
+        self.assertEqual(self.known(), old, "a refused certificate must not change the pins")
+        r = self.dsu("info", host, "--fingerprint", new)
+        self.assertIn("replaced the old pin", r.stderr)
+        self.assertIn(f"{host} {new}", self.known())
+        self.dsu("info", host)
+        r = self.dsu("info", host, "--fingerprint", "sha256:00", want=1)
+        self.assertIn("--fingerprint", r.stderr)
+
+    def test_no_answer_and_unreachable(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)                  # accepts in the kernel, never speaks TLS
+            r = self.dsu("info", f"127.0.0.1:{s.getsockname()[1]}", "--timeout", "1", want=1)
+            self.assertIn("no answer within 1 s", r.stderr)
+            closed = s.getsockname()[1]
+        r = self.dsu("info", f"127.0.0.1:{closed}", "--timeout", "2", want=1)
+        self.assertIn("unreachable", r.stderr)
+        r = self.dsu("info", "bad name!", want=1)
+        self.assertIn("not a host name", r.stderr)
+        self.dsu("info", want=2)
+        self.dsu("frobnicate", want=2)
+
+    def test_search_without_avahi_says_so(self):
+        # no avahi-daemon in the root namespace, ever: dsu must say what is missing
+        r = self.dsu("search", "--timeout", "1", want=1)
+        self.assertIn("avahi-daemon", r.stderr)
+
+    def map_and_talk(self, u, rc, *extra):
+        conf = rc.path("realcom.conf")
+        r = self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+                     *extra, password=PASSWORD)
+        lines = r.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 2, r.stdout)
+        self.assertTrue(lines[0].startswith(rc.path("dev/ttyR0") + "\tport 1\trealcom"), r.stdout)
+        with open(conf) as f:
+            text = f.read()
+        self.assertIn("[ttyR0]", text)
+        self.assertIn("[ttyR1]", text)
+        self.assertIn(f"data_port = {u.data_port(2)}", text)
+        # realcomd took it: both ports are there, and data flows on port 1
+        wait_for(lambda: rc.port(0) and rc.port(1), "ttyR0 and ttyR1 in realcomd")
+        wait_for(lambda: os.path.exists(rc.tty(0)), "the ttyR0 link")
+        app = open_tty(rc.tty(0))
+        dev = u.open_pty(1)
+        try:
+            os.write(app, b"via dsu map")
+            self.assertEqual(Sim.pty_read(dev, 11), b"via dsu map")
+            Sim.pty_write(dev, b"and back")
+            self.assertEqual(Sim.pty_read(app, 8), b"and back")
+        finally:
+            os.close(app)
+            os.close(dev)
+        return text
+
+    def test_map(self):
+        u = self.unit("--factory", "--ports", "3")
+        self.setup_unit(u)
+        with Realcomd({}) as rc:
+            text = self.map_and_talk(u, rc)
+            self.assertNotIn("tls", text)
+            conf = rc.path("realcom.conf")
+            # again: the same sections, no duplicates
+            self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+                     password=PASSWORD)
+            with open(conf) as f:
+                self.assertEqual(f.read(), text)
+            # a tty that maps something else is not taken over
+            r = self.dsu("map", u.host, "--user", "admin", "--ports", "3", "--first-tty", "1",
+                         "--config", conf, password=PASSWORD, want=1)
+            self.assertIn("ttyR1 already maps 127.0.0.1 port 2", r.stderr)
+            # what the device says wins over what is asked
+            for args, why in ((["--tls"], "unencrypted on the device"),
+                              (["--protocol", "rfc2217"], "runs realcom on the device"),
+                              (["--ports", "4"], "no port 4")):
+                ports = [] if "--ports" in args else ["--ports", "3"]
+                r = self.dsu("map", u.host, "--user", "admin", "--config", conf, *ports, *args,
+                             password=PASSWORD, want=1)
+                self.assertIn(why, r.stderr)
+            with open(conf) as f:
+                self.assertEqual(f.read(), text, "a refused map must leave the file alone")
+
+    def test_map_with_tls_pins_the_device_certificate(self):
+        certs = Certs()
+        certs.setup()
+        try:
+            u = self.unit("--factory", "--ports", "2", "--tls", "on", "--cert",
+                          certs.path("server.pem"), "--key", certs.path("server.key"))
+            self.setup_unit(u)
+            with Realcomd({}) as rc:
+                r = self.dsu("map", u.host, "--user", "admin", "--ports", "1", "--config",
+                             rc.path("realcom.conf"), password=PASSWORD, want=1)
+                self.assertIn("add --tls", r.stderr)
+                text = self.map_and_talk(u, rc, "--tls")
+                fp = re.search(rf"{re.escape(u.host)} (sha256:\S+)", self.known()).group(1)
+                self.assertIn(f"tls = on\ntls_fingerprint = {fp}\n", text)
+                self.assertIn("TLS", rc.port(0)["tls_info"] + rc.port(0)["tls"].upper())
+        finally:
+            certs.teardown()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
