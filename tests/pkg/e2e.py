@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The installed packages end to end, as the README's Install section uses
-them: the installed nportsim (two echoing ports on 127.0.0.1) stands in for
-a unit, its ports are added to the installed /etc/realcom/realcom.conf, and
+them: the installed nportsim (a new unit with two echoing ports on
+127.0.0.1) stands in for a unit, the installed dsu creates its administrator
+and maps its ports into the installed /etc/realcom/realcom.conf, and
 the installed /usr/sbin/realcomd runs with its defaults (pty backend here:
 this host cannot load realcom.ko), so /run/realcom/ttyR0 is the mapped port.
 
@@ -16,6 +17,7 @@ removed on SIGTERM.  Prints "PASS what" or "FAIL what: why" per check.
 Leaves /etc/realcom/realcom.conf with the two ports (tests/pkg/run checks
 that an upgrade keeps it)."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,7 +27,7 @@ import tempfile
 top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(top, "integration"))
 os.environ.setdefault("NPORTSIM", "/usr/bin/nportsim")
-from itlib import open_tty, realcom_port, stop, wait_for, Sim  # noqa: E402
+from itlib import open_tty, stop, wait_for, Sim  # noqa: E402
 
 REALCOMD = "/usr/sbin/realcomd"
 UNIT = "/lib/systemd/system/realcomd.service"
@@ -46,10 +48,6 @@ def check(what, cond, why=""):
         failed += 1
         print(f"FAIL {what}: {why}")
     return cond
-
-
-def section(n, keys):
-    return f"\n[ttyR{n}]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())
 
 
 def exchange(path, data):
@@ -113,6 +111,12 @@ def straced_syscalls(path):
     return names
 
 
+def dsu(*args, home):
+    env = {"PATH": "/usr/bin:/bin", "HOME": home, "DSU_PASSWORD": "installed and mapped"}
+    return subprocess.run(["/usr/bin/dsu", *args], capture_output=True, text=True, timeout=60,
+                          env=env, stdin=subprocess.DEVNULL)
+
+
 def realcomctl(*args):
     return subprocess.run([REALCOMCTL, *args], capture_output=True, text=True, timeout=10)
 
@@ -129,12 +133,21 @@ def main():
     notify.bind(os.path.join(scratch, "notify"))
     notify.settimeout(10)
     log_path = os.path.join(scratch, "realcomd.log")
-    sim = Sim("--echo", ports=2)
+    sim = Sim("--echo", "--factory", "--https-port", "0", "--no-mdns", ports=2)
+    unit = "127.0.0.1:" + re.search(r"https: 127\.0\.0\.1 port (\d+),", sim.log_text()).group(1)
+    home = os.path.join(scratch, "home")
+    os.mkdir(home, 0o700)
     d = None
     try:
         installed = open(CONF).read()
-        with open(CONF, "a") as f:      # what "dsu map" does
-            f.write(section(0, realcom_port(sim, 1)))
+        # the README's way: a new unit gets its administrator, then its port 1 is mapped
+        r = dsu("setup", unit, "--user", "admin", home=home)
+        check("installed dsu sets up the simulated unit", r.returncode == 0,
+              r.stdout + r.stderr)
+        r = dsu("map", unit, "--user", "admin", "--ports", "1", home=home)
+        check("installed dsu maps port 1 into the installed config (realcomd not running yet)",
+              r.returncode == 0 and "[ttyR0]" in open(CONF).read() and
+              "the ports appear when it starts" in r.stderr, r.stdout + r.stderr)
         r = subprocess.run([REALCOMD, "-t"], capture_output=True, text=True)
         check("realcomd -t reads the installed config with a port added",
               r.returncode == 0 and "1 port" in r.stdout, r.stdout + r.stderr)
@@ -167,8 +180,9 @@ def main():
         check("realcomctl status on the default socket", r.returncode == 0 and
               "ttyR0" in r.stdout, r.stdout + r.stderr)
 
-        with open(CONF, "a") as f:
-            f.write(section(1, realcom_port(sim, 2)))
+        r = dsu("map", unit, "--user", "admin", "--ports", "2", home=home)
+        check("dsu map adds port 2 and has realcomd reload", r.returncode == 0 and
+              f"{RUN}/ttyR1\tport 2" in r.stdout, r.stdout + r.stderr)
         r = realcomctl("reload")
         ok = r.returncode == 0
         if ok:
