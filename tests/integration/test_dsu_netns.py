@@ -32,6 +32,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import netns  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
+from simlib import Sim  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 NPORTSIM = os.environ.get("NPORTSIM", "nportsim")
@@ -113,30 +115,6 @@ def open_raw(path):
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     tty.setraw(fd, termios.TCSANOW)
     return fd
-
-
-def fd_write(fd, data, timeout=10):
-    end = time.monotonic() + timeout
-    while data:
-        left = end - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"write timed out with {len(data)} bytes left")
-        _, w, _ = select.select([], [fd], [], left)
-        if w:
-            data = data[os.write(fd, data):]
-
-
-def fd_read(fd, n, timeout=10):
-    out = b""
-    end = time.monotonic() + timeout
-    while len(out) < n:
-        left = end - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"read: got {len(out)} of {n} bytes: {out!r}")
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            out += os.read(fd, n - len(out))
-    return out
 
 
 class DsuNetns(unittest.TestCase):
@@ -458,11 +436,11 @@ class DsuNetns(unittest.TestCase):
         wait_for(lambda: self.sim_status("dev1")["ports"][0]["connected"],
                  f"unit a's port 1 to see the host {self.where()}")
         out = b"hello from the control PC\r\n\x00\xff"
-        fd_write(fd, out)
-        self.assertEqual(fd_read(dev, len(out)), out, self.where())
+        Sim.pty_write(fd, out)
+        self.assertEqual(Sim.pty_read(dev, len(out)), out, self.where())
         back = b"hello from the serial side\n\x01\xfe"
-        fd_write(dev, back)
-        self.assertEqual(fd_read(fd, len(back)), back, self.where())
+        Sim.pty_write(dev, back)
+        self.assertEqual(Sim.pty_read(fd, len(back)), back, self.where())
 
 
 if __name__ == "__main__":
