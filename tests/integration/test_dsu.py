@@ -16,23 +16,10 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Certs, Realcomd, Sim, open_tty, wait_for  # noqa: E402
+from itlib import Certs, Realcomd, Sim, Unit, open_tty, wait_for  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 PASSWORD = "correct horse 1"
-
-
-class Unit(Sim):
-    """A simulated G2 with its REST API on a free port of 127.0.0.1."""
-
-    def __init__(self, *args, **kw):
-        super().__init__("--https-port", "0", "--no-mdns", *args, **kw)
-        m = re.search(r"https: 127\.0\.0\.1 port (\d+),", self.log_text())
-        if not m:
-            text = self.log_text()
-            self.close()
-            raise AssertionError(f"no https port in the log:\n{text}")
-        self.host = f"127.0.0.1:{m.group(1)}"
 
 
 class Dsu(unittest.TestCase):

@@ -15,31 +15,31 @@ The tests share one lab and run in order (test_1 ... test_6).  Needs root;
 fails (never skips) without it.  On a failure the logs are kept in the
 directory the message names."""
 import configparser
+import functools
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import termios
-import time
 import tty
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import netns  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
-from simlib import Sim  # noqa: E402
+import simlib  # noqa: E402
+from simlib import Sim, stop  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 NPORTSIM = os.environ.get("NPORTSIM", "nportsim")
 REALCOMD = os.environ.get("REALCOMD", "realcomd")
 REALCOMCTL = os.environ.get("REALCOMCTL", "realcomctl")
 DEADLINE = 30.0
+wait_for = functools.partial(simlib.wait_for, timeout=DEADLINE, interval=0.05)
 GOOD_PASSWORD = "correct-horse-battery-1"
 LOCKOUT_FAILURES = 3
 LOCKOUT_SECONDS = 3
@@ -55,27 +55,6 @@ UNITS = {
 }
 
 
-def wait_for(cond, what, timeout=DEADLINE, interval=0.05):
-    """Poll cond() until it returns a true value; fail saying what did not happen."""
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        select.select([], [], [], interval)
-
-
-def stop(proc):
-    """End a process we started, by its pid: SIGTERM, SIGKILL after a deadline."""
-    if proc and proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def ask_unix(path, req):

@@ -17,7 +17,6 @@ removed on SIGTERM.  Prints "PASS what" or "FAIL what: why" per check.
 Leaves /etc/realcom/realcom.conf with the two ports (tests/pkg/run checks
 that an upgrade keeps it)."""
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -27,7 +26,7 @@ import tempfile
 top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(top, "integration"))
 os.environ.setdefault("NPORTSIM", "/usr/bin/nportsim")
-from itlib import open_tty, stop, wait_for, Sim  # noqa: E402
+from itlib import open_tty, stop, wait_for, Unit  # noqa: E402
 
 REALCOMD = "/usr/sbin/realcomd"
 UNIT = "/lib/systemd/system/realcomd.service"
@@ -133,8 +132,8 @@ def main():
     notify.bind(os.path.join(scratch, "notify"))
     notify.settimeout(10)
     log_path = os.path.join(scratch, "realcomd.log")
-    sim = Sim("--echo", "--factory", "--https-port", "0", "--no-mdns", ports=2)
-    unit = "127.0.0.1:" + re.search(r"https: 127\.0\.0\.1 port (\d+),", sim.log_text()).group(1)
+    sim = Unit("--echo", "--factory", ports=2)
+    unit = sim.host
     home = os.path.join(scratch, "home")
     os.mkdir(home, 0o700)
     d = None

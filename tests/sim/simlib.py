@@ -7,6 +7,7 @@ Every wait has a deadline; nothing sleeps blindly.  Only loopback is used.
 import json
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -22,8 +23,9 @@ NPORTSIM = os.environ.get("NPORTSIM", "nportsim")
 DEADLINE = 10.0
 
 
-def wait_for(cond, what, timeout=DEADLINE):
-    """Poll cond() until it returns a true value; fail saying what did not happen."""
+def wait_for(cond, what, timeout=DEADLINE, interval=0.01):
+    """Poll cond() every interval seconds until it returns a true value; fail
+    saying what did not happen."""
     end = time.monotonic() + timeout
     while True:
         v = cond()
@@ -31,7 +33,7 @@ def wait_for(cond, what, timeout=DEADLINE):
             return v
         if time.monotonic() > end:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        select.select([], [], [], 0.01)  # a short wait between polls of the condition
+        select.select([], [], [], interval)
 
 
 def recv_exact(sock, n, timeout=DEADLINE):
@@ -259,3 +261,18 @@ class Sim:
             _, w, _ = select.select([], [fd], [], end - time.monotonic())
             if w:
                 data = data[os.write(fd, data):]
+
+
+class Unit(Sim):
+    """nportsim with its management API (HTTPS) on a free port of 127.0.0.1
+    and no mDNS: host is "127.0.0.1:PORT", as dsu takes it."""
+
+    def __init__(self, *args, **kw):
+        super().__init__("--https-port", "0", "--no-mdns", *args, **kw)
+        m = re.search(r"https: 127\.0\.0\.1 port (\d+),", self.log_text())
+        if not m:
+            text = self.log_text()
+            self.close()
+            raise AssertionError(f"no https port in the log:\n{text}")
+        self.https_port = int(m.group(1))
+        self.host = f"127.0.0.1:{self.https_port}"

@@ -5,19 +5,22 @@ a factory unit at 192.0.2.10 and a host at 192.0.2.1, each with its own
 avahi-daemon.  The host resolves the unit's _nport._tcp record with the TXT
 keys of nport-g2.md; after the first administrator is created over REST the
 TXT record says state=ready.  Needs root; fails (never skips) without it."""
+import functools
 import os
 import sys
-import select
 import shutil
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from netns import Lab  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+import simlib  # noqa: E402
 
 NPORTSIM = os.environ.get("NPORTSIM", "nportsim")
 DEADLINE = 30.0
+# avahi between namespaces is slower than loopback: longer waits, fewer polls
+wait_for = functools.partial(simlib.wait_for, timeout=DEADLINE, interval=0.2)
 
 # The REST client runs inside the host's namespace.
 SETUP = r"""
@@ -46,17 +49,6 @@ def browse(host):
             txt[k] = v
         found[f[3]] = (f[7], int(f[8]), txt)
     return found
-
-
-def wait_for(cond, what, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        select.select([], [], [], 0.2)
 
 
 class Mdns(unittest.TestCase):

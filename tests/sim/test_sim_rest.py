@@ -9,7 +9,6 @@ import hashlib
 import http.client
 import json
 import os
-import re
 import socket
 import ssl
 import subprocess
@@ -18,6 +17,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
+import simlib  # noqa: E402
 from simlib import Sim, wait_for, recv_exact  # noqa: E402
 
 H = bytes.fromhex
@@ -32,17 +32,8 @@ def unverified():
     return ctx
 
 
-class Unit(Sim):
-    """nportsim with its REST API on a free port."""
-
-    def __init__(self, *args, **kw):
-        super().__init__("--https-port", "0", "--no-mdns", *args, **kw)
-        m = re.search(r"https: 127\.0\.0\.1 port (\d+),", self.log_text())
-        if not m:
-            text = self.log_text()
-            self.close()
-            raise AssertionError(f"no https port in the log:\n{text}")
-        self.https_port = int(m.group(1))
+class Unit(simlib.Unit):
+    """A simulated unit with a client for its REST API."""
 
     def request(self, method, path, body=None, token=None, raw=None, headers=None):
         """(status, parsed JSON or None, response headers)"""
