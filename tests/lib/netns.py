@@ -24,12 +24,13 @@ test itself: avahi-daemon never announces on the machine's real network.
 """
 import os
 import random
-import select
 import shutil
-import signal
 import subprocess
+import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
+from simlib import stop, wait_for  # noqa: E402
 
 TOOLS = {"ip": "iproute2", "unshare": "util-linux", "nsenter": "util-linux",
          "dbus-daemon": "dbus", "avahi-daemon": "avahi-daemon", "avahi-browse": "avahi-utils"}
@@ -45,24 +46,6 @@ def missing():
         return "missing: " + ", ".join(absent) + "; apt-get install avahi-daemon avahi-utils " \
                "dbus iproute2"
     return None
-
-
-def _wait(cond, what, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        select.select([], [], [], 0.02)
-
-
-def _stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(DEADLINE)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class Netns:
@@ -97,7 +80,7 @@ class Netns:
         self.holder = subprocess.Popen(
             ["ip", "netns", "exec", self.name, "unshare", "--mount", "--propagation", "private",
              "sh", "-c", script])
-        _wait(lambda: self.holder.poll() is not None or self._comm() == "sleep",
+        wait_for(lambda: self.holder.poll() is not None or self._comm() == "sleep",
               f"{self.name}: the namespace holder")
         if self.holder.poll() is not None:
             raise AssertionError(f"{self.name}: the namespace holder failed")
@@ -136,12 +119,12 @@ class Netns:
         log = open(os.path.join(self.dir, "daemons.log"), "w")
         self.popen(["dbus-daemon", "--system", "--nofork", "--nopidfile"],
                    stdout=log, stderr=subprocess.STDOUT)
-        _wait(lambda: self.run(["test", "-S", "/run/dbus/system_bus_socket"]).returncode == 0,
+        wait_for(lambda: self.run(["test", "-S", "/run/dbus/system_bus_socket"]).returncode == 0,
               f"{self.name}: dbus-daemon")
         self.avahi = self.popen(["avahi-daemon", "--no-drop-root", "--no-chroot",
                                  "--no-rlimits", "-f", conf], stdout=log,
                                 stderr=subprocess.STDOUT)
-        _wait(lambda: self.avahi.poll() is not None or
+        wait_for(lambda: self.avahi.poll() is not None or
               self.run(["avahi-daemon", "--check"]).returncode == 0, f"{self.name}: avahi-daemon")
         if self.avahi.poll() is not None:
             raise AssertionError(f"{self.name}: avahi-daemon exited; see {self.dir}/daemons.log")
@@ -152,10 +135,10 @@ class Netns:
 
     def close(self):
         for p in reversed(self.procs):
-            _stop(p)
+            stop(p)
         self.procs = []
         if self.holder:
-            _stop(self.holder)
+            stop(self.holder)
             self.holder = None
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
