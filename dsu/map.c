@@ -302,15 +302,16 @@ static void map_reload(const char *config, const struct map_port *mp, size_t n)
 		snprintf(path, sizeof(path), "%s", cfg->control_socket);
 	free(cfg);
 	o = ctlsock_ask(path, "{\"cmd\":\"reload\"}\n", err, sizeof(err));
-	if (!o || !json_object_get_boolean(json_object_object_get(o, "ok"))) {
+	if (!o) {
 		fprintf(stderr, "dsu: realcomd did not reload (%s): the ports appear when it starts\n",
-			o ? json_str(o, "error") : err);
-		json_object_put(o);
+			err);
 		for (size_t i = 0; i < n; i++)
 			printf("ttyR%u\tport %u\t%s%s\n", mp[i].tty, mp[i].port, mp[i].protocol,
 			       mp[i].tls ? ", TLS" : "");
 		return;
 	}
+	if (!json_object_get_boolean(json_object_object_get(o, "ok")))
+		fprintf(stderr, "dsu: realcomd reloaded with errors: %s\n", json_str(o, "error"));
 	json_object_put(o);
 	o = ctlsock_ask(path, "{\"cmd\":\"status\"}\n", err, sizeof(err));
 	ports = o ? json_object_object_get(o, "ports") : NULL;

@@ -41,14 +41,19 @@ static const char usage[] =
 static struct daemon daemon_state;
 static const char *config_path = REALCOM_CONF_DEFAULT;
 
+/* Bring the ports in line with cfg.  Returns how many configured ports could
+ * not be set up (each says why in the log), or -1 if none of them could. */
 static int daemon_apply(struct daemon *d, struct realcom_config *cfg, char *summary, size_t len)
 {
-	unsigned int added = 0, removed = 0, changed = 0, kept = 0, failed = 0;
+	unsigned int added = 0, removed = 0, changed = 0, kept = 0, failed = 0, used = 0;
+	char failures[128] = "";
+	size_t flen = 0;
 
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++) {
 		struct port *p = d->ports[i];
 		const struct port_config *pc = &cfg->port[i];
 
+		used += pc->used;
 		if (p && pc->used && port_config_same(&p->cfg, pc)) {
 			kept++;
 			continue;
@@ -56,21 +61,25 @@ static int daemon_apply(struct daemon *d, struct realcom_config *cfg, char *summ
 		if (p) {
 			port_free(p);
 			d->ports[i] = NULL;
-			pc->used ? changed++ : removed++;
-			if (!pc->used)
+			if (!pc->used) {
+				removed++;
 				log_info("ttyR%u: removed", i);
+			}
 		}
 		if (!pc->used)
 			continue;
-		if (!p)
-			added++;
 		d->ports[i] = port_new(d, pc);
-		if (!d->ports[i])
-			failed++;
+		if (d->ports[i])
+			p ? changed++ : added++;
+		else if (failed++ < 8 && flen < sizeof(failures))
+			flen += (size_t)snprintf(failures + flen, sizeof(failures) - flen, " ttyR%u", i);
 	}
-	snprintf(summary, len, "%u added, %u changed, %u removed, %u unchanged%s", added, changed,
-		 removed, kept, failed ? " (some ports failed: see the log)" : "");
-	return failed ? -1 : 0;
+	snprintf(summary, len, "%u added, %u changed, %u removed, %u unchanged%s%s%s", added, changed,
+		 removed, kept, failed ? "; not set up (see the log):" : "", failures,
+		 failed > 8 ? " ..." : "");
+	if (failed && failed == used)
+		return -1;
+	return (int)failed;
 }
 
 static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
@@ -94,8 +103,14 @@ static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 	memcpy(cfg->control_socket, d->cfg->control_socket, sizeof(cfg->control_socket));
 	free(d->cfg);
 	d->cfg = cfg;
-	daemon_apply(d, cfg, summary, len);
+	if (daemon_apply(d, cfg, summary, len) != 0) {
+		log_warnx("reloaded %s: %s", config_path, summary);
+		sd_notifyf(0, "STATUS=%s", summary);
+		snprintf(err, CONF_ERR_MAX, "%s", summary);
+		return -1;
+	}
 	log_info("reloaded %s: %s", config_path, summary);
+	sd_notifyf(0, "STATUS=%s", summary);
 	return 0;
 }
 
@@ -253,9 +268,12 @@ int main(int argc, char **argv)
 	r = control_open(d, d->cfg->control_socket, daemon_reload);
 	if (r < 0)
 		fatalx("control socket %s: %s", d->cfg->control_socket, strerror(-r));
-	daemon_apply(d, d->cfg, summary, sizeof(summary));
+	if (daemon_apply(d, d->cfg, summary, sizeof(summary)) < 0) {
+		control_close();
+		fatalx("no port could be set up (%s)", summary);
+	}
 	log_info("started (%s, %s backend)", summary, d->backend->name);
-	sd_notify(0, "READY=1");
+	sd_notifyf(0, "READY=1\nSTATUS=%s", summary);
 	r = loop_run(d->loop);
 	loop_timer_free(&stop_timer);
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)

@@ -22,18 +22,33 @@ class Realcomd:
     """realcomd with a generated realcom.conf in a temp dir.  ports maps N to
     the keys of a [ttyR<N>] section."""
 
-    def __init__(self, ports, extra_global="", backend="pty"):
+    def __init__(self, ports, extra_global="", backend="pty", prepare=None, may_exit=False):
+        """prepare(self) runs before realcomd starts; with may_exit, realcomd
+        exiting at the start is no error (self.proc.returncode says how).
+        realcomd's sd_notify messages arrive on self.notify."""
         self.backend = backend
         self.dir = tempfile.mkdtemp(prefix="realcomd-test-")
         self.proc = None
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.path("notify"))
         self.write_config(ports, extra_global)
+        if prepare:
+            prepare(self)
+        env = dict(os.environ, NOTIFY_SOCKET=self.path("notify"))
         with open(self.path("realcomd.log"), "w") as log:
             self.proc = subprocess.Popen([REALCOMD, "-f", "-v", "-c", self.path("realcom.conf")],
-                                         stdout=log, stderr=subprocess.STDOUT)
+                                         stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: self.proc.poll() is not None or "started" in self.log_text(),
                  "realcomd to start")
-        if self.proc.poll() is not None:
-            raise AssertionError(f"realcomd exited:\n{self.log_text()}")
+        if self.proc.poll() is not None and not may_exit:
+            text = self.log_text()
+            self.close()
+            raise AssertionError(f"realcomd exited:\n{text}")
+
+    def notified(self, timeout=DEADLINE):
+        """The next sd_notify message from realcomd."""
+        self.notify.settimeout(timeout)
+        return self.notify.recv(4096).decode()
 
     def write_config(self, ports, extra_global=""):
         lines = ["[global]", f"backend = {self.backend}", f"pty_dir = {self.path('dev')}",
@@ -87,6 +102,7 @@ class Realcomd:
     def close(self):
         stop(self.proc)
         self.proc = None
+        self.notify.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):

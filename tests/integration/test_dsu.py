@@ -219,6 +219,13 @@ class Dsu(unittest.TestCase):
                 self.assertIn(why, r.stderr)
             with open(conf) as f:
                 self.assertEqual(f.read(), text, "a refused map must leave the file alone")
+            # realcomd cannot make the new tty: the map stands, realcomd's answer is shown
+            os.makedirs(rc.path("dev/ttyR5/in-the-way"))
+            r = self.dsu("map", u.host, "--user", "admin", "--ports", "3", "--first-tty", "5",
+                         "--config", conf, password=PASSWORD)
+            self.assertIn("realcomd reloaded with errors", r.stderr)
+            self.assertIn("not set up (see the log): ttyR5", r.stderr)
+            self.assertIn("ttyR5\tport 3", r.stdout)
 
     def test_map_with_tls_pins_the_device_certificate(self):
         certs = Certs()

@@ -321,6 +321,56 @@ class ModemAndStop(unittest.TestCase):
                 os.close(dev)
 
 
+class PortSetup(unittest.TestCase):
+    """A port whose tty cannot be made (here: a directory where its link goes)
+    is named in the log, the status systemd shows and the reload's answer;
+    the other ports work.  With no port at all realcomd exits 1."""
+
+    @staticmethod
+    def block(d, n):
+        os.makedirs(d.path(f"dev/ttyR{n}/in-the-way"))
+
+    def test_one_port_fails_the_others_work(self):
+        with Sim(ports=3) as sim, \
+                Realcomd({0: realcom_port(sim, 1), 1: realcom_port(sim, 2)},
+                         prepare=lambda d: self.block(d, 1)) as d:
+            msg = d.notified()
+            self.assertIn("READY=1", msg)
+            self.assertIn("STATUS=1 added", msg)
+            self.assertIn("not set up (see the log): ttyR1", msg)
+            self.assertIn("ttyR1: cannot link", d.log_text())
+            self.assertEqual([p["tty"] for p in d.ctl(cmd="status")["ports"]], ["ttyR0"])
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+            finally:
+                os.close(fd)
+            # out of the way: a reload sets it up and leaves ttyR0 alone
+            os.rmdir(d.path("dev/ttyR1/in-the-way"))
+            os.rmdir(d.path("dev/ttyR1"))
+            r = d.realcomctl("reload")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("1 added, 0 changed, 0 removed, 1 unchanged", r.stdout)
+            self.assertIn("STATUS=1 added", d.notified())
+            self.assertTrue(os.path.islink(d.tty(1)))
+            # a reload that cannot set up a new port says which, and fails
+            d.write_config({0: realcom_port(sim, 1), 1: realcom_port(sim, 2),
+                            2: realcom_port(sim, 3)})
+            self.block(d, 2)
+            r = d.realcomctl("reload")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("not set up (see the log): ttyR2", r.stderr)
+            self.assertIn("not set up (see the log): ttyR2", d.notified())
+            self.assertEqual(len(d.ctl(cmd="status")["ports"]), 2)
+
+    def test_no_port_at_all_is_fatal(self):
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}, prepare=lambda d: self.block(d, 0),
+                                    may_exit=True) as d:
+            self.assertEqual(d.proc.wait(DEADLINE), 1)
+            self.assertIn("no port could be set up", d.log_text())
+            self.assertFalse(os.path.exists(d.path("control")), "the control socket is removed")
+
+
 class Config(unittest.TestCase):
     def run_check(self, text):
         with open("/dev/null") as null:

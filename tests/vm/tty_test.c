@@ -677,46 +677,39 @@ static int app_open(struct dmn *d, int *fdp)
 	return app_sync(d, *fdp);
 }
 
-static int app_write_all(int fd, const uint8_t *b, size_t n)
+/* Write n bytes from wb, or read n into rb, through the application's fd (it
+ * may be non-blocking): fails if no byte moves for TMO ms or the tty hangs up. */
+static int app_xfer(int fd, const uint8_t *wb, uint8_t *rb, size_t n)
 {
+	const char *what = wb ? "write" : "read";
+	short ev = wb ? POLLOUT : POLLIN;
 	int64_t deadline = now_ms() + TMO;
 	size_t off = 0;
 	ssize_t r;
 
 	while (off < n) {
-		r = write(fd, b + off, n - off);
+		r = wb ? write(fd, wb + off, n - off) : read(fd, rb + off, n - off);
 		if (r > 0) {
 			off += (size_t)r;
 			deadline = now_ms() + TMO;
 			continue;
 		}
-		CHECK(r < 0 && (errno == EAGAIN || errno == EINTR), "application write after %zu of %zu bytes: %s",
-		      off, n, r == 0 ? "returned 0" : ERR);
-		CHECK(wait_fd(fd, POLLOUT, left_ms(deadline)) & POLLOUT,
-		      "application write stalled: no POLLOUT for %d ms after %zu of %zu bytes", TMO, off, n);
+		CHECK(r < 0 && (errno == EAGAIN || errno == EINTR), "application %s after %zu of %zu bytes: %s",
+		      what, off, n, r == 0 ? "returned 0 (hung up?)" : ERR);
+		CHECK(wait_fd(fd, ev, left_ms(deadline)) & ev,
+		      "application %s stalled after %zu of %zu bytes: nothing moved for %d ms", what, off, n, TMO);
 	}
 	return 0;
 }
 
+static int app_write_all(int fd, const uint8_t *b, size_t n)
+{
+	return app_xfer(fd, b, NULL, n);
+}
+
 static int app_read_n(int fd, uint8_t *b, size_t n)
 {
-	int64_t deadline = now_ms() + TMO;
-	size_t off = 0;
-	ssize_t r;
-
-	while (off < n) {
-		r = read(fd, b + off, n - off);
-		if (r > 0) {
-			off += (size_t)r;
-			deadline = now_ms() + TMO;
-			continue;
-		}
-		CHECK(r < 0 && (errno == EAGAIN || errno == EINTR), "application read after %zu of %zu bytes: %s",
-		      off, n, r == 0 ? "returned 0 (hung up?)" : ERR);
-		CHECK(wait_fd(fd, POLLIN, left_ms(deadline)) & POLLIN,
-		      "application read: only %zu of %zu bytes within %d ms", off, n, TMO);
-	}
-	return 0;
+	return app_xfer(fd, NULL, b, n);
 }
 
 static int modem_get(int fd, int *bits)
