@@ -46,6 +46,11 @@ static const struct {
 
 #define API_REPLY_MAX	(256 * 1024)
 
+const char *api_path(enum api_call call)
+{
+	return calls[call].path;
+}
+
 int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char *err)
 {
 	const char *colon = strrchr(host, ':');
@@ -258,7 +263,7 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 		return -1;
 	}
 	if (rb.len) {
-		*reply = json_tokener_parse(rb.p);
+		*reply = dsu_reply_parse(rb.p, rb.len);
 		if (!*reply && status < 300) {
 			snprintf(err, DSU_ERR_MAX, "HTTP %ld with an answer that is not JSON", status);
 			free(rb.p);
@@ -277,22 +282,4 @@ void api_error_text(json_object *reply, char *out, size_t len)
 		snprintf(out, len, "%s (%s)", msg, code);
 	else
 		snprintf(out, len, "%s", msg[0] ? msg : code[0] ? code : "no reason given");
-}
-
-const char *json_str(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
-int64_t json_int(json_object *o, const char *key, int64_t dflt)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-		return dflt;
-	return json_object_get_int64(v);
 }

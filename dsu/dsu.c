@@ -195,7 +195,7 @@ static int cmd_info(int argc, char **argv)
 				   "[--json] [--fingerprint FP] [--timeout SEC]\n";
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, O_JSON },
-		DSU_COMMON_OPTIONS, { NULL },
+		DSU_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	struct dsu_common o = { .timeout = 10 };
 	json_object *dev = NULL, *ports = NULL;
@@ -261,7 +261,7 @@ static int cmd_setup(int argc, char **argv)
 	static const char help[] = "Usage: dsu setup HOST --user NAME [--password-file FILE] "
 				   "[--fingerprint FP] [--timeout SEC]\n";
 	static const struct option longopts[] = {
-		DSU_COMMON_OPTIONS, { NULL },
+		DSU_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	struct dsu_common o = { .timeout = 10 };
 	char pw[DSU_PASSWORD_MAX], err[DSU_ERR_MAX];

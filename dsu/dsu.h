@@ -2,8 +2,9 @@
 /*
  * dsu, the device search utility: what its subcommands share.  api.c holds
  * the management API model (every path, field and the service type, in one
- * place) and the HTTPS client; known.c the trust-on-first-use pins; secret.c
- * passwords; search.c mDNS; map.c realcomd's configuration.
+ * place) and the HTTPS client; reply.c makes what devices say safe to show;
+ * known.c the trust-on-first-use pins; secret.c passwords; search.c mDNS;
+ * map.c realcomd's configuration.
  */
 #ifndef REALCOM_DSU_H
 #define REALCOM_DSU_H
@@ -67,9 +68,23 @@ int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char
 int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
 	     char *err);
 
+/* The call's path, for messages. */
+const char *api_path(enum api_call call);
+
 /* The device's own words for a refused call: "message (error)". */
 void api_error_text(json_object *reply, char *out, size_t len);
 
+/* ---- what devices say (reply.c) ---- */
+
+/*
+ * An API answer: exactly one JSON value (nesting bounded), every string in
+ * it cut down to printable ASCII (anything else becomes '?').  NULL when it
+ * is not that.  text is NUL-terminated after len bytes.
+ */
+json_object *dsu_reply_parse(const char *text, size_t len);
+/* Copy at most len bytes of in as printable ASCII, always terminated; the length. */
+size_t dsu_printable(char *out, size_t cap, const char *in, size_t len);
+/* A string or integer member of o; "" or dflt when absent or of another type. */
 const char *json_str(json_object *o, const char *key);
 int64_t json_int(json_object *o, const char *key, int64_t dflt);
 

@@ -343,7 +343,7 @@ int dsu_map(int argc, char **argv)
 		{ "key", required_argument, NULL, O_KEY },
 		{ "first-tty", required_argument, NULL, O_FIRST },
 		{ "config", required_argument, NULL, O_CONFIG },
-		DSU_COMMON_OPTIONS, { NULL },
+		DSU_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	struct dsu_common c = { .timeout = 10 };
 	struct map_opts o = { .config = MAP_DEFAULT, .first_tty = -1 };
@@ -419,7 +419,12 @@ int dsu_map(int argc, char **argv)
 	if (dsu_call(&d, API_DEVICE, NULL, &dev) != 200 || dsu_login(&d, c.user, c.password_file) < 0)
 		goto out;
 	r = dsu_call(&d, API_PORTS, NULL, &ports);
-	if (r != 200 || !json_object_is_type(ports, json_type_array)) {
+	if (r == 200 && !json_object_is_type(ports, json_type_array)) {
+		r = dsu_fail(d.host, "the answer to GET %s is not a list of ports",
+			     api_path(API_PORTS));
+		goto out;
+	}
+	if (r != 200) {
 		if (r > 0)
 			dsu_refused(&d, r, ports, c.user);
 		r = 1;

@@ -69,10 +69,7 @@ static void txt_get(AvahiStringList *txt, const char *key, char out[SEARCH_TXT])
 	out[0] = '\0';
 	if (!e || avahi_string_list_get_pair(e, &k, &v, &len) < 0)
 		return;
-	/* printable ASCII only: a TXT record is network input */
-	for (size_t i = 0; v && i < len && i < SEARCH_TXT - 1; i++)
-		out[i] = v[i] >= 0x20 && v[i] < 0x7f ? v[i] : '?';
-	out[v && len < SEARCH_TXT - 1 ? len : v ? SEARCH_TXT - 1 : 0] = '\0';
+	dsu_printable(out, SEARCH_TXT, v, len);
 	avahi_free(k);
 	avahi_free(v);
 }
@@ -102,13 +99,16 @@ static bool is_moxa(const struct unit *u)
 
 static struct unit *unit_slot(struct search *s, const char *name)
 {
+	char shown[sizeof(s->unit[0].name)];
+
+	dsu_printable(shown, sizeof(shown), name, strlen(name));
 	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->unit[i].name, name) == 0)
+		if (strcmp(s->unit[i].name, shown) == 0)
 			return &s->unit[i];
 	if (s->n == SEARCH_MAX)
 		return NULL;
 	memset(&s->unit[s->n], 0, sizeof(s->unit[0]));
-	snprintf(s->unit[s->n].name, sizeof(s->unit[0].name), "%s", name);
+	memcpy(s->unit[s->n].name, shown, sizeof(shown));
 	return &s->unit[s->n++];
 }
 
@@ -265,7 +265,7 @@ int dsu_search(int argc, char **argv)
 		{ "service-type", required_argument, NULL, O_TYPE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "help", no_argument, NULL, 'h' },
-		{ NULL },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct dsu_common c = { .timeout = 3 };
 	const char *type = dsu_service_type;

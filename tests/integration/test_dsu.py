@@ -5,14 +5,17 @@ whole flow between network namespaces are in test_dsu_netns.py): info, first
 administrator, password rules local and remote, lockout, trust on first use
 and a changed certificate, errors for no answer, and map writing a config
 realcomd takes, after which data flows through the mapped tty."""
+import http.server
 import json
 import os
 import re
 import socket
 import stat
 import subprocess
+import ssl
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -20,6 +23,41 @@ from itlib import Certs, Realcomd, Sim, Unit, open_tty, wait_for  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 PASSWORD = "correct horse 1"
+
+
+class Impostor(http.server.BaseHTTPRequestHandler):
+    """Answers as a unit would, with strings no real unit sends: control
+    characters, a newline that would start a section in realcom.conf,
+    escape sequences.  answers maps a path to (status, body text)."""
+    answers = {}
+
+    def reply(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        status, body = self.answers.get(self.path, (404, '{"error":"not-found"}'))
+        data = body.encode("utf-8", "surrogatepass")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = reply
+
+    def log_message(self, *args):
+        pass
+
+
+def serve_impostor(certs, answers):
+    """An HTTPS server on a free port of 127.0.0.1 in a thread; returns it."""
+    handler = type("Answers", (Impostor,), {"answers": answers})
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs.path("server.pem"), certs.path("server.key"))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return srv
 
 
 class Dsu(unittest.TestCase):
@@ -143,6 +181,54 @@ class Dsu(unittest.TestCase):
         self.dsu("info", host)
         r = self.dsu("info", host, "--fingerprint", "sha256:00", want=1)
         self.assertIn("--fingerprint", r.stderr)
+
+    def test_what_a_device_says_is_shown_printable(self):
+        """A name with a newline and escape sequences is shown and written as
+        one line of printable ASCII; an answer with more than one JSON value,
+        or nested too deep, is refused."""
+        evil = json.dumps("Evil\n[ttyR9]\nhost = 192.0.2.66\x1b[2J\x07\u009b")
+        answers = {
+            "/api/v1/device": (200, '{"model":"NPort 6150-G2\\u0000x","serial":"S1",'
+                                    '"mac":"00:90:E8:00:00:01","firmware":"1.0","name":'
+                                    + evil + ',"ports":1,"state":"ready"}'),
+            "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
+            "/api/v1/auth/logout": (204, ""),
+            "/api/v1/serial/ports": (200, '[{"port":1,"mode":"realcom",'
+                                          '"connection":"unencrypted","data_port":950,'
+                                          '"command_port":966,"tcp_port":4001}]'),
+        }
+        certs = Certs()
+        certs.setup()
+        srv = serve_impostor(certs, answers)
+        try:
+            host = f"127.0.0.1:{srv.server_address[1]}"
+            r = self.dsu("info", host)
+            self.assertIn("Evil?[ttyR9]?host = 192.0.2.66?[2J???", r.stdout)
+            self.assertIn("NPort 6150-G2?x", r.stdout)
+            for out in (r.stdout, r.stderr):
+                self.assertFalse(re.search(r"[\x00-\x09\x0b-\x1f\x7f-\U0010ffff]", out), out)
+            conf = os.path.join(self.home, "realcom.conf")
+            self.dsu("map", host, "--user", "admin", "--ports", "1", "--config", conf,
+                     password=PASSWORD)
+            with open(conf) as f:
+                text = f.read()
+            self.assertIn("; dsu map: Evil?[ttyR9]?host = 192.0.2.66?[2J??? (", text)
+            self.assertEqual(re.findall(r"^\[(\S+)\]$", text, re.M), ["global", "ttyR0"])
+            self.assertNotIn("\nhost = 192.0.2.66", text)
+            # the port list in another shape: said so
+            answers["/api/v1/serial/ports"] = (200, '{"ports":[]}')
+            r = self.dsu("map", host, "--user", "admin", "--ports", "1", "--config", conf,
+                         password=PASSWORD, want=1)
+            self.assertIn("GET /api/v1/serial/ports is not a list of ports", r.stderr)
+            # not one JSON value: refused, not half read
+            for body in ('{"name":"x"} {"name":"y"}', "[" * 64 + "]" * 64):
+                answers["/api/v1/device"] = (200, body)
+                r = self.dsu("info", host, want=1)
+                self.assertIn("not JSON", r.stderr)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+            certs.teardown()
 
     def test_no_answer_and_unreachable(self):
         with socket.socket() as s:
