@@ -18,6 +18,21 @@ REALCOMD = os.environ.get("REALCOMD", "realcomd")
 REALCOMCTL = os.environ.get("REALCOMCTL", "realcomctl")
 
 
+def sd_notice(sock, want, timeout=DEADLINE):
+    """The first sd_notify message on the datagram socket sock that carries
+    want (e.g. "STOPPING=1"), skipping earlier ones (a reload's STATUS=);
+    "" when none came within timeout seconds."""
+    sock.settimeout(timeout)
+    try:
+        for _ in range(64):
+            msg = sock.recv(4096).decode()
+            if want in msg:
+                return msg
+    except socket.timeout:
+        pass
+    return ""
+
+
 class Realcomd:
     """realcomd with a generated realcom.conf in a temp dir.  ports maps N to
     the keys of a [ttyR<N>] section."""
@@ -45,10 +60,9 @@ class Realcomd:
             self.close()
             raise AssertionError(f"realcomd exited:\n{text}")
 
-    def notified(self, timeout=DEADLINE):
-        """The next sd_notify message from realcomd."""
-        self.notify.settimeout(timeout)
-        return self.notify.recv(4096).decode()
+    def notified(self, want, timeout=DEADLINE):
+        """realcomd's first sd_notify message with want in it (sd_notice)."""
+        return sd_notice(self.notify, want, timeout)
 
     def write_config(self, ports, extra_global=""):
         lines = ["[global]", f"backend = {self.backend}", f"pty_dir = {self.path('dev')}",

@@ -26,7 +26,7 @@ import tempfile
 top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(top, "integration"))
 os.environ.setdefault("NPORTSIM", "/usr/bin/nportsim")
-from itlib import open_tty, stop, wait_for, Unit  # noqa: E402
+from itlib import open_tty, sd_notice, stop, wait_for, Unit  # noqa: E402
 
 REALCOMD = "/usr/sbin/realcomd"
 UNIT = "/lib/systemd/system/realcomd.service"
@@ -130,7 +130,6 @@ def main():
     scratch = tempfile.mkdtemp(prefix="realcom-pkg-e2e-")
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(os.path.join(scratch, "notify"))
-    notify.settimeout(10)
     log_path = os.path.join(scratch, "realcomd.log")
     sim = Unit("--echo", "--factory", ports=2)
     unit = sim.host
@@ -158,10 +157,7 @@ def main():
         with open(log_path, "w") as log:
             d = subprocess.Popen([*wrap, REALCOMD, "-f", "-v"], stdout=log,
                                  stderr=subprocess.STDOUT, env=env)
-        try:
-            msg = notify.recv(4096).decode()
-        except socket.timeout:
-            msg = ""
+        msg = sd_notice(notify, "READY=1")
         link = f"{RUN}/ttyR0"
         check("READY=1 once ttyR0 is set up, not connected",
               "READY=1" in msg and os.path.islink(link) and sim.port(1)["connected"] is False,
@@ -200,10 +196,7 @@ def main():
         if wrap:    # SIGTERM goes to realcomd, strace's child
             pid = int(open(f"/proc/{d.pid}/task/{d.pid}/children").read().split()[0])
         os.kill(pid, signal.SIGTERM)
-        try:
-            msg = notify.recv(4096).decode()
-        except socket.timeout:
-            msg = ""
+        msg = sd_notice(notify, "STOPPING=1")
         try:
             rc = d.wait(10)
         except subprocess.TimeoutExpired:
