@@ -61,6 +61,10 @@ static json_object *ctl_port(const struct sim_port *p)
 	ADD("held", json_object_new_boolean(p->tx_held));
 	ADD("fifo", json_object_new_int((int)p->fifo));
 	ADD("tx_queue", json_object_new_int64((int64_t)sim_serial_txq(p)));
+	/* the data connection's own buffers, for a test that finds data stuck */
+	ADD("data_in", json_object_new_int64((int64_t)buf_len(&p->data.in)));
+	ADD("data_out", json_object_new_int64((int64_t)buf_len(&p->data.out)));
+	ADD("data_paused", json_object_new_boolean(p->data.paused));
 	ADD("to_serial", json_object_new_int64((int64_t)p->to_serial));
 	ADD("from_serial", json_object_new_int64((int64_t)p->from_serial));
 	ADD("connected", json_object_new_boolean(p->proto->connected(p)));

@@ -74,7 +74,10 @@ static size_t rc_rx(struct sim_port *p, const uint8_t *d, size_t n)
 		return room;
 	if (n > room)
 		n = room;
-	conn_send(&p->data, d, n);
+	/* Nothing fits: leave the output alone, so it stays full and its
+	 * EPOLLOUT brings the room back (a send of nothing would flush it). */
+	if (n > 0)
+		conn_send(&p->data, d, n);
 	return n;
 }
 
@@ -337,18 +340,20 @@ static void rc_cmd_input(struct conn *c)
 /*
  * Move host data into the transmit queue; what does not fit waits in TCP.
  * With --echo the queue drains inside sim_serial_tx(), and its "room again"
- * comes back here while feeding is set and is dropped: so keep feeding until
- * the queue takes nothing more, and pause only then.
+ * comes back here while feeding is set and is dropped: so go by the queue
+ * itself, feeding while it has room, and pause only when it is full.  Full
+ * means the echo found no room in the data connection's output, which then
+ * holds data and its EPOLLOUT brings the room back (rc_drained).
  */
 static void rc_feed(struct sim_port *p)
 {
 	struct conn *c = &p->data;
-	size_t n, taken = 1;
+	size_t n;
 
 	if (p->feeding)
 		return;	/* reached again from the queue draining inside */
 	p->feeding = true;
-	while (taken > 0 && buf_len(&c->in) > 0) {
+	while (buf_len(&c->in) > 0 && buf_room(&p->txq) > 0) {
 		n = buf_len(&c->in);
 		if (p->discard) {
 			size_t d = n < p->discard ? n : p->discard;
@@ -357,8 +362,7 @@ static void rc_feed(struct sim_port *p)
 			p->discard -= d;
 			n -= d;
 		}
-		taken = sim_serial_tx(p, buf_head(&c->in), n);
-		buf_consume(&c->in, taken);
+		buf_consume(&c->in, sim_serial_tx(p, buf_head(&c->in), n));
 	}
 	p->feeding = false;
 	conn_pause(c, buf_len(&c->in) > 0 || p->stalled);

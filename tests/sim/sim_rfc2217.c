@@ -79,7 +79,8 @@ static size_t rf_rx(struct sim_port *p, const uint8_t *d, size_t n)
 	if (!d)
 		return room / 2;	/* every byte may double */
 	len = telnet_escape(d, n, out, room, &used);
-	conn_send(&p->data, out, len);
+	if (len > 0)	/* as rc_rx: a send of nothing would flush a full output */
+		conn_send(&p->data, out, len);
 	return used;
 }
 
