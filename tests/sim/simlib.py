@@ -103,6 +103,27 @@ def stop(proc):
             proc.wait()
 
 
+def free_port_block():
+    """The base of 64 TCP ports on 127.0.0.1 nobody is bound to, below the
+    kernel's range for outgoing connections: a unit made with --factory binds
+    its ports only when its administrator is created, so a port taken by then
+    would stay closed.  Other tests pick their blocks at random too; nportsim
+    failing to bind is retried by the caller."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for _ in range(64):
+        base = random.randrange(10000, min(low, 32768) - 64, 64)
+        try:
+            for port in range(base, base + 64):
+                with socket.socket() as s:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+    raise AssertionError("no block of 64 free TCP ports on 127.0.0.1")
+
+
 class Certs:
     """Test certificates made fresh for a test module (tests/lib/mkcerts.sh via
     $MKCERTS): setUpModule = CERTS.setup, tearDownModule = CERTS.teardown."""
@@ -131,7 +152,7 @@ class Sim:
         self.proc = None
         self.sockets = []
         for _ in range(8):
-            base = random.randrange(20000, 60000, 100)
+            base = free_port_block()
             self.data_base, self.command_base, self.tcp_base = base, base + 16, base
             cmd = [NPORTSIM, "--ports", str(ports), "--mode", mode,
                    "--data-base", str(self.data_base), "--command-base", str(self.command_base),
