@@ -12,7 +12,7 @@ import tempfile
 import termios
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
-from simlib import DEADLINE, Sim, Unit, Certs, stop, wait_for  # noqa: E402,F401
+from simlib import DEADLINE, Sim, Unit, Certs, echo, read_n, stop, wait_for, write_all  # noqa: E402,F401
 
 REALCOMD = os.environ.get("REALCOMD", "realcomd")
 REALCOMCTL = os.environ.get("REALCOMCTL", "realcomctl")

@@ -19,7 +19,7 @@ import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Certs, Realcomd, Sim, Unit, open_tty, wait_for  # noqa: E402
+from itlib import Certs, Realcomd, Unit, open_tty, read_n, wait_for, write_all  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 PASSWORD = "correct horse 1"
@@ -268,9 +268,9 @@ class Dsu(unittest.TestCase):
         dev = u.open_pty(1)
         try:
             os.write(app, b"via dsu map")
-            self.assertEqual(Sim.pty_read(dev, 11), b"via dsu map")
-            Sim.pty_write(dev, b"and back")
-            self.assertEqual(Sim.pty_read(app, 8), b"and back")
+            self.assertEqual(read_n(dev, 11), b"via dsu map")
+            write_all(dev, b"and back")
+            self.assertEqual(read_n(app, 8), b"and back")
             # read while the tty is open: a port that connects on open drops
             # its connection, and what it knew of it, once the tty is closed
             status = rc.port(0)

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import netns  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
 import simlib  # noqa: E402
-from simlib import Sim, stop  # noqa: E402
+from simlib import read_n, stop, write_all  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 NPORTSIM = os.environ.get("NPORTSIM", "nportsim")
@@ -415,11 +415,11 @@ class DsuNetns(unittest.TestCase):
         wait_for(lambda: self.sim_status("dev1")["ports"][0]["connected"],
                  f"unit a's port 1 to see the host {self.where()}")
         out = b"hello from the control PC\r\n\x00\xff"
-        Sim.pty_write(fd, out)
-        self.assertEqual(Sim.pty_read(dev, len(out)), out, self.where())
+        write_all(fd, out)
+        self.assertEqual(read_n(dev, len(out)), out, self.where())
         back = b"hello from the serial side\n\x01\xfe"
-        Sim.pty_write(dev, back)
-        self.assertEqual(Sim.pty_read(fd, len(back)), back, self.where())
+        write_all(dev, back)
+        self.assertEqual(read_n(fd, len(back)), back, self.where())
 
 
 if __name__ == "__main__":

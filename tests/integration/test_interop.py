@@ -14,8 +14,7 @@ import termios
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Certs, Realcomd, Sim, open_tty, wait_for  # noqa: E402
-from test_realcomd import tty_read, tty_write  # noqa: E402
+from itlib import Certs, Realcomd, Sim, open_tty, read_n, wait_for, write_all  # noqa: E402
 
 
 def free_port():
@@ -90,10 +89,10 @@ class Peer(unittest.TestCase):
             try:
                 d.wait_state("up")
                 data = bytes(range(256)) * 16      # FF doubled on the wire, whole here
-                tty_write(fd, data)
-                self.assertEqual(Sim.pty_read(dev, len(data)), data)
-                Sim.pty_write(dev, data[::-1])
-                self.assertEqual(tty_read(fd, len(data)), data[::-1])
+                write_all(fd, data)
+                self.assertEqual(read_n(dev, len(data)), data)
+                write_all(dev, data[::-1])
+                self.assertEqual(read_n(fd, len(data)), data[::-1])
                 # a baud change reaches the server's serial port
                 a = termios.tcgetattr(fd)
                 a[4] = a[5] = termios.B57600
@@ -146,8 +145,8 @@ class NportsimRfc2217(unittest.TestCase):
                 p = sim.wait_port("38400 and the line state mask",
                                   lambda p: p["linestate_mask"] & 0x1e == 0x1e)
                 self.assertEqual(p["baud"], 38400)
-                tty_write(fd, b"\xff\x00 echo \xff")
-                self.assertEqual(tty_read(fd, 9), b"\xff\x00 echo \xff")
+                write_all(fd, b"\xff\x00 echo \xff")
+                self.assertEqual(read_n(fd, 9), b"\xff\x00 echo \xff")
                 sim.ok(cmd="modem", port=1, cts=False)
                 wait_for(lambda: not d.port()["modem"]["cts"], "CTS off in realcomd")
                 self.assertTrue(d.port()["modem"]["dsr"])

@@ -4,62 +4,17 @@
 termios reaching the device, data both ways, keep-alive, reconnect with the
 settings replayed, dead peer, open/close, realcomctl, reload."""
 import os
-import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import termios
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import DEADLINE, Realcomd, Sim, open_tty, realcom_port, wait_for  # noqa: E402
-
-
-def tty_write(fd, data, timeout=DEADLINE):
-    end = time.monotonic() + timeout
-    while data:
-        if time.monotonic() > end:
-            raise AssertionError("tty write timed out")
-        _, w, _ = select.select([], [fd], [], end - time.monotonic())
-        if w:
-            data = data[os.write(fd, data):]
-
-
-def tty_read(fd, n, timeout=DEADLINE):
-    out = bytearray()
-    end = time.monotonic() + timeout
-    while len(out) < n:
-        left = end - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"tty: got {len(out)} of {n} bytes")
-        r, _, _ = select.select([fd], [], [], left)
-        if r:
-            out += os.read(fd, n - len(out))
-    return bytes(out)
-
-
-def echo_through(fd, data, chunk=65536, stall=20):
-    """Write data and read the same amount back at once (the far end echoes);
-    fail when nothing moves either way for stall seconds."""
-    out = bytearray()
-    sent = 0
-    last = time.monotonic()
-    while len(out) < len(data):
-        if time.monotonic() - last > stall:
-            raise AssertionError(f"echo stalled: {sent} sent, {len(out)} back of {len(data)}, "
-                                 f"nothing moved for {stall} s")
-        want_w = [fd] if sent < len(data) else []
-        r, w, _ = select.select([fd], want_w, [], 1)
-        if w:
-            sent += os.write(fd, data[sent:sent + chunk])
-            last = time.monotonic()
-        if r:
-            out += os.read(fd, 1 << 20)
-            last = time.monotonic()
-    return bytes(out)
+from itlib import (DEADLINE, Realcomd, Sim, echo, open_tty, read_n, realcom_port,  # noqa: E402
+                   wait_for, write_all)
 
 
 class Basics(unittest.TestCase):
@@ -135,10 +90,10 @@ class Basics(unittest.TestCase):
         try:
             self.d.wait_state("up")
             data = bytes(range(256)) * 64
-            tty_write(fd, data)
-            self.assertEqual(Sim.pty_read(pty, len(data)), data)
-            Sim.pty_write(pty, data[::-1])
-            self.assertEqual(tty_read(fd, len(data)), data[::-1])
+            write_all(fd, data)
+            self.assertEqual(read_n(pty, len(data)), data)
+            write_all(pty, data[::-1])
+            self.assertEqual(read_n(fd, len(data)), data[::-1])
             p = self.d.port(0)
             self.assertEqual((p["tx_bytes"], p["rx_bytes"]), (len(data), len(data)))
         finally:
@@ -152,10 +107,10 @@ class Basics(unittest.TestCase):
             self.d.wait_state("up", 0)
             self.d.wait_state("up", 1)
             self.sim.wait_port("port 2 at 4800", lambda p: p["baud"] == 4800, 2)
-            tty_write(a, b"to port one")
-            tty_write(b, b"to port two")
-            self.assertEqual(Sim.pty_read(pa, 11), b"to port one")
-            self.assertEqual(Sim.pty_read(pb, 11), b"to port two")
+            write_all(a, b"to port one")
+            write_all(b, b"to port two")
+            self.assertEqual(read_n(pa, 11), b"to port one")
+            self.assertEqual(read_n(pb, 11), b"to port two")
         finally:
             for fd in (a, b, pa, pb):
                 os.close(fd)
@@ -233,14 +188,14 @@ class Resilience(unittest.TestCase):
                 a[2] |= termios.CRTSCTS
                 termios.tcsetattr(fd, termios.TCSANOW, a)
                 sim.wait_port("4800 + rtscts", lambda p: p["baud"] == 4800 and p["flow"]["cts"])
-                self.assertEqual(echo_through(fd, b"before"), b"before")
+                self.assertEqual(echo(fd, b"before"), b"before")
                 sim.ok(cmd="reboot", ms=300)
                 wait_for(lambda: d.port()["reconnects"] >= 1, "the reconnect")
                 # PORT_INIT on the new connection carries 4800 and RTS/CTS again
                 p = sim.wait_port("the settings again", lambda p: p["connected"] and
                                   p["commands"] > 0 and p["baud"] == 4800)
                 self.assertTrue(p["flow"]["cts"])
-                self.assertEqual(echo_through(fd, b"after"), b"after")  # nothing lost or doubled
+                self.assertEqual(echo(fd, b"after"), b"after")  # nothing lost or doubled
                 self.assertEqual(d.port()["state"], "up")
             finally:
                 os.close(fd)
@@ -287,7 +242,7 @@ class Throughput(unittest.TestCase):
             try:
                 d.wait_state("up")
                 data = os.urandom(1 << 20) * 16
-                self.assertEqual(echo_through(fd, data), data)
+                self.assertEqual(echo(fd, data, stall=20), data)
                 p = d.port()
                 self.assertEqual((p["tx_bytes"], p["rx_bytes"]), (len(data), len(data)))
             finally:
@@ -315,14 +270,14 @@ class ModemAndStop(unittest.TestCase):
             dev = sim.open_pty()
             try:
                 sim.wait_port("1200 baud", lambda p: p["baud"] == 1200)
-                tty_write(fd, b"z" * 60)        # half a second on a 1200 baud line
+                write_all(fd, b"z" * 60)        # half a second on a 1200 baud line
                 sim.wait_port("data on its way", lambda p: p["tx_queue"] > 0)
                 d.proc.send_signal(signal.SIGTERM)
                 self.assertEqual(d.proc.wait(DEADLINE), 0)
                 log = sim.commands()
                 self.assertTrue(any(h.startswith("2f04") for h in log), log)
                 self.assertEqual(log[-1], "140102")     # flushed after the drain
-                self.assertEqual(Sim.pty_read(dev, 60), b"z" * 60)
+                self.assertEqual(read_n(dev, 60), b"z" * 60)
             finally:
                 os.close(fd)
                 os.close(dev)

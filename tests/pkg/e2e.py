@@ -26,7 +26,7 @@ import tempfile
 top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, os.path.join(top, "integration"))
 os.environ.setdefault("NPORTSIM", "/usr/bin/nportsim")
-from itlib import open_tty, sd_notice, stop, wait_for, Unit  # noqa: E402
+from itlib import echo, open_tty, sd_notice, stop, wait_for, Unit  # noqa: E402
 
 REALCOMD = "/usr/sbin/realcomd"
 UNIT = "/lib/systemd/system/realcomd.service"
@@ -50,23 +50,13 @@ def check(what, cond, why=""):
 
 
 def exchange(path, data):
-    """An application's round trip through a mapped tty: what came back."""
+    """An application's round trip through a mapped tty: what came back, or
+    why nothing did (a str, never equal to data)."""
     fd = open_tty(path)
     try:
-        os.write(fd, data)
-        got = bytearray()
-
-        def more():
-            try:
-                got.extend(os.read(fd, 4096))
-            except BlockingIOError:
-                pass
-            return len(got) >= len(data)
-        try:
-            wait_for(more, f"{len(data)} bytes back through {path}")
-        except AssertionError:
-            pass
-        return bytes(got)
+        return echo(fd, data)
+    except AssertionError as e:
+        return str(e)
     finally:
         os.close(fd)
 

@@ -48,27 +48,56 @@ def recv_exact(sock, n, timeout=DEADLINE):
     return out
 
 
-def echo_bulk(sock, data, timeout=DEADLINE):
-    """Send data while reading it back (the device echoes); fail if no byte moves
-    either way for timeout seconds.  Returns what came back."""
-    sock.setblocking(False)
+def read_n(fd, n, timeout=DEADLINE):
+    """Read exactly n bytes from the non-blocking fd (a pty or tty) within
+    timeout seconds."""
+    out = bytearray()
+    end = time.monotonic() + timeout
+    while len(out) < n:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"fd {fd}: got {len(out)} of {n} bytes")
+        r, _, _ = select.select([fd], [], [], left)
+        if r:
+            out += os.read(fd, n - len(out))
+    return bytes(out)
+
+
+def write_all(fd, data, timeout=DEADLINE):
+    """Write all of data to the non-blocking fd within timeout seconds."""
+    end = time.monotonic() + timeout
+    while data:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"fd {fd}: write timed out, {len(data)} bytes left")
+        _, w, _ = select.select([], [fd], [], left)
+        if w:
+            data = data[os.write(fd, data):]
+
+
+def echo(fd, data, stall=DEADLINE):
+    """Write data to fd (a socket's fileno() or a tty) while reading it back
+    (the far end echoes); fail when no byte moves either way for stall
+    seconds.  Returns what came back."""
+    was = os.get_blocking(fd)
+    os.set_blocking(fd, False)
     sent, got = 0, bytearray()
     last = time.monotonic()
     while len(got) < len(data):
-        if time.monotonic() - last > timeout:
+        if time.monotonic() - last > stall:
             raise AssertionError(f"echo stalled: {len(got)} of {len(data)} bytes back, "
-                                 f"{sent} sent, nothing moved for {timeout} s")
-        r, w, _ = select.select([sock], [sock] if sent < len(data) else [], [], 0.5)
+                                 f"{sent} sent, nothing moved for {stall} s")
+        r, w, _ = select.select([fd], [fd] if sent < len(data) else [], [], 0.5)
         if w:
-            sent += sock.send(data[sent:sent + 65536])
+            sent += os.write(fd, data[sent:sent + 65536])
             last = time.monotonic()
         if r:
-            chunk = sock.recv(1 << 20)
+            chunk = os.read(fd, 1 << 20)
             if not chunk:
-                raise AssertionError(f"connection closed after {len(got)} bytes back")
+                raise AssertionError(f"fd {fd}: closed after {len(got)} bytes back")
             got += chunk
             last = time.monotonic()
-    sock.setblocking(True)
+    os.set_blocking(fd, was)
     return bytes(got)
 
 
@@ -259,29 +288,6 @@ class Sim:
         fd = os.open(self.path(f"port{n}"), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         tty.setraw(fd, termios.TCSANOW)    # TCSAFLUSH would drop bytes already waiting
         return fd
-
-    @staticmethod
-    def pty_read(fd, n, timeout=DEADLINE):
-        out = b""
-        end = time.monotonic() + timeout
-        while len(out) < n:
-            left = end - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"pty: got {len(out)} of {n} bytes")
-            r, _, _ = select.select([fd], [], [], left)
-            if r:
-                out += os.read(fd, n - len(out))
-        return out
-
-    @staticmethod
-    def pty_write(fd, data, timeout=DEADLINE):
-        end = time.monotonic() + timeout
-        while data:
-            if time.monotonic() > end:
-                raise AssertionError("pty: write timed out")
-            _, w, _ = select.select([], [fd], [], end - time.monotonic())
-            if w:
-                data = data[os.write(fd, data):]
 
 
 class Unit(Sim):

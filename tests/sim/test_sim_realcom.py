@@ -10,7 +10,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from simlib import Sim, echo_bulk, expect_closed, recv_exact, wait_for  # noqa: E402
+from simlib import Sim, echo, expect_closed, read_n, recv_exact, wait_for, write_all  # noqa: E402
 
 H = bytes.fromhex
 LSTATUS = H("1300")
@@ -181,8 +181,8 @@ class RealComCommands(unittest.TestCase):
         try:
             everything = bytes(range(256)) * 8
             self.d.sendall(everything)
-            self.assertEqual(Sim.pty_read(fd, len(everything)), everything)
-            Sim.pty_write(fd, everything[::-1])
+            self.assertEqual(read_n(fd, len(everything)), everything)
+            write_all(fd, everything[::-1])
             self.assertEqual(recv_exact(self.d, len(everything)), everything[::-1])
             p = self.sim.port()
             self.assertEqual((p["to_serial"], p["from_serial"]), (2048, 2048))
@@ -254,7 +254,7 @@ class RealComEcho(unittest.TestCase):
         data = random.Random(6150).randbytes(8 << 20)
         with Sim("--echo") as sim:
             c, d = sim.realcom()
-            self.assertEqual(echo_bulk(d, data), data)
+            self.assertEqual(echo(d.fileno(), data), data)
             self.assertEqual(sim.port()["to_serial"], len(data))
 
 
@@ -324,7 +324,7 @@ class RealComLineRate(unittest.TestCase):
                 # a long one answers 0 once the line is done
                 c.sendall(H("2f0430750000"))          # 30000 ms
                 self.assertEqual(recv_exact(c, 4), H("2f020000"))
-                self.assertEqual(Sim.pty_read(fd, 240), b"x" * 240)
+                self.assertEqual(read_n(fd, 240), b"x" * 240)
                 # FLUSH tx drops what is queued
                 d.sendall(b"y" * 240)
                 sim.wait_port("data in the queue", lambda p: p["tx_queue"] > 0)

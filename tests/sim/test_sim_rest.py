@@ -18,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import simlib  # noqa: E402
-from simlib import Sim, wait_for, recv_exact  # noqa: E402
+from simlib import read_n, recv_exact, wait_for  # noqa: E402
 
 H = bytes.fromhex
 API = "/api/v1"
@@ -140,7 +140,7 @@ class Factory(unittest.TestCase):
             d.sendall(b"after setup")
             fd = u.open_pty(2)
             try:
-                self.assertEqual(Sim.pty_read(fd, 11), b"after setup")
+                self.assertEqual(read_n(fd, 11), b"after setup")
             finally:
                 os.close(fd)
             mgmt = u.ok(cmd="status")["management"]

@@ -14,7 +14,7 @@ import serial
 import serial.rfc2217
 
 sys.path.insert(0, os.path.dirname(__file__))
-from simlib import Sim, expect_closed, recv_exact, wait_for  # noqa: E402
+from simlib import Sim, expect_closed, read_n, recv_exact, wait_for, write_all  # noqa: E402
 
 H = bytes.fromhex
 IAC, SB, SE, WILL, WONT, DO, DONT = 255, 250, 240, 251, 252, 253, 254
@@ -139,9 +139,9 @@ class Negotiation(Rfc2217Case):
             self.ask(s, opt(WILL, COMPORT), reply(7, MODEM_DEFAULT))
             # The client has not said WILL BINARY: CR NUL stands for CR.
             s.sendall(b"a\r\x00b\r\nc")
-            self.assertEqual(Sim.pty_read(fd, 6), b"a\rb\r\nc")
+            self.assertEqual(read_n(fd, 6), b"a\rb\r\nc")
             s.sendall(opt(WILL, BINARY) + b"d\r\x00e")
-            self.assertEqual(Sim.pty_read(fd, 4), b"d\r\x00e")
+            self.assertEqual(read_n(fd, 4), b"d\r\x00e")
             self.ask_none(s)
             self.assertEqual(self.status()["to_serial"], 10)
         finally:
@@ -342,12 +342,12 @@ class Commands(Rfc2217Case):
             self.assertEqual((p["suspended"], p["from_serial"]), (True, 0))
             # Network -> serial still flows.
             self.s.sendall(b"still sending")
-            self.assertEqual(Sim.pty_read(fd, 13), b"still sending")
+            self.assertEqual(read_n(fd, 13), b"still sending")
             self.s.sendall(sb(9))
             self.assertEqual(recv_exact(self.s, len(held)), held)
             p = self.status()
             self.assertEqual((p["suspended"], p["from_serial"]), (False, len(held)))
-            Sim.pty_write(fd, b"after")
+            write_all(fd, b"after")
             self.assertEqual(recv_exact(self.s, 5), b"after")
             self.assertEqual(self.sim.commands(), ["2c08", "2c00", "2c00", "2c09"])
         finally:
@@ -357,10 +357,10 @@ class Commands(Rfc2217Case):
         fd = self.sim.open_pty()
         try:
             self.ask_none(self.s, sb(8))
-            Sim.pty_write(fd, b"stale line noise")
+            write_all(fd, b"stale line noise")
             self.ask(self.s, sb(12, 1), reply(12, 1))
             self.s.sendall(sb(9))
-            Sim.pty_write(fd, b"fresh")
+            write_all(fd, b"fresh")
             self.assertEqual(recv_exact(self.s, 5), b"fresh")
             self.assertEqual(self.status()["from_serial"], 5)
         finally:
@@ -470,8 +470,8 @@ class Escaping(Rfc2217Case):
         try:
             everything = bytes(range(256)) * 4
             s.sendall(esc(everything))
-            self.assertEqual(Sim.pty_read(fd, len(everything)), everything)
-            Sim.pty_write(fd, everything[::-1])
+            self.assertEqual(read_n(fd, len(everything)), everything)
+            write_all(fd, everything[::-1])
             want = esc(everything[::-1])
             self.assertEqual(len(want), 1028)
             self.assertEqual(recv_exact(s, len(want)), want)
@@ -502,7 +502,7 @@ class SplitInput(Rfc2217Case):
         else:
             s.sendall(self.STREAM)
         self.assertEqual(recv_exact(s, len(self.REPLIES)).hex(), self.REPLIES.hex())
-        self.assertEqual(Sim.pty_read(fd, len(self.DATA)), self.DATA)
+        self.assertEqual(read_n(fd, len(self.DATA)), self.DATA)
         self.ask_none(s)
         self.assertEqual(self.sim.commands(), self.LOG + ["2c00"])
         p = self.status()
@@ -553,9 +553,9 @@ class PySerial(Rfc2217Case):
         try:
             out = b"to the line \xff\x00\r\n\xff\xff end"
             ser.write(out)
-            self.assertEqual(Sim.pty_read(fd, len(out)), out)
+            self.assertEqual(read_n(fd, len(out)), out)
             back = b"from the line \xff\r\x00\xff end"
-            Sim.pty_write(fd, back)
+            write_all(fd, back)
             self.assertEqual(ser.read(len(back)), back)
         finally:
             os.close(fd)
@@ -620,12 +620,12 @@ class Faults(Rfc2217Case):
             self.sim.wait_port("the host to be gone", lambda p: not p["connected"])
             self.assertFalse(self.status()["suspended"])
             # Without a host, serial input is read and dropped ...
-            Sim.pty_write(fd, b"nobody listens")
+            write_all(fd, b"nobody listens")
             self.sim.wait_port("the input to be read", lambda p: p["from_serial"] == 14)
             # ... and never reaches the next host.
             s = self.connect()
             self.ask_none(s, b"", "stale serial data must not reach a new session")
-            Sim.pty_write(fd, b"new")
+            write_all(fd, b"new")
             self.assertEqual(recv_exact(s, 3), b"new")
             s.close()
         finally:

@@ -14,7 +14,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from simlib import Sim, Certs, expect_closed, recv_exact  # noqa: E402
+from simlib import Sim, Certs, expect_closed, read_n, recv_exact  # noqa: E402
 
 H = bytes.fromhex
 LSTATUS_ALL_ON = H("1303010101")
@@ -45,7 +45,7 @@ class TlsModes(unittest.TestCase):
             d.sendall(b"over tls")
             fd = sim.open_pty()
             try:
-                self.assertEqual(Sim.pty_read(fd, 8), b"over tls")
+                self.assertEqual(read_n(fd, 8), b"over tls")
             finally:
                 os.close(fd)
 
