@@ -161,25 +161,25 @@ class Dsu(unittest.TestCase):
         self.assertTrue(0 < int(m.group(1)) <= 120, r.stderr)
 
     def test_changed_certificate_is_refused_until_confirmed(self):
+        """The unit moves to a new address and, as a G2 does, makes itself a
+        new certificate: dsu refuses it, names it and how to confirm it, and
+        changes no pin until --fingerprint does."""
         u = self.unit("--factory")
-        self.dsu("info", u.host)
+        self.setup_unit(u)
         old = self.known()
-        host = u.host
-        # the same address, a new unit (a G2 makes a new certificate when its IP changes)
-        u.close()
-        self.units.remove(u)
-        port = host.split(":")[1]
-        u2 = self.unit("--factory", "--https-port", port)
-        self.assertEqual(u2.host, host)
-        r = self.dsu("info", host, want=1)
+        token = u.login("admin", PASSWORD)
+        self.assertEqual(u.request("PUT", "network/ipv4", {"address": "192.0.2.10"},
+                                   token=token)[0], 200)
+        r = self.dsu("info", u.host, want=1)
         self.assertIn("not the one pinned", r.stderr)
         new = re.search(r"--fingerprint (sha256:[0-9A-F:]{95})", r.stderr).group(1)
+        self.assertEqual(new, "sha256:" + u.ok(cmd="status")["management"]["certificate_sha256"])
         self.assertEqual(self.known(), old, "a refused certificate must not change the pins")
-        r = self.dsu("info", host, "--fingerprint", new)
+        r = self.dsu("info", u.host, "--fingerprint", new)
         self.assertIn("replaced the old pin", r.stderr)
-        self.assertIn(f"{host} {new}", self.known())
-        self.dsu("info", host)
-        r = self.dsu("info", host, "--fingerprint", "sha256:00", want=1)
+        self.assertIn(f"{u.host} {new}", self.known())
+        self.dsu("info", u.host)
+        r = self.dsu("info", u.host, "--fingerprint", "sha256:00", want=1)
         self.assertIn("--fingerprint", r.stderr)
 
     def test_what_a_device_says_is_shown_printable(self):
@@ -312,6 +312,39 @@ class Dsu(unittest.TestCase):
             self.assertIn("realcomd reloaded with errors", r.stderr)
             self.assertIn("not set up (see the log): ttyR5", r.stderr)
             self.assertIn("ttyR5\tport 3", r.stdout)
+
+    def test_map_with_tls_follows_a_new_certificate(self):
+        """Ports mapped with --tls on a unit with its own certificate; the
+        unit's address changes and so does its certificate: realcomd refuses
+        the unit by its pin, and after the new fingerprint is confirmed a
+        map again gives realcomd the new pin and data flows."""
+        u = self.unit("--factory", "--ports", "2")
+        self.setup_unit(u)
+        token = u.login("admin", PASSWORD)
+        for n in (1, 2):
+            st, b, _ = u.request("PUT", f"serial/ports/{n}", {"connection": "encrypted"},
+                                 token=token)
+            self.assertEqual(st, 200, b)
+        with Realcomd({}) as rc:
+            text, status = self.map_and_talk(u, rc, "--tls")
+            self.assertIn("verified by pin", status["tls_info"])
+            self.assertEqual(u.request("PUT", "network/ipv4", {"address": "192.0.2.10"},
+                                       token=token)[0], 200)
+            app = open_tty(rc.tty(0))
+            try:
+                p = wait_for(lambda: "not the pinned one" in rc.port(0)["last_error"]
+                             and rc.port(0), "realcomd to refuse the new certificate")
+                self.assertNotEqual(p["state"], "up")
+            finally:
+                os.close(app)
+            r = self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config",
+                         rc.path("realcom.conf"), "--tls", password=PASSWORD, want=1)
+            self.assertIn("not the one pinned", r.stderr)
+            new = re.search(r"--fingerprint (sha256:[0-9A-F:]{95})", r.stderr).group(1)
+            self.assertNotIn(new, text)
+            text, status = self.map_and_talk(u, rc, "--tls", "--fingerprint", new)
+            self.assertIn(f"tls_fingerprint = {new}\n", text)
+            self.assertIn("verified by pin", status["tls_info"])
 
     def test_map_with_tls_pins_the_device_certificate(self):
         certs = Certs()

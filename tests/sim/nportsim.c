@@ -64,8 +64,6 @@ static const char usage[] =
 	"  -h, --help               show this help\n"
 	"  -V, --version            show the version\n";
 
-static volatile sig_atomic_t stop;
-
 uint16_t sim_data_port(const struct sim *s, unsigned int n)
 {
 	/* ports 17-32 start 32 above ports 1-16 (realcom-protocol.md, "Connections") */
@@ -191,6 +189,20 @@ SSL_CTX *sim_data_tls(struct sim *s)
 	if (!s->tls)
 		log_warnx("TLS: %s", err);
 	return s->tls;
+}
+
+void sim_certificate_changed(struct sim *s)
+{
+	log_info("address changed: new certificate sha256 %s, every host dropped",
+		 s->mgmt.cert_sha256);
+	for (unsigned int i = 0; i < s->opt.ports; i++)
+		s->port[i].proto->drop(&s->port[i], "the unit's address changed");
+	/* made from the old certificate (with --cert it would not change);
+	 * sessions still open hold their own reference */
+	SSL_CTX_free(s->tls);
+	s->tls = NULL;
+	sim_data_tls(s);
+	sim_http_renew(s);
 }
 
 int sim_port_configure(struct sim_port *p, enum sim_mode mode, bool enabled, enum sim_tls tls)

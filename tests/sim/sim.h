@@ -116,6 +116,7 @@ struct sim_mgmt {
 	int http_fd;
 	struct loop_watch http_watch;
 	struct loop_timer http_timer;
+	enum { HTTP_RENEW_NO, HTTP_RENEW_AFTER_REQUEST, HTTP_RENEW_NOW } renew;
 	struct sim_mdns *mdns;
 };
 
@@ -255,6 +256,9 @@ int sim_port_configure(struct sim_port *p, enum sim_mode mode, bool enabled, enu
 /* The TLS context for data connections, made from the HTTPS certificate
  * when no --cert was given; NULL when there is none. */
 SSL_CTX *sim_data_tls(struct sim *s);
+/* The device certificate is new (its address changed): every host is
+ * dropped, and data TLS and HTTPS go on with the new one. */
+void sim_certificate_changed(struct sim *s);
 
 /* sim_rest.c: the management API's state and handlers, without I/O */
 struct sim_response {
@@ -281,6 +285,8 @@ json_object *sim_rest_status(const struct sim *s, uint64_t now_ms);
 /* sim_http.c: the REST API over HTTPS on the loop */
 int sim_http_open(struct sim *s);
 void sim_http_close(struct sim *s);
+/* Serve the new certificate once the request at hand is answered. */
+void sim_http_renew(struct sim *s);
 
 /* sim_mdns.c */
 int sim_mdns_open(struct sim *s);

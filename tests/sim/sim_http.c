@@ -104,7 +104,11 @@ static enum MHD_Result http_request(void *cls, struct MHD_Connection *c, const c
 static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			   enum MHD_RequestTerminationCode toe)
 {
+	struct sim_mgmt *m = cls;
 	struct http_req *q = *con_cls;
+
+	if (m->renew == HTTP_RENEW_AFTER_REQUEST)
+		m->renew = HTTP_RENEW_NOW;	/* its answer is out: see http_run */
 
 	/* bodies carry passwords */
 	if (q)
@@ -126,14 +130,39 @@ static void http_log(void *cls, const char *fmt, va_list ap)
 		log_vmsg(LOG_DEBUG, 0, fmt, ap);
 }
 
+static int http_start(struct sim *s);
+
+/* The certificate changed: serve it on the same listening socket, by a new
+ * MHD (connections still open end, as when a G2 restarts its web server). */
+static void http_restart(struct sim *s)
+{
+	struct sim_mgmt *m = &s->mgmt;
+	MHD_socket fd;
+
+	m->renew = HTTP_RENEW_NO;
+	loop_watch_del(&m->http_watch);
+	fd = MHD_quiesce_daemon(m->httpd);	/* keeps the listening socket open */
+	MHD_stop_daemon(m->httpd);
+	m->httpd = NULL;
+	m->http_fd = fd;
+	if (fd == MHD_INVALID_SOCKET || http_start(s) < 0)
+		log_warnx("https: not serving the new certificate; restart nportsim");
+	else
+		log_info("https: serving the new certificate");
+}
+
 /* Let MHD work, then wake it again when its next timeout is due. */
 static void http_run(struct sim *s)
 {
 	struct sim_mgmt *m = &s->mgmt;
 	MHD_UNSIGNED_LONG_LONG ms;
 
+	if (!m->httpd)
+		return;
 	MHD_run(m->httpd);
-	if (MHD_get_timeout(m->httpd, &ms) == MHD_YES)
+	if (m->renew == HTTP_RENEW_NOW)
+		http_restart(s);
+	if (m->httpd && MHD_get_timeout(m->httpd, &ms) == MHD_YES)
 		loop_timer_arm(&m->http_timer, ms, 0);
 	else
 		loop_timer_disarm(&m->http_timer);
@@ -149,19 +178,14 @@ static void http_timeout(struct loop_timer *t)
 	http_run(t->arg);
 }
 
-int sim_http_open(struct sim *s)
+/* MHD on m->http_fd with the certificate of the moment, watched by the loop. */
+static int http_start(struct sim *s)
 {
 	struct sim_mgmt *m = &s->mgmt;
 	const union MHD_DaemonInfo *info;
 	char *key;
 	int r;
 
-	m->http_fd = sock_listen(s->opt.listen, (uint16_t)s->opt.https_port, 16);
-	if (m->http_fd < 0) {
-		log_warnc(m->http_fd, "https: listen on %s port %u", s->opt.listen,
-			  s->opt.https_port);
-		return m->http_fd;
-	}
 	key = tls_key_pem(m->key);
 	if (!key) {
 		log_warnx("https: cannot write the key");
@@ -178,7 +202,7 @@ int sim_http_open(struct sim *s)
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_S,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, m,
 		MHD_OPTION_UNESCAPE_CALLBACK, http_no_unescape, NULL,
 		MHD_OPTION_END);
 	tls_free_secret(key);
@@ -191,17 +215,40 @@ int sim_http_open(struct sim *s)
 		log_warnx("https: no epoll descriptor from libmicrohttpd");
 		return -EIO;
 	}
-	r = loop_timer_init(s->loop, &m->http_timer, http_timeout, s);
-	if (r == 0)
-		r = loop_watch_add(s->loop, &m->http_watch, info->epoll_fd, EPOLLIN, http_ready, s);
-	if (r < 0) {
+	r = loop_watch_add(s->loop, &m->http_watch, info->epoll_fd, EPOLLIN, http_ready, s);
+	if (r < 0)
 		log_warnc(r, "https: watch");
+	return r;
+}
+
+int sim_http_open(struct sim *s)
+{
+	struct sim_mgmt *m = &s->mgmt;
+	int r;
+
+	m->http_fd = sock_listen(s->opt.listen, (uint16_t)s->opt.https_port, 16);
+	if (m->http_fd < 0) {
+		log_warnc(m->http_fd, "https: listen on %s port %u", s->opt.listen,
+			  s->opt.https_port);
+		return m->http_fd;
+	}
+	r = loop_timer_init(s->loop, &m->http_timer, http_timeout, s);
+	if (r < 0) {
+		log_warnc(r, "https: timer");
 		return r;
 	}
+	r = http_start(s);
+	if (r < 0)
+		return r;
 	s->opt.https_port = sock_local_port(m->http_fd);	/* 0 took any free one */
 	log_info("https: %s port %u, certificate sha256 %s", s->opt.listen, s->opt.https_port,
 		 m->cert_sha256);
 	return 0;
+}
+
+void sim_http_renew(struct sim *s)
+{
+	s->mgmt.renew = HTTP_RENEW_AFTER_REQUEST;
 }
 
 void sim_http_close(struct sim *s)

@@ -131,9 +131,10 @@ struct rest_route {
 	size_t store;			/* offsetof(struct sim_mgmt, ...) or 0 */
 };
 
-static rest_fn get_device, post_setup, post_login, post_logout, get_stored, put_stored,
+static rest_fn get_device, post_setup, post_login, post_logout, get_stored, put_stored, put_ipv4,
 	get_ports, get_port, put_port, get_policy, put_policy, get_lockout, put_lockout,
 	get_certificate, post_remote_ca;
+static int rest_certificate(struct sim *s, const char *address, char *err, size_t errlen);
 
 #define ROUTE(m, p, a, f, ...)	{ .method = m, .path = REST_API p, .auth = a, .fn = f, __VA_ARGS__ }
 #define BODY(f)			.fields = f
@@ -145,7 +146,7 @@ static const struct rest_route routes[] = {
 	ROUTE("POST", "/auth/login", AUTH_NONE, post_login, BODY(credentials_fields)),
 	ROUTE("POST", "/auth/logout", AUTH_TOKEN, post_logout),
 	ROUTE("GET", "/network/ipv4", AUTH_TOKEN, get_stored, STORED(ipv4)),
-	ROUTE("PUT", "/network/ipv4", AUTH_ADMIN, put_stored, BODY(ipv4_fields), STORED(ipv4)),
+	ROUTE("PUT", "/network/ipv4", AUTH_ADMIN, put_ipv4, BODY(ipv4_fields), STORED(ipv4)),
 	ROUTE("GET", "/serial/ports", AUTH_TOKEN, get_ports),
 	ROUTE("GET", "/serial/ports/{n}", AUTH_TOKEN, get_port),
 	ROUTE("PUT", "/serial/ports/{n}", AUTH_ADMIN, put_port, BODY(port_fields)),
@@ -637,6 +638,28 @@ static void put_stored(struct rest_req *q)
 	rest_ok(q->r, 200, json_object_get(*q->store));
 }
 
+/* A G2 makes itself a new certificate when its address changes (nport-g2.md):
+ * every host then sees a new fingerprint.  One given with --cert stays. */
+static void put_ipv4(struct rest_req *q)
+{
+	struct sim *s = q->s;
+	json_object *now, *to;
+	char err[TLS_ERR_MAX + 32];
+	bool moved;
+
+	moved = json_object_object_get_ex(q->body, "address", &to) &&
+		json_object_object_get_ex(*q->store, "address", &now) &&
+		strcmp(json_object_get_string(to), json_object_get_string(now)) != 0 &&
+		!(s->opt.cert && s->opt.key);
+	if (moved && rest_certificate(s, json_object_get_string(to), err, sizeof(err)) < 0) {
+		rest_error(q->r, 500, "internal", "%s", err);
+		return;
+	}
+	put_stored(q);
+	if (moved)
+		sim_certificate_changed(s);
+}
+
 static const char *rest_port_mode(const struct sim_port *p)
 {
 	return !p->enabled ? "disabled" : p->proto == &sim_realcom ? "realcom" : "rfc2217";
@@ -1084,23 +1107,35 @@ static int rest_read_accounts(struct sim_mgmt *m, const char *path, char *err, s
 	return r;
 }
 
-static int rest_certificate(struct sim *s, char *err, size_t errlen)
+/* The device certificate: the data TLS one when given (it stays), else the
+ * device's own, self-signed for address; replaces the one before. */
+static int rest_certificate(struct sim *s, const char *address, char *err, size_t errlen)
 {
 	struct sim_mgmt *m = &s->mgmt;
 	char e[TLS_ERR_MAX], fp[TLS_FP_STRLEN];
 	uint8_t raw[TLS_FP_LEN];
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	char *pem = NULL;
 	int r;
 
-	/* the data TLS certificate when given, else the device's own */
 	if (s->opt.cert && s->opt.key)
-		r = tls_load_pem(s->opt.cert, s->opt.key, &m->cert, &m->key, e);
+		r = tls_load_pem(s->opt.cert, s->opt.key, &cert, &key, e);
 	else
-		r = tls_self_signed(m->name, s->opt.listen, 3650, &m->cert, &m->key, e);
-	if (r < 0 || !(m->cert_pem = tls_cert_pem(m->cert)) ||
-	    tls_cert_fingerprint(m->cert, raw) < 0) {
+		r = tls_self_signed(m->name, address, 3650, &cert, &key, e);
+	if (r < 0 || !(pem = tls_cert_pem(cert)) || tls_cert_fingerprint(cert, raw) < 0) {
 		snprintf(err, errlen, "HTTPS certificate: %s", r < 0 ? e : "out of memory");
+		X509_free(cert);
+		EVP_PKEY_free(key);
+		free(pem);
 		return -1;
 	}
+	X509_free(m->cert);
+	EVP_PKEY_free(m->key);
+	free(m->cert_pem);
+	m->cert = cert;
+	m->key = key;
+	m->cert_pem = pem;
 	tls_fingerprint_format(raw, fp);
 	snprintf(m->cert_sha256, sizeof(m->cert_sha256), "%s", fp + 7);
 	return 0;
@@ -1165,7 +1200,7 @@ int sim_rest_init(struct sim *s, char *err, size_t errlen)
 	json_object_object_add(m->syslog, "remote", json_object_new_array());
 	if (o->accounts && rest_read_accounts(m, o->accounts, err, errlen) < 0)
 		return -1;
-	return o->mgmt ? rest_certificate(s, err, errlen) : 0;
+	return o->mgmt ? rest_certificate(s, o->listen, err, errlen) : 0;
 }
 
 void sim_rest_free(struct sim *s)

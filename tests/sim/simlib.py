@@ -4,6 +4,7 @@ directory, talk to its control socket, open raw connections and the pty.
 
 Every wait has a deadline; nothing sleeps blindly.  Only loopback is used.
 """
+import http.client
 import json
 import os
 import random
@@ -46,6 +47,15 @@ def recv_exact(sock, n, timeout=DEADLINE):
             raise AssertionError(f"connection closed after {len(out)} of {n} bytes: {out.hex()}")
         out += chunk
     return out
+
+
+def unverified():
+    """A TLS client context that takes any certificate (the test looks at
+    it itself)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def read_n(fd, n, timeout=DEADLINE):
@@ -303,3 +313,31 @@ class Unit(Sim):
             raise AssertionError(f"no https port in the log:\n{text}")
         self.https_port = int(m.group(1))
         self.host = f"127.0.0.1:{self.https_port}"
+
+    def request(self, method, path, body=None, token=None, raw=None, headers=None):
+        """One call of the REST API (path under /api/v1 unless it starts with
+        "/"), not verifying the unit's certificate: (status, parsed JSON or
+        None, the response)."""
+        c = http.client.HTTPSConnection("127.0.0.1", self.https_port, timeout=DEADLINE,
+                                        context=unverified())
+        h = dict(headers or {})
+        if token:
+            h["Authorization"] = "Bearer " + token
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
+                                            else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        try:
+            c.request(method, path if path.startswith("/") else "/api/v1/" + path, data, h)
+            r = c.getresponse()
+            text = r.read()
+            return r.status, (json.loads(text) if text else None), r
+        finally:
+            c.close()
+
+    def login(self, user, password):
+        """A token, or AssertionError."""
+        st, b, _ = self.request("POST", "auth/login", {"username": user, "password": password})
+        if st != 200:
+            raise AssertionError(f"login {user}: {st} {b}")
+        return b["token"]

@@ -6,7 +6,6 @@ endpoint, input checks (control characters, malformed JSON, body bound), the
 ports it switches and the certificate it serves.  HTTPS on 127.0.0.1 only;
 the test is the client and accepts the unit's self-signed certificate."""
 import hashlib
-import http.client
 import json
 import os
 import socket
@@ -18,47 +17,17 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import simlib  # noqa: E402
-from simlib import read_n, recv_exact, wait_for  # noqa: E402
+from simlib import expect_closed, read_n, recv_exact, unverified, wait_for  # noqa: E402
 
 H = bytes.fromhex
-API = "/api/v1"
 ADMIN_PW = "correct-horse-1"
 
 
-def unverified():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
 class Unit(simlib.Unit):
-    """A simulated unit with a client for its REST API."""
-
-    def request(self, method, path, body=None, token=None, raw=None, headers=None):
-        """(status, parsed JSON or None, response headers)"""
-        c = http.client.HTTPSConnection("127.0.0.1", self.https_port, timeout=10,
-                                        context=unverified())
-        h = dict(headers or {})
-        if token:
-            h["Authorization"] = "Bearer " + token
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                            else None)
-        if data is not None:
-            h.setdefault("Content-Type", "application/json")
-        try:
-            c.request(method, path if path.startswith("/") else API + "/" + path, data, h)
-            r = c.getresponse()
-            text = r.read()
-            return r.status, (json.loads(text) if text else None), r
-        finally:
-            c.close()
+    """A simulated unit, its administrator admin with ADMIN_PW."""
 
     def login(self, user="admin", password=ADMIN_PW):
-        st, b, _ = self.request("POST", "auth/login", {"username": user, "password": password})
-        if st != 200:
-            raise AssertionError(f"login {user}: {st} {b}")
-        return b["token"]
+        return super().login(user, password)
 
     def setup(self):
         st, b, _ = self.request("POST", "setup/account", {"username": "admin",
@@ -415,6 +384,72 @@ class Ports(unittest.TestCase):
             self.assertEqual(recv_exact(c, 5), H("1303010101"))
             self.assertEqual(put(3, {"mode": "realcom"})[0], 404)
             self.assertEqual(put(1, {"mode": "serial"})[0], 422)
+
+
+def served(port):
+    """The SHA-256 of the certificate a TLS server on 127.0.0.1:port shows,
+    as the API writes it ("AB:CD:...")."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with unverified().wrap_socket(s) as t:
+            return sha256_text(t.getpeercert(binary_form=True))
+
+
+def sha256_text(der):
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
+
+
+class Address(unittest.TestCase):
+    """A G2 makes itself a new certificate when its address changes
+    (nport-g2.md): HTTPS and the encrypted ports show it, hosts connected
+    before are dropped.  Other settings, the same address again, or a
+    certificate given with --cert keep it."""
+
+    def test_new_address_new_certificate(self):
+        with Unit("--factory") as u:
+            token = u.setup()
+
+            def api(method, path, body=None):
+                st, b, _ = u.request(method, path, body, token=token)
+                self.assertEqual(st, 200, b)
+                return b
+            old = api("GET", "security/certificate")["sha256"]
+            api("PUT", "serial/ports/1", {"connection": "encrypted"})
+            wrap = unverified().wrap_socket
+            c, d = u.realcom(1, wrap_cmd=wrap, wrap_data=wrap)
+            self.assertEqual(sha256_text(d.getpeercert(binary_form=True)), old)
+            api("PUT", "network/ipv4", {"address": "127.0.0.1", "mode": "manual"})
+            self.assertEqual(served(u.https_port), old)
+            self.assertEqual(api("PUT", "network/ipv4", {"address": "192.0.2.10"})["address"],
+                             "192.0.2.10")
+            expect_closed(d)
+            expect_closed(c)
+            new = api("GET", "security/certificate")["sha256"]
+            self.assertNotEqual(new, old)
+            self.assertEqual(served(u.https_port), new)
+            self.assertEqual(u.ok(cmd="status")["management"]["certificate_sha256"], new)
+            c, d = u.realcom(1, wrap_cmd=wrap, wrap_data=wrap)
+            self.assertEqual(sha256_text(d.getpeercert(binary_form=True)), new)
+            c.sendall(H("1300"))
+            self.assertEqual(recv_exact(c, 5), H("1303010101"))
+            api("PUT", "network/ipv4", {"mode": "dhcp", "gateway": "192.0.2.1"})
+            self.assertEqual(served(u.https_port), new)
+            self.assertIn("address changed: new certificate", u.log_text())
+
+    def test_given_certificate_stays(self):
+        certs = simlib.Certs()
+        certs.setup()
+        try:
+            with Unit("--factory", "--cert", certs.path("server.pem"),
+                      "--key", certs.path("server.key")) as u:
+                token = u.setup()
+                old = served(u.https_port)
+                st, b, _ = u.request("PUT", "network/ipv4", {"address": "192.0.2.10"},
+                                     token=token)
+                self.assertEqual(st, 200, b)
+                self.assertEqual(served(u.https_port), old)
+                self.assertNotIn("address changed", u.log_text())
+        finally:
+            certs.teardown()
 
 
 if __name__ == "__main__":
