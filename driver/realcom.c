@@ -806,7 +806,7 @@ static void realcom_tty_wait_until_sent(struct tty_struct *tty, int timeout)
 	unsigned long budget = timeout > 0 ? timeout :
 				msecs_to_jiffies(REALCOM_DRAIN_MS);
 	unsigned long deadline = jiffies + budget;
-	u32 last = U32_MAX, remaining = 0, cookie;
+	u32 last = U32_MAX, unsent = 0, cookie;
 	unsigned long flags;
 	u64 pos = 0;
 	long left;
@@ -818,25 +818,25 @@ static void realcom_tty_wait_until_sent(struct tty_struct *tty, int timeout)
 		if (left <= 0)
 			return;
 		left = wait_event_interruptible_timeout(rp->kwait,
-				realcom_tx_taken(rp) ||
-				realcom_drain_abort(rp, tty), left);
+							realcom_tx_taken(rp) ||
+							realcom_drain_abort(rp, tty), left);
 		if (left <= 0 || realcom_drain_abort(rp, tty))
 			return;
-		left = wait_event_interruptible_timeout(rp->kwait,
-				realcom_ctrl_room(rp), left);
+		left = wait_event_interruptible_timeout(rp->kwait, realcom_ctrl_room(rp),
+							left);
 		if (left <= 0)
 			return;
 
 		cookie = realcom_queue_drain(rp, left, &pos);
 		if (!cookie)
 			return;
+		left += REALCOM_DRAIN_GRACE;
 		left = wait_event_interruptible_timeout(rp->kwait,
-				realcom_drain_done(rp, cookie, &remaining) ||
-				realcom_drain_abort(rp, tty),
-				left + REALCOM_DRAIN_GRACE);
+							realcom_drain_done(rp, cookie, &unsent) ||
+							realcom_drain_abort(rp, tty), left);
 		if (left <= 0 || realcom_drain_abort(rp, tty))
 			return;
-		if (!remaining) {
+		if (!unsent) {
 			spin_lock_irqsave(&rp->lock, flags);
 			if (pos > rp->drained)
 				rp->drained = pos;
@@ -845,9 +845,9 @@ static void realcom_tty_wait_until_sent(struct tty_struct *tty, int timeout)
 		}
 		if (timeout > 0)
 			continue;	/* until the deadline */
-		if (remaining >= last)
+		if (unsent >= last)
 			return;		/* the device makes no progress */
-		last = remaining;
+		last = unsent;
 		deadline = jiffies + budget;
 	}
 }
@@ -953,8 +953,8 @@ static int realcom_rx_data(struct realcom_port *rp, const u8 *data,
 		if (nonblock)
 			return -EAGAIN;
 		/* the tty says when it unthrottles, not when its buffer drains */
-		ret = wait_event_interruptible_timeout(rp->dwait,
-				realcom_rx_room(rp, len), REALCOM_RX_RECHECK);
+		ret = wait_event_interruptible_timeout(rp->dwait, realcom_rx_room(rp, len),
+						       REALCOM_RX_RECHECK);
 		if (ret < 0)
 			return ret;
 	}
@@ -1256,6 +1256,7 @@ static struct realcom_port *realcom_file_port(struct file *file)
 {
 	struct realcom_file *rf = file->private_data;
 
+	/* pairs with the release in realcom_ioc_bind: a port seen here is set up */
 	return smp_load_acquire(&rf->port);
 }
 
@@ -1478,6 +1479,7 @@ static int realcom_ioc_bind(struct realcom_file *rf, void __user *argp)
 		tty_port_put(&rp->port);
 		goto out;
 	}
+	/* publish the port only now that it is set up (realcom_file_port) */
 	smp_store_release(&rf->port, rp);
 out:
 	mutex_unlock(&rf->lock);

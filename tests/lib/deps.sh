@@ -54,7 +54,8 @@ realcom_install_pkg_deps() {
 }
 
 # The VM suite (tests/vm/run): both kernels Debian 12 ships, 6.1 and the
-# newest 6.12 the mirror lists, with headers, and qemu to boot them.
+# newest 6.12 the mirror lists, with headers, and qemu to boot them; and the
+# kernel source for its checkpatch.pl (tests/vm/checkpatch.sh).
 realcom_install_vm_deps() {
     local k612
     k612=$(ls -d /lib/modules/6.12.*+deb12-amd64 2>/dev/null | sort -V | tail -1)
@@ -71,5 +72,5 @@ realcom_install_vm_deps() {
     fi
     realcom_install "the VM suite" linux-image-amd64 linux-headers-amd64 \
         "linux-image-$k612" "linux-headers-$k612" \
-        qemu-system-x86 busybox-static cpio kmod make libc6-dev
+        qemu-system-x86 busybox-static cpio kmod make libc6-dev linux-source-6.1 perl
 }
