@@ -242,7 +242,7 @@ void port_app_line(struct port *p, const struct serial_line *line)
 		return;
 	p->line = *line;
 	if (p->state != PORT_UP)
-		return;		/* applied at the next connect */
+		return;		/* sent with the connection's set-up, or once it is up */
 	if (modem_only)
 		p->proto->set_modem(p);
 	else

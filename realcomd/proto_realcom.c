@@ -7,6 +7,7 @@
  * device is noticed within keepalive seconds.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ struct rc {
 	SSL_CTX *tls;
 	struct rc_pending pending[RC_PENDING];
 	unsigned int npending;
+	struct serial_line line_sent;	/* in the last PORT_INIT */
 	bool drain_wanted;		/* WAIT_OQUEUE once local data is out */
 	uint32_t drain_timeout_ms;
 	uint64_t junk;
@@ -82,6 +84,7 @@ static void rc_send_line(struct rc *rc)
 		port_log(p, LOG_WARNING, "line settings cannot be sent (baud %u)", p->line.baud);
 		return;
 	}
+	rc->line_sent = p->line;
 	/* PORT_INIT answers with the modem state; the others with OK. */
 	while (off < (size_t)n) {
 		uint8_t cmd = msg[off], len = msg[off + 1];
@@ -105,6 +108,23 @@ static void rc_set_modem(struct port *p)
 	rc_send(rc, msg, aspp_encode_linectrl(msg, sizeof(msg), p->line.modem & SERIAL_MODEM_DTR,
 					       p->line.modem & SERIAL_MODEM_RTS),
 		ASPP_LINECTRL, rc_wait_ms(p));
+}
+
+/*
+ * The application's changes while PORT_INIT was out (port_app_line holds
+ * them until the port is up): send what differs from what went out.
+ */
+static void rc_line_caught_up(struct rc *rc)
+{
+	struct port *p = rc->p;
+	bool same = memcmp(&rc->line_sent, &p->line, offsetof(struct serial_line, modem)) == 0;
+
+	if (p->state != PORT_UP)
+		return;
+	if (!same)
+		rc_send_line(rc);
+	else if (rc->line_sent.modem != p->line.modem)
+		rc_set_modem(p);
 }
 
 static void rc_set_break(struct port *p, uint32_t ms)
@@ -263,8 +283,10 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 	case ASPP_LSTATUS:
 		if (r->len >= 3)
 			port_proto_modem(p, (uint8_t)((p->modem_in & ~inputs) | r->modem));
-		if (r->cmd == ASPP_PORT_INIT && p->state == PORT_INIT)
+		if (r->cmd == ASPP_PORT_INIT && p->state == PORT_INIT) {
 			port_proto_up(p);
+			rc_line_caught_up(rc);
+		}
 		break;
 	case ASPP_WAIT_OQUEUE:
 		port_proto_drained(p, r->value);

@@ -200,6 +200,29 @@ class Resilience(unittest.TestCase):
             finally:
                 os.close(fd)
 
+    def test_settings_made_while_the_device_sets_up(self):
+        """The application changes the line while PORT_INIT is still out (a
+        slow unit, or any connect): once the unit answers, the change
+        follows; nothing set in that window is lost.  (The pty backend reads
+        the tty's settings once the port is up; the kernel backend takes
+        them at once, and tests/vm/e2e.c checks that case.)"""
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
+            sim.ok(cmd="stall", port=1, ms=60000)     # reads no command until told
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("initialising")
+                a = termios.tcgetattr(fd)
+                a[4] = a[5] = termios.B19200
+                a[2] |= termios.CRTSCTS      # a pty carries baud and flow, not parity
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+                self.assertEqual(d.port()["state"], "initialising")
+                sim.ok(cmd="stall", port=1, ms=1)        # the unit answers now
+                d.wait_state("up")
+                sim.wait_port("19200 with RTS/CTS on the device",
+                              lambda p: p["baud"] == 19200 and p["flow"]["cts"])
+            finally:
+                os.close(fd)
+
     def test_dead_peer_found_within_keepalive(self):
         with Sim() as sim, Realcomd({0: realcom_port(sim, keepalive=1)}) as d:
             fd = open_tty(d.tty(0))

@@ -4,11 +4,12 @@
  * realcomd with the kernel backend, nportsim behind it.  Checks what the pty
  * backend cannot carry: data bits, parity, stop bits, modem lines both
  * ways, break, tcdrain against a paced line, line errors, and a daemon
- * killed under an open tty.  Run by e2e.sh; prints PASS/FAIL per case.
+ * killed under an open tty, settings made while the device sets up.  Run
+ * by e2e.sh; prints PASS/FAIL per case.
  * With --bulk: BYTES of a pattern through a port whose device echoes, each
  * byte checked on its way back, and nothing lost in the tty on the way.
  *
- *   e2e TTY SIM_CONTROL SIM_PTY REALCOMD_PID
+ *   e2e TTY SIM_CONTROL SIM_PTY REALCOMD_PID REALCOMD_CONTROL
  *   e2e --bulk TTY BYTES
  */
 #include <asm/ioctls.h>
@@ -35,7 +36,7 @@
 
 int ioctl(int fd, unsigned long request, ...);
 
-static const char *tty_path, *ctl_path, *dev_path;
+static const char *tty_path, *ctl_path, *dev_path, *daemon_ctl;
 static pid_t daemon_pid;
 static int passed, failed;
 
@@ -58,15 +59,16 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One request to nportsim's control socket; the reply object (caller puts). */
-static json_object *sim(const char *req)
+/* One request to a control socket (nportsim's or realcomd's: one line of
+ * JSON each way); the reply object (caller puts). */
+static json_object *ask(const char *path, const char *req)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	static char buf[1 << 20];
 	size_t len = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -86,6 +88,52 @@ static json_object *sim(const char *req)
 	close(fd);
 	buf[len] = '\0';
 	return json_tokener_parse(buf);
+}
+
+static json_object *sim(const char *req)
+{
+	return ask(ctl_path, req);
+}
+
+/* Does realcomd show ttyR0 in state, with baud and DTR (each < 0: any)? */
+static bool daemon_shows(const char *state, long long baud, int dtr)
+{
+	json_object *r = ask(daemon_ctl, "{\"cmd\":\"status\"}"), *ports, *p, *v, *o;
+	bool ok = false;
+
+	if (!r || !json_object_object_get_ex(r, "ports", &ports))
+		goto out;
+	for (size_t i = 0; i < json_object_array_length(ports); i++) {
+		p = json_object_array_get_idx(ports, i);
+		if (!json_object_object_get_ex(p, "tty", &v) ||
+		    strcmp(json_object_get_string(v), "ttyR0") != 0)
+			continue;
+		ok = json_object_object_get_ex(p, "state", &v) &&
+		     strcmp(json_object_get_string(v), state) == 0;
+		if (ok && baud >= 0)
+			ok = json_object_object_get_ex(p, "line", &o) &&
+			     json_object_object_get_ex(o, "baud", &v) &&
+			     json_object_get_int64(v) == baud;
+		if (ok && dtr >= 0)
+			ok = json_object_object_get_ex(p, "modem", &o) &&
+			     json_object_object_get_ex(o, "dtr", &v) &&
+			     json_object_get_boolean(v) == dtr;
+	}
+out:
+	json_object_put(r);
+	return ok;
+}
+
+static bool wait_daemon(const char *state, long long baud, int dtr, double timeout)
+{
+	double end = now() + timeout;
+
+	while (now() < end) {
+		if (daemon_shows(state, baud, dtr))
+			return true;
+		poll(NULL, 0, 10);	/* between polls of the condition */
+	}
+	return false;
 }
 
 /* A field of port 1's status, as an integer (booleans 0/1). */
@@ -329,6 +377,47 @@ static void test_data_and_drain(void)
 	passed++;
 }
 
+/* The part of test_settings_during_setup while the device holds PORT_INIT:
+ * NULL, or what went wrong. */
+static const char *settings_while_held(int fd)
+{
+	int bits = TIOCM_DTR;
+
+	if (!wait_daemon("initialising", -1, -1, 10))
+		return "realcomd did not get to initialising";
+	if (set_line(fd, 38400, CS7 | PARENB) < 0 || ioctl(fd, TIOCMBIC, &bits) < 0)
+		return "TCSETS2 or TIOCMBIC failed";
+	if (!wait_daemon("initialising", 38400, 0, 10))
+		return "realcomd did not take 38400 and DTR off while initialising";
+	return NULL;
+}
+
+/*
+ * Settings an application makes while the device has not answered PORT_INIT
+ * yet (a slow unit; any connect) follow once it answers: nothing set in that
+ * window is lost.  The device holds its commands (nportsim's stall) until
+ * realcomd has the new settings.
+ */
+static void test_settings_during_setup(void)
+{
+	const char *why;
+	int fd;
+
+	CHECK(wait_field("connected", 0, 10), "ttyR0 still connected after its last close");
+	json_object_put(sim("{\"cmd\":\"stall\",\"port\":1,\"ms\":60000}"));
+	fd = open_tty();
+	why = fd < 0 ? strerror(errno) : settings_while_held(fd);
+	json_object_put(sim("{\"cmd\":\"stall\",\"port\":1,\"ms\":1}"));	/* answer now */
+	if (!why && !(wait_field("baud", 38400, 10) && wait_field("data_bits", 7, 10) &&
+		      wait_parity("even", 10) && wait_field("dtr", 0, 10)))
+		why = "38400 7E1 and DTR off, set while initialising, did not reach the device";
+	if (fd >= 0)
+		close(fd);
+	CHECK(!why, "%s", why);
+	printf("PASS %s\n", __func__);
+	passed++;
+}
+
 static void test_daemon_killed(void)
 {
 	int fd = open_tty();
@@ -440,19 +529,21 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--bulk"))
 		return bulk(argv[2], strtoul(argv[3], NULL, 0));
-	if (argc != 5) {
-		fprintf(stderr, "usage: e2e TTY SIM_CONTROL SIM_PTY REALCOMD_PID\n");
+	if (argc != 6) {
+		fprintf(stderr, "usage: e2e TTY SIM_CONTROL SIM_PTY REALCOMD_PID REALCOMD_CONTROL\n");
 		return 2;
 	}
 	tty_path = argv[1];
 	ctl_path = argv[2];
 	dev_path = argv[3];
 	daemon_pid = atoi(argv[4]);
+	daemon_ctl = argv[5];
 	signal(SIGPIPE, SIG_IGN);
 	test_line_settings();
 	test_modem_lines();
 	test_line_errors_and_break();
 	test_data_and_drain();
+	test_settings_during_setup();
 	test_daemon_killed();
 	printf("e2e: %d passed, %d failed\n", passed, failed);
 	return failed != 0;

@@ -49,7 +49,7 @@ bulk=$?
 label=$(cat /sys/class/tty/ttyR0/label 2>&1)
 if [ "$label" = "127.0.0.1-1" ]; then echo "PASS e2e_label"
 else echo "FAIL e2e_label: /sys/class/tty/ttyR0/label is \"$label\", want \"127.0.0.1-1\""; fi
-e2e /dev/ttyR0 /tmp/sim/control /tmp/sim/port1 $daemon
+e2e /dev/ttyR0 /tmp/sim/control /tmp/sim/port1 $daemon /run/realcom/control
 r=$?
 [ "$label" = "127.0.0.1-1" ] && [ $bulk = 0 ] || r=1
 [ $r -eq 0 ] || { echo "--- realcomd log"; cat /tmp/realcomd.log; echo "--- nportsim log"; cat /tmp/sim/log; }
