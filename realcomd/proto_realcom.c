@@ -112,16 +112,14 @@ static void rc_set_modem(struct port *p)
 
 /*
  * The application's changes while PORT_INIT was out (port_app_line holds
- * them until the port is up): send what differs from what went out.
+ * them until the port is up): send what differs from what went out, before
+ * data moves.
  */
-static void rc_line_caught_up(struct rc *rc)
+static void rc_line_catch_up(struct rc *rc)
 {
 	struct port *p = rc->p;
-	bool same = memcmp(&rc->line_sent, &p->line, offsetof(struct serial_line, modem)) == 0;
 
-	if (p->state != PORT_UP)
-		return;
-	if (!same)
+	if (memcmp(&rc->line_sent, &p->line, offsetof(struct serial_line, modem)) != 0)
 		rc_send_line(rc);
 	else if (rc->line_sent.modem != p->line.modem)
 		rc_set_modem(p);
@@ -284,8 +282,8 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 		if (r->len >= 3)
 			port_proto_modem(p, (uint8_t)((p->modem_in & ~inputs) | r->modem));
 		if (r->cmd == ASPP_PORT_INIT && p->state == PORT_INIT) {
+			rc_line_catch_up(rc);
 			port_proto_up(p);
-			rc_line_caught_up(rc);
 		}
 		break;
 	case ASPP_WAIT_OQUEUE:
