@@ -9,8 +9,7 @@ echo_pid=$!
 # the relay retries its connect until the echo server listens (bounded)
 socat PTY,link=/tmp/relay,raw,echo=0 TCP:127.0.0.1:30000,nodelay,retry=100,interval=0.1 2>/dev/null &
 relay_pid=$!
-i=0
-while [ $i -lt 100 ] && [ ! -e /tmp/relay ]; do i=$((i + 1)); sleep 0.1; done
+e2e --wait 10 /tmp/relay
 vmbench /tmp/relay relay 1000 16777216
 kill $relay_pid $echo_pid 2>/dev/null
 
@@ -20,8 +19,7 @@ sim=$!
 printf '[global]\nbackend = kernel\ncontrol_socket = /run/realcom/control\n[ttyR0]\nhost = 127.0.0.1\ndata_port = 20950\ncommand_port = 20966\n' >/tmp/realcom.conf
 realcomd -f -c /tmp/realcom.conf >/tmp/realcomd.log 2>&1 &
 daemon=$!
-i=0
-while [ $i -lt 100 ] && [ ! -e /dev/ttyR0 ]; do i=$((i + 1)); sleep 0.1; done
+e2e --wait 10 /dev/ttyR0
 vmbench /dev/ttyR0 realcomd-kernel 1000 16777216 || { echo "--- realcomd log"; cat /tmp/realcomd.log; }
 kill $daemon $sim 2>/dev/null
 wait 2>/dev/null

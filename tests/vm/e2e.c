@@ -9,8 +9,13 @@
  * With --bulk: BYTES of a pattern through a port whose device echoes, each
  * byte checked on its way back, and nothing lost in the tty on the way.
  *
+ * With --wait: until each PATH exists (inotify on its directory, so the
+ * guest scripts wait for what a daemon makes without polling), at most
+ * SECONDS in all.
+ *
  *   e2e TTY SIM_CONTROL SIM_PTY REALCOMD_PID REALCOMD_CONTROL
  *   e2e --bulk TTY BYTES
+ *   e2e --wait SECONDS PATH...
  */
 #include <asm/ioctls.h>
 #include <asm/termbits.h>
@@ -26,7 +31,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <libgen.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -525,10 +533,48 @@ static int bulk(const char *path, size_t total)
 	return 0;
 }
 
+/* Wait until path exists, by the end time; 0, or -1 saying why. */
+static int wait_path(const char *path, double end)
+{
+	char dir[4096], buf[4096];
+	struct stat st;
+	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), r = -1;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (fd < 0 || inotify_add_watch(fd, dirname(dir), IN_CREATE | IN_MOVED_TO) < 0) {
+		fprintf(stderr, "e2e: --wait %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	/* the watch is set before the check: a path made in between is an event */
+	while (stat(path, &st) < 0) {
+		int left = (int)((end - now()) * 1000);
+
+		if (left <= 0 || poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, left) <= 0) {
+			fprintf(stderr, "e2e: --wait: no %s in time\n", path);
+			goto out;
+		}
+		while (read(fd, buf, sizeof(buf)) > 0)
+			;	/* which entry does not matter: stat() says */
+	}
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--bulk"))
 		return bulk(argv[2], strtoul(argv[3], NULL, 0));
+	if (argc >= 4 && !strcmp(argv[1], "--wait")) {
+		double end = now() + strtod(argv[2], NULL);
+
+		for (int i = 3; i < argc; i++)
+			if (wait_path(argv[i], end) < 0)
+				return 1;
+		return 0;
+	}
 	if (argc != 6) {
 		fprintf(stderr, "usage: e2e TTY SIM_CONTROL SIM_PTY REALCOMD_PID REALCOMD_CONTROL\n");
 		return 2;

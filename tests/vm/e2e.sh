@@ -33,14 +33,10 @@ command_port = 21966
 CONF
 realcomd -f -c /tmp/realcom.conf >/tmp/realcomd.log 2>&1 &
 daemon=$!
-# bounded wait for both to be ready (the condition, then a short pause)
-i=0
-while [ $i -lt 100 ] && ! { [ -e /dev/ttyR0 ] && [ -e /dev/ttyR1 ] && [ -S /tmp/sim/control ] &&
-                            [ -S /tmp/echo/control ]; }; do
-    i=$((i + 1)); sleep 0.1
-done
-if [ ! -e /dev/ttyR0 ]; then
-    echo "FAIL e2e: /dev/ttyR0 did not appear"; cat /tmp/realcomd.log; kill $sim $echo_sim; exit 1
+# until both simulators and both ttys are there (e2e --wait: inotify, 10 s at most)
+if ! e2e --wait 10 /tmp/sim/control /tmp/echo/control /dev/ttyR0 /dev/ttyR1; then
+    echo "FAIL e2e: the simulators' control sockets or the ttys did not appear"
+    cat /tmp/realcomd.log; kill $sim $echo_sim $daemon; exit 1
 fi
 # 16 MiB out and back through ttyR1, whose simulated device echoes
 e2e --bulk /dev/ttyR1 16777216
