@@ -16,6 +16,11 @@
 /* Deeper than any answer of the model (object, array, object). */
 #define REPLY_DEPTH	8
 
+static bool printable(char c)
+{
+	return c >= 0x20 && c < 0x7f;
+}
+
 size_t dsu_printable(char *out, size_t cap, const char *in, size_t len)
 {
 	size_t n = 0;
@@ -23,7 +28,7 @@ size_t dsu_printable(char *out, size_t cap, const char *in, size_t len)
 	if (cap == 0)
 		return 0;
 	for (; in && n < len && n < cap - 1; n++)
-		out[n] = in[n] >= 0x20 && in[n] < 0x7f ? in[n] : '?';
+		out[n] = printable(in[n]) ? in[n] : '?';
 	out[n] = '\0';
 	return n;
 }
@@ -51,7 +56,7 @@ static bool reply_clean(json_object *o, int depth)
 		size_t len = (size_t)json_object_get_string_len(o), i;
 		char *copy;
 
-		for (i = 0; i < len && s[i] >= 0x20 && s[i] < 0x7f; i++)
+		for (i = 0; i < len && printable(s[i]); i++)
 			;
 		if (i == len)
 			return true;

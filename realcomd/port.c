@@ -234,19 +234,22 @@ size_t port_app_tx_room(struct port *p)
 	return p->state == PORT_UP ? p->proto->tx(p, NULL, 0) : 0;
 }
 
+void port_proto_line_since(struct port *p, const struct serial_line *was)
+{
+	if (memcmp(was, &p->line, offsetof(struct serial_line, modem)) != 0)
+		p->proto->set_line(p);
+	else if (was->modem != p->line.modem)
+		p->proto->set_modem(p);
+}
+
 void port_app_line(struct port *p, const struct serial_line *line)
 {
-	bool modem_only = memcmp(line, &p->line, offsetof(struct serial_line, modem)) == 0;
+	struct serial_line was = p->line;
 
-	if (memcmp(line, &p->line, sizeof(*line)) == 0)
-		return;
 	p->line = *line;
-	if (p->state != PORT_UP)
-		return;		/* sent with the connection's set-up, or once it is up */
-	if (modem_only)
-		p->proto->set_modem(p);
-	else
-		p->proto->set_line(p);
+	/* not up: sent with the connection's set-up, or once it is up */
+	if (p->state == PORT_UP)
+		port_proto_line_since(p, &was);
 }
 
 void port_app_flush(struct port *p, bool rx, bool tx)

@@ -153,6 +153,9 @@ void port_proto_modem(struct port *p, uint8_t modem_in);
 void port_proto_line_event(struct port *p, uint8_t events);
 void port_proto_drained(struct port *p, uint32_t remaining);
 void port_proto_tx_resume(struct port *p);
+/* Send the device what of p->line differs from was: the modem lines alone
+ * (proto_ops.set_modem), or the whole line (set_line). */
+void port_proto_line_since(struct port *p, const struct serial_line *was);
 
 /* TLS handshakes one at a time per unit (a real NPort resets parallel
  * ones, realcom-protocol.md): true when p may start its handshake now;

@@ -7,7 +7,6 @@
  * device is noticed within keepalive seconds.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,21 +107,6 @@ static void rc_set_modem(struct port *p)
 	rc_send(rc, msg, aspp_encode_linectrl(msg, sizeof(msg), p->line.modem & SERIAL_MODEM_DTR,
 					       p->line.modem & SERIAL_MODEM_RTS),
 		ASPP_LINECTRL, rc_wait_ms(p));
-}
-
-/*
- * The application's changes while PORT_INIT was out (port_app_line holds
- * them until the port is up): send what differs from what went out, before
- * data moves.
- */
-static void rc_line_catch_up(struct rc *rc)
-{
-	struct port *p = rc->p;
-
-	if (memcmp(&rc->line_sent, &p->line, offsetof(struct serial_line, modem)) != 0)
-		rc_send_line(rc);
-	else if (rc->line_sent.modem != p->line.modem)
-		rc_set_modem(p);
 }
 
 static void rc_set_break(struct port *p, uint32_t ms)
@@ -282,7 +266,9 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 		if (r->len >= 3)
 			port_proto_modem(p, (uint8_t)((p->modem_in & ~inputs) | r->modem));
 		if (r->cmd == ASPP_PORT_INIT && p->state == PORT_INIT) {
-			rc_line_catch_up(rc);
+			/* what the application changed while PORT_INIT was out,
+			 * before data moves */
+			port_proto_line_since(p, &rc->line_sent);
 			port_proto_up(p);
 		}
 		break;

@@ -136,6 +136,12 @@ static rest_fn get_device, post_setup, post_login, post_logout, get_stored, put_
 	get_certificate, post_remote_ca;
 static int rest_certificate(struct sim *s, const char *address, char *err, size_t errlen);
 
+/* Does the unit make its own certificate (no --cert/--key given)? */
+static bool rest_self_signed(const struct sim *s)
+{
+	return !(s->opt.cert && s->opt.key);
+}
+
 #define ROUTE(m, p, a, f, ...)	{ .method = m, .path = REST_API p, .auth = a, .fn = f, __VA_ARGS__ }
 #define BODY(f)			.fields = f
 #define STORED(f)		.store = offsetof(struct sim_mgmt, f)
@@ -650,7 +656,7 @@ static void put_ipv4(struct rest_req *q)
 	moved = json_object_object_get_ex(q->body, "address", &to) &&
 		json_object_object_get_ex(*q->store, "address", &now) &&
 		strcmp(json_object_get_string(to), json_object_get_string(now)) != 0 &&
-		!(s->opt.cert && s->opt.key);
+		rest_self_signed(s);
 	if (moved && rest_certificate(s, json_object_get_string(to), err, sizeof(err)) < 0) {
 		rest_error(q->r, 500, "internal", "%s", err);
 		return;
@@ -1119,10 +1125,10 @@ static int rest_certificate(struct sim *s, const char *address, char *err, size_
 	char *pem = NULL;
 	int r;
 
-	if (s->opt.cert && s->opt.key)
-		r = tls_load_pem(s->opt.cert, s->opt.key, &cert, &key, e);
-	else
+	if (rest_self_signed(s))
 		r = tls_self_signed(m->name, address, 3650, &cert, &key, e);
+	else
+		r = tls_load_pem(s->opt.cert, s->opt.key, &cert, &key, e);
 	if (r < 0 || !(pem = tls_cert_pem(cert)) || tls_cert_fingerprint(cert, raw) < 0) {
 		snprintf(err, errlen, "HTTPS certificate: %s", r < 0 ? e : "out of memory");
 		X509_free(cert);

@@ -337,8 +337,7 @@ class Inputs(unittest.TestCase):
             with unverified().wrap_socket(s) as t:
                 der = t.getpeercert(binary_form=True)
                 self.assertIn(t.version(), ("TLSv1.2", "TLSv1.3"))
-        seen = hashlib.sha256(der).hexdigest().upper()
-        self.assertEqual(b["sha256"].replace(":", ""), seen)
+        self.assertEqual(b["sha256"], sha256_text(der))
         self.assertEqual(ssl.PEM_cert_to_DER_cert(b["pem"]), der)
         self.assertEqual(self.u.ok(cmd="status")["management"]["certificate_sha256"],
                          b["sha256"])
