@@ -56,6 +56,7 @@ static json_object *ctl_port(const struct port *p)
 	ADD(l, "rtscts", json_object_new_boolean(ln->flow & SERIAL_FLOW_CTS));
 	ADD(l, "ixon", json_object_new_boolean(ln->flow & SERIAL_FLOW_IXON));
 	ADD(l, "ixoff", json_object_new_boolean(ln->flow & SERIAL_FLOW_IXOFF));
+	ADD(l, "break", json_object_new_boolean(p->break_held));
 	ADD(o, "line", l);
 #undef ADD
 	return o;

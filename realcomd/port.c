@@ -117,6 +117,8 @@ void port_proto_up(struct port *p)
 	/* A query at most a quarter after the peer died, answered within half:
 	 * found dead within keepalive seconds (proto_ops.keepalive). */
 	loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
+	if (p->break_held)
+		p->proto->set_break(p, 0);
 	p->backend->link(p, true);
 	if (!p->app_open && p->cfg.connect == CONNECT_ON_OPEN) {
 		port_app_close(p);	/* closed while we were connecting */
@@ -175,6 +177,8 @@ void port_app_open(struct port *p)
 
 void port_app_close(struct port *p)
 {
+	if (p->break_held)
+		port_app_break(p, UINT32_MAX);
 	p->app_open = false;
 	log_debug("%s: closed by the application", p->name);
 	if (p->cfg.connect == CONNECT_ALWAYS)
@@ -260,6 +264,10 @@ void port_app_flush(struct port *p, bool rx, bool tx)
 
 void port_app_break(struct port *p, uint32_t ms)
 {
+	if (ms == 0)
+		p->break_held = true;
+	else if (ms == UINT32_MAX)
+		p->break_held = false;
 	if (p->state == PORT_UP)
 		p->proto->set_break(p, ms);
 }

@@ -99,6 +99,7 @@ struct port {
 
 	struct serial_line line;	/* what the application set */
 	uint8_t modem_in;		/* CTS/DSR/DCD/RI as last reported */
+	bool break_held;		/* the application holds break (TIOCSBRK) */
 	bool app_open;
 	bool tls_busy;			/* holds its unit's handshake slot */
 	bool tls_waiting;		/* waits for it */
@@ -139,7 +140,9 @@ void port_app_line(struct port *p, const struct serial_line *line);
 void port_app_flush(struct port *p, bool rx, bool tx);
 /* The tty can take device data again. */
 void port_app_rx_resume(struct port *p);
-/* Break: ms as in proto_ops.set_break. */
+/* Break: ms as in proto_ops.set_break.  A held break is line state like
+ * DTR: it reaches the device when the link comes up, on every connect, and
+ * ends with the application's last close (as a UART's shutdown ends it). */
 void port_app_break(struct port *p, uint32_t ms);
 /* tcdrain(): the answer comes through backend_ops.drained. */
 void port_app_drain(struct port *p, uint32_t timeout_ms);

@@ -3,8 +3,9 @@
  * The whole path in the guest: an application on /dev/ttyR0 (realcom.ko),
  * realcomd with the kernel backend, nportsim behind it.  Checks what the pty
  * backend cannot carry: data bits, parity, stop bits, modem lines both
- * ways, break, tcdrain against a paced line, line errors, and a daemon
- * killed under an open tty, settings made while the device sets up.  Run
+ * ways, break (also held across a reconnect), tcdrain against a paced
+ * line, line errors, settings made while the device sets up, and a daemon
+ * killed under an open tty.  Run
  * by e2e.sh; prints PASS/FAIL per case.
  * With --bulk: BYTES of a pattern through a port whose device echoes, each
  * byte checked on its way back, and nothing lost in the tty on the way.
@@ -393,10 +394,13 @@ static const char *settings_while_held(int fd)
 
 	if (!wait_daemon("initialising", -1, -1, 10))
 		return "realcomd did not get to initialising";
-	if (set_line(fd, 38400, CS7 | PARENB) < 0 || ioctl(fd, TIOCMBIC, &bits) < 0)
-		return "TCSETS2 or TIOCMBIC failed";
+	/* realcomd reads the port's messages in order: once it shows DTR off,
+	 * it has the break and the line too */
+	if (set_line(fd, 38400, CS7 | PARENB) < 0 || ioctl(fd, TIOCSBRK) < 0 ||
+	    ioctl(fd, TIOCMBIC, &bits) < 0)
+		return "TCSETS2, TIOCSBRK or TIOCMBIC failed";
 	if (!wait_daemon("initialising", 38400, 0, 10))
-		return "realcomd did not take 38400 and DTR off while initialising";
+		return "realcomd did not take 38400, break and DTR off while initialising";
 	return NULL;
 }
 
@@ -417,11 +421,38 @@ static void test_settings_during_setup(void)
 	why = fd < 0 ? strerror(errno) : settings_while_held(fd);
 	json_object_put(sim("{\"cmd\":\"stall\",\"port\":1,\"ms\":1}"));	/* answer now */
 	if (!why && !(wait_field("baud", 38400, 10) && wait_field("data_bits", 7, 10) &&
-		      wait_parity("even", 10) && wait_field("dtr", 0, 10)))
-		why = "38400 7E1 and DTR off, set while initialising, did not reach the device";
-	if (fd >= 0)
+		      wait_parity("even", 10) && wait_field("dtr", 0, 10) &&
+		      wait_field("break", 1, 10)))
+		why = "38400 7E1, break and DTR off, set while initialising, did not reach the device";
+	if (fd >= 0) {
+		ioctl(fd, TIOCCBRK);
+		if (!why && !wait_field("break", 0, 10))
+			why = "TIOCCBRK did not end the break on the device";
 		close(fd);
+	}
 	CHECK(!why, "%s", why);
+	printf("PASS %s\n", __func__);
+	passed++;
+}
+
+/*
+ * A break held with TIOCSBRK is line state: a reconnect (the simulated unit
+ * reboots, which ends its break) sends it again, and the application's last
+ * close ends it, as a UART's shutdown does.
+ */
+static void test_break_held(void)
+{
+	int fd = open_tty();
+
+	CHECK(fd >= 0, "open %s: %s", tty_path, strerror(errno));
+	CHECK(wait_daemon("up", -1, -1, 10), "ttyR0 did not come up");
+	CHECK(ioctl(fd, TIOCSBRK) == 0, "TIOCSBRK: %s", strerror(errno));
+	CHECK(wait_field("break", 1, 10), "TIOCSBRK did not reach the device");
+	json_object_put(sim("{\"cmd\":\"reboot\",\"ms\":200}"));
+	CHECK(port_field("break") == 0, "the simulated reboot did not end the device's break");
+	CHECK(wait_field("break", 1, 15), "the held break was not sent again after the reconnect");
+	close(fd);
+	CHECK(wait_field("break", 0, 10), "the last close did not end the held break");
 	printf("PASS %s\n", __func__);
 	passed++;
 }
@@ -590,6 +621,7 @@ int main(int argc, char **argv)
 	test_line_errors_and_break();
 	test_data_and_drain();
 	test_settings_during_setup();
+	test_break_held();
 	test_daemon_killed();
 	printf("e2e: %d passed, %d failed\n", passed, failed);
 	return failed != 0;
