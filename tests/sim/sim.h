@@ -195,6 +195,7 @@ struct sim_port {
 	bool stalled;
 	struct loop_timer stall_timer;
 	struct telnet telnet;		/* rfc2217 */
+	bool offer_held;		/* rfc2217: connected while stalled, not negotiated yet */
 	uint8_t linestate_mask, modemstate_mask;
 	bool suspended;			/* rfc2217 FLOWCONTROL-SUSPEND */
 	char last_error[TLS_ERR_MAX];

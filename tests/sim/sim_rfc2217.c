@@ -138,9 +138,24 @@ static void rf_drop(struct sim_port *p, const char *why)
 	sim_serial_rx_resume(p);
 }
 
+/* What the server asks for as soon as a host connects. */
+static void rf_offer(struct sim_port *p)
+{
+	struct telnet *t = &p->telnet;
+
+	telnet_request(t, TELNET_OPT_COM_PORT, false, true);
+	telnet_request(t, TELNET_OPT_BINARY, true, true);
+	telnet_request(t, TELNET_OPT_BINARY, false, true);
+	telnet_request(t, TELNET_OPT_SGA, true, true);
+}
+
 static void rf_unstall(struct sim_port *p)
 {
 	if (conn_is_open(&p->data)) {
+		if (p->offer_held) {
+			p->offer_held = false;
+			rf_offer(p);
+		}
 		conn_pause(&p->data, false);
 		rf_feed(p);
 	}
@@ -340,10 +355,13 @@ static void rf_ready(struct conn *c)
 	telnet_allow(t, TELNET_OPT_SGA, TELNET_ALLOW_LOCAL | TELNET_ALLOW_REMOTE);
 	/* The server side of 44 is DO: a client's DO 44 is refused (rfc2217.md). */
 	telnet_allow(t, TELNET_OPT_COM_PORT, TELNET_ALLOW_REMOTE);
-	telnet_request(t, TELNET_OPT_COM_PORT, false, true);
-	telnet_request(t, TELNET_OPT_BINARY, true, true);
-	telnet_request(t, TELNET_OPT_BINARY, false, true);
-	telnet_request(t, TELNET_OPT_SGA, true, true);
+	/* A stalled unit neither reads nor says anything, not even its own
+	 * offers, until it wakes (a new connection starts unpaused). */
+	p->offer_held = p->stalled;
+	if (p->stalled)
+		conn_pause(&p->data, true);
+	else
+		rf_offer(p);
 	sim_serial_rx_resume(p);
 }
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # In the guest, after realcom.ko is loaded: nportsim (line-rate pacing) and
 # realcomd with the kernel backend on loopback, then the e2e program on
-# /dev/ttyR0.  Prints PASS/FAIL lines like guest.sh.  Needs realcomd,
+# /dev/ttyR2 (a unit speaking RFC 2217) and /dev/ttyR0 (Real COM; last, as it
+# kills realcomd).  Prints PASS/FAIL lines like guest.sh.  Needs realcomd,
 # nportsim and e2e in PATH (tests/vm/run puts them in /usr/local/bin).
 set -u
 for b in realcomd nportsim e2e; do
@@ -15,6 +16,10 @@ mkdir -p /tmp/echo
 nportsim --ports 1 --echo --pty-dir /tmp/echo --control /tmp/echo/control \
     --data-base 21950 --command-base 21966 >/tmp/echo/log 2>&1 &
 echo_sim=$!
+mkdir -p /tmp/rfc
+nportsim --ports 1 --mode rfc2217 --line-rate on --pty-dir /tmp/rfc --control /tmp/rfc/control \
+    --tcp-base 22000 >/tmp/rfc/log 2>&1 &
+rfc_sim=$!
 cat >/tmp/realcom.conf <<CONF
 [global]
 backend = kernel
@@ -30,13 +35,20 @@ keepalive = 5
 host = 127.0.0.1
 data_port = 21950
 command_port = 21966
+
+[ttyR2]
+host = 127.0.0.1
+protocol = rfc2217
+tcp_port = 22001
+keepalive = 5
 CONF
 realcomd -f -c /tmp/realcom.conf >/tmp/realcomd.log 2>&1 &
 daemon=$!
-# until both simulators and both ttys are there (e2e --wait: inotify, 10 s at most)
-if ! e2e --wait 10 /tmp/sim/control /tmp/echo/control /dev/ttyR0 /dev/ttyR1; then
+# until the simulators and the ttys are there (e2e --wait: inotify, 10 s at most)
+if ! e2e --wait 10 /tmp/sim/control /tmp/echo/control /tmp/rfc/control \
+    /dev/ttyR0 /dev/ttyR1 /dev/ttyR2; then
     echo "FAIL e2e: the simulators' control sockets or the ttys did not appear"
-    cat /tmp/realcomd.log; kill $sim $echo_sim $daemon; exit 1
+    cat /tmp/realcomd.log; kill $sim $echo_sim $rfc_sim $daemon; exit 1
 fi
 # 16 MiB out and back through ttyR1, whose simulated device echoes
 e2e --bulk /dev/ttyR1 16777216
@@ -45,10 +57,13 @@ bulk=$?
 label=$(cat /sys/class/tty/ttyR0/label 2>&1)
 if [ "$label" = "127.0.0.1-1" ]; then echo "PASS e2e_label"
 else echo "FAIL e2e_label: /sys/class/tty/ttyR0/label is \"$label\", want \"127.0.0.1-1\""; fi
+e2e --rfc2217 /dev/ttyR2 /tmp/rfc/control /tmp/rfc/port1 $daemon /run/realcom/control
+rfc=$?
 e2e /dev/ttyR0 /tmp/sim/control /tmp/sim/port1 $daemon /run/realcom/control
 r=$?
-[ "$label" = "127.0.0.1-1" ] && [ $bulk = 0 ] || r=1
-[ $r -eq 0 ] || { echo "--- realcomd log"; cat /tmp/realcomd.log; echo "--- nportsim log"; cat /tmp/sim/log; }
-kill $sim $echo_sim $daemon 2>/dev/null
+[ "$label" = "127.0.0.1-1" ] && [ $bulk = 0 ] && [ $rfc = 0 ] || r=1
+[ $r -eq 0 ] || { echo "--- realcomd log"; cat /tmp/realcomd.log; echo "--- nportsim log";
+    cat /tmp/sim/log; echo "--- nportsim (rfc2217) log"; cat /tmp/rfc/log; }
+kill $sim $echo_sim $rfc_sim $daemon 2>/dev/null
 wait 2>/dev/null
 exit $r
