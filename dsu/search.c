@@ -35,7 +35,7 @@ struct unit {
 	char ifname[IF_NAMESIZE];
 	char model[SEARCH_TXT], mac[SEARCH_TXT], serial[SEARCH_TXT], fw[SEARCH_TXT];
 	char state[SEARCH_TXT], api[SEARCH_TXT], vendor[SEARCH_TXT];
-	char addr[SEARCH_ADDRS][AVAHI_ADDRESS_STR_MAX];
+	char addr[SEARCH_ADDRS][AVAHI_ADDRESS_STR_MAX];	/* IPv4 first */
 	unsigned int naddr;
 	uint16_t port;
 };
@@ -112,6 +112,26 @@ static struct unit *unit_slot(struct search *s, const char *name)
 	return &s->unit[s->n++];
 }
 
+/* Note an address of u once; IPv4 ones go before IPv6 ones. */
+static void unit_add_addr(struct unit *u, const AvahiAddress *a)
+{
+	char addr[sizeof(u->addr[0])];
+	unsigned int at = u->naddr;
+
+	avahi_address_snprint(addr, sizeof(addr), a);
+	for (unsigned int i = 0; i < u->naddr; i++)
+		if (strcmp(u->addr[i], addr) == 0)
+			return;
+	if (u->naddr == SEARCH_ADDRS)
+		return;
+	if (a->proto == AVAHI_PROTO_INET)
+		for (at = 0; at < u->naddr && !strchr(u->addr[at], ':'); at++)
+			;
+	memmove(u->addr[at + 1], u->addr[at], (u->naddr - at) * sizeof(u->addr[0]));
+	memcpy(u->addr[at], addr, sizeof(addr));
+	u->naddr++;
+}
+
 static void resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol proto,
 		     AvahiResolverEvent ev, const char *name, const char *type, const char *domain,
 		     const char *host, const AvahiAddress *a, uint16_t port, AvahiStringList *txt,
@@ -122,12 +142,7 @@ static void resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol 
 	struct unit *u;
 
 	if (ev == AVAHI_RESOLVER_FOUND && (u = unit_slot(s, name))) {
-		avahi_address_snprint(addr, sizeof(addr), a);
-		for (unsigned int i = 0; i < u->naddr; i++)
-			if (strcmp(u->addr[i], addr) == 0)
-				addr[0] = '\0';
-		if (addr[0] && u->naddr < SEARCH_ADDRS)
-			snprintf(u->addr[u->naddr++], sizeof(u->addr[0]), "%s", addr);
+		unit_add_addr(u, a);
 		u->port = port;
 		if (!if_indextoname((unsigned int)iface, u->ifname))
 			u->ifname[0] = '\0';
@@ -138,8 +153,10 @@ static void resolved(AvahiServiceResolver *r, AvahiIfIndex iface, AvahiProtocol 
 		txt_get(txt, F.txt_state, u->state);
 		txt_get(txt, F.txt_api, u->api);
 		txt_get(txt, F.txt_mac, u->mac);
-		if (!u->mac[0] && a->proto == AVAHI_PROTO_INET)
+		if (!u->mac[0] && a->proto == AVAHI_PROTO_INET) {
+			avahi_address_snprint(addr, sizeof(addr), a);
 			neighbour_mac(addr, u->mac);
+		}
 	}
 	avahi_service_resolver_free(r);
 	s->pending--;
@@ -154,8 +171,11 @@ static void browsed(AvahiServiceBrowser *b, AvahiIfIndex iface, AvahiProtocol pr
 
 	switch (ev) {
 	case AVAHI_BROWSER_NEW:
+		/* Found over IPv4, resolved to its IPv4 address (and IPv6 alike):
+		 * avahi publishes AAAA records over IPv4 too, and asked for any
+		 * family it once answered with only an IPv6 link-local one. */
 		if (avahi_service_resolver_new(s->client, iface, proto, name, type, domain,
-					       AVAHI_PROTO_UNSPEC, 0, resolved, s))
+					       proto, 0, resolved, s))
 			s->pending++;
 		break;
 	case AVAHI_BROWSER_ALL_FOR_NOW:
