@@ -39,12 +39,15 @@
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+
+#include "blocked.h"
 
 int ioctl(int fd, unsigned long request, ...);
 
@@ -79,6 +82,18 @@ static double now(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* Evaluate cond every 10 ms until it holds or timeout seconds have passed:
+ * its last value.  Every wait of this file for something with no event. */
+#define WAIT_UNTIL(cond, timeout)						\
+	__extension__({								\
+		double end_ = now() + (timeout);				\
+		bool ok_;							\
+										\
+		while (!(ok_ = (cond)) && now() < end_)				\
+			poll(NULL, 0, 10);					\
+		ok_;								\
+	})
 
 /* One request to a control socket (nportsim's or realcomd's: one line of
  * JSON each way); the reply object (caller puts). */
@@ -147,14 +162,7 @@ out:
 
 static bool wait_daemon(const char *state, long long baud, int dtr, double timeout)
 {
-	double end = now() + timeout;
-
-	while (now() < end) {
-		if (daemon_shows(state, baud, dtr))
-			return true;
-		poll(NULL, 0, 10);	/* between polls of the condition */
-	}
-	return false;
+	return WAIT_UNTIL(daemon_shows(state, baud, dtr), timeout);
 }
 
 /* A field of port 1's status, as an integer (booleans 0/1). */
@@ -183,26 +191,12 @@ static bool port_str_is(const char *key, const char *want)
 /* Wait (bounded, polling the status) until port 1's key equals want. */
 static bool wait_field(const char *key, long long want, double timeout)
 {
-	double end = now() + timeout;
-
-	while (now() < end) {
-		if (port_field(key) == want)
-			return true;
-		poll(NULL, 0, 10);	/* between polls of the condition */
-	}
-	return false;
+	return WAIT_UNTIL(port_field(key) == want, timeout);
 }
 
 static bool wait_parity(const char *want, double timeout)
 {
-	double end = now() + timeout;
-
-	while (now() < end) {
-		if (port_str_is("parity", want))
-			return true;
-		poll(NULL, 0, 10);
-	}
-	return false;
+	return WAIT_UNTIL(port_str_is("parity", want), timeout);
 }
 
 static int set_line(int fd, speed_t baud, tcflag_t cflag_bits)
@@ -265,13 +259,7 @@ static void test_modem_lines(void)
 	CHECK(wait_field("dtr", 1, 10), "DTR on did not reach the device");
 	r = sim("{\"cmd\":\"modem\",\"port\":1,\"cts\":false,\"ri\":true}");
 	json_object_put(r);
-	double end = now() + 10;
-	do {
-		ioctl(fd, TIOCMGET, &st);
-		if (!(st & TIOCM_CTS) && (st & TIOCM_RI))
-			break;
-		poll(NULL, 0, 10);
-	} while (now() < end);
+	WAIT_UNTIL(ioctl(fd, TIOCMGET, &st) == 0 && !(st & TIOCM_CTS) && (st & TIOCM_RI), 10);
 	CHECK(!(st & TIOCM_CTS) && (st & TIOCM_RI) && (st & TIOCM_DSR) && (st & TIOCM_CD),
 	      "TIOCMGET shows %#x after CTS off, RI on", st);
 
@@ -283,16 +271,23 @@ static void test_modem_lines(void)
 
 		_exit(w == 0 ? 0 : 1);
 	}
-	poll(NULL, 0, 200);	/* let the child block: not a condition, the wake-up is */
-	json_object_put(sim("{\"cmd\":\"modem\",\"port\":1,\"cts\":true,\"ri\":false}"));
+	/* the CTS change only once the child waits in TIOCMIWAIT (not if it
+	 * ended instead) */
 	int status = -1;
-	end = now() + 10;
-	while (now() < end && waitpid(child, &status, WNOHANG) == 0)
-		poll(NULL, 0, 10);
+	long cur = -1;
+	char state = '?';
+	bool blocked = WAIT_UNTIL(task_blocked_in(child, SYS_ioctl, &state, &cur) ||
+				  waitpid(child, &status, WNOHANG) > 0, 10) && status == -1;
+
+	if (blocked) {
+		json_object_put(sim("{\"cmd\":\"modem\",\"port\":1,\"cts\":true,\"ri\":false}"));
+		WAIT_UNTIL(waitpid(child, &status, WNOHANG) > 0, 10);
+	}
 	if (status == -1) {
 		kill(child, SIGKILL);
 		waitpid(child, &status, 0);
 	}
+	CHECK(blocked, "the child did not block in TIOCMIWAIT (state %c, syscall %ld)", state, cur);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "TIOCMIWAIT did not wake on CTS");
 	struct serial_icounter_struct ic;
 	CHECK(ioctl(fd, TIOCGICOUNT, &ic) == 0 && ic.cts >= 2, "TIOCGICOUNT cts %d", ic.cts);
@@ -319,18 +314,12 @@ static void test_line_errors_and_break(void)
 	 * (connect on open): what the device sees then is for nobody, as on a
 	 * real unit.  So inject again, a bounded number of times, until the
 	 * session that serves this open has counted one. */
+	ic = ic0;
 	for (int i = 0; i < 20; i++) {
 		json_object_put(sim("{\"cmd\":\"inject\",\"port\":1,"
 				    "\"events\":[\"parity\",\"framing\"]}"));
-		double end = now() + 0.5;
-
-		do {
-			ioctl(fd, TIOCGICOUNT, &ic);
-			if (ic.parity > ic0.parity && ic.frame > ic0.frame)
-				break;
-			poll(NULL, 0, 10);
-		} while (now() < end);
-		if (ic.parity > ic0.parity && ic.frame > ic0.frame)
+		if (WAIT_UNTIL(ioctl(fd, TIOCGICOUNT, &ic) == 0 && ic.parity > ic0.parity &&
+			       ic.frame > ic0.frame, 0.5))
 			break;
 	}
 	CHECK(ic.parity > ic0.parity && ic.frame > ic0.frame, "parity %d->%d frame %d->%d",
@@ -487,10 +476,8 @@ static void test_daemon_killed(void)
 	CHECK(n == 0 || (n < 0 && errno == EIO), "no hang-up on the tty (read %zd, %s)", n,
 	      strerror(errno));
 	close(fd);
-	end = now() + 10;
-	while (access(tty_path, F_OK) == 0 && now() < end)
-		poll(NULL, 0, 10);
-	CHECK(access(tty_path, F_OK) != 0, "%s still exists after the daemon died", tty_path);
+	CHECK(WAIT_UNTIL(access(tty_path, F_OK) != 0, 10), "%s still exists after the daemon died",
+	      tty_path);
 	PASSED();
 }
 

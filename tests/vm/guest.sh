@@ -38,7 +38,7 @@ T=/tests/tty_test
 SLAB_TOL_SUITE=${SLAB_TOL_SUITE:-300}
 SLAB_TOL_CYCLES=${SLAB_TOL_CYCLES:-200}
 SLAB_RE=${SLAB_RE:-'^(kmalloc-|kernfs_|shmem_inode_cache$|filp$)'}
-BAD_RE='Oops|BUG:|WARNING:|Call Trace|general protection'
+BAD_RE='Oops|BUG:|WARNING:|Call Trace|general protection|Kernel panic'
 pass=0
 fail=0
 

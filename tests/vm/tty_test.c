@@ -41,6 +41,8 @@
 #include <linux/serial.h>
 #include <linux/realcom.h>
 
+#include "blocked.h"
+
 #define TMO		10000	/* ms: something that must happen */
 #define QUIET		300	/* ms: window in which something must NOT happen */
 #define BUFSZ		65536
@@ -788,39 +790,14 @@ static int blk_done(struct blk *b, int timeout_ms)
 static int blk_wait_blocked(struct blk *b, long nr, const char *what)
 {
 	int64_t deadline = now_ms() + TMO;
-	char path[96], buf[256];
 	long cur = -1;
 	char state = '?';
 
 	while (left_ms(deadline)) {
-		FILE *f;
-
 		if (blk_done(b, 0))
 			return failf("%s returned at once (ret %d, %s) instead of blocking", what, b->ret,
 				     b->ret < 0 ? strerror(b->err) : "ok");
-		if (!b->tid) {
-			tick();
-			continue;
-		}
-		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)b->tid);
-		f = fopen(path, "r");
-		if (f) {
-			if (fgets(buf, sizeof(buf), f)) {
-				char *p = strrchr(buf, ')');
-
-				if (p && p[1] == ' ')
-					state = p[2];
-			}
-			fclose(f);
-		}
-		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)b->tid);
-		f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%ld", &cur) != 1)
-				cur = -1;
-			fclose(f);
-		}
-		if ((state == 'S' || state == 'D') && cur == nr)
+		if (b->tid && task_blocked_in(b->tid, nr, &state, &cur))
 			return 0;
 		tick();
 	}
