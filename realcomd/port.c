@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aspp.h"
 #include "log.h"
 #include "port.h"
 
@@ -37,7 +38,25 @@ void port_log(struct port *p, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(level, "%s: %s", p->name, msg);
+	log_port(level, p->name, p->peer, "%s", msg);
+}
+
+void port_log_limited(struct port *p, enum port_limit kind, int level, const char *fmt, ...)
+{
+	unsigned long held;
+	char msg[768];
+	va_list ap;
+
+	if (!log_limit_pass(&p->limit[kind], &held) || level > log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (held)
+		log_port(level, p->name, p->peer, "%s (and %lu more like it in the last %u s)", msg,
+			 held, LOG_LIMIT_MS / 1000);
+	else
+		log_port(level, p->name, p->peer, "%s", msg);
 }
 
 static void port_set_state(struct port *p, enum port_state s)
@@ -47,6 +66,7 @@ static void port_set_state(struct port *p, enum port_state s)
 	log_debug("%s: %s -> %s", p->name, port_state_name(p->state), port_state_name(s));
 	p->state = s;
 	p->state_since_ms = loop_now_ms();
+	p->state_changed = true;
 }
 
 static bool port_wants_link(const struct port *p)
@@ -164,7 +184,7 @@ void port_proto_down(struct port *p, int err, const char *why)
 void port_app_open(struct port *p)
 {
 	p->app_open = true;
-	log_debug("%s: opened by an application", p->name);
+	port_log(p, LOG_INFO, "opened by an application");
 	if (p->state == PORT_IDLE)
 		port_connect(p);
 	else if (p->state == PORT_CLOSING) {
@@ -180,7 +200,7 @@ void port_app_close(struct port *p)
 	if (p->break_held)
 		port_app_break(p, UINT32_MAX);
 	p->app_open = false;
-	log_debug("%s: closed by the application", p->name);
+	port_log(p, LOG_INFO, "closed by the application");
 	if (p->cfg.connect == CONNECT_ALWAYS)
 		return;
 	port_shutdown(p);
@@ -307,6 +327,10 @@ void port_proto_modem(struct port *p, uint8_t modem_in)
 
 void port_proto_line_event(struct port *p, uint8_t events)
 {
+	p->stats.parity_errors += !!(events & ASPP_EV_PARITY);
+	p->stats.framing_errors += !!(events & ASPP_EV_FRAMING);
+	p->stats.overruns += !!(events & (ASPP_EV_HW_OVERRUN | ASPP_EV_SW_OVERRUN));
+	p->stats.breaks += !!(events & ASPP_EV_BREAK);
 	p->backend->line_event(p, events);
 }
 
@@ -422,6 +446,7 @@ struct port *port_new(struct daemon *d, const struct port_config *cfg)
 	snprintf(p->name, sizeof(p->name), "ttyR%u", cfg->index);
 	snprintf(p->peer, sizeof(p->peer), "%s", cfg->host);
 	serial_line_default(&p->line);
+	p->state_since_ms = loop_now_ms();	/* idle since created */
 	p->backend = d->backend;
 	p->proto = cfg->protocol == PROTO_RFC2217 ? &proto_rfc2217 : &proto_realcom;
 	if (loop_timer_init(d->loop, &p->retry, port_retry, p) < 0 ||
