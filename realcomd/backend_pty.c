@@ -263,8 +263,9 @@ static void pty_open_failed(struct port *p, int err)
 		max[strcspn(max, "\n")] = '\0';
 		fclose(f);
 	}
-	port_log(p, LOG_ERR, "pty: the system's limit of %s ptys is reached (sysctl kernel.pty.max; "
-		 "ptys in use: /proc/sys/kernel/pty/nr): raise it, or use the kernel backend", max);
+	port_log(p, LOG_ERR, "pty: no pty left: the limit is kernel.pty.max = %s (sysctl; in use: "
+		 "/proc/sys/kernel/pty/nr) or the max= option of the devpts mount; raise it, or "
+		 "use the kernel backend", max);
 }
 
 static int pty_open(struct port *p)

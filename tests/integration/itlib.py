@@ -38,11 +38,12 @@ class Realcomd:
     the keys of a [ttyR<N>] section."""
 
     def __init__(self, ports, extra_global="", backend="pty", prepare=None, may_exit=False,
-                 args=(), verbose=True):
+                 args=(), verbose=True, prefix=()):
         """prepare(self) runs before realcomd starts; with may_exit, realcomd
         exiting at the start is no error (self.proc.returncode says how).
         realcomd's sd_notify messages arrive on self.notify.  args go on
-        realcomd's command line; verbose=False leaves out -v."""
+        realcomd's command line; verbose=False leaves out -v; prefix goes
+        before it (a wrapper that execs it)."""
         self.backend = backend
         self.dir = tempfile.mkdtemp(prefix="realcomd-test-")
         self.proc = None
@@ -53,7 +54,7 @@ class Realcomd:
             prepare(self)
         env = dict(os.environ, NOTIFY_SOCKET=self.path("notify"))
         with open(self.path("realcomd.log"), "w") as log:
-            self.proc = subprocess.Popen([REALCOMD, "-f", *(["-v"] if verbose else []), "-c",
+            self.proc = subprocess.Popen([*prefix, REALCOMD, "-f", *(["-v"] if verbose else []), "-c",
                                           self.path("realcom.conf"), *args],
                                          stdout=log, stderr=subprocess.STDOUT, env=env)
         wait_for(lambda: self.proc.poll() is not None or "started" in self.log_text(),

@@ -222,6 +222,23 @@ class PtyOwner(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
 
 
+class PtyLimit(unittest.TestCase):
+    """Out of ptys: realcomd runs in a mount namespace of its own whose devpts
+    takes two ptys (max=2), the real kernel's ENOSPC, nothing faked."""
+
+    def test_limit_named(self):
+        wrap = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                "mount -t devpts -o newinstance,ptmxmode=0666,max=2 devpts /dev/pts && "
+                "mount --bind /dev/pts/ptmx /dev/ptmx && exec \"$0\" \"$@\""]
+        with Sim(ports=3) as sim, Realcomd({n: realcom_port(sim, n + 1) for n in range(3)},
+                                           prefix=wrap) as d:
+            self.assertEqual([p["tty"] for p in d.ctl(cmd="status")["ports"]],
+                             ["ttyR0", "ttyR1"])
+            self.assertIn("ttyR2: pty: no pty left: the limit is kernel.pty.max = ",
+                          d.log_text())
+            self.assertIn("max= option of the devpts mount", d.log_text())
+
+
 class Logs(unittest.TestCase):
     def test_unsolicited_flood_bounded_log(self):
         with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
