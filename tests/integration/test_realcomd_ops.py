@@ -278,6 +278,55 @@ class Logs(unittest.TestCase):
                 self.assertRegex(line, r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z realcomd: ")
 
 
+class Journal(unittest.TestCase):
+    """Under systemd with stderr on the journal ($JOURNAL_STREAM names it),
+    lines go to the journal's native socket with TTY= and PEER=.  realcomd
+    runs in a mount namespace whose /run/systemd is a directory of the test
+    holding a datagram socket where journald's would be."""
+
+    def test_fields_reach_the_journal(self):
+        import tempfile
+        sd = tempfile.mkdtemp(prefix="realcomd-journal-")
+        self.addCleanup(lambda: __import__("shutil").rmtree(sd, ignore_errors=True))
+        os.mkdir(os.path.join(sd, "journal"))
+        journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        journal.bind(os.path.join(sd, "journal", "socket"))
+        self.addCleanup(journal.close)
+        env = {}
+
+        def stream(d):
+            # stderr (the log file) is "the journal's stream": its dev:ino
+            open(d.path("realcomd.log"), "w").close()
+            st = os.stat(d.path("realcomd.log"))
+            env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+        wrap = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                f"mount --bind {sd} /run/systemd && exec \"$0\" \"$@\""]
+        msgs = []
+
+        def got(want, timeout):
+            journal.settimeout(timeout)
+            try:
+                while not any(want in m for m in msgs):
+                    msgs.append(journal.recv(65536).decode())
+            except (socket.timeout, BlockingIOError):
+                return None
+            return next(m for m in msgs if want in m)
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}, prefix=wrap, env=env,
+                                    prepare=stream,
+                                    started=lambda d: got("MESSAGE=started", 0.01)) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                m = got("MESSAGE=ttyR0: opened by an application", DEADLINE)
+            finally:
+                os.close(fd)
+            self.assertIsNotNone(m, msgs)
+            self.assertIn("\nTTY=ttyR0\n", m)
+            self.assertRegex(m, r"\nPEER=127\.0\.0\.1")
+            self.assertIn("\nPRIORITY=6\n", m)
+            self.assertIn("SYSLOG_IDENTIFIER=realcomd", m)
+            self.assertNotIn("opened by an application", d.log_text())
+
+
 class Status(unittest.TestCase):
     def test_layout_peer_and_never_used_age(self):
         with Sim(ports=2) as sim:
