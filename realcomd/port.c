@@ -161,6 +161,10 @@ void port_proto_down(struct port *p, int err, const char *why)
 	bool was_up = p->state == PORT_UP || p->state == PORT_CLOSING;
 	unsigned int delay;
 
+	/* conn.c fails a TLS handshake with EPROTO, and only a handshake (or
+	 * making its session) can fail while still connecting */
+	if (err == -EPROTO && p->state == PORT_CONNECTING && p->cfg.tls != PORT_TLS_OFF)
+		p->stats.tls_failures++;
 	port_disconnect(p);
 	if (was_up)
 		p->backend->link(p, false);

@@ -103,7 +103,9 @@ static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 		return -1;
 	}
 	if (cfg->backend != d->cfg->backend || strcmp(cfg->pty_dir, d->cfg->pty_dir) ||
-	    strcmp(cfg->control_socket, d->cfg->control_socket))
+	    strcmp(cfg->control_socket, d->cfg->control_socket) ||
+	    strcmp(cfg->control_group, d->cfg->control_group) ||
+	    strcmp(cfg->pty_group, d->cfg->pty_group) || cfg->pty_mode != d->cfg->pty_mode)
 		log_warnx("reload: changes to [global] take effect at the next start");
 	memcpy(cfg->pty_dir, d->cfg->pty_dir, sizeof(cfg->pty_dir));
 	cfg->backend = d->cfg->backend;

@@ -395,6 +395,28 @@ def parse_metrics(text):
     return out
 
 
+class TlsFailures(unittest.TestCase):
+    """Handshakes refused (a certificate from another CA) are counted."""
+
+    def test_counted_in_metrics(self):
+        from itlib import Certs
+        certs = Certs()
+        certs.setup()
+        self.addCleanup(certs.teardown)
+        with Sim("--tls", "on", "--cert", certs.path("server.pem"), "--key",
+                 certs.path("server.key")) as sim, \
+                Realcomd({0: realcom_port(sim, tls="on", tls_ca=certs.path("other-ca.pem"),
+                                          connect="always")}) as d:
+            wait_for(lambda: d.port()["tls_failures"] >= 2, "two refused handshakes")
+            self.assertEqual(d.port()["connects"], 0)
+            r = d.realcomctl("metrics")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            m = parse_metrics(r.stdout)
+            (lab, v), = m["realcom_tls_handshake_failures_total"]["samples"]
+            self.assertEqual(lab, {"tty": "ttyR0"})
+            self.assertGreaterEqual(v, 2)
+
+
 class Metrics(unittest.TestCase):
     def test_metrics_parse_and_count(self):
         with Sim(ports=2) as sim, Realcomd({0: realcom_port(sim, 1),
