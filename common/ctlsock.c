@@ -194,7 +194,6 @@ int ctlsock_open(struct ctlsock *cs, struct loop *l, const char *path, mode_t mo
 	cs->loop = l;
 	cs->fn = fn;
 	cs->arg = arg;
-	cs->idle_ms = CTLSOCK_IDLE_MS;
 	for (int i = 0; i < CTLSOCK_CLIENTS; i++)
 		cs->client[i].cs = cs;
 	cs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -212,14 +211,26 @@ int ctlsock_open(struct ctlsock *cs, struct loop *l, const char *path, mode_t mo
 		return r;
 	}
 	r = loop_watch_add(l, &cs->watch, cs->fd, EPOLLIN, ctlsock_accept, cs);
-	if (r == 0)
-		r = loop_timer_init(l, &cs->idle, ctlsock_idle_check, cs);
-	/* idle clients go within a quarter past the limit */
-	if (r == 0)
-		r = loop_timer_arm(&cs->idle, cs->idle_ms / 4, cs->idle_ms / 4);
 	if (r < 0)
 		ctlsock_close(cs);
 	return r;
+}
+
+int ctlsock_set_idle(struct ctlsock *cs, uint64_t ms)
+{
+	int r = 0;
+
+	cs->idle_ms = ms;
+	if (!cs->idle.watch.loop)
+		r = loop_timer_init(cs->loop, &cs->idle, ctlsock_idle_check, cs);
+	if (r < 0)
+		return r;
+	if (!ms) {
+		loop_timer_disarm(&cs->idle);
+		return 0;
+	}
+	/* idle clients go within a quarter past the limit */
+	return loop_timer_arm(&cs->idle, ms / 4, ms / 4);
 }
 
 int ctlsock_set_group(struct ctlsock *cs, gid_t gid, mode_t mode)

@@ -18,7 +18,7 @@
 
 /* Clients at once; one more makes the one idle longest yield its place. */
 #define CTLSOCK_CLIENTS	16
-/* A client that sends nothing for this long is closed. */
+/* What a daemon gives ctlsock_set_idle(): long enough for a person. */
 #define CTLSOCK_IDLE_MS	30000
 
 /* Answer one request; the returned object is sent and released.  "ok" is
@@ -40,7 +40,7 @@ struct ctlsock {
 	char path[108];
 	struct loop_watch watch;
 	struct loop_timer idle;
-	uint64_t idle_ms;		/* CTLSOCK_IDLE_MS unless changed after open */
+	uint64_t idle_ms;		/* 0: idle clients stay (until one more comes) */
 	ctlsock_fn *fn;
 	void *arg;
 	const struct ucred *peer;	/* who sent the request fn is answering */
@@ -51,6 +51,9 @@ struct ctlsock {
 int ctlsock_open(struct ctlsock *cs, struct loop *l, const char *path, mode_t mode,
 		 ctlsock_fn *fn, void *arg);
 void ctlsock_close(struct ctlsock *cs);
+/* Close clients that send nothing for ms (a tool's long-lived client, as
+ * the tests keep to nportsim, wants none: the default).  0 or -errno. */
+int ctlsock_set_idle(struct ctlsock *cs, uint64_t ms);
 /* Hand the socket to group gid with mode (e.g. 0660); 0 or -errno. */
 int ctlsock_set_group(struct ctlsock *cs, gid_t gid, mode_t mode);
 /* For the handler: the credentials of the client whose request it answers. */

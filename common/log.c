@@ -122,6 +122,15 @@ bool log_limit_pass(struct log_limit *ll, unsigned long *held)
 	return true;
 }
 
+bool log_limit_due(struct log_limit *ll, unsigned long *held)
+{
+	uint64_t interval = ll->interval_ms ? ll->interval_ms : LOG_LIMIT_MS;
+
+	if (!ll->held || log_now_ms() - ll->last_ms < interval)
+		return false;
+	return log_limit_pass(ll, held);
+}
+
 void log_msg(int level, const char *fmt, ...)
 {
 	va_list ap;

@@ -49,6 +49,9 @@ void log_port(int level, const char *tty, const char *peer, const char *fmt, ...
  * One rate limit per kind of line (zero-initialised; interval_ms 0 means
  * LOG_LIMIT_MS).  log_limit_pass() says whether to log this occurrence now
  * and, when it is, how many were held back since the last one logged.
+ * The caller keeps the last held line in level and last; log_limit_due(),
+ * called periodically, says when to log how many were held back (so a flood
+ * that stops is still counted in the log, within an interval).
  */
 #define LOG_LIMIT_MS	10000
 struct log_limit {
@@ -56,8 +59,11 @@ struct log_limit {
 	uint64_t last_ms;	/* when the last line was let through */
 	unsigned long held;	/* occurrences since, not logged */
 	bool seen;
+	int level;		/* of the last one held */
+	char last[160];		/* its text */
 };
 bool log_limit_pass(struct log_limit *ll, unsigned long *held);
+bool log_limit_due(struct log_limit *ll, unsigned long *held);
 
 __attribute__((noreturn, format(printf, 1, 2))) void fatal(const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2))) void fatalx(const char *fmt, ...);

@@ -142,6 +142,8 @@ int control_open(struct daemon *d, const char *path, control_reload_fn *reload)
 	ctl.reload = reload;
 	r = ctlsock_open(&ctl.sock, d->loop, path, 0600, ctl_request, NULL);
 	if (r == 0)
+		r = ctlsock_set_idle(&ctl.sock, CTLSOCK_IDLE_MS);
+	if (r == 0)
 		control_group(path, d->cfg->control_group);
 	return r;
 }

@@ -43,20 +43,41 @@ void port_log(struct port *p, int level, const char *fmt, ...)
 
 void port_log_limited(struct port *p, enum port_limit kind, int level, const char *fmt, ...)
 {
+	struct log_limit *ll = &p->limit[kind];
 	unsigned long held;
 	char msg[768];
 	va_list ap;
 
-	if (!log_limit_pass(&p->limit[kind], &held) || level > log_get_level())
+	if (level > log_get_level())
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (!log_limit_pass(ll, &held)) {
+		size_t n = strnlen(msg, sizeof(ll->last) - 1);
+
+		ll->level = level;
+		memcpy(ll->last, msg, n);	/* truncated: it stands for many */
+		ll->last[n] = '\0';
+		return;
+	}
 	if (held)
 		log_port(level, p->name, p->peer, "%s (and %lu more like it in the last %u s)", msg,
 			 held, LOG_LIMIT_MS / 1000);
 	else
 		log_port(level, p->name, p->peer, "%s", msg);
+}
+
+void port_log_flush(struct port *p)
+{
+	for (unsigned int k = 0; k < PORT_LIMIT_N; k++) {
+		struct log_limit *ll = &p->limit[k];
+		unsigned long held;
+
+		if (log_limit_due(ll, &held))
+			log_port(ll->level, p->name, p->peer, "%lu more like \"%s\" in the last %u s",
+				 held, ll->last, LOG_LIMIT_MS / 1000);
+	}
 }
 
 static void port_set_state(struct port *p, enum port_state s)

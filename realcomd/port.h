@@ -200,6 +200,9 @@ void port_log(struct port *p, int level, const char *fmt, ...) __attribute__((fo
  * LOG_LIMIT_MS with the count of those held back. */
 void port_log_limited(struct port *p, enum port_limit kind, int level, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Log how many lines the limits held back, for those whose interval is
+ * over (realcomd calls it every LOG_LIMIT_MS / 2). */
+void port_log_flush(struct port *p);
 
 extern const struct backend_ops backend_pty;
 extern const struct backend_ops backend_kernel;

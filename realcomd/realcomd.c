@@ -258,6 +258,18 @@ static void on_hup(struct loop *l, int signo, void *arg)
 	daemon_reload(arg, summary, sizeof(summary), err);
 }
 
+/* A device's flood that stopped is still counted in the log (port_log_flush). */
+static struct loop_timer flush_timer;
+
+static void log_flush(struct loop_timer *t)
+{
+	struct daemon *d = t->arg;
+
+	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
+		if (d->ports[i])
+			port_log_flush(d->ports[i]);
+}
+
 #define STOP_MS		3500	/* ports drain for at most 3 s (port.c) */
 
 static struct loop_timer stop_timer;
@@ -389,6 +401,9 @@ int main(int argc, char **argv)
 	loop_signal_add(d->loop, SIGINT, on_term, d);
 	loop_signal_add(d->loop, SIGHUP, on_hup, d);
 	d->started_ms = loop_now_ms();
+	if (loop_timer_init(d->loop, &flush_timer, log_flush, d) < 0 ||
+	    loop_timer_arm(&flush_timer, LOG_LIMIT_MS / 2, LOG_LIMIT_MS / 2) < 0)
+		fatal("timer");
 	r = control_open(d, d->cfg->control_socket, daemon_reload);
 	if (r < 0)
 		fatalx("control socket %s: %s", d->cfg->control_socket, strerror(-r));
@@ -400,6 +415,7 @@ int main(int argc, char **argv)
 	sd_notifyf(0, "READY=1\nSTATUS=%s", summary);
 	r = loop_run(d->loop);
 	loop_timer_free(&stop_timer);
+	loop_timer_free(&flush_timer);
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
 		port_free(d->ports[i]);
 	control_close();
