@@ -83,6 +83,9 @@ static void ctlsock_input(struct conn *c)
 
 static void ctlsock_drained(struct conn *c)
 {
+	struct ctlsock_client *cl = c->arg;
+
+	cl->last_ms = loop_now_ms();	/* it reads: not idle */
 	if (!c->paused)
 		return;
 	ctlsock_input(c);
@@ -100,18 +103,11 @@ static const struct conn_ops ctlsock_ops = {
 	.closed = ctlsock_closed,
 };
 
-/* Idle: connected, but no request half-read and no answer being written. */
-static bool ctlsock_client_idle(const struct ctlsock_client *cl)
-{
-	const struct conn *c = &cl->conn;
-
-	return c->state == CONN_OPEN && buf_len(&c->in) == 0 && buf_len(&c->out) == 0;
-}
-
 /*
  * A free slot for a new client.  When all are taken, the client idle
- * longest yields: a program that connects and waits (or many of them)
- * must not lock the operator out of status.
+ * longest (no request, no reading of its answers: last_ms) yields: programs
+ * that connect and wait, or send half a line, must not lock the operator
+ * out of status.
  */
 static struct ctlsock_client *ctlsock_slot(struct ctlsock *cs)
 {
@@ -122,7 +118,7 @@ static struct ctlsock_client *ctlsock_slot(struct ctlsock *cs)
 
 		if (cl->conn.state == CONN_IDLE)
 			return cl;
-		if (ctlsock_client_idle(cl) && (!oldest || cl->last_ms < oldest->last_ms))
+		if (!oldest || cl->last_ms < oldest->last_ms)
 			oldest = cl;
 	}
 	if (oldest) {
@@ -158,8 +154,7 @@ static void ctlsock_accept(struct loop_watch *w, uint32_t events)
 			return;
 	}
 	if (log_limit_pass(&full, &held))
-		log_warnx("control: %d clients, all busy: refused one (%lu more since)",
-			  CTLSOCK_CLIENTS, held);
+		log_warnx("control: cannot take a client (%lu more since)", held);
 	close(fd);
 }
 
@@ -171,7 +166,7 @@ static void ctlsock_idle_check(struct loop_timer *t)
 	for (int i = 0; i < CTLSOCK_CLIENTS; i++) {
 		struct ctlsock_client *cl = &cs->client[i];
 
-		if (ctlsock_client_idle(cl) && now - cl->last_ms >= cs->idle_ms)
+		if (cl->conn.state == CONN_OPEN && now - cl->last_ms >= cs->idle_ms)
 			conn_close(&cl->conn);
 	}
 }

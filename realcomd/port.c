@@ -153,8 +153,8 @@ void port_proto_up(struct port *p)
 	p->last_error[0] = '\0';
 	port_set_state(p, PORT_UP);
 	p->proto->describe_tls(p, p->tls_info, sizeof(p->tls_info));
-	port_log(p, LOG_INFO, "%s: connected (%s%s%s)", p->peer, p->proto->name,
-		 p->tls_info[0] ? ", " : "", p->tls_info);
+	port_log_limited(p, PORT_LIMIT_UP, LOG_INFO, "%s: connected (%s%s%s)", p->peer,
+			 p->proto->name, p->tls_info[0] ? ", " : "", p->tls_info);
 	/* A query at most a quarter after the peer died, answered within half:
 	 * found dead within keepalive seconds (proto_ops.keepalive). */
 	loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
@@ -201,7 +201,8 @@ void port_proto_down(struct port *p, int err, const char *why)
 	delay = p->backoff_ms - (unsigned int)(random() % (p->backoff_ms / 5 + 1));
 	/* An offline unit fails every second: say so when it changes, then rarely. */
 	if (was_up || p->backoff_ms < BACKOFF_MAX_MS || (p->stats.connects % 60) == 0)
-		port_log(p, LOG_WARNING, "%s: %s; retry in %.1f s", p->peer, why, delay / 1000.0);
+		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING, "%s: %s; retry in %.1f s", p->peer,
+				 why, delay / 1000.0);
 	port_set_state(p, PORT_BACKOFF);
 	loop_timer_arm(&p->retry, delay, 0);
 }

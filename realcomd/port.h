@@ -100,6 +100,8 @@ enum port_limit {
 	PORT_LIMIT_LINE,	/* line events */
 	PORT_LIMIT_SERVER,	/* RFC 2217 server messages and odd answers */
 	PORT_LIMIT_PTY,		/* writing to the pty */
+	PORT_LIMIT_UP,		/* connected (a unit that drops every session) */
+	PORT_LIMIT_DOWN,	/* connection lost or refused */
 	PORT_LIMIT_N,
 };
 

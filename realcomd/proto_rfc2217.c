@@ -551,7 +551,8 @@ static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
 	port_log_limited(p, PORT_LIMIT_SERVER, LOG_DEBUG, "telnet: %s %s option %u",
 			 enabled ? "enabled" : "disabled", local ? "our" : "the server's", opt);
 	if (opt == TELNET_OPT_BINARY && !enabled)
-		port_log(p, LOG_WARNING, "the server turned BINARY off: CR bytes may be altered");
+		port_log_limited(p, PORT_LIMIT_SERVER, LOG_WARNING,
+				 "the server turned BINARY off: CR bytes may be altered");
 	if (opt != TELNET_OPT_COM_PORT || !local)
 		return;
 	if (!enabled) {

@@ -113,10 +113,12 @@ class ControlSocket(unittest.TestCase):
     def test_40_idle_clients_then_status(self):
         idle = []
         try:
-            for _ in range(40):
+            for n in range(40):
                 s = socket.socket(socket.AF_UNIX)
                 s.settimeout(DEADLINE)
                 s.connect(self.d.path("control"))
+                if n % 2:
+                    s.sendall(b'{"cmd":')    # half a request, never finished
                 idle.append(s)
             r = self.d.realcomctl("status")
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -270,6 +272,23 @@ class Logs(unittest.TestCase):
                       for m in re.findall(r"(\d+) more like", x)]
             self.assertEqual(len(lines) - len(counts) + sum(counts), 20000, lines)
             self.assertLessEqual(text.count("line event"), 4)
+
+    def test_unit_dropping_every_session_bounded_log(self):
+        """A unit that ends each session (here 30 times, as fast as realcomd
+        reconnects) logs the first connect and loss, then counts."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}, verbose=False) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                for n in range(30):
+                    sim.ok(cmd="drop", port=1)
+                    wait_for(lambda: d.port()["connects"] >= n + 2 and
+                             d.port()["state"] == "up", f"reconnect {n + 1}")
+            finally:
+                os.close(fd)
+            text = d.log_text()
+            self.assertLessEqual(text.count(": connected (realcom)"), 3, text)
+            self.assertLessEqual(text.count("; retry in"), 3, text)
 
     def test_open_close_info_and_timestamps(self):
         with Sim() as sim, Realcomd({0: realcom_port(sim)}, verbose=False) as d:
