@@ -485,5 +485,75 @@ class Metrics(unittest.TestCase):
             self.assertEqual(len(m["realcomd_uptime_seconds"]["samples"]), 1)
 
 
+class Rfc2217(unittest.TestCase):
+    """The same counters and table over RFC 2217: nportsim's line errors
+    (NOTIFY-LINESTATE), and ser2net, a server we did not write."""
+
+    def test_line_errors_counted(self):
+        with Sim(mode="rfc2217") as sim, \
+                Realcomd({0: {"host": "127.0.0.1", "protocol": "rfc2217",
+                              "tcp_port": sim.tcp_base + 1}}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                sim.wait_port("the line state mask", lambda p: p["linestate_mask"] & 0x1e == 0x1e)
+                sim.ok(cmd="inject", port=1, events=["parity", "framing"])
+                sim.ok(cmd="inject", port=1, events=["overrun"])
+                sim.ok(cmd="inject", port=1, events=["break"])
+                p = wait_for(lambda: (lambda p: p if p["breaks"] else None)(d.port()),
+                             "the break counted")
+            finally:
+                os.close(fd)
+            self.assertEqual((p["parity_errors"], p["framing_errors"], p["overruns"]), (1, 1, 1))
+
+    def test_ser2net_status_and_metrics(self):
+        from test_interop import PtyPair, free_port, listening
+        import shutil
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="ops-ser2net-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        pair = PtyPair(tmp)
+        self.addCleanup(pair.close)
+        port = free_port()
+        ser2net = subprocess.Popen(
+            ["ser2net", "-n", "-d", "-u", "-Y",
+             f"connection: &c1#  accepter: telnet(rfc2217),tcp,127.0.0.1,{port}",
+             "-Y", f"  connector: serialdev,{pair.a},115200n81,local,nobreak"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (ser2net.terminate(), ser2net.wait()))
+        wait_for(lambda: listening(port), "ser2net to listen")
+        dead = socket.socket()
+        dead.bind(("127.0.0.1", 0))     # bound, not listening: refused
+        self.addCleanup(dead.close)
+        with Realcomd({0: {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": port},
+                       1: {"host": "127.0.0.1", "protocol": "rfc2217",
+                           "tcp_port": dead.getsockname()[1], "connect": "always"}}) as d:
+            d.wait_state("waiting to reconnect", 1)
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                os.write(fd, b"hello")
+                wait_for(lambda: d.port()["tx_bytes"] == 5, "5 bytes sent")
+                r = d.realcomctl("metrics")
+                st = d.realcomctl("status")
+            finally:
+                os.close(fd)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = parse_metrics(r.stdout)
+        up = {lab["tty"]: v for lab, v in m["realcom_state"]["samples"] if lab["state"] == "up"}
+        self.assertEqual(up["ttyR0"], 1)
+        tx = {lab["tty"]: v for lab, v in m["realcom_tx_bytes_total"]["samples"]}
+        self.assertEqual(tx["ttyR0"], 5)
+        info = [lab for lab, v in m["realcom_port_info"]["samples"] if lab["tty"] == "ttyR0"]
+        self.assertEqual(info[0]["protocol"], "rfc2217")
+        self.assertEqual(st.returncode, 0, st.stderr)
+        self.assertRegex(st.stdout, rf"ttyR0\s+up\s+\d+s\s+127\.0\.0\.1:{port}\s+rfc2217")
+        head = st.stdout.splitlines()[0]
+        for line in st.stdout.splitlines()[1:]:
+            for col in ("PEER", "PROTOCOL", "MODEM"):
+                at = head.index(col)
+                self.assertTrue(line[at - 2:at] == "  " and line[at] != " ", st.stdout)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
