@@ -359,8 +359,10 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	log_init("realcomd", foreground || check || getenv("INVOCATION_ID"),
-		 verbose ? LOG_DEBUG : LOG_INFO);
+	/* stderr until daemon(): whoever starts it sees why it would not start
+	 * (a bad configuration, another realcomd); syslog after */
+	foreground = foreground || getenv("INVOCATION_ID");
+	log_init("realcomd", true, verbose ? LOG_DEBUG : LOG_INFO);
 	if (on_journal())
 		log_set_writer(journal_write);
 	else
@@ -386,8 +388,11 @@ int main(int argc, char **argv)
 		     &backend_kernel : &backend_pty;
 	make_parent_dir(d->cfg->control_socket);
 	lock_fd = daemon_lock(d->cfg->control_socket);
-	if (!foreground && !getenv("INVOCATION_ID") && daemon(0, 0) < 0)
-		fatal("daemon");
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		log_init("realcomd", false, verbose ? LOG_DEBUG : LOG_INFO);
+	}
 	daemon_write_pid(lock_fd);
 	atexit(daemon_remove_pidfile);
 	daemon_pty_owner(d);

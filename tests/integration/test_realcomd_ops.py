@@ -56,6 +56,14 @@ class OneOwner(unittest.TestCase):
             r = run([REALCOMD, "-f", "-c", d.path("realcom.conf")])
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(f"another realcomd (pid {d.proc.pid})", r.stderr)
+            # started as a daemon, it says so on stderr before it would detach
+            # (--pidfile: with a build that knew no lock, it would stop at the
+            # unknown option instead of leaving a daemon behind)
+            pid = d.path("second.pid")
+            r = run([REALCOMD, "-c", d.path("realcom.conf"), "--pidfile", pid])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"another realcomd (pid {d.proc.pid})", r.stderr)
+            self.assertFalse(os.path.exists(pid))
             # the first still owns its socket and its tty link
             self.assertIsNone(d.proc.poll())
             st = d.realcomctl("status")
@@ -66,6 +74,33 @@ class OneOwner(unittest.TestCase):
                 d.wait_state("up")
             finally:
                 os.close(fd)
+
+    def test_daemon_keeps_the_lock(self):
+        """Without -f: the lock taken before daemon() is the child's."""
+        import shutil
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="realcomd-daemon-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        conf, pidfile = os.path.join(tmp, "realcom.conf"), os.path.join(tmp, "realcomd.pid")
+        with Sim() as sim:
+            keys = realcom_port(sim)
+            with open(conf, "w") as f:
+                f.write(f"[global]\nbackend = pty\npty_dir = {tmp}/dev\n"
+                        f"control_socket = {tmp}/control\n\n[ttyR0]\n" +
+                        "".join(f"{k} = {v}\n" for k, v in keys.items()))
+            r = run([REALCOMD, "-c", conf, "--pidfile", pidfile])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            pid = int(wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read(),
+                               "the pidfile"))
+            try:
+                ctl = [REALCOMCTL, "-s", f"{tmp}/control", "status"]
+                wait_for(lambda: run(ctl).returncode == 0, "the daemon's control socket")
+                r = run([REALCOMD, "-f", "-c", conf])
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"another realcomd (pid {pid})", r.stderr)
+            finally:
+                os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not os.path.exists(pidfile), "the daemon to exit")
 
     def test_pidfile_written_and_removed(self):
         import tempfile
