@@ -490,6 +490,16 @@ class Metrics(unittest.TestCase):
                 wait_for(lambda: d.port()["breaks"] == 1 and d.port()["tx_bytes"] == 5,
                          "the break and the bytes counted")
                 r = d.realcomctl("metrics")
+                # the textfile-collector recipe of README.md and realcomctl(8)
+                import tempfile
+                collector = tempfile.mkdtemp(prefix="textfile-")
+                self.addCleanup(__import__("shutil").rmtree, collector, True)
+                rc = run(["/bin/sh", "-c", f"{REALCOMCTL} -s {d.path('control')} metrics > "
+                          "realcom.prom.tmp && mv realcom.prom.tmp realcom.prom"], cwd=collector)
+                self.assertEqual(rc.returncode, 0, rc.stderr)
+                self.assertEqual(os.listdir(collector), ["realcom.prom"])
+                with open(os.path.join(collector, "realcom.prom")) as f:
+                    parse_metrics(f.read())
             finally:
                 os.close(fd)
             self.assertEqual(r.returncode, 0, r.stderr)
