@@ -211,7 +211,8 @@ static size_t pty_rx(struct port *p, const uint8_t *d, size_t n)
 	if (w < 0) {
 		w = 0;
 		if (errno != EAGAIN)
-			port_log(p, LOG_WARNING, "pty write: %s", strerror(errno));
+			port_log_limited(p, PORT_LIMIT_PTY, LOG_WARNING, "pty write: %s",
+					 strerror(errno));
 	}
 	if ((size_t)w < n) {
 		t->rx_blocked = true;
@@ -226,7 +227,8 @@ static void pty_nothing(struct port *p)
 
 static void pty_line_event(struct port *p, uint8_t events)
 {
-	log_debug("%s: line event %02X (a pty cannot report it)", p->name, events);
+	port_log_limited(p, PORT_LIMIT_LINE, LOG_DEBUG, "line event %02X (a pty cannot report it)",
+			 events);
 }
 
 static void pty_link(struct port *p, bool up)
@@ -244,6 +246,28 @@ static void pty_tx_resume(struct port *p)
 	pty_read(t);
 }
 
+/* Running out of ptys is a system setting an operator can change: name it. */
+static void pty_open_failed(struct port *p, int err)
+{
+	char max[32] = "?";
+	FILE *f;
+
+	if (err != -ENOSPC) {
+		port_log(p, LOG_ERR, "pty: %s", strerror(-err));
+		return;
+	}
+	f = fopen("/proc/sys/kernel/pty/max", "re");
+	if (f) {
+		if (!fgets(max, sizeof(max), f))
+			snprintf(max, sizeof(max), "?");
+		max[strcspn(max, "\n")] = '\0';
+		fclose(f);
+	}
+	port_log(p, LOG_ERR, "pty: no pty left: the limit is kernel.pty.max = %s (sysctl; in use: "
+		 "/proc/sys/kernel/pty/nr) or the max= option of the devpts mount; raise it, or "
+		 "use the kernel backend", max);
+}
+
 static int pty_open(struct port *p)
 {
 	struct pty *t = calloc(1, sizeof(*t));
@@ -257,8 +281,11 @@ static int pty_open(struct port *p)
 	t->p = p;
 	t->master = t->slave = -1;
 	p->backend_priv = t;
-	if (openpty(&t->master, &t->slave, name, NULL, NULL) < 0)
-		goto fail_errno;
+	if (openpty(&t->master, &t->slave, name, NULL, NULL) < 0) {
+		r = -errno;
+		pty_open_failed(p, r);
+		return r;
+	}
 	fcntl(t->master, F_SETFL, O_NONBLOCK);
 	fcntl(t->master, F_SETFD, FD_CLOEXEC);
 	fcntl(t->slave, F_SETFD, FD_CLOEXEC);
@@ -270,7 +297,11 @@ static int pty_open(struct port *p)
 	tio.c_lflag |= EXTPROC;
 	cfsetspeed(&tio, B9600);
 	tcsetattr(t->slave, TCSANOW, &tio);
-	chmod(name, 0660);
+	/* What a UART's node has (udev: group dialout, 0660), so the same users
+	 * can open it; pty_group and pty_mode in realcom.conf(5). */
+	if (fchown(t->slave, (uid_t)-1, d->pty_gid) < 0 || fchmod(t->slave, d->pty_mode) < 0)
+		port_log(p, LOG_WARNING, "%s: group %u, mode %04o: %s", name,
+			 (unsigned int)d->pty_gid, (unsigned int)d->pty_mode, strerror(errno));
 
 	mkdir(d->cfg->pty_dir, 0755);
 	snprintf(p->path, sizeof(p->path), "%s/%s", d->cfg->pty_dir, p->name);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -25,6 +26,20 @@ static int parse_fingerprint(const char *value, void *field, char *why, size_t w
 	return 0;
 }
 
+/* pty_mode: octal like chmod(1); the owner (root) keeps read and write. */
+static int parse_mode(const char *value, void *field, char *why, size_t whylen)
+{
+	char *end;
+	unsigned long m = strtoul(value, &end, 8);
+
+	if (end == value || *end || (m & ~0666UL) || (m & 0600) != 0600) {
+		snprintf(why, whylen, "expected an octal mode from 0600 to 0666 (e.g. 0660)");
+		return -1;
+	}
+	*(unsigned int *)field = (unsigned int)m;
+	return 0;
+}
+
 #define STR(s, f) CONF_STRING, .offset = offsetof(s, f), .size = sizeof(((s *)0)->f)
 #define PC struct port_config
 
@@ -33,6 +48,10 @@ static const struct conf_key global_keys[] = {
 	  .names = backend_names },
 	{ "pty_dir", STR(struct realcom_config, pty_dir) },
 	{ "control_socket", STR(struct realcom_config, control_socket) },
+	{ "control_group", STR(struct realcom_config, control_group) },
+	{ "pty_group", STR(struct realcom_config, pty_group) },
+	{ "pty_mode", CONF_CUSTOM, .offset = offsetof(struct realcom_config, pty_mode),
+	  .parse = parse_mode },
 	{ NULL },
 };
 
@@ -141,6 +160,9 @@ int config_load(const char *path, struct realcom_config *c, char err[CONF_ERR_MA
 	c->backend = BACKEND_AUTO;
 	snprintf(c->pty_dir, sizeof(c->pty_dir), "/run/realcom");
 	snprintf(c->control_socket, sizeof(c->control_socket), "/run/realcom/control");
+	snprintf(c->control_group, sizeof(c->control_group), "dialout");
+	snprintf(c->pty_group, sizeof(c->pty_group), "dialout");
+	c->pty_mode = 0660;
 	return conf_load(path, sections, c, err);
 }
 

@@ -43,6 +43,9 @@ struct realcom_config {
 	int backend;			/* enum backend_kind */
 	char pty_dir[256];
 	char control_socket[256];
+	char control_group[64];		/* may run status and metrics */
+	char pty_group[64];		/* owns the pty backend's ttys */
+	unsigned int pty_mode;		/* their mode, 0600-0666 */
 	struct port_config port[REALCOM_TTYS_MAX];
 };
 

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * realcomd's control socket (realcomctl talks to it): a UNIX stream socket,
- * mode 0600, speaking JSON lines.  {"cmd":"status"} lists every port,
- * {"cmd":"reload"} re-reads the configuration.
+ * realcomd's control socket (realcomctl talks to it): a UNIX stream socket
+ * speaking JSON lines, mode 0660 with control_group (root only without it).
+ * {"cmd":"status"} lists every port with its counters (what realcomctl
+ * status and metrics print), {"cmd":"reload"} re-reads the configuration
+ * and is for root alone (SO_PEERCRED), whoever else can open the socket.
  */
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "ctlsock.h"
@@ -34,12 +38,21 @@ static json_object *ctl_port(const struct port *p)
 	ADD(o, "tls", json_object_new_string(config_tls_names[p->cfg.tls]));
 	ADD(o, "tls_info", json_object_new_string(p->tls_info));
 	ADD(o, "state", json_object_new_string(port_state_name(p->state)));
+	/* since the port was created while it never left idle (realcomctl(8)) */
 	ADD(o, "state_ms", json_object_new_int64((int64_t)(loop_now_ms() - p->state_since_ms)));
+	ADD(o, "state_changed", json_object_new_boolean(p->state_changed));
+	ADD(o, "tcp_port", json_object_new_int((int)p->cfg.tcp_port));	/* RFC 2217's */
 	ADD(o, "open", json_object_new_boolean(p->app_open));
 	ADD(o, "tx_bytes", json_object_new_int64((int64_t)p->stats.tx_bytes));
 	ADD(o, "rx_bytes", json_object_new_int64((int64_t)p->stats.rx_bytes));
 	ADD(o, "connects", json_object_new_int((int)p->stats.connects));
 	ADD(o, "reconnects", json_object_new_int((int)p->stats.reconnects));
+	ADD(o, "stale_dropped", json_object_new_int64((int64_t)p->stats.stale_dropped));
+	ADD(o, "tls_failures", json_object_new_int64(p->stats.tls_failures));
+	ADD(o, "parity_errors", json_object_new_int64(p->stats.parity_errors));
+	ADD(o, "framing_errors", json_object_new_int64(p->stats.framing_errors));
+	ADD(o, "overruns", json_object_new_int64(p->stats.overruns));
+	ADD(o, "breaks", json_object_new_int64(p->stats.breaks));
 	ADD(o, "last_error", json_object_new_string(p->last_error));
 	ADD(m, "cts", json_object_new_boolean(p->modem_in & SERIAL_MODEM_CTS));
 	ADD(m, "dsr", json_object_new_boolean(p->modem_in & SERIAL_MODEM_DSR));
@@ -75,10 +88,18 @@ static json_object *ctl_handle(json_object *req)
 			if (ctl.d->ports[i])
 				json_object_array_add(a, ctl_port(ctl.d->ports[i]));
 		json_object_object_add(reply, "ports", a);
+		json_object_object_add(reply, "uptime_ms",
+				       json_object_new_int64((int64_t)(loop_now_ms() -
+								       ctl.d->started_ms)));
 	} else if (strcmp(cmd, "reload") == 0) {
 		char summary[256] = "";
+		const struct ucred *who = ctlsock_peer(&ctl.sock);
 
-		if (ctl.reload(ctl.d, summary, sizeof(summary), err) == 0)
+		/* status is for the group; changing what runs is for root */
+		if (!who || (who->uid != 0 && who->uid != geteuid()))
+			snprintf(err, sizeof(err), "reload: permission denied (root only; uid %d "
+				 "may run status and metrics)", who ? (int)who->uid : -1);
+		else if (ctl.reload(ctl.d, summary, sizeof(summary), err) == 0)
 			json_object_object_add(reply, "summary", json_object_new_string(summary));
 	} else {
 		snprintf(err, sizeof(err), "unknown cmd '%s' (status, reload)", cmd);
@@ -94,12 +115,37 @@ static json_object *ctl_request(void *arg, json_object *req)
 	return ctl_handle(req);
 }
 
+/* control_group may read status: 0660 with that group.  A group that does
+ * not exist leaves the socket root's (0600), said once, and realcomd runs. */
+static void control_group(const char *path, const char *group)
+{
+	struct group *gr;
+	int r;
+
+	if (!group[0])
+		return;
+	gr = getgrnam(group);
+	if (!gr) {
+		log_warnx("control_group %s: no such group; %s stays root-only", group, path);
+		return;
+	}
+	r = ctlsock_set_group(&ctl.sock, gr->gr_gid, 0660);
+	if (r < 0)
+		log_warnc(r, "control_group %s: %s", group, path);
+}
+
 int control_open(struct daemon *d, const char *path, control_reload_fn *reload)
 {
+	int r;
+
 	ctl.d = d;
 	ctl.reload = reload;
-	/* 0600: status shows where every port goes, and reload is for root */
-	return ctlsock_open(&ctl.sock, d->loop, path, 0600, ctl_request, NULL);
+	r = ctlsock_open(&ctl.sock, d->loop, path, 0600, ctl_request, NULL);
+	if (r == 0)
+		r = ctlsock_set_idle(&ctl.sock, CTLSOCK_IDLE_MS);
+	if (r == 0)
+		control_group(path, d->cfg->control_group);
+	return r;
 }
 
 void control_close(void)

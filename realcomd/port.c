@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "aspp.h"
 #include "log.h"
 #include "port.h"
 
@@ -37,7 +38,46 @@ void port_log(struct port *p, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(level, "%s: %s", p->name, msg);
+	log_port(level, p->name, p->peer, "%s", msg);
+}
+
+void port_log_limited(struct port *p, enum port_limit kind, int level, const char *fmt, ...)
+{
+	struct log_limit *ll = &p->limit[kind];
+	unsigned long held;
+	char msg[768];
+	va_list ap;
+
+	if (level > log_get_level())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!log_limit_pass(ll, &held)) {
+		size_t n = strnlen(msg, sizeof(ll->last) - 1);
+
+		ll->level = level;
+		memcpy(ll->last, msg, n);	/* truncated: it stands for many */
+		ll->last[n] = '\0';
+		return;
+	}
+	if (held)
+		log_port(level, p->name, p->peer, "%s (and %lu more like it in the last %u s)", msg,
+			 held, LOG_LIMIT_MS / 1000);
+	else
+		log_port(level, p->name, p->peer, "%s", msg);
+}
+
+void port_log_flush(struct port *p)
+{
+	for (unsigned int k = 0; k < PORT_LIMIT_N; k++) {
+		struct log_limit *ll = &p->limit[k];
+		unsigned long held;
+
+		if (log_limit_due(ll, &held))
+			log_port(ll->level, p->name, p->peer, "%lu more like \"%s\" in the last %u s",
+				 held, ll->last, LOG_LIMIT_MS / 1000);
+	}
 }
 
 static void port_set_state(struct port *p, enum port_state s)
@@ -47,6 +87,7 @@ static void port_set_state(struct port *p, enum port_state s)
 	log_debug("%s: %s -> %s", p->name, port_state_name(p->state), port_state_name(s));
 	p->state = s;
 	p->state_since_ms = loop_now_ms();
+	p->state_changed = true;
 }
 
 static bool port_wants_link(const struct port *p)
@@ -112,8 +153,8 @@ void port_proto_up(struct port *p)
 	p->last_error[0] = '\0';
 	port_set_state(p, PORT_UP);
 	p->proto->describe_tls(p, p->tls_info, sizeof(p->tls_info));
-	port_log(p, LOG_INFO, "%s: connected (%s%s%s)", p->peer, p->proto->name,
-		 p->tls_info[0] ? ", " : "", p->tls_info);
+	port_log_limited(p, PORT_LIMIT_UP, LOG_INFO, "%s: connected (%s%s%s)", p->peer,
+			 p->proto->name, p->tls_info[0] ? ", " : "", p->tls_info);
 	/* A query at most a quarter after the peer died, answered within half:
 	 * found dead within keepalive seconds (proto_ops.keepalive). */
 	loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
@@ -141,6 +182,10 @@ void port_proto_down(struct port *p, int err, const char *why)
 	bool was_up = p->state == PORT_UP || p->state == PORT_CLOSING;
 	unsigned int delay;
 
+	/* conn.c fails a TLS handshake with EPROTO, and only a handshake (or
+	 * making its session) can fail while still connecting */
+	if (err == -EPROTO && p->state == PORT_CONNECTING && p->cfg.tls != PORT_TLS_OFF)
+		p->stats.tls_failures++;
 	port_disconnect(p);
 	if (was_up)
 		p->backend->link(p, false);
@@ -156,7 +201,8 @@ void port_proto_down(struct port *p, int err, const char *why)
 	delay = p->backoff_ms - (unsigned int)(random() % (p->backoff_ms / 5 + 1));
 	/* An offline unit fails every second: say so when it changes, then rarely. */
 	if (was_up || p->backoff_ms < BACKOFF_MAX_MS || (p->stats.connects % 60) == 0)
-		port_log(p, LOG_WARNING, "%s: %s; retry in %.1f s", p->peer, why, delay / 1000.0);
+		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING, "%s: %s; retry in %.1f s", p->peer,
+				 why, delay / 1000.0);
 	port_set_state(p, PORT_BACKOFF);
 	loop_timer_arm(&p->retry, delay, 0);
 }
@@ -164,7 +210,7 @@ void port_proto_down(struct port *p, int err, const char *why)
 void port_app_open(struct port *p)
 {
 	p->app_open = true;
-	log_debug("%s: opened by an application", p->name);
+	port_log(p, LOG_INFO, "opened by an application");
 	if (p->state == PORT_IDLE)
 		port_connect(p);
 	else if (p->state == PORT_CLOSING) {
@@ -180,7 +226,7 @@ void port_app_close(struct port *p)
 	if (p->break_held)
 		port_app_break(p, UINT32_MAX);
 	p->app_open = false;
-	log_debug("%s: closed by the application", p->name);
+	port_log(p, LOG_INFO, "closed by the application");
 	if (p->cfg.connect == CONNECT_ALWAYS)
 		return;
 	port_shutdown(p);
@@ -307,6 +353,10 @@ void port_proto_modem(struct port *p, uint8_t modem_in)
 
 void port_proto_line_event(struct port *p, uint8_t events)
 {
+	p->stats.parity_errors += !!(events & ASPP_EV_PARITY);
+	p->stats.framing_errors += !!(events & ASPP_EV_FRAMING);
+	p->stats.overruns += !!(events & (ASPP_EV_HW_OVERRUN | ASPP_EV_SW_OVERRUN));
+	p->stats.breaks += !!(events & ASPP_EV_BREAK);
 	p->backend->line_event(p, events);
 }
 
@@ -422,6 +472,7 @@ struct port *port_new(struct daemon *d, const struct port_config *cfg)
 	snprintf(p->name, sizeof(p->name), "ttyR%u", cfg->index);
 	snprintf(p->peer, sizeof(p->peer), "%s", cfg->host);
 	serial_line_default(&p->line);
+	p->state_since_ms = loop_now_ms();	/* idle since created */
 	p->backend = d->backend;
 	p->proto = cfg->protocol == PROTO_RFC2217 ? &proto_rfc2217 : &proto_realcom;
 	if (loop_timer_init(d->loop, &p->retry, port_retry, p) < 0 ||

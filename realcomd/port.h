@@ -10,9 +10,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
 #include "conn.h"
+#include "log.h"
 #include "loop.h"
 #include "serial.h"
 #include "sock.h"
@@ -84,6 +86,23 @@ struct port_stats {
 	uint64_t tx_bytes, rx_bytes;	/* application -> device, device -> application */
 	unsigned int reconnects;
 	unsigned int connects;
+	uint64_t stale_dropped;		/* device bytes from a previous session, dropped */
+	unsigned int tls_failures;	/* TLS handshakes that failed */
+	/* line errors the device reported (NOTIFY / LINESTATE) */
+	uint32_t parity_errors, framing_errors, overruns, breaks;
+};
+
+/* The kinds of log line a device can trigger, each rate-limited on its own
+ * (port_log_limited). */
+enum port_limit {
+	PORT_LIMIT_REPLY,	/* unexpected or refused replies */
+	PORT_LIMIT_JUNK,	/* bytes that are no reply */
+	PORT_LIMIT_LINE,	/* line events */
+	PORT_LIMIT_SERVER,	/* RFC 2217 server messages and odd answers */
+	PORT_LIMIT_PTY,		/* writing to the pty */
+	PORT_LIMIT_UP,		/* connected (a unit that drops every session) */
+	PORT_LIMIT_DOWN,	/* connection lost or refused */
+	PORT_LIMIT_N,
 };
 
 struct port {
@@ -104,6 +123,7 @@ struct port {
 	bool tls_busy;			/* holds its unit's handshake slot */
 	bool tls_waiting;		/* waits for it */
 	uint64_t state_since_ms;
+	bool state_changed;		/* left idle at least once (status: "never") */
 
 	struct loop_timer retry;	/* back-off and connect deadline */
 	struct loop_timer alive;	/* keep-alive */
@@ -112,6 +132,7 @@ struct port {
 	char peer[264];			/* "host:port", or the host name before connecting */
 	char last_error[256];
 	char tls_info[160];
+	struct log_limit limit[PORT_LIMIT_N];
 };
 
 struct daemon {
@@ -120,6 +141,9 @@ struct daemon {
 	struct port *ports[REALCOM_TTYS_MAX];
 	const struct backend_ops *backend;
 	bool pty_limits_logged;
+	uint64_t started_ms;
+	gid_t pty_gid;			/* pty_group, resolved at the start */
+	mode_t pty_mode;
 };
 
 struct port *port_new(struct daemon *d, const struct port_config *cfg);
@@ -172,8 +196,15 @@ void port_tls_release(struct port *p);
 SSL_CTX *port_tls_ctx(struct port *p);
 int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX *tls);
 
-/* Log with the port's name in front. */
+/* Log with the port's name in front (and TTY=, PEER= in the journal). */
 void port_log(struct port *p, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same for a line a device can trigger: the first, then one per
+ * LOG_LIMIT_MS with the count of those held back. */
+void port_log_limited(struct port *p, enum port_limit kind, int level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Log how many lines the limits held back, for those whose interval is
+ * over (realcomd calls it every LOG_LIMIT_MS / 2). */
+void port_log_flush(struct port *p);
 
 extern const struct backend_ops backend_pty;
 extern const struct backend_ops backend_kernel;

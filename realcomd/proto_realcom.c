@@ -218,7 +218,8 @@ static void rc_rx_resume(struct port *p)
 static bool rc_pop(struct rc *rc, uint8_t cmd)
 {
 	if (rc->npending == 0 || rc->pending[0].cmd != cmd) {
-		port_log(rc->p, LOG_WARNING, "unexpected reply %02X from the device", cmd);
+		port_log_limited(rc->p, PORT_LIMIT_REPLY, LOG_WARNING,
+				 "unexpected reply %02X from the device", cmd);
 		return false;
 	}
 	memmove(rc->pending, rc->pending + 1, --rc->npending * sizeof(rc->pending[0]));
@@ -242,15 +243,18 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 		return;
 	case ASPP_REPLY_JUNK:
 		rc->junk++;
-		log_debug("%s: skipped byte %02X from the device", p->name, r->cmd);
+		port_log_limited(p, PORT_LIMIT_JUNK, LOG_DEBUG, "skipped byte %02X from the device",
+				 r->cmd);
 		return;
 	case ASPP_REPLY_NA:
 		if (!rc_pop(rc, r->cmd))
 			return;
 		if (r->cmd == ASPP_SETBAUD)
-			port_log(p, LOG_WARNING, "the device refused %u baud", p->line.baud);
+			port_log_limited(p, PORT_LIMIT_REPLY, LOG_WARNING,
+					 "the device refused %u baud", p->line.baud);
 		else
-			port_log(p, LOG_WARNING, "the device refused command %02X", r->cmd);
+			port_log_limited(p, PORT_LIMIT_REPLY, LOG_WARNING,
+					 "the device refused command %02X", r->cmd);
 		return;
 	case ASPP_REPLY_OK:
 		rc_pop(rc, r->cmd);

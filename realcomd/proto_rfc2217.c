@@ -476,8 +476,9 @@ static void rf_answer(struct rf *rf, const struct rfc2217_msg *m)
 		break;
 	}
 	if (m->value != asked)
-		port_log(rf->p, LOG_DEBUG, "the server answered %s with %u, not %u (ignored)",
-			 rf_cmd_names[m->cmd], m->value, asked);
+		port_log_limited(rf->p, PORT_LIMIT_SERVER, LOG_DEBUG,
+				 "the server answered %s with %u, not %u (ignored)",
+				 rf_cmd_names[m->cmd], m->value, asked);
 }
 
 static void rf_send_signature(struct rf *rf)
@@ -497,8 +498,8 @@ static void rf_telnet_subneg(void *arg, uint8_t opt, const uint8_t *val, size_t 
 	if (opt != TELNET_OPT_COM_PORT || !conn_is_open(&rf->c))
 		return;
 	if (rfc2217_decode(val, n, &m) < 0 || !m.from_server) {
-		port_log(p, LOG_DEBUG, "ignored a malformed COM-PORT-OPTION message (%zu bytes)",
-			 n);
+		port_log_limited(p, PORT_LIMIT_SERVER, LOG_DEBUG,
+				 "ignored a malformed COM-PORT-OPTION message (%zu bytes)", n);
 		return;
 	}
 	switch (m.cmd) {
@@ -511,7 +512,8 @@ static void rf_telnet_subneg(void *arg, uint8_t opt, const uint8_t *val, size_t 
 		break;
 	case RFC2217_SIGNATURE:
 		if (m.text_len > 0)
-			port_log(p, LOG_DEBUG, "server: %.*s", (int)m.text_len, m.text);
+			port_log_limited(p, PORT_LIMIT_SERVER, LOG_DEBUG, "server: %.*s",
+					 (int)m.text_len, m.text);
 		else
 			rf_send_signature(rf);	/* the server asks for ours */
 		break;
@@ -546,10 +548,11 @@ static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
 
 	if (!conn_is_open(&rf->c))
 		return;
-	port_log(p, LOG_DEBUG, "telnet: %s %s option %u", enabled ? "enabled" : "disabled",
-		 local ? "our" : "the server's", opt);
+	port_log_limited(p, PORT_LIMIT_SERVER, LOG_DEBUG, "telnet: %s %s option %u",
+			 enabled ? "enabled" : "disabled", local ? "our" : "the server's", opt);
 	if (opt == TELNET_OPT_BINARY && !enabled)
-		port_log(p, LOG_WARNING, "the server turned BINARY off: CR bytes may be altered");
+		port_log_limited(p, PORT_LIMIT_SERVER, LOG_WARNING,
+				 "the server turned BINARY off: CR bytes may be altered");
 	if (opt != TELNET_OPT_COM_PORT || !local)
 		return;
 	if (!enabled) {

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * realcomctl: talk to a running realcomd (status, reload) and look at a
- * mapped port the way an application sees it (line).  One subcommand per
- * function below, in the style of wg(8).
+ * realcomctl: talk to a running realcomd (status, metrics, reload) and look
+ * at a mapped port the way an application sees it (line).  One subcommand
+ * per function below, in the style of wg(8).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  status [--json]   every port: state, peer, protocol, TLS, bytes, errors, modem lines\n"
+	"  metrics           the same counters in Prometheus text format (node_exporter)\n"
 	"  reload            re-read realcom.conf; ports whose settings did not change stay up\n"
 	"  line TTY          open TTY (ttyR<N> or a path) and show what an application sees\n"
 	"\n"
@@ -50,7 +52,9 @@ static json_object *ask(const char *request)
 	json_object *o = ctlsock_ask(socket_path, request, err, sizeof(err));
 
 	if (!o)
-		fprintf(stderr, "realcomctl: %s (is realcomd running?)\n", err);
+		fprintf(stderr, "realcomctl: %s%s\n", err,
+			strstr(err, strerror(ENOENT)) || strstr(err, strerror(ECONNREFUSED)) ?
+			" (is realcomd running?)" : "");
 	return o;
 }
 
@@ -83,10 +87,100 @@ static int failed(json_object *o)
 	return 1;
 }
 
+/* 42s, 3m07s, 2h05m, 4d03h: the two largest units are enough to read. */
+static void fmt_age(char *out, size_t len, int64_t ms)
+{
+	int64_t t = ms / 1000;
+
+	if (t < 60)
+		snprintf(out, len, "%llds", (long long)t);
+	else if (t < 3600)
+		snprintf(out, len, "%lldm%02llds", (long long)(t / 60), (long long)(t % 60));
+	else if (t < 86400)
+		snprintf(out, len, "%lldh%02lldm", (long long)(t / 3600), (long long)(t % 3600 / 60));
+	else
+		snprintf(out, len, "%lldd%02lldh", (long long)(t / 86400),
+			 (long long)(t % 86400 / 3600));
+}
+
+/* Where the port goes, as configured: the unit and its serial port for Real
+ * COM (192.0.2.10 port 1), host:port for an RFC 2217 server. */
+static void fmt_peer(char *out, size_t len, json_object *p)
+{
+	if (strcmp(str(p, "protocol"), "rfc2217") == 0)
+		snprintf(out, len, "%s:%lld", str(p, "host"), (long long)num(p, "tcp_port"));
+	else
+		snprintf(out, len, "%s port %lld", str(p, "host"), (long long)num(p, "device_port"));
+}
+
+enum { COL_TTY, COL_STATE, COL_SINCE, COL_PEER, COL_PROTO, COL_TLS, COL_OPEN, COL_TX, COL_RX,
+       COL_RECONN, COL_MODEM, COL_ERROR, COLS };
+#define CELL	300
+
+static void status_row(json_object *p, char row[COLS][CELL])
+{
+	json_object *m = json_object_object_get(p, "modem");
+	const char *err = str(p, "last_error");
+
+	snprintf(row[COL_TTY], CELL, "%s", str(p, "tty"));
+	snprintf(row[COL_STATE], CELL, "%s", str(p, "state"));
+	fmt_age(row[COL_SINCE], CELL, num(p, "state_ms"));
+	fmt_peer(row[COL_PEER], CELL, p);
+	snprintf(row[COL_PROTO], CELL, "%s", str(p, "protocol"));
+	snprintf(row[COL_TLS], CELL, "%s", str(p, "tls"));
+	snprintf(row[COL_OPEN], CELL, "%s", flag(p, "open") ? "yes" : "no");
+	snprintf(row[COL_TX], CELL, "%lld", (long long)num(p, "tx_bytes"));
+	snprintf(row[COL_RX], CELL, "%lld", (long long)num(p, "rx_bytes"));
+	snprintf(row[COL_RECONN], CELL, "%lld", (long long)num(p, "reconnects"));
+	snprintf(row[COL_MODEM], CELL, "%s%s%s%s", flag(m, "cts") ? "CTS " : "",
+		 flag(m, "dsr") ? "DSR " : "", flag(m, "dcd") ? "DCD " : "",
+		 flag(m, "ri") ? "RI" : "");
+	if (!row[COL_MODEM][0])
+		snprintf(row[COL_MODEM], CELL, "-");
+	snprintf(row[COL_ERROR], CELL, "%s", err[0] ? err : "-");
+}
+
+/* Columns as wide as their widest cell: a state like "waiting to
+ * reconnect" or a long host name never shifts the rest. */
+static void status_table(json_object *ports)
+{
+	static const char *const head[COLS] = {
+		"TTY", "STATE", "SINCE", "PEER", "PROTOCOL", "TLS", "OPEN", "TX", "RX", "RECONN",
+		"MODEM", "LAST ERROR",
+	};
+	static const bool right[COLS] = { [COL_TX] = true, [COL_RX] = true, [COL_RECONN] = true };
+	size_t n = json_object_array_length(ports);
+	char (*rows)[COLS][CELL] = calloc(n + 1, sizeof(*rows));
+	int width[COLS] = { 0 };
+
+	if (!rows) {
+		fprintf(stderr, "realcomctl: out of memory\n");
+		return;
+	}
+	for (int c = 0; c < COLS; c++)
+		snprintf(rows[0][c], CELL, "%s", head[c]);
+	for (size_t i = 0; i < n; i++)
+		status_row(json_object_array_get_idx(ports, i), rows[i + 1]);
+	for (size_t i = 0; i <= n; i++)
+		for (int c = 0; c < COLS; c++)
+			if ((int)strlen(rows[i][c]) > width[c])
+				width[c] = (int)strlen(rows[i][c]);
+	for (size_t i = 0; i <= n; i++) {
+		json_object *p = i ? json_object_array_get_idx(ports, i - 1) : NULL;
+
+		for (int c = 0; c < COLS - 1; c++)
+			printf(right[c] ? "%*s  " : "%-*s  ", width[c], rows[i][c]);
+		printf("%s\n", rows[i][COLS - 1]);
+		if (p && str(p, "tls_info")[0])
+			printf("%*s%s\n", width[COL_TTY] + 2, "", str(p, "tls_info"));
+	}
+	free(rows);
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	bool as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	json_object *o, *ports;
+	json_object *o;
 	int r;
 
 	if (argc > 2 || (argc == 2 && !as_json)) {
@@ -97,32 +191,152 @@ static int cmd_status(int argc, char **argv)
 	if (!o)
 		return 1;
 	r = failed(o);
-	if (r == 0 && as_json) {
+	if (r == 0 && as_json)
 		puts(json_object_to_json_string_ext(json_object_object_get(o, "ports"),
 						    JSON_C_TO_STRING_PRETTY));
-	} else if (r == 0) {
-		ports = json_object_object_get(o, "ports");
-		printf("%-7s %-12s %-24s %-8s %-9s %-4s %10s %10s %6s  %-15s %s\n", "TTY", "STATE",
-		       "PEER", "PROTOCOL", "TLS", "OPEN", "TX", "RX", "RECONN", "MODEM", "LAST ERROR");
-		for (size_t i = 0; i < json_object_array_length(ports); i++) {
-			json_object *p = json_object_array_get_idx(ports, i);
-			json_object *m = json_object_object_get(p, "modem");
-			char modem[32];
+	else if (r == 0)
+		status_table(json_object_object_get(o, "ports"));
+	json_object_put(o);
+	return r;
+}
 
-			snprintf(modem, sizeof(modem), "%s%s%s%s", flag(m, "cts") ? "CTS " : "",
-				 flag(m, "dsr") ? "DSR " : "", flag(m, "dcd") ? "DCD " : "",
-				 flag(m, "ri") ? "RI" : "");
-			printf("%-7s %-12s %-24s %-8s %-9s %-4s %10lld %10lld %6lld  %-15s %s\n",
-			       str(p, "tty"), str(p, "state"), str(p, "peer"), str(p, "protocol"),
-			       str(p, "tls"), flag(p, "open") ? "yes" : "no",
-			       (long long)num(p, "tx_bytes"), (long long)num(p, "rx_bytes"),
-			       (long long)num(p, "reconnects"), modem[0] ? modem : "-",
-			       str(p, "last_error")[0] ? str(p, "last_error") : "-");
-			if (str(p, "tls_info")[0])
-				printf("        %s\n", str(p, "tls_info"));
+/*
+ * Prometheus text exposition format 0.0.4: HELP and TYPE once per metric,
+ * then one sample per port, labelled tty.  Counters end in _total.  The
+ * state is one gauge per state name, 1 for the port's current one.
+ */
+static const struct {
+	const char *name, *key, *type, *help;
+} metrics[] = {
+	{ "realcom_tx_bytes_total", "tx_bytes", "counter",
+	  "Bytes from the application sent to the device." },
+	{ "realcom_rx_bytes_total", "rx_bytes", "counter",
+	  "Bytes from the device given to the application." },
+	{ "realcom_connects_total", "connects", "counter", "Sessions established." },
+	{ "realcom_reconnects_total", "reconnects", "counter",
+	  "Sessions established after the first." },
+	{ "realcom_parity_errors_total", "parity_errors", "counter",
+	  "Parity errors the device reported." },
+	{ "realcom_framing_errors_total", "framing_errors", "counter",
+	  "Framing errors the device reported." },
+	{ "realcom_overruns_total", "overruns", "counter",
+	  "Overruns (hardware or buffer) the device reported." },
+	{ "realcom_breaks_total", "breaks", "counter", "Breaks the device received on its line." },
+	{ "realcom_stale_dropped_bytes_total", "stale_dropped", "counter",
+	  "Bytes of an earlier session dropped at connect." },
+	{ "realcom_tls_handshake_failures_total", "tls_failures", "counter",
+	  "TLS handshakes with the device that failed." },
+};
+
+/* The state names realcomd reports (port.c) and their label values. */
+static const char *const states[][2] = {
+	{ "idle", "idle" }, { "connecting", "connecting" }, { "initialising", "initialising" },
+	{ "up", "up" }, { "closing", "closing" }, { "waiting to reconnect", "backoff" },
+};
+
+/* A label value: backslash, double quote and newline escaped. */
+static void put_label(const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			printf("\\%c", *v);
+		else if (*v == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*v);
+	}
+}
+
+static void metric_head(const char *name, const char *type, const char *help)
+{
+	printf("# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metric_sample(const char *name, json_object *p, const char *state, double v)
+{
+	printf("%s{tty=\"", name);
+	put_label(str(p, "tty"));
+	if (state) {
+		fputs("\",state=\"", stdout);
+		put_label(state);
+	}
+	printf("\"} %.17g\n", v);
+}
+
+static void print_metrics(json_object *o)
+{
+	json_object *ports = json_object_object_get(o, "ports");
+	size_t n = ports ? json_object_array_length(ports) : 0;
+
+	metric_head("realcomd_uptime_seconds", "gauge", "Seconds since realcomd started.");
+	printf("realcomd_uptime_seconds %.3f\n", (double)num(o, "uptime_ms") / 1000);
+	metric_head("realcom_port_info", "gauge",
+		    "Where each port goes; always 1 (labels: host, device_port, protocol, tls).");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+
+		printf("realcom_port_info{tty=\"");
+		put_label(str(p, "tty"));
+		printf("\",host=\"");
+		put_label(str(p, "host"));
+		printf("\",device_port=\"%lld\",protocol=\"", (long long)num(p, "device_port"));
+		put_label(str(p, "protocol"));
+		printf("\",tls=\"");
+		put_label(str(p, "tls"));
+		printf("\"} 1\n");
+	}
+	metric_head("realcom_state", "gauge", "1 for the state the port is in, 0 for the others.");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+
+		for (size_t s = 0; s < sizeof(states) / sizeof(states[0]); s++)
+			metric_sample("realcom_state", p, states[s][1],
+				      strcmp(str(p, "state"), states[s][0]) == 0);
+	}
+	metric_head("realcom_state_seconds", "gauge",
+		    "Seconds in the current state (since realcomd created the port if it never "
+		    "left idle).");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+
+		metric_sample("realcom_state_seconds", p, NULL, (double)num(p, "state_ms") / 1000);
+	}
+	metric_head("realcom_open", "gauge", "1 while an application has the tty open.");
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(ports, i);
+
+		metric_sample("realcom_open", p, NULL, flag(p, "open"));
+	}
+	for (size_t m = 0; m < sizeof(metrics) / sizeof(metrics[0]); m++) {
+		metric_head(metrics[m].name, metrics[m].type, metrics[m].help);
+		for (size_t i = 0; i < n; i++) {
+			json_object *p = json_object_array_get_idx(ports, i);
+
+			metric_sample(metrics[m].name, p, NULL, (double)num(p, metrics[m].key));
 		}
 	}
+}
+
+static int cmd_metrics(int argc, char **argv)
+{
+	json_object *o;
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "Usage: realcomctl metrics\n");
+		return 2;
+	}
+	o = ask("{\"cmd\":\"status\"}\n");
+	if (!o)
+		return 1;
+	r = failed(o);
+	if (r == 0)
+		print_metrics(o);
 	json_object_put(o);
+	if (r == 0 && (fflush(stdout) == EOF || ferror(stdout))) {
+		fprintf(stderr, "realcomctl: writing the metrics: %s\n", strerror(errno));
+		return 1;
+	}
 	return r;
 }
 
@@ -266,6 +480,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{ "status", cmd_status },
+	{ "metrics", cmd_metrics },
 	{ "reload", cmd_reload },
 	{ "line", cmd_line },
 };
@@ -280,6 +495,9 @@ int main(int argc, char **argv)
 	};
 	int c;
 
+	/* A daemon (or a reader of stdout) that goes away early is an error
+	 * message and exit 1, not death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "+s:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':

@@ -6,17 +6,22 @@
  * configuration; SIGTERM stops.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
 
 #include "control.h"
 #include "log.h"
@@ -35,11 +40,13 @@ static const char usage[] =
 	"  -f, --foreground    stay in the foreground and log to stderr\n"
 	"  -v, --verbose       log state changes and protocol details\n"
 	"  -t, --check         check the configuration and exit\n"
+	"  -p, --pidfile FILE  write the daemon's pid to FILE (removed at exit)\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n";
 
 static struct daemon daemon_state;
 static const char *config_path = REALCOM_CONF_DEFAULT;
+static const char *pidfile;
 
 /* Bring the ports in line with cfg.  Returns how many configured ports could
  * not be set up (each says why in the log), or -1 if none of them could. */
@@ -96,7 +103,9 @@ static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 		return -1;
 	}
 	if (cfg->backend != d->cfg->backend || strcmp(cfg->pty_dir, d->cfg->pty_dir) ||
-	    strcmp(cfg->control_socket, d->cfg->control_socket))
+	    strcmp(cfg->control_socket, d->cfg->control_socket) ||
+	    strcmp(cfg->control_group, d->cfg->control_group) ||
+	    strcmp(cfg->pty_group, d->cfg->pty_group) || cfg->pty_mode != d->cfg->pty_mode)
 		log_warnx("reload: changes to [global] take effect at the next start");
 	memcpy(cfg->pty_dir, d->cfg->pty_dir, sizeof(cfg->pty_dir));
 	cfg->backend = d->cfg->backend;
@@ -140,11 +149,125 @@ static void make_parent_dir(const char *path)
 	}
 }
 
+/*
+ * One daemon per control socket: an flock on SOCKET.lock, held for the
+ * process's life (and by the child after daemon()).  A second instance
+ * would take over the socket and the tty links and orphan the first.  The
+ * file holds the owner's pid for the message; it is never removed (removing
+ * a lock file races with the next taker).  Returns the fd, kept open.
+ */
+static int daemon_lock(const char *socket_path)
+{
+	char path[300], pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s.lock", socket_path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		fatal("lock %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (errno != EWOULDBLOCK)
+		fatal("lock %s", path);
+	n = pread(fd, pid, sizeof(pid) - 1, 0);
+	pid[n > 0 ? n : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	fatalx("another realcomd (pid %s) already serves %s (lock %s); stop it first",
+	       pid[0] ? pid : "unknown", socket_path, path);
+}
+
+/* The pid into the lock file and, with --pidfile, into that file (written
+ * whole under a temporary name, then renamed, so readers never see half). */
+static void daemon_write_pid(int lock_fd)
+{
+	char buf[32], tmp[PATH_MAX];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid()), fd;
+
+	if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, buf, (size_t)n, 0) != n)
+		log_warn("lock file");
+	if (!pidfile)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, pidfile) < 0)
+		fatal("pidfile %s", pidfile);
+}
+
+/* Absolute: daemon() changes to / before the file is written. */
+static const char *pidfile_path(const char *arg)
+{
+	static char path[PATH_MAX];
+	char cwd[PATH_MAX - 256];
+
+	if (arg[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return arg;
+	snprintf(path, sizeof(path), "%s/%s", cwd, arg);
+	return path;
+}
+
+static void daemon_remove_pidfile(void)
+{
+	if (pidfile)
+		unlink(pidfile);
+}
+
+/* pty_group: the gid of the ttys, root (0) when the group is missing. */
+static void daemon_pty_owner(struct daemon *d)
+{
+	struct group *gr = d->cfg->pty_group[0] ? getgrnam(d->cfg->pty_group) : NULL;
+
+	d->pty_mode = d->cfg->pty_mode;
+	d->pty_gid = gr ? gr->gr_gid : 0;
+	if (!gr && d->cfg->pty_group[0])
+		log_warnx("pty_group %s: no such group; the ttys stay group root",
+			  d->cfg->pty_group);
+}
+
+/* Under systemd with stderr going to the journal: log through
+ * sd_journal_send() so lines carry TTY= and PEER= (journalctl TTY=ttyR0). */
+static bool on_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long dev, ino;
+	struct stat st;
+
+	return e && sscanf(e, "%lu:%lu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	       st.st_dev == (dev_t)dev && st.st_ino == (ino_t)ino;
+}
+
+static void journal_write(int level, const char *tty, const char *peer, const char *msg)
+{
+	int r;
+
+	if (tty[0])
+		r = sd_journal_send("MESSAGE=%s: %s", tty, msg, "PRIORITY=%d", level,
+				    "SYSLOG_IDENTIFIER=realcomd", "TTY=%s", tty, "PEER=%s", peer,
+				    NULL);
+	else
+		r = sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", level,
+				    "SYSLOG_IDENTIFIER=realcomd", NULL);
+	if (r < 0)	/* the journal went away: its stream still takes lines */
+		fprintf(stderr, "realcomd: %s%s%s\n", tty, tty[0] ? ": " : "", msg);
+}
+
 static void on_hup(struct loop *l, int signo, void *arg)
 {
 	char summary[256], err[CONF_ERR_MAX];
 
 	daemon_reload(arg, summary, sizeof(summary), err);
+}
+
+/* A device's flood that stopped is still counted in the log (port_log_flush). */
+static struct loop_timer flush_timer;
+
+static void log_flush(struct loop_timer *t)
+{
+	struct daemon *d = t->arg;
+
+	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
+		if (d->ports[i])
+			port_log_flush(d->ports[i]);
 }
 
 #define STOP_MS		3500	/* ports drain for at most 3 s (port.c) */
@@ -193,6 +316,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "check", no_argument, NULL, 't' },
+		{ "pidfile", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -200,9 +324,9 @@ int main(int argc, char **argv)
 	struct daemon *d = &daemon_state;
 	bool foreground = false, verbose = false, check = false;
 	char err[CONF_ERR_MAX], summary[256];
-	int c, r;
+	int c, r, lock_fd;
 
-	while ((c = getopt_long(argc, argv, "c:fvthV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:fvtp:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
@@ -215,6 +339,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			check = true;
+			break;
+		case 'p':
+			pidfile = pidfile_path(optarg);
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -232,8 +359,14 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	log_init("realcomd", foreground || check || getenv("INVOCATION_ID"),
-		 verbose ? LOG_DEBUG : LOG_INFO);
+	/* stderr until daemon(): whoever starts it sees why it would not start
+	 * (a bad configuration, another realcomd); syslog after */
+	foreground = foreground || getenv("INVOCATION_ID");
+	log_init("realcomd", true, verbose ? LOG_DEBUG : LOG_INFO);
+	if (on_journal())
+		log_set_writer(journal_write);
+	else
+		log_set_timestamps(!check);
 	d->cfg = calloc(1, sizeof(*d->cfg));
 	if (!d->cfg)
 		fatal("out of memory");
@@ -253,8 +386,16 @@ int main(int argc, char **argv)
 	d->backend = d->cfg->backend == BACKEND_PTY ? &backend_pty :
 		     d->cfg->backend == BACKEND_KERNEL || access(REALCOM_DEV, F_OK) == 0 ?
 		     &backend_kernel : &backend_pty;
-	if (!foreground && !getenv("INVOCATION_ID") && daemon(0, 0) < 0)
-		fatal("daemon");
+	make_parent_dir(d->cfg->control_socket);
+	lock_fd = daemon_lock(d->cfg->control_socket);
+	if (!foreground) {
+		if (daemon(0, 0) < 0)
+			fatal("daemon");
+		log_init("realcomd", false, verbose ? LOG_DEBUG : LOG_INFO);
+	}
+	daemon_write_pid(lock_fd);
+	atexit(daemon_remove_pidfile);
+	daemon_pty_owner(d);
 	srandom((unsigned int)time(NULL) ^ (unsigned int)getpid());
 	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
@@ -264,7 +405,10 @@ int main(int argc, char **argv)
 	loop_signal_add(d->loop, SIGTERM, on_term, d);
 	loop_signal_add(d->loop, SIGINT, on_term, d);
 	loop_signal_add(d->loop, SIGHUP, on_hup, d);
-	make_parent_dir(d->cfg->control_socket);
+	d->started_ms = loop_now_ms();
+	if (loop_timer_init(d->loop, &flush_timer, log_flush, d) < 0 ||
+	    loop_timer_arm(&flush_timer, LOG_LIMIT_MS / 2, LOG_LIMIT_MS / 2) < 0)
+		fatal("timer");
 	r = control_open(d, d->cfg->control_socket, daemon_reload);
 	if (r < 0)
 		fatalx("control socket %s: %s", d->cfg->control_socket, strerror(-r));
@@ -276,10 +420,12 @@ int main(int argc, char **argv)
 	sd_notifyf(0, "READY=1\nSTATUS=%s", summary);
 	r = loop_run(d->loop);
 	loop_timer_free(&stop_timer);
+	loop_timer_free(&flush_timer);
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
 		port_free(d->ports[i]);
 	control_close();
 	loop_free(d->loop);
 	free(d->cfg);
+	close(lock_fd);
 	return r < 0;
 }

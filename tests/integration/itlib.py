@@ -37,10 +37,15 @@ class Realcomd:
     """realcomd with a generated realcom.conf in a temp dir.  ports maps N to
     the keys of a [ttyR<N>] section."""
 
-    def __init__(self, ports, extra_global="", backend="pty", prepare=None, may_exit=False):
+    def __init__(self, ports, extra_global="", backend="pty", prepare=None, may_exit=False,
+                 args=(), verbose=True, prefix=(), env=None, started=None):
         """prepare(self) runs before realcomd starts; with may_exit, realcomd
         exiting at the start is no error (self.proc.returncode says how).
-        realcomd's sd_notify messages arrive on self.notify."""
+        realcomd's sd_notify messages arrive on self.notify.  args go on
+        realcomd's command line; verbose=False leaves out -v; prefix goes
+        before it (a wrapper that execs it); env adds to its environment
+        (read after prepare, which may fill it in); started(self) says
+        realcomd has started when its log does not (default: the log says so)."""
         self.backend = backend
         self.dir = tempfile.mkdtemp(prefix="realcomd-test-")
         self.proc = None
@@ -49,12 +54,13 @@ class Realcomd:
         self.write_config(ports, extra_global)
         if prepare:
             prepare(self)
-        env = dict(os.environ, NOTIFY_SOCKET=self.path("notify"))
+        env = dict(os.environ, NOTIFY_SOCKET=self.path("notify"), **(env or {}))
         with open(self.path("realcomd.log"), "w") as log:
-            self.proc = subprocess.Popen([REALCOMD, "-f", "-v", "-c", self.path("realcom.conf")],
+            self.proc = subprocess.Popen([*prefix, REALCOMD, "-f", *(["-v"] if verbose else []), "-c",
+                                          self.path("realcom.conf"), *args],
                                          stdout=log, stderr=subprocess.STDOUT, env=env)
-        wait_for(lambda: self.proc.poll() is not None or "started" in self.log_text(),
-                 "realcomd to start")
+        started = started or (lambda d: "started" in d.log_text())
+        wait_for(lambda: self.proc.poll() is not None or started(self), "realcomd to start")
         if self.proc.poll() is not None and not may_exit:
             text = self.log_text()
             self.close()

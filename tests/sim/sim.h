@@ -236,6 +236,9 @@ void sim_serial_reset(struct sim_port *p);
 extern const struct sim_proto sim_realcom;
 extern const struct sim_proto sim_rfc2217;
 void sim_listen_close(struct sim_port *p);
+/* Real COM: send up to count replies nobody asked for; returns how many
+ * the command connection took (0 when not connected). */
+unsigned int sim_realcom_unsolicited(struct sim_port *p, unsigned int count);
 
 /* nportsim.c: shared by both personalities */
 void sim_log_command(struct sim_port *p, const uint8_t *bytes, size_t n, bool known);

@@ -199,6 +199,14 @@ static json_object *ctl_handle(struct sim *s, json_object *req)
 			err = "inject needs \"events\": [\"parity\" | \"framing\" | \"overrun\" | \"break\"]";
 		if (!err)
 			sim_line_event(p, ev);
+	} else if (strcmp(cmd, "unsolicited") == 0) {
+		int64_t count = ctl_int(req, "count", 1);
+
+		if (p->proto != &sim_realcom || count < 0 || count > 1000000)
+			err = "unsolicited: Real COM ports, \"count\" 0 to 1000000";
+		else
+			json_object_object_add(reply, "sent", json_object_new_int(
+				(int)sim_realcom_unsolicited(p, (unsigned int)count)));
 	} else if (strcmp(cmd, "drop") == 0) {
 		p->proto->drop(p, "dropped by the control socket");
 	} else if (strcmp(cmd, "stall") == 0) {

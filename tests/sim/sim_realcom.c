@@ -21,6 +21,21 @@ static void rc_reply(struct sim_port *p, const uint8_t *msg, int n)
 		log_warnx("port %u: command reply lost: output full", p->n);
 }
 
+/* A confused or hostile unit: "OK" to a FLUSH that was never asked for,
+ * as many as fit in the command connection's output now. */
+unsigned int sim_realcom_unsolicited(struct sim_port *p, unsigned int count)
+{
+	uint8_t msg[8];
+	int n = aspp_encode_ok(msg, sizeof(msg), ASPP_FLUSH);
+	unsigned int i;
+
+	if (n <= 0 || !conn_is_open(&p->cmd))
+		return 0;
+	for (i = 0; i < count && conn_send_room(&p->cmd) >= (size_t)n; i++)
+		conn_send(&p->cmd, msg, (size_t)n);
+	return i;
+}
+
 static uint8_t rc_msr(const struct sim_port *p)
 {
 	/* Our SERIAL_MODEM_{CTS,DSR,RI,DCD} are the msr state bits; the changed
