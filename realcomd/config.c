@@ -96,7 +96,7 @@ static void *open_port(void *ctx, unsigned int number, char *why, size_t whylen)
 static int close_port(void *ctx, void *obj, uint64_t seen, char *why, size_t whylen)
 {
 	struct port_config *pc = obj;
-	/* ports 17-32 start 32 higher (realcom-protocol.md, "Connections") */
+	/* ports 17-32 start 32 higher (docs/realcom-protocol.md, "Connections") */
 	unsigned int offset = pc->dev_port <= 16 ? pc->dev_port - 1 : 32 + pc->dev_port - 17;
 
 	if (!SEEN(K_DATA))
