@@ -33,7 +33,7 @@ static const struct conf_key global_keys[] = {
 	  .names = backend_names },
 	{ "pty_dir", STR(struct realcom_config, pty_dir) },
 	{ "control_socket", STR(struct realcom_config, control_socket) },
-	{ NULL },
+	{ 0 },
 };
 
 /* Bits of the keys below, for the cross-key checks. */
@@ -62,7 +62,7 @@ static const struct conf_key port_keys[] = {
 			.names = connect_names },
 	[K_KEEPALIVE] = { "keepalive", CONF_UINT, .offset = offsetof(PC, keepalive), .min = 1,
 			  .max = 3600 },
-	{ NULL },
+	{ 0 },
 };
 
 static void *open_global(void *ctx, unsigned int number, char *why, size_t whylen)
@@ -132,7 +132,7 @@ static const struct conf_section sections[] = {
 	{ "global", .keys = global_keys, .open = open_global },
 	{ "ttyR", .numbered = true, .max_number = REALCOM_TTYS_MAX - 1, .keys = port_keys,
 	  .open = open_port, .close = close_port },
-	{ NULL },
+	{ 0 },
 };
 
 int config_load(const char *path, struct realcom_config *c, char err[CONF_ERR_MAX])
