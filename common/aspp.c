@@ -3,7 +3,7 @@
  * Real COM (ASPP) codec for both ends of the command connection, driven by one
  * table of codes.  It only moves bytes between caller-owned buffers: no I/O, no
  * allocation, no state between calls (the caller keeps the stream buffer).
- * Wire facts and section names cited below: shared/docs/realcom-protocol.md.
+ * Wire facts and section names cited below: docs/realcom-protocol.md.
  */
 #include <errno.h>
 #include <string.h>

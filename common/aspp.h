@@ -2,7 +2,7 @@
 /*
  * Real COM (ASPP) command codec, both roles: the host's encoders and reply
  * parser, and the device's command parser and reply encoders (nportsim).
- * Wire facts: shared/docs/realcom-protocol.md.  No I/O, no allocation:
+ * Wire facts: docs/realcom-protocol.md.  No I/O, no allocation:
  * encoders write into caller-owned buffers and parsers read from them.
  */
 #ifndef REALCOM_ASPP_H

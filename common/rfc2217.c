@@ -3,7 +3,7 @@
  * RFC 2217 COM-PORT-OPTION messages: encoders for every command, the decoder for payloads that
  * telnet.c hands up, and wire <-> struct serial_line mappings.  Framing and FF doubling are
  * telnet_encode_sb()'s.  Values are checked for size, not meaning: what an answer means, and
- * whether to trust it (rfc2217.md, "What real servers do"), is the protocol driver's call.
+ * whether to trust it (docs/rfc2217.md, "What real servers do"), is the protocol driver's call.
  */
 #include <errno.h>
 #include <string.h>
@@ -27,7 +27,7 @@ static uint8_t code_cmd(uint8_t code)
  * How many value bytes a command takes.  strict is what we send, otherwise what we accept:
  * - SIGNATURE: any text that fits a sub-negotiation (TELNET_SB_MAX counts the code byte too).
  * - SET-BAUDRATE: 4 bytes, or 1 byte for Cisco's pre-RFC index form, which a server may
- *   answer with (ser2net echoes a 1-byte request in 1 byte, rfc2217.md).
+ *   answer with (ser2net echoes a 1-byte request in 1 byte, docs/rfc2217.md).
  * - FLOWCONTROL-SUSPEND/RESUME: no value; a received stray byte is tolerated and ignored.
  * - everything else: exactly 1 byte.
  */
@@ -184,7 +184,10 @@ int rfc2217_stop_from_wire(uint8_t value)
 	}
 }
 
-/* Input lines only; the delta bits are dropped: edges come from successive states (rfc2217.md). */
+/*
+ * Input lines only; the delta bits are dropped: edges come from successive
+ * states (docs/rfc2217.md, "What the client does").
+ */
 static const struct {
 	uint8_t serial;
 	uint8_t wire;
@@ -244,7 +247,7 @@ int rfc2217_encode_line(uint8_t *out, size_t cap, const struct serial_line *line
 		{ RFC2217_SET_STOPSIZE, rfc2217_stop_to_wire(line->stop_bits) },
 		{ RFC2217_SET_CONTROL, ctl_outflow(line->flow) },
 		{ RFC2217_SET_CONTROL, ctl_inflow(line->flow) },
-		/* No atomic DTR+RTS: the two go back to back (rfc2217.md). */
+		/* No atomic DTR+RTS: the two go back to back (docs/rfc2217.md). */
 		{ RFC2217_SET_CONTROL,
 		  line->modem & SERIAL_MODEM_DTR ? RFC2217_CTL_DTR_ON : RFC2217_CTL_DTR_OFF },
 		{ RFC2217_SET_CONTROL,

@@ -2,7 +2,7 @@
 /*
  * RFC 2217 COM-PORT-OPTION codec, client and server roles: encoders for every
  * command and a decoder for sub-negotiation payloads handed up by telnet.c.
- * Behaviour of real servers (ser2net, sredird) is in shared/docs/rfc2217.md;
+ * Behaviour of real servers (ser2net, sredird) is in docs/rfc2217.md;
  * deciding what to send when is the protocol driver's job, not this file's.
  */
 #ifndef REALCOM_RFC2217_H
@@ -136,7 +136,7 @@ uint8_t rfc2217_modem_from_wire(uint8_t value);
 /*
  * A client's full line setup: SET-BAUDRATE, SET-DATASIZE, SET-PARITY,
  * SET-STOPSIZE, outbound flow and inbound flow SET-CONTROLs, then DTR and
- * RTS SET-CONTROLs back to back (there is no atomic form, rfc2217.md).
+ * RTS SET-CONTROLs back to back (there is no atomic form, docs/rfc2217.md).
  * Returns the total length, -EINVAL for a line serial_line_valid() refuses,
  * or -ENOSPC.
  */

@@ -103,7 +103,7 @@ void tls_fingerprint_format(const uint8_t fp[TLS_FP_LEN], char out[TLS_FP_STRLEN
 
 /*
  * Called by OpenSSL for each certificate of the chain.  A pin alone stands
- * in for the chain (the G2's default certificate is self-signed, nport-g2.md);
+ * in for the chain (the G2's default certificate is self-signed, docs/device-model.md);
  * with a CA as well, both must hold.
  */
 static int tls_verify_cb(int preverify_ok, X509_STORE_CTX *x)

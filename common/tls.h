@@ -57,7 +57,7 @@ int tls_cert_fingerprint(X509 *cert, uint8_t out[TLS_FP_LEN]);
 /* The SHA-256 fingerprint of the first certificate in a PEM file. */
 int tls_file_fingerprint(const char *pem_path, uint8_t out[TLS_FP_LEN]);
 
-/* A device's own certificate, as a new NPort G2 makes it (nport-g2.md): an
+/* A device's own certificate, as a new NPort G2 makes it (docs/device-model.md): an
  * ECC P-256 key and a self-signed certificate for days, subject CN cn, the
  * subjectAltName an IP address or a DNS name (san).  0, or -1 with err. */
 int tls_self_signed(const char *cn, const char *san, unsigned int days, X509 **cert,

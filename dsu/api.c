@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The NPort G2 management API as dsu sees it: our model from nport-g2.md
+ * The NPort G2 management API as dsu sees it: our model from docs/device-model.md
  * (Moxa does not publish it), every path, field name and the DNS-SD service
  * type in the tables below so a capture from real hardware corrects them
  * here; and the one HTTPS client, libcurl with the device's certificate

@@ -27,12 +27,14 @@ static const char usage[] =
 	"  setup HOST --user NAME\n"
 	"                  create the first administrator of a new unit\n"
 	"  map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
-	"      [--first-tty N] [--config FILE]\n"
+	"      [--cert FILE --key FILE] [--first-tty N] [--config FILE]\n"
 	"                  write realcomd sections for the unit's ports and reload realcomd\n"
 	"\n"
 	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
 	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
-	"Common options: --fingerprint sha256:..  --timeout SEC  --help\n"
+	"Common options: --fingerprint sha256:..  --timeout SEC\n"
+	"  -h, --help      show this help (COMMAND --help: that command's)\n"
+	"  -V, --version   show the version\n"
 	"See dsu(1).\n";
 
 int dsu_fail(const char *host, const char *fmt, ...)

@@ -52,7 +52,7 @@ static const struct conf_key global_keys[] = {
 	{ "pty_group", STR(struct realcom_config, pty_group) },
 	{ "pty_mode", CONF_CUSTOM, .offset = offsetof(struct realcom_config, pty_mode),
 	  .parse = parse_mode },
-	{ NULL },
+	{ 0 },
 };
 
 /* Bits of the keys below, for the cross-key checks. */
@@ -81,7 +81,7 @@ static const struct conf_key port_keys[] = {
 			.names = connect_names },
 	[K_KEEPALIVE] = { "keepalive", CONF_UINT, .offset = offsetof(PC, keepalive), .min = 1,
 			  .max = 3600 },
-	{ NULL },
+	{ 0 },
 };
 
 static void *open_global(void *ctx, unsigned int number, char *why, size_t whylen)
@@ -115,7 +115,7 @@ static void *open_port(void *ctx, unsigned int number, char *why, size_t whylen)
 static int close_port(void *ctx, void *obj, uint64_t seen, char *why, size_t whylen)
 {
 	struct port_config *pc = obj;
-	/* ports 17-32 start 32 higher (realcom-protocol.md, "Connections") */
+	/* ports 17-32 start 32 higher (docs/realcom-protocol.md, "Connections") */
 	unsigned int offset = pc->dev_port <= 16 ? pc->dev_port - 1 : 32 + pc->dev_port - 17;
 
 	if (!SEEN(K_DATA))
@@ -151,7 +151,7 @@ static const struct conf_section sections[] = {
 	{ "global", .keys = global_keys, .open = open_global },
 	{ "ttyR", .numbered = true, .max_number = REALCOM_TTYS_MAX - 1, .keys = port_keys,
 	  .open = open_port, .close = close_port },
-	{ NULL },
+	{ 0 },
 };
 
 int config_load(const char *path, struct realcom_config *c, char err[CONF_ERR_MAX])

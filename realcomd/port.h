@@ -185,7 +185,7 @@ void port_proto_tx_resume(struct port *p);
 void port_proto_line_since(struct port *p, const struct serial_line *was);
 
 /* TLS handshakes one at a time per unit (a real NPort resets parallel
- * ones, realcom-protocol.md): true when p may start its handshake now;
+ * ones, docs/realcom-protocol.md): true when p may start its handshake now;
  * otherwise proto_ops.tls_slot() is called when its turn comes. */
 bool port_tls_acquire(struct port *p);
 void port_tls_release(struct port *p);

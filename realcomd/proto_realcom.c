@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The Real COM protocol driver (realcom-protocol.md): a command and a data
+ * The Real COM protocol driver (docs/realcom-protocol.md): a command and a data
  * connection per port, opened in that order; the open, termios, modem,
  * break, flush, drain and keep-alive sequences; POLLING answered at once.
  * Replies are matched to requests in order, which is also how a silent

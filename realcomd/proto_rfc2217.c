@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The RFC 2217 protocol driver (rfc2217.md): one Telnet connection carrying
+ * The RFC 2217 protocol driver (docs/rfc2217.md): one Telnet connection carrying
  * the data and, in band, the COM-PORT-OPTION commands.  The port is up once
  * the server agrees to option 44 and the line set-up is queued: real servers
  * leave some commands unanswered, so nothing ever waits for an answer, and a
@@ -24,7 +24,7 @@
 #define RF_CHUNK		4096
 #define RF_CTL_RESERVE		1024	/* output room kept for commands behind data */
 #define RF_DRAIN_POLL_MS	10
-/* Line errors the application hears of; the server's mask starts at 0 (rfc2217.md). */
+/* Line errors the application hears of; the server's mask starts at 0 (docs/rfc2217.md). */
 #define RF_LINESTATE_MASK	(RFC2217_LS_BREAK | RFC2217_LS_FRAMING | RFC2217_LS_PARITY | \
 				 RFC2217_LS_OVERRUN)
 #define RF_SIGNATURE		"realcomd " REALCOM_VERSION
@@ -103,7 +103,7 @@ static size_t rf_unacked(const struct rf *rf)
 /*
  * The line set-up, the line-state mask and a signature request in one write.
  * SET-CONTROLs for DTR and RTS go back to back, there being no atomic form
- * (rfc2217.md).  The modem-state mask is left at its initial 255: no mask
+ * (docs/rfc2217.md).  The modem-state mask is left at its initial 255: no mask
  * short of 255 reports every change on servers that send only when
  * (state & mask) != 0, and 255 itself goes out as FF FF, which sredird
  * does not undo: it writes the SE that follows to the serial line.
@@ -246,7 +246,7 @@ static size_t rf_tx(struct port *p, const uint8_t *d, size_t n)
 }
 
 /*
- * tcdrain: RFC 2217 has no transmitter-empty answer (rfc2217.md), so this
+ * tcdrain: RFC 2217 has no transmitter-empty answer (docs/rfc2217.md), so this
  * waits for our buffer and the socket to empty, i.e. for the server to
  * have everything.
  */
@@ -385,8 +385,8 @@ static void rf_set_break(struct port *p, uint32_t ms)
  * Liveness: a baud-rate query (0) makes the server say something, and any
  * byte from it counts as the answer (sredird's answer, 8 bytes long, does not
  * even decode).  Output it has not taken yet (a device held by flow control)
- * may hold the query back: the wait starts again, and a dead link ends
- * through TCP_USER_TIMEOUT (sock_tune()) instead.
+ * may hold the query back: the wait starts again, and a dead link is left
+ * to TCP (sock_tune() sets no TCP_USER_TIMEOUT, on purpose).
  */
 static void rf_keepalive(struct port *p)
 {
@@ -438,7 +438,7 @@ static void rf_linestate(struct rf *rf, uint8_t value)
 /*
  * An answer to a command: liveness only.  One that differs from what we asked
  * is logged and otherwise ignored: sredird answers a DTR set with another
- * value, ser2net always says break is on, a pty keeps CS8 (rfc2217.md).
+ * value, ser2net always says break is on, a pty keeps CS8 (docs/rfc2217.md).
  */
 static void rf_answer(struct rf *rf, const struct rfc2217_msg *m)
 {
@@ -625,7 +625,7 @@ static void rf_ready(struct conn *c)
 	/*
 	 * BINARY and SGA both ways, ECHO refused, 44 on our side only.  Some
 	 * servers send DO 44 first, others wait for our WILL; none need our DO 44
-	 * (ser2net and Moxa refuse it), so it is never asked (rfc2217.md).
+	 * (ser2net and Moxa refuse it), so it is never asked (docs/rfc2217.md).
 	 */
 	telnet_init(t, &rf_telnet_ops, rf);
 	telnet_allow(t, TELNET_OPT_BINARY, TELNET_ALLOW_LOCAL | TELNET_ALLOW_REMOTE);

@@ -3,7 +3,7 @@
 """realcomd's RFC 2217 driver against servers we did not write: ser2net
 (plain, and TLS through its ssl() stack) and sredird, each exposing one end
 of a socat pty pair; the other end is "the serial device".  Configurations
-as verified in rfc2217.md."""
+as verified in docs/rfc2217.md."""
 import os
 import shutil
 import signal

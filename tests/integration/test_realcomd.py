@@ -34,7 +34,7 @@ class Basics(unittest.TestCase):
         os.close(fd)
         self.d.wait_state("idle")
         self.sim.wait_port("the host to leave", lambda p: not p["connected"])
-        # close: drain (WAIT_OQUEUE in ms), then FLUSH both (realcom-protocol.md)
+        # close: drain (WAIT_OQUEUE in ms), then FLUSH both (docs/realcom-protocol.md)
         log = self.sim.commands()
         self.assertIn("140102", log)
         self.assertTrue(any(h.startswith("2f04") for h in log), log)

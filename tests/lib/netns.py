@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Network namespaces for tests that need a LAN: mDNS between simulated units
-and a host (testing.md, "mDNS between two network namespaces").
+and a host (docs/testing.md, "mDNS across network namespaces").
 
 Topology: one namespace holds a bridge (the LAN, multicast snooping off);
 every member namespace gets a veth "eth0" plugged into it, so N units and

@@ -66,7 +66,7 @@ static const char usage[] =
 
 uint16_t sim_data_port(const struct sim *s, unsigned int n)
 {
-	/* ports 17-32 start 32 above ports 1-16 (realcom-protocol.md, "Connections") */
+	/* ports 17-32 start 32 above ports 1-16 (docs/realcom-protocol.md, "Connections") */
 	return (uint16_t)(s->opt.data_base + (n <= 16 ? n - 1 : 32 + n - 17));
 }
 

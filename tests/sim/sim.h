@@ -6,7 +6,7 @@
  * RFC 2217 (sim_rfc2217.c) on the network side.  sim_control.c is the JSON
  * control socket tests use to look inside and to inject faults; sim_rest.c
  * (over sim_http.c) and sim_mdns.c are the management side: the REST API
- * and the mDNS announcement of nport-g2.md.
+ * and the mDNS announcement of docs/device-model.md.
  */
 #ifndef NPORTSIM_SIM_H
 #define NPORTSIM_SIM_H

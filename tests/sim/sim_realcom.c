@@ -2,7 +2,7 @@
 /*
  * The Real COM personality of a simulated port: a data and a command
  * connection, every ASPP command answered by the device's rules
- * (realcom-protocol.md, "Device-side behaviour"), NOTIFY, the POLLING
+ * (docs/realcom-protocol.md, "Device-side behaviour"), NOTIFY, the POLLING
  * keep-alive and the deferred WAIT_OQUEUE reply.  One host per port.
  */
 #include <errno.h>
@@ -148,7 +148,7 @@ static void rc_drop(struct sim_port *p, const char *why)
 	loop_timer_disarm(&p->poll_timer);
 	loop_timer_disarm(&p->wait_timer);
 	p->peer[0] = '\0';
-	/* Data already queued still drains onto the line (realcom-protocol.md). */
+	/* Data already queued still drains onto the line (docs/realcom-protocol.md). */
 }
 
 static void rc_poll(struct loop_timer *t)
@@ -311,7 +311,7 @@ static bool rc_command(struct sim_port *p, const struct aspp_command *c)
 							 (uint16_t)p->breaks_received));
 		return true;
 	case ASPP_DATA_STATUS:
-		/* The meaning of its bits is not known (realcom-protocol.md): 0. */
+		/* The meaning of its bits is not known (docs/realcom-protocol.md): 0. */
 		rc_reply(p, msg, aspp_encode_answer(msg, sizeof(msg), c->cmd, (uint8_t[]){ 0 }, 1));
 		return true;
 	}

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The management API of nport-g2.md ("Our model of the management API"):
+ * The management API of docs/device-model.md ("REST over HTTPS"):
  * every path, field name, the DNS-SD service type and the TXT keys live in
  * this file's tables, so a capture from real hardware corrects them here.
  * No I/O: sim_http.c carries requests in and answers out, sim_mdns.c
@@ -539,7 +539,7 @@ static void post_setup(struct rest_req *q)
 		rest_error(q->r, 500, "internal", "cannot store the account");
 		return;
 	}
-	/* The unit "restarts" with Real COM on every port (nport-g2.md). */
+	/* The unit "restarts" with Real COM on every port (docs/device-model.md). */
 	q->m->needs_setup = false;
 	for (unsigned int i = 0; i < q->s->opt.ports; i++) {
 		struct sim_port *p = &q->s->port[i];
@@ -644,7 +644,7 @@ static void put_stored(struct rest_req *q)
 	rest_ok(q->r, 200, json_object_get(*q->store));
 }
 
-/* A G2 makes itself a new certificate when its address changes (nport-g2.md):
+/* A G2 makes itself a new certificate when its address changes (docs/device-model.md):
  * every host then sees a new fingerprint.  One given with --cert stays. */
 static void put_ipv4(struct rest_req *q)
 {

@@ -353,7 +353,7 @@ static void rf_ready(struct conn *c)
 	telnet_init(t, &rf_telnet_ops, p);
 	telnet_allow(t, TELNET_OPT_BINARY, TELNET_ALLOW_LOCAL | TELNET_ALLOW_REMOTE);
 	telnet_allow(t, TELNET_OPT_SGA, TELNET_ALLOW_LOCAL | TELNET_ALLOW_REMOTE);
-	/* The server side of 44 is DO: a client's DO 44 is refused (rfc2217.md). */
+	/* The server side of 44 is DO: a client's DO 44 is refused (docs/rfc2217.md). */
 	telnet_allow(t, TELNET_OPT_COM_PORT, TELNET_ALLOW_REMOTE);
 	/* A stalled unit neither reads nor says anything, not even its own
 	 * offers, until it wakes (a new connection starts unpaused). */

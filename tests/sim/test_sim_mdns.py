@@ -3,7 +3,7 @@
 """nportsim's mDNS announcement between network namespaces (tests/lib/netns.py):
 a factory unit at 192.0.2.10 and a host at 192.0.2.1, each with its own
 avahi-daemon.  The host resolves the unit's _nport._tcp record with the TXT
-keys of nport-g2.md; after the first administrator is created over REST the
+keys of docs/device-model.md; after the first administrator is created over REST the
 TXT record says state=ready.  Needs root; fails (never skips) without it."""
 import functools
 import os

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
 """nportsim's Real COM personality, driven with raw sockets: the exact reply
-bytes for every ASPP command (realcom-protocol.md), interleaving, NOTIFY,
+bytes for every ASPP command (docs/realcom-protocol.md), interleaving, NOTIFY,
 POLLING, WAIT_OQUEUE with line-rate pacing, one host per port, faults."""
 import os
 import random
@@ -41,7 +41,7 @@ class RealComCommands(unittest.TestCase):
         self.assertEqual(got.hex(), reply.hex(), f"reply to {cmd_hex}")
 
     def test_port_init_doc_example(self):
-        # 19200 7E1, DTR+RTS, no flow control (realcom-protocol.md, PORT_INIT)
+        # 19200 7E1, DTR+RTS, no flow control (docs/realcom-protocol.md, PORT_INIT)
         self.ask("2c08070a010100000000", H("2c03010101"))
         p = self.sim.port()
         self.assertEqual((p["baud"], p["data_bits"], p["parity"], p["stop_bits"]),

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""nportsim's management API (nport-g2.md, "Our model of the management API"):
+"""nportsim's management API (docs/device-model.md, "REST over HTTPS"):
 a factory unit's set-up, logins, the lockout, tokens, groups, every settings
 endpoint, input checks (control characters, malformed JSON, body bound), the
 ports it switches and the certificate it serves.  HTTPS on 127.0.0.1 only;
@@ -399,7 +399,7 @@ def sha256_text(der):
 
 class Address(unittest.TestCase):
     """A G2 makes itself a new certificate when its address changes
-    (nport-g2.md): HTTPS and the encrypted ports show it, hosts connected
+    (docs/device-model.md): HTTPS and the encrypted ports show it, hosts connected
     before are dropped.  Other settings, the same address again, or a
     certificate given with --cert keep it."""
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """nportsim's RFC 2217 personality, driven with raw sockets: the Telnet
 negotiation it opens with (RFC 1143 Q method), the exact reply to every
-COM-PORT-OPTION command (rfc2217.md), modem and line state notifications
+COM-PORT-OPTION command (docs/rfc2217.md), modem and line state notifications
 under the client's masks, FF doubling in data and inside sub-negotiation
 values, byte-at-a-time input, pyserial as a reference client, faults."""
 import os
@@ -279,7 +279,7 @@ class Commands(Rfc2217Case):
         p = self.status()
         self.assertEqual((p["dtr"], p["rts"]), (False, False))
         self.ask(self.s, sb(5, 10), reply(5, 12))
-        # no atomic DTR+RTS: two SET-CONTROLs back to back (rfc2217.md)
+        # no atomic DTR+RTS: two SET-CONTROLs back to back (docs/rfc2217.md)
         self.ask(self.s, sb(5, 8) + sb(5, 11), reply(5, 8) + reply(5, 11))
         p = self.status()
         self.assertEqual((p["dtr"], p["rts"]), (True, True))

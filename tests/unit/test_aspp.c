@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests for the Real COM codec (common/aspp.c).  Every byte example in
- * shared/docs/realcom-protocol.md appears here byte for byte; the stream tests
+ * docs/realcom-protocol.md appears here byte for byte; the stream tests
  * feed replies through an accumulating buffer split at every possible point.
  */
 #include <stdarg.h>

@@ -51,7 +51,7 @@ static const struct conf_key global_keys[] = {
 	{ "backend", CONF_ENUM, .offset = offsetof(struct t_global, backend), .names = backends },
 	{ "pty_dir", CONF_STRING, .offset = offsetof(struct t_global, pty_dir),
 	  .size = sizeof(((struct t_global *)0)->pty_dir) },
-	{ NULL },
+	{ 0 },
 };
 
 static const struct conf_key port_keys[] = {
@@ -63,7 +63,7 @@ static const struct conf_key port_keys[] = {
 	{ "tls_verify", CONF_BOOL, .offset = offsetof(struct t_port, verify) },
 	{ "tls_fingerprint", CONF_CUSTOM, .offset = offsetof(struct t_port, fp), .parse = parse_fp },
 	{ "keepalive", CONF_UINT, .offset = offsetof(struct t_port, keepalive), .min = 1, .max = 3600 },
-	{ NULL },
+	{ 0 },
 };
 
 static void *open_global(void *ctx, unsigned int number, char *why, size_t whylen)
@@ -101,7 +101,7 @@ static const struct conf_section sections[] = {
 	{ "global", .keys = global_keys, .open = open_global },
 	{ "ttyR", .numbered = true, .max_number = 7, .keys = port_keys, .open = open_port,
 	  .close = close_port },
-	{ NULL },
+	{ 0 },
 };
 
 static int load(const char *text, struct t_conf *c, char err[CONF_ERR_MAX])

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for common/rfc2217.c: byte-exact vectors from shared/docs/rfc2217.md, FF doubling
+ * Unit tests for common/rfc2217.c: byte-exact vectors from docs/rfc2217.md, FF doubling
  * in values, every code both ways, size errors, short buffers, the serial_line mappings, and a
  * full line setup carried through the Telnet parser and decoded back.
  */
@@ -52,7 +52,7 @@ static size_t payload_of(const uint8_t *msg, size_t n, uint8_t *out)
 	return o;
 }
 
-/* ---- vectors from rfc2217.md ---- */
+/* ---- vectors from docs/rfc2217.md ---- */
 
 static void test_baud_57600_from_server(void **state)
 {
@@ -569,7 +569,7 @@ static void test_modem_mapping(void **state)
 	assert_int_equal(rfc2217_modem_from_wire(0x20), SERIAL_MODEM_DSR);
 	assert_int_equal(rfc2217_modem_from_wire(0x40), SERIAL_MODEM_RI);
 	assert_int_equal(rfc2217_modem_from_wire(0x80), SERIAL_MODEM_DCD);
-	/* Delta bits are dropped (rfc2217.md: compute edges from successive states). */
+	/* Delta bits are dropped (docs/rfc2217.md: compute edges from successive states). */
 	assert_int_equal(rfc2217_modem_from_wire(0x0f), 0);
 	assert_int_equal(rfc2217_modem_from_wire(0xff),
 			 SERIAL_MODEM_CTS | SERIAL_MODEM_DSR | SERIAL_MODEM_RI | SERIAL_MODEM_DCD);

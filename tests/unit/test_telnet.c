@@ -2,7 +2,7 @@
 /*
  * Unit tests for common/telnet.c: data and escaping, CR NUL, every split of a mixed stream,
  * the whole RFC 1143 table, loop freedom against naive and Q-method peers, ser2net's opening
- * (rfc2217.md), and bounded sub-negotiations.
+ * (docs/rfc2217.md), and bounded sub-negotiations.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -966,7 +966,7 @@ static void test_two_telnets_random(void **state)
 	}
 }
 
-/* ---- ser2net's opening (rfc2217.md, "What real servers do") ---- */
+/* ---- ser2net's opening (docs/rfc2217.md, "What real servers do") ---- */
 
 static const uint8_t ser2net_opening[] = {
 	IAC, WILL, SGA, IAC, DO, SGA, IAC, WILL, ECHO, IAC, DONT, ECHO,

@@ -303,7 +303,7 @@ static void test_line_errors_and_break(void)
 
 	CHECK(fd >= 0, "open: %s", strerror(errno));
 	/* The device reports line events only once the host's PORT_INIT set up
-	 * the port (realcom-protocol.md); connected alone is too early.  Over
+	 * the port (docs/realcom-protocol.md); connected alone is too early.  Over
 	 * RFC 2217 once realcomd has sent its line-state mask, i.e. is up. */
 	if (rfc2217)
 		CHECK(wait_daemon("up", -1, -1, 10), "%s did not come up", tty_name);
@@ -354,7 +354,7 @@ static void test_data_and_drain(void)
 	fcntl(fd, F_SETFL, 0);
 	double t0 = now();
 	CHECK(ioctl(fd, TCSBRK, 1) == 0, "tcdrain: %s", strerror(errno));	/* TCSBRK 1 = drain */
-	/* RFC 2217 has no "transmitter empty" answer (rfc2217.md): there
+	/* RFC 2217 has no "transmitter empty" answer (docs/rfc2217.md): there
 	 * tcdrain ends once the server has taken the bytes, not the line */
 	long long left = rfc2217 ? 0 : port_field("tx_queue");
 	CHECK(left == 0, "tcdrain returned with %lld bytes still on the line (after %.2f s)", left,
