@@ -50,6 +50,7 @@ struct conf_state {
 	char sec_name[64];
 	unsigned int sec_line;
 	unsigned int sec_errors;	/* s->errors when it was opened */
+	bool sec_not_text;		/* a line of it was not text: keys unknown */
 	void *obj;
 	uint64_t seen;			/* keys stored */
 	uint64_t given;			/* keys present, valid or not */
@@ -287,7 +288,7 @@ static void conf_close_section(struct conf_state *s)
 
 	if (!s->sec || s->skip)
 		goto out;
-	for (int i = 0; s->sec->keys[i].name; i++)
+	for (int i = 0; s->sec->keys[i].name && !s->sec_not_text; i++)
 		if (s->sec->keys[i].required && !(s->given & (1ULL << i)))
 			conf_fail(s, s->sec_line, "[%s]: missing key '%s'", s->sec_name,
 				  s->sec->keys[i].name);
@@ -331,6 +332,7 @@ static void conf_open_section(struct conf_state *s, const char *name)
 	s->sec_line = s->line;
 	s->sec_errors = s->errors;
 	s->seen = s->given = 0;
+	s->sec_not_text = false;
 	s->skip = true;		/* until a section below takes it */
 	for (const struct conf_section *sec = s->sections; sec->name; sec++) {
 		size_t plen = strlen(sec->name);
@@ -442,6 +444,7 @@ static char *conf_reader(char *str, int num, void *stream)
 	s->line++;
 	why = conf_not_text((const unsigned char *)line, n, &col);
 	if (why) {
+		s->sec_not_text = true;
 		if (s->not_text++ < CONF_NOT_TEXT_TOLD)
 			conf_fail(s, s->line, "not text: %s at column %zu", why, col);
 		else

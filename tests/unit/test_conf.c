@@ -265,6 +265,10 @@ static void test_not_text(void **state)
 		     "test.conf:1: not text: a control character at column 1\n"
 		     "test.conf:4: not text: bytes that are not UTF-8 at column 1\n"
 		     "test.conf:5: [global]: unknown key 'bakend' (did you mean 'backend'?)");
+	/* a section with a line that is not text: what it said is unknown, so
+	 * no "missing key" follows */
+	expect_error_n("[ttyR0]\nhost = a\0\nport = 1\n", 27,
+		       "test.conf:2: not text: a NUL byte at column 9");
 	/* a binary file: the first few lines named, the others counted */
 	expect_error("\x01\n\x02\n\x03\n\x04\n[global]\n\x05\nbakend = pty\n",
 		     "test.conf:1: not text: a control character at column 1\n"
