@@ -2,8 +2,9 @@
 /*
  * Table-driven INI loading over libinih: each section kind lists its keys
  * with a type, bounds and where the value goes in the caller's struct.
- * Every error names the file, the line, the section and the key.  What the
- * sections mean (realcom.conf and others) is the callers' business.
+ * Every error names the file, the line, the section and the key, and every
+ * problem in a file is reported, not only the first.  What the sections
+ * mean (realcom.conf and others) is the callers' business.
  */
 #ifndef REALCOM_CONF_H
 #define REALCOM_CONF_H
@@ -13,11 +14,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONF_ERR_MAX	256
+#define CONF_ERR_MAX	4096	/* every problem, one a line */
 #define CONF_KEYS_MAX	64
 
 enum conf_type {
 	CONF_STRING,	/* char[size], must fit with its NUL */
+	CONF_FILE,	/* CONF_STRING naming a regular file we can read */
 	CONF_UINT,	/* unsigned int within [min, max] */
 	CONF_BOOL,	/* bool: on/off, yes/no, true/false, 1/0 */
 	CONF_ENUM,	/* int: index into names[] */
@@ -49,9 +51,16 @@ struct conf_section {
 	int (*close)(void *ctx, void *obj, uint64_t seen, char *why, size_t whylen);
 };
 
-/* Load path (or f, named name in messages) against sections.  Returns 0, or
- * -1 with err holding "FILE:LINE: [section] key: what is wrong", or -errno
- * when the file cannot be read. */
+/*
+ * Load path (or f, named name in messages) against sections.  Returns 0, or
+ * -1 with err holding every problem found, one a line, each as
+ * "FILE:LINE: [section]: key = 'value': what is wrong" (a list too long for
+ * err ends with "FILE: N more problems"), or -errno when the file cannot be
+ * opened.  The file must be UTF-8 text: NUL and control bytes are problems
+ * (a tab and CRLF line ends aside), and so are empty values ("key =") and
+ * a section given twice.  On -1, what reached the caller's structs is
+ * partial: use none of it.
+ */
 int conf_load(const char *path, const struct conf_section *sections, void *ctx,
 	      char err[CONF_ERR_MAX]);
 int conf_load_file(FILE *f, const char *name, const struct conf_section *sections, void *ctx,

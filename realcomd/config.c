@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 
@@ -41,6 +42,7 @@ static int parse_mode(const char *value, void *field, char *why, size_t whylen)
 }
 
 #define STR(s, f) CONF_STRING, .offset = offsetof(s, f), .size = sizeof(((s *)0)->f)
+#define FILE_(s, f) CONF_FILE, .offset = offsetof(s, f), .size = sizeof(((s *)0)->f)
 #define PC struct port_config
 
 static const struct conf_key global_keys[] = {
@@ -71,11 +73,11 @@ static const struct conf_key port_keys[] = {
 	[K_TCP] = { "tcp_port", CONF_UINT, .offset = offsetof(PC, tcp_port), .min = 1,
 		    .max = 65535 },
 	[K_TLS] = { "tls", CONF_ENUM, .offset = offsetof(PC, tls), .names = config_tls_names },
-	[K_CA] = { "tls_ca", STR(PC, tls_ca) },
+	[K_CA] = { "tls_ca", FILE_(PC, tls_ca) },
 	[K_FP] = { "tls_fingerprint", CONF_CUSTOM, .offset = offsetof(PC, fingerprint),
 		   .parse = parse_fingerprint },
-	[K_CERT] = { "tls_cert", STR(PC, tls_cert) },
-	[K_KEY] = { "tls_key", STR(PC, tls_key) },
+	[K_CERT] = { "tls_cert", FILE_(PC, tls_cert) },
+	[K_KEY] = { "tls_key", FILE_(PC, tls_key) },
 	[K_VERIFY] = { "tls_verify", CONF_BOOL, .offset = offsetof(PC, tls_verify) },
 	[K_CONNECT] = { "connect", CONF_ENUM, .offset = offsetof(PC, connect),
 			.names = connect_names },
@@ -97,7 +99,7 @@ static void *open_port(void *ctx, unsigned int number, char *why, size_t whylen)
 		snprintf(why, whylen, "appears twice");
 		return NULL;
 	}
-	/* memset, not a compound literal: port_config_same() compares padding too. */
+	/* memset, not a compound literal: port_config_change() compares padding too. */
 	memset(pc, 0, sizeof(*pc));
 	pc->used = true;
 	pc->index = number;
@@ -111,6 +113,47 @@ static void *open_port(void *ctx, unsigned int number, char *why, size_t whylen)
 }
 
 #define SEEN(k) (seen & (1ULL << (k)))
+
+/* Whether a and b address the device port the same way: by its number
+ * with the default TCP ports, or by a TCP port of their own. */
+static bool port_default_tcp(const struct port_config *pc)
+{
+	unsigned int offset = pc->dev_port <= 16 ? pc->dev_port - 1 : 32 + pc->dev_port - 17;
+
+	if (pc->protocol == PROTO_RFC2217)
+		return pc->tcp_port == 4000 + pc->dev_port;
+	return pc->data_port == 950 + offset && pc->command_port == 966 + offset;
+}
+
+static bool port_same_device_port(const struct port_config *a, const struct port_config *b)
+{
+	if (strcasecmp(a->host, b->host) != 0)
+		return false;
+	if (port_default_tcp(a) && port_default_tcp(b))
+		return a->dev_port == b->dev_port;
+	if (a->protocol != b->protocol)
+		return false;
+	if (a->protocol == PROTO_RFC2217)
+		return a->tcp_port == b->tcp_port;
+	return a->data_port == b->data_port || a->command_port == b->command_port;
+}
+
+/* Two ttys on one device port would fight over it (a unit takes one
+ * client per port): refuse the second. */
+static int check_device_port(const struct realcom_config *c, const struct port_config *pc,
+			     char *why, size_t whylen)
+{
+	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++) {
+		const struct port_config *o = &c->port[i];
+
+		if (o != pc && o->used && port_same_device_port(o, pc)) {
+			snprintf(why, whylen, "host %s port %u is mapped by [ttyR%u] already: one "
+				 "tty per device port", pc->host, pc->dev_port, i);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static int close_port(void *ctx, void *obj, uint64_t seen, char *why, size_t whylen)
 {
@@ -144,7 +187,7 @@ static int close_port(void *ctx, void *obj, uint64_t seen, char *why, size_t why
 			 "data-only");
 		return -1;
 	}
-	return 0;
+	return check_device_port(ctx, pc, why, whylen);
 }
 
 static const struct conf_section sections[] = {
@@ -166,8 +209,66 @@ int config_load(const char *path, struct realcom_config *c, char err[CONF_ERR_MA
 	return conf_load(path, sections, c, err);
 }
 
-bool port_config_same(const struct port_config *a, const struct port_config *b)
+/*
+ * What a change of each key means for a running port (realcom.conf(5),
+ * "RELOAD").  Nothing in a port's section makes its tty: the tty is the
+ * section's name.  Everything about the connection is renewed under the
+ * same tty; keepalive is applied to the running connection.  A key missing
+ * here counts as a connection key (see port_config_change), so list new
+ * keys with their class.
+ */
+#define F(f, c) { offsetof(PC, f), sizeof(((PC *)0)->f), c }
+static const struct {
+	size_t offset, size;
+	enum port_change change;
+} port_fields[] = {
+	F(used, PORT_CHANGE_TTY),
+	F(index, PORT_CHANGE_TTY),
+	F(keepalive, PORT_CHANGE_LIVE),
+	F(host, PORT_CHANGE_SESSION),
+	F(dev_port, PORT_CHANGE_SESSION),
+	F(protocol, PORT_CHANGE_SESSION),
+	F(data_port, PORT_CHANGE_SESSION),
+	F(command_port, PORT_CHANGE_SESSION),
+	F(tcp_port, PORT_CHANGE_SESSION),
+	F(tls, PORT_CHANGE_SESSION),
+	F(tls_ca, PORT_CHANGE_SESSION),
+	F(pinned, PORT_CHANGE_SESSION),
+	F(fingerprint, PORT_CHANGE_SESSION),
+	F(tls_cert, PORT_CHANGE_SESSION),
+	F(tls_key, PORT_CHANGE_SESSION),
+	F(tls_verify, PORT_CHANGE_SESSION),
+	F(connect, PORT_CHANGE_SESSION),
+};
+#undef F
+
+enum port_change port_config_change(const struct port_config *a, const struct port_config *b)
 {
-	/* Both were zeroed before loading, so padding and string tails compare too. */
-	return memcmp(a, b, sizeof(*a)) == 0;
+	enum port_change change = PORT_CHANGE_NONE;
+	struct port_config rest;
+
+	memcpy(&rest, a, sizeof(rest));	/* padding too, unlike an assignment */
+	for (size_t i = 0; i < sizeof(port_fields) / sizeof(port_fields[0]); i++) {
+		size_t off = port_fields[i].offset, size = port_fields[i].size;
+
+		/* Both were zeroed before loading, so string tails compare too. */
+		if (memcmp((const char *)a + off, (const char *)b + off, size) != 0 &&
+		    port_fields[i].change > change)
+			change = port_fields[i].change;
+		memcpy((char *)&rest + off, (const char *)b + off, size);
+	}
+	/* what differs now is in no table line */
+	if (change < PORT_CHANGE_SESSION && memcmp(&rest, b, sizeof(rest)) != 0)
+		change = PORT_CHANGE_SESSION;
+	return change;
+}
+
+const char *port_change_name(enum port_change c)
+{
+	static const char *const names[] = {
+		[PORT_CHANGE_NONE] = "unchanged", [PORT_CHANGE_LIVE] = "applied to the connection",
+		[PORT_CHANGE_SESSION] = "session renewed", [PORT_CHANGE_TTY] = "tty made again",
+	};
+
+	return c <= PORT_CHANGE_TTY ? names[c] : "?";
 }

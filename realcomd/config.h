@@ -52,8 +52,17 @@ struct realcom_config {
 /* Load path into c (zeroed first).  0, or -1/-errno with err filled. */
 int config_load(const char *path, struct realcom_config *c, char err[CONF_ERR_MAX]);
 
-/* Whether two port sections mean the same thing (reload keeps the port). */
-bool port_config_same(const struct port_config *a, const struct port_config *b);
+/* What a reload must do to a running port configured as a to make it b,
+ * in rising order. */
+enum port_change {
+	PORT_CHANGE_NONE,
+	PORT_CHANGE_LIVE,	/* applied to the running connection (keepalive) */
+	PORT_CHANGE_SESSION,	/* same tty, new connection (host, protocol, TLS, ...) */
+	PORT_CHANGE_TTY,	/* the tty itself: close it and make it again */
+};
+
+enum port_change port_config_change(const struct port_config *a, const struct port_config *b);
+const char *port_change_name(enum port_change c);
 
 extern const char *const config_protocol_names[];
 extern const char *const config_tls_names[];

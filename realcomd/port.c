@@ -488,6 +488,67 @@ fail:
 	return NULL;
 }
 
+/* The new settings while the connection runs: only the keep-alive's pace. */
+static void port_reconfigure_live(struct port *p, const struct port_config *cfg)
+{
+	memcpy(&p->cfg, cfg, sizeof(p->cfg));
+	if (p->state == PORT_UP || p->state == PORT_CLOSING)
+		loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
+}
+
+int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_change change)
+{
+	struct port_config old;
+	const struct proto_ops *old_proto = p->proto, *new_proto;
+	void *old_priv = p->proto_priv, *new_priv;
+	bool was_closing = p->state == PORT_CLOSING;
+	int r;
+
+	if (change == PORT_CHANGE_LIVE) {
+		port_reconfigure_live(p, cfg);
+		return 0;
+	}
+	/* The new driver first, beside the running one: when it cannot be made
+	 * (a TLS file that does not load), the port goes on as it was. */
+	memcpy(&old, &p->cfg, sizeof(old));
+	memcpy(&p->cfg, cfg, sizeof(p->cfg));
+	new_proto = cfg->protocol == PROTO_RFC2217 ? &proto_rfc2217 : &proto_realcom;
+	p->proto = new_proto;
+	p->proto_priv = NULL;
+	r = new_proto->init(p);
+	new_priv = p->proto_priv;
+	if (r < 0)
+		new_proto->free(p);	/* what init made of p->proto_priv */
+	memcpy(&p->cfg, &old, sizeof(p->cfg));
+	p->proto = old_proto;
+	p->proto_priv = old_priv;
+	if (r < 0) {
+		port_log(p, LOG_ERR, "new settings not applied: %s", strerror(-r));
+		return r;
+	}
+	/* The old session ends under the old settings (its TLS slot is its
+	 * host's); bytes still in flight are lost, as in any reconnect.  The
+	 * backend hears of no link-down: to the kernel backend that is a
+	 * carrier loss, which hangs up a tty without CLOCAL.  Closing, with
+	 * no application left, the port goes down as a close would take it. */
+	port_disconnect(p);
+	old_proto->free(p);
+	if (was_closing)
+		p->backend->link(p, false);
+	memcpy(&p->cfg, cfg, sizeof(p->cfg));
+	p->proto = new_proto;
+	p->proto_priv = new_priv;
+	snprintf(p->peer, sizeof(p->peer), "%s", cfg->host);
+	p->backoff_ms = 0;
+	p->last_error[0] = '\0';
+	/* A new session at once, which sends the whole line state again. */
+	if (port_wants_link(p))
+		port_connect(p);
+	else
+		port_set_state(p, PORT_IDLE);
+	return 0;
+}
+
 void port_free(struct port *p)
 {
 	if (!p)

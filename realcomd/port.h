@@ -148,6 +148,12 @@ struct daemon {
 
 struct port *port_new(struct daemon *d, const struct port_config *cfg);
 void port_free(struct port *p);
+/* A reload changed the port's section (change: port_config_change): take
+ * cfg under the same tty.  PORT_CHANGE_LIVE keeps the connection; otherwise
+ * the session is renewed (disconnect, then connect with cfg, the line state
+ * replayed) while the application keeps its descriptor.  0, or -errno with
+ * the port left as it was. */
+int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_change change);
 const char *port_state_name(enum port_state s);
 /* Stopping: let the device drain (bounded), then disconnect and stay idle. */
 void port_shutdown(struct port *p);

@@ -35,7 +35,8 @@ static const char usage[] =
 	"Commands:\n"
 	"  status [--json]   every port: state, peer, protocol, TLS, bytes, errors, modem lines\n"
 	"  metrics           the same counters in Prometheus text format (node_exporter)\n"
-	"  reload            re-read realcom.conf; ports whose settings did not change stay up\n"
+	"  reload            re-read realcom.conf: a changed port keeps its tty (its\n"
+	"                    connection is renewed); a file with errors changes nothing\n"
 	"  line TTY          open TTY (ttyR<N> or a path) and show what an application sees\n"
 	"\n"
 	"Options:\n"
@@ -79,11 +80,20 @@ static bool flag(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
 }
 
+/* An error, each of its lines (a refused reload lists every problem) on
+ * its own, prefixed. */
 static int failed(json_object *o)
 {
+	const char *err = str(o, "error");
+
 	if (flag(o, "ok"))
 		return 0;
-	fprintf(stderr, "realcomctl: %s\n", str(o, "error"));
+	do {
+		size_t n = strcspn(err, "\n");
+
+		fprintf(stderr, "realcomctl: %.*s\n", (int)n, err);
+		err += n + (err[n] == '\n');
+	} while (*err);
 	return 1;
 }
 

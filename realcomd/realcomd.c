@@ -39,7 +39,8 @@ static const char usage[] =
 	"  -c, --config FILE   configuration (default " REALCOM_CONF_DEFAULT ")\n"
 	"  -f, --foreground    stay in the foreground and log to stderr\n"
 	"  -v, --verbose       log state changes and protocol details\n"
-	"  -t, --check         check the configuration and exit\n"
+	"  -t, --check         check the configuration: print every problem (exit 1)\n"
+	"                      or how many ports it maps (exit 0)\n"
 	"  -p, --pidfile FILE  write the daemon's pid to FILE (removed at exit)\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n";
@@ -48,45 +49,86 @@ static struct daemon daemon_state;
 static const char *config_path = REALCOM_CONF_DEFAULT;
 static const char *pidfile;
 
+/* Make the port of slot i what pc says; *counts the outcome. */
+static void daemon_apply_port(struct daemon *d, unsigned int i, const struct port_config *pc,
+			      unsigned int count[5], bool *failed)
+{
+	enum { ADDED, CHANGED, REMOVED, UNCHANGED, RENEWED };
+	struct port *p = d->ports[i];
+	enum port_change change = p && pc->used ? port_config_change(&p->cfg, pc) : PORT_CHANGE_TTY;
+
+	*failed = false;
+	if (p && change == PORT_CHANGE_NONE) {
+		count[UNCHANGED]++;
+		return;
+	}
+	/* The application keeps its tty (and, for keepalive, its connection);
+	 * new settings that cannot be loaded leave the port running as it was. */
+	if (p && change != PORT_CHANGE_TTY) {
+		if (port_reconfigure(p, pc, change) < 0) {
+			*failed = true;
+			return;
+		}
+		log_info("ttyR%u: %s", i, port_change_name(change));
+		count[RENEWED]++;
+		return;
+	}
+	if (p) {
+		port_free(p);
+		d->ports[i] = NULL;
+		if (!pc->used) {
+			count[REMOVED]++;
+			log_info("ttyR%u: removed", i);
+		}
+	}
+	if (!pc->used)
+		return;
+	d->ports[i] = port_new(d, pc);
+	if (d->ports[i])
+		count[p ? CHANGED : ADDED]++;
+	else
+		*failed = true;
+}
+
 /* Bring the ports in line with cfg.  Returns how many configured ports could
  * not be set up (each says why in the log), or -1 if none of them could. */
 static int daemon_apply(struct daemon *d, struct realcom_config *cfg, char *summary, size_t len)
 {
-	unsigned int added = 0, removed = 0, changed = 0, kept = 0, failed = 0, used = 0;
+	unsigned int count[5] = { 0 }, failed = 0, used = 0;
 	char failures[128] = "";
 	size_t flen = 0;
+	bool fail;
 
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++) {
-		struct port *p = d->ports[i];
-		const struct port_config *pc = &cfg->port[i];
-
-		used += pc->used;
-		if (p && pc->used && port_config_same(&p->cfg, pc)) {
-			kept++;
+		used += cfg->port[i].used;
+		if (!d->ports[i] && !cfg->port[i].used)
 			continue;
-		}
-		if (p) {
-			port_free(p);
-			d->ports[i] = NULL;
-			if (!pc->used) {
-				removed++;
-				log_info("ttyR%u: removed", i);
-			}
-		}
-		if (!pc->used)
-			continue;
-		d->ports[i] = port_new(d, pc);
-		if (d->ports[i])
-			p ? changed++ : added++;
-		else if (failed++ < 8 && flen < sizeof(failures))
+		daemon_apply_port(d, i, &cfg->port[i], count, &fail);
+		if (fail && failed++ < 8 && flen < sizeof(failures))
 			flen += (size_t)snprintf(failures + flen, sizeof(failures) - flen, " ttyR%u", i);
 	}
-	snprintf(summary, len, "%u added, %u changed, %u removed, %u unchanged%s%s%s", added, changed,
-		 removed, kept, failed ? "; not set up (see the log):" : "", failures,
-		 failed > 8 ? " ..." : "");
+	/* "renewed" last: scripts that read the first four keep working */
+	snprintf(summary, len, "%u added, %u changed, %u removed, %u unchanged, %u renewed%s%s%s",
+		 count[0], count[1], count[2], count[3], count[4],
+		 failed ? "; not set up (see the log):" : "", failures, failed > 8 ? " ..." : "");
 	if (failed && failed == used)
 		return -1;
 	return (int)failed;
+}
+
+/* Every problem of a refused file, one log line each. */
+static void log_problems(int level, const char *err)
+{
+	char line[CONF_ERR_MAX];
+	const char *p = err;
+
+	while (*p) {
+		size_t n = strcspn(p, "\n");
+
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		log_msg(level, "%s", line);
+		p += n + (p[n] == '\n');
+	}
 }
 
 static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
@@ -98,7 +140,8 @@ static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 		return -1;
 	}
 	if (config_load(config_path, cfg, err) != 0) {
-		log_warnx("reload: %s; keeping the running configuration", err);
+		log_warnx("reload: %s refused, the running configuration stays:", config_path);
+		log_problems(LOG_WARNING, err);
 		free(cfg);
 		return -1;
 	}
@@ -110,6 +153,9 @@ static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 	memcpy(cfg->pty_dir, d->cfg->pty_dir, sizeof(cfg->pty_dir));
 	cfg->backend = d->cfg->backend;
 	memcpy(cfg->control_socket, d->cfg->control_socket, sizeof(cfg->control_socket));
+	memcpy(cfg->control_group, d->cfg->control_group, sizeof(cfg->control_group));
+	memcpy(cfg->pty_group, d->cfg->pty_group, sizeof(cfg->pty_group));
+	cfg->pty_mode = d->cfg->pty_mode;
 	free(d->cfg);
 	d->cfg = cfg;
 	if (daemon_apply(d, cfg, summary, len) != 0) {
@@ -370,8 +416,14 @@ int main(int argc, char **argv)
 	d->cfg = calloc(1, sizeof(*d->cfg));
 	if (!d->cfg)
 		fatal("out of memory");
-	if (config_load(config_path, d->cfg, err) != 0)
-		fatalx("%s", err);
+	if (config_load(config_path, d->cfg, err) != 0) {
+		/* -t prints the problems as they are, for editors and scripts */
+		if (check)
+			fprintf(stderr, "%s\n", err);
+		else
+			log_problems(LOG_ERR, err);
+		return 1;
+	}
 	if (check) {
 		unsigned int n = 0;
 

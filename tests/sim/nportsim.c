@@ -364,7 +364,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case O_RATE:
 			if (conf_parse_bool(optarg, &b, why, sizeof(why)))
-				usage_error("--line-rate '%s': expected on or off", optarg);
+				usage_error("--line-rate '%s': %s", optarg, why);
 			o->line_rate = b;
 			break;
 		case O_IDLE:

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "tls.h"
@@ -28,6 +29,7 @@ struct t_port {
 	bool verify;
 	uint8_t fp[TLS_FP_LEN];
 	unsigned int keepalive;
+	char ca[64];
 	uint64_t seen;
 };
 
@@ -63,6 +65,8 @@ static const struct conf_key port_keys[] = {
 	{ "tls_verify", CONF_BOOL, .offset = offsetof(struct t_port, verify) },
 	{ "tls_fingerprint", CONF_CUSTOM, .offset = offsetof(struct t_port, fp), .parse = parse_fp },
 	{ "keepalive", CONF_UINT, .offset = offsetof(struct t_port, keepalive), .min = 1, .max = 3600 },
+	{ "ca", CONF_FILE, .offset = offsetof(struct t_port, ca),
+	  .size = sizeof(((struct t_port *)0)->ca) },
 	{ 0 },
 };
 
@@ -104,9 +108,10 @@ static const struct conf_section sections[] = {
 	{ 0 },
 };
 
-static int load(const char *text, struct t_conf *c, char err[CONF_ERR_MAX])
+/* text of len bytes, NULs and all */
+static int load_n(const char *text, size_t len, struct t_conf *c, char err[CONF_ERR_MAX])
 {
-	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	FILE *f = fmemopen((void *)text, len, "r");
 	int r;
 
 	assert_non_null(f);
@@ -114,6 +119,11 @@ static int load(const char *text, struct t_conf *c, char err[CONF_ERR_MAX])
 	r = conf_load_file(f, "test.conf", sections, c, err);
 	fclose(f);
 	return r;
+}
+
+static int load(const char *text, struct t_conf *c, char err[CONF_ERR_MAX])
+{
+	return load_n(text, strlen(text), c, err);
 }
 
 static void test_valid(void **state)
@@ -168,18 +178,24 @@ static void test_valid(void **state)
 	assert_int_equal(c.tty[7].seen, 0x3f);
 }
 
-static void expect_error(const char *text, const char *want)
+static void expect_error_n(const char *text, size_t len, const char *want)
 {
 	struct t_conf c;
 	char err[CONF_ERR_MAX];
 
-	assert_int_equal(load(text, &c, err), -1);
+	assert_int_equal(load_n(text, len, &c, err), -1);
 	assert_string_equal(err, want);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	expect_error_n(text, strlen(text), want);
 }
 
 static void test_errors(void **state)
 {
-	expect_error("[global]\nbakend = pty\n", "test.conf:2: [global]: unknown key 'bakend'");
+	expect_error("[global]\nbakend = pty\n",
+		     "test.conf:2: [global]: unknown key 'bakend' (did you mean 'backend'?)");
 	expect_error("[global]\nbackend = maybe\n",
 		     "test.conf:2: [global]: backend = 'maybe': expected one of auto, kernel, pty");
 	expect_error("[ttyR0]\nhost = a\nport = 33\n",
@@ -201,16 +217,17 @@ static void test_errors(void **state)
 		     "test.conf:2: [ttyR0]: host = '0123456789012345678901234567890123456789': "
 		     "longer than 31 characters");
 	expect_error("[ttyR0]\nhost = a\nport = 1\n\n[ttyR0]\nhost = b\nport = 2\n",
-		     "test.conf:5: [ttyR0]: appears twice");
+		     "test.conf:5: [ttyR0]: appears twice (first on line 1)");
 	expect_error("[ttyR0]\nhost = a\nport = 1\nhost = b\n",
 		     "test.conf:4: [ttyR0]: key 'host' given twice (first on line 2)");
 	expect_error("[ttyR0]\nport = 1\n[global]\n", "test.conf:1: [ttyR0]: missing key 'host'");
-	expect_error("[global]\n[ttyR3]\n", "test.conf:2: [ttyR3]: missing key 'host'");
+	expect_error("[global]\n[ttyR3]\n", "test.conf:2: [ttyR3]: missing key 'host'\n"
+		     "test.conf:2: [ttyR3]: missing key 'port'");
 	expect_error("[serial]\nhost = a\n", "test.conf:1: unknown section [serial]");
 	expect_error("[ttyR8]\n", "test.conf:1: [ttyR8]: the number after 'ttyR' must be 0 to 7");
 	expect_error("[ttyR01]\n", "test.conf:1: [ttyR01]: the number after 'ttyR' must be 0 to 7");
 	expect_error("[ttyRx]\n", "test.conf:1: [ttyRx]: the number after 'ttyR' must be 0 to 7");
-	expect_error("[ttyR]\n", "test.conf:1: unknown section [ttyR]");
+	expect_error("[ttyR]\n", "test.conf:1: unknown section [ttyR] (did you mean [ttyRN]?)");
 	expect_error("host = a\n", "test.conf:1: key 'host' outside any section");
 	expect_error("[global]\nbackend pty\n",
 		     "test.conf:2: expected 'key = value' or '[section]'");
@@ -220,12 +237,197 @@ static void test_errors(void **state)
 		     "test.conf:3: expected 'key = value' or '[section]'");
 }
 
+/* NUL bytes, other control bytes and what is not UTF-8 are refused, each
+ * line on its own; UTF-8 text, tabs, CRLF and a byte order mark are fine. */
+static void test_not_text(void **state)
+{
+	static const char nuls[8] = { 0 };
+	struct t_conf c;
+	char err[CONF_ERR_MAX];
+
+	expect_error_n(nuls, sizeof(nuls), "test.conf:1: not text: a NUL byte at column 1");
+	expect_error_n("[global]\nbackend = p\0ty\n", 23,
+		       "test.conf:2: not text: a NUL byte at column 12");
+	expect_error("\x7f\x45LF\x02\x01\x01\n",
+		     "test.conf:1: not text: a control character at column 1");
+	expect_error("[global]\n; caf\xe9\n",
+		     "test.conf:2: not text: bytes that are not UTF-8 at column 6");
+	expect_error("; \xc0\xaf overlong\n",
+		     "test.conf:1: not text: bytes that are not UTF-8 at column 3");
+	expect_error("; \xed\xa0\x80 surrogate\n",
+		     "test.conf:1: not text: bytes that are not UTF-8 at column 3");
+	expect_error("; cut \xe2\x82",
+		     "test.conf:1: not text: bytes that are not UTF-8 at column 7");
+	expect_error("[global]\nbackend = pty\x1b[0m\n",
+		     "test.conf:2: not text: a control character at column 14");
+	/* every such line is named, and the text lines are still checked */
+	expect_error("\x01\n[global]\nbackend = pty\n\xff\xfe\nbakend = pty\n",
+		     "test.conf:1: not text: a control character at column 1\n"
+		     "test.conf:4: not text: bytes that are not UTF-8 at column 1\n"
+		     "test.conf:5: [global]: unknown key 'bakend' (did you mean 'backend'?)");
+	/* a section with a line that is not text: what it said is unknown, so
+	 * no "missing key" follows */
+	expect_error_n("[ttyR0]\nhost = a\0\nport = 1\n", 27,
+		       "test.conf:2: not text: a NUL byte at column 9");
+	/* a binary file: the first few lines named, the others counted */
+	expect_error("\x01\n\x02\n\x03\n\x04\n[global]\n\x05\nbakend = pty\n",
+		     "test.conf:1: not text: a control character at column 1\n"
+		     "test.conf:2: not text: a control character at column 1\n"
+		     "test.conf:3: not text: a control character at column 1\n"
+		     "test.conf:7: [global]: unknown key 'bakend' (did you mean 'backend'?)\n"
+		     "test.conf: 2 more lines that are not text");
+	assert_int_equal(load("\xef\xbb\xbf[global]\r\n; caf\xc3\xa9 \xe2\x82\xac "
+			      "\xf0\x9f\x94\x8c\r\nbackend =\tkernel\r\n", &c, err), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(c.global.backend, 1);
+}
+
+static void test_empty_value(void **state)
+{
+	expect_error("[ttyR0]\nhost =\nport = 1\n", "test.conf:2: [ttyR0]: host has no value");
+	expect_error("[global]\nbackend = \t \n", "test.conf:2: [global]: backend has no value");
+	expect_error("[global]\npty_dir = ; a comment is no value\n",
+		     "test.conf:2: [global]: pty_dir has no value");
+	expect_error("[global]\n= pty\n", "test.conf:2: expected 'key = value' or '[section]'");
+}
+
+static void test_section_twice(void **state)
+{
+	expect_error("[global]\nbackend = pty\n\n[global]\npty_dir = /run\n",
+		     "test.conf:4: [global]: appears twice (first on line 1)");
+	expect_error("[ttyR2]\nhost = a\nport = 1\n[global]\n[ttyR2]\nhost = a\nport = 1\n",
+		     "test.conf:5: [ttyR2]: appears twice (first on line 1)");
+}
+
+static void test_did_you_mean(void **state)
+{
+	expect_error("[ttyR0]\nhots = a\nport = 1\n",
+		     "test.conf:2: [ttyR0]: unknown key 'hots' (did you mean 'host'?)\n"
+		     "test.conf:1: [ttyR0]: missing key 'host'");
+	expect_error("[ttyR0]\nhost = a\nport = 1\nKeepAlive = 5\n",
+		     "test.conf:4: [ttyR0]: unknown key 'KeepAlive' (did you mean 'keepalive'?)");
+	expect_error("[ttyR0]\nhost = a\nport = 1\nbackend = pty\n",
+		     "test.conf:4: [ttyR0]: unknown key 'backend' (it belongs in [global])");
+	expect_error("[global]\nhost = a\n",
+		     "test.conf:2: [global]: unknown key 'host' (it belongs in [ttyRN])");
+	expect_error("[global]\nfrobnicate = 1\n", "test.conf:2: [global]: unknown key 'frobnicate'");
+	expect_error("[globl]\nbackend = pty\n",
+		     "test.conf:1: unknown section [globl] (did you mean [global]?)");
+	expect_error("[tty3]\nhost = a\n", "test.conf:1: unknown section [tty3] (did you mean [ttyR3]?)");
+	expect_error("[TTYR3]\n", "test.conf:1: unknown section [TTYR3] (did you mean [ttyR3]?)");
+	expect_error("[serial]\n", "test.conf:1: unknown section [serial]");
+}
+
+/* One round finds every problem, each with its line, in file order. */
+static void test_every_problem(void **state)
+{
+	expect_error("[global]\n"
+		     "backend = maybe\n"
+		     "pty_dir =\n"
+		     "\n"
+		     "[ttyR0]\n"
+		     "host = a\n"
+		     "port = 99\n"
+		     "tls_verify = perhaps\n"
+		     "garbage\n"
+		     "[ttyR1]\n"
+		     "port = 1\n"
+		     "port = 2\n"
+		     "[ttyR0]\n"
+		     "host = b\n"
+		     "[global]\n",
+		     "test.conf:2: [global]: backend = 'maybe': expected one of auto, kernel, pty\n"
+		     "test.conf:3: [global]: pty_dir has no value\n"
+		     "test.conf:7: [ttyR0]: port = '99': expected a whole number from 1 to 32\n"
+		     "test.conf:8: [ttyR0]: tls_verify = 'perhaps': expected one of off, on, no, "
+		     "yes, false, true, 0, 1\n"
+		     "test.conf:9: expected 'key = value' or '[section]'\n"
+		     "test.conf:12: [ttyR1]: key 'port' given twice (first on line 11)\n"
+		     "test.conf:10: [ttyR1]: missing key 'host'\n"
+		     "test.conf:13: [ttyR0]: appears twice (first on line 5)\n"
+		     "test.conf:15: [global]: appears twice (first on line 1)");
+	/* the section's own check runs only when its keys were right */
+	expect_error("[ttyR0]\nhost = a\nport = 20\nprotocol = rfc2217\n[ttyR1]\nhost = a\n"
+		     "port = 20\nprotocol = rfc2217\nkeepalive = 0\n",
+		     "test.conf:1: [ttyR0]: rfc2217 needs port <= 16 in this test schema\n"
+		     "test.conf:9: [ttyR1]: keepalive = '0': expected a whole number from 1 to 3600");
+}
+
+/* Too many to list: the list ends saying how many more there were. */
+static void test_too_many_problems(void **state)
+{
+	struct t_conf c;
+	char err[CONF_ERR_MAX];
+	size_t n = 0;
+	char *text = malloc(1000 * 16), *last;
+	int listed = 0;
+
+	assert_non_null(text);
+	n += (size_t)sprintf(text, "[global]\n");
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)sprintf(text + n, "bakend = %d\n", i);
+	assert_int_equal(load(text, &c, err), -1);
+	free(text);
+	assert_true(strlen(err) < CONF_ERR_MAX);
+	assert_non_null(strstr(err, "test.conf:2: [global]: unknown key 'bakend'"));
+	last = strrchr(err, '\n');
+	assert_non_null(last);
+	assert_non_null(strstr(last, "test.conf: "));
+	assert_non_null(strstr(last, " more problems"));
+	/* the listed ones and the counted ones are all 1000 */
+	for (const char *p = err; (p = strstr(p, "unknown key")); p++)
+		listed++;
+	assert_true(listed > 10);
+	assert_int_equal(listed + atoi(last + strlen("\ntest.conf: ")), 1000);
+}
+
+static void test_booleans(void **state)
+{
+	static const struct { const char *text; bool value; } spellings[] = {
+		{ "on", true }, { "off", false }, { "yes", true }, { "no", false },
+		{ "true", true }, { "false", false }, { "1", true }, { "0", false },
+	};
+	struct t_conf c;
+	char err[CONF_ERR_MAX], text[128];
+
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+		snprintf(text, sizeof(text), "[ttyR0]\nhost = a\nport = 1\ntls_verify = %s\n",
+			 spellings[i].text);
+		assert_int_equal(load(text, &c, err), 0);
+		assert_int_equal(c.tty[0].verify, spellings[i].value);
+	}
+	expect_error("[ttyR0]\nhost = a\nport = 1\ntls_verify = enabled\n",
+		     "test.conf:4: [ttyR0]: tls_verify = 'enabled': expected one of off, on, no, "
+		     "yes, false, true, 0, 1");
+}
+
+/* A file key names a regular file we can read, checked at load. */
+static void test_file_key(void **state)
+{
+	char path[] = "/tmp/test_conf_XXXXXX", text[256], want[512];
+	struct t_conf c;
+	char err[CONF_ERR_MAX];
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(text, sizeof(text), "[ttyR0]\nhost = a\nport = 1\nca = %s\n", path);
+	assert_int_equal(load(text, &c, err), 0);
+	assert_string_equal(c.tty[0].ca, path);
+	unlink(path);
+	snprintf(want, sizeof(want), "test.conf:4: [ttyR0]: ca = '%s': cannot read it: "
+		 "No such file or directory", path);
+	expect_error(text, want);
+	expect_error("[ttyR0]\nhost = a\nport = 1\nca = /tmp\n",
+		     "test.conf:4: [ttyR0]: ca = '/tmp': not a regular file");
+}
+
 static void test_long_line(void **state)
 {
 	char text[600];
 
 	snprintf(text, sizeof(text), "[global]\npty_dir = %0500d\n", 7);
-	expect_error(text, "test.conf:2: line longer than 197 characters");
+	expect_error(text, "test.conf:2: line longer than 198 characters");
 }
 
 static void test_missing_file(void **state)
@@ -268,6 +470,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_not_text),
+		cmocka_unit_test(test_empty_value),
+		cmocka_unit_test(test_section_twice),
+		cmocka_unit_test(test_did_you_mean),
+		cmocka_unit_test(test_every_problem),
+		cmocka_unit_test(test_too_many_problems),
+		cmocka_unit_test(test_booleans),
+		cmocka_unit_test(test_file_key),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_value_parsers),
