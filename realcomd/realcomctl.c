@@ -32,7 +32,8 @@ static const char usage[] =
 	"Control realcomd and look at mapped ports.\n"
 	"\n"
 	"Commands:\n"
-	"  status [--json]   every port: state, peer, protocol, TLS, bytes, errors, modem lines\n"
+	"  status [--json]   every port: state, next try, peer, path, protocol, TLS, bytes,\n"
+	"                    errors, modem lines\n"
 	"  reload            re-read realcom.conf; ports whose settings did not change stay up\n"
 	"  line TTY          open TTY (ttyR<N> or a path) and show what an application sees\n"
 	"\n"
@@ -83,6 +84,10 @@ static int failed(json_object *o)
 	return 1;
 }
 
+/* One format for the heading and the rows, so they stay aligned; the
+ * longest state, "waiting to reconnect", fits its column. */
+#define STATUS_ROW	"%-7s %-20s %-7s %-24s %-8s %-9s %-4s %10s %10s %6s  %-15s "
+
 static int cmd_status(int argc, char **argv)
 {
 	bool as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
@@ -102,24 +107,32 @@ static int cmd_status(int argc, char **argv)
 						    JSON_C_TO_STRING_PRETTY));
 	} else if (r == 0) {
 		ports = json_object_object_get(o, "ports");
-		printf("%-7s %-12s %-24s %-8s %-9s %-4s %10s %10s %6s  %-15s %s\n", "TTY", "STATE",
-		       "PEER", "PROTOCOL", "TLS", "OPEN", "TX", "RX", "RECONN", "MODEM", "LAST ERROR");
+		printf(STATUS_ROW "%s\n", "TTY", "STATE", "NEXT", "PEER", "PROTOCOL", "TLS", "OPEN",
+		       "TX", "RX", "RECONN", "MODEM", "LAST ERROR");
 		for (size_t i = 0; i < json_object_array_length(ports); i++) {
 			json_object *p = json_object_array_get_idx(ports, i);
 			json_object *m = json_object_object_get(p, "modem");
-			char modem[32];
+			char modem[32], next[16] = "-", tx[24], rx[24], reconn[24];
 
 			snprintf(modem, sizeof(modem), "%s%s%s%s", flag(m, "cts") ? "CTS " : "",
 				 flag(m, "dsr") ? "DSR " : "", flag(m, "dcd") ? "DCD " : "",
 				 flag(m, "ri") ? "RI" : "");
-			printf("%-7s %-12s %-24s %-8s %-9s %-4s %10lld %10lld %6lld  %-15s %s\n",
-			       str(p, "tty"), str(p, "state"), str(p, "peer"), str(p, "protocol"),
-			       str(p, "tls"), flag(p, "open") ? "yes" : "no",
-			       (long long)num(p, "tx_bytes"), (long long)num(p, "rx_bytes"),
-			       (long long)num(p, "reconnects"), modem[0] ? modem : "-",
+			/* the next connect attempt while backing off */
+			if (num(p, "next_try_ms") > 0)
+				snprintf(next, sizeof(next), "%.1fs",
+					 (double)num(p, "next_try_ms") / 1000.0);
+			snprintf(tx, sizeof(tx), "%lld", (long long)num(p, "tx_bytes"));
+			snprintf(rx, sizeof(rx), "%lld", (long long)num(p, "rx_bytes"));
+			snprintf(reconn, sizeof(reconn), "%lld", (long long)num(p, "reconnects"));
+			printf(STATUS_ROW "%s\n", str(p, "tty"), str(p, "state"), next,
+			       str(p, "peer"), str(p, "protocol"), str(p, "tls"),
+			       flag(p, "open") ? "yes" : "no", tx, rx, reconn, modem[0] ? modem : "-",
 			       str(p, "last_error")[0] ? str(p, "last_error") : "-");
 			if (str(p, "tls_info")[0])
 				printf("        %s\n", str(p, "tls_info"));
+			if (strcmp(str(p, "via"), "backup") == 0)
+				printf("        on the backup path (backup_host %s)\n",
+				       str(p, "backup_host"));
 		}
 	}
 	json_object_put(o);
