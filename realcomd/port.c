@@ -26,7 +26,7 @@
  * every session at once is not hammered every 100 ms. */
 #define STABLE_MS		5000
 #define CLOSE_DRAIN_MS		3000	/* the device drains at most ~3 s itself */
-#define DRAIN_DOWN_MS		3000	/* tcdrain while down, when it gives no limit */
+#define DRAIN_DOWN_MS		3000	/* the longest a tcdrain waits for a link that is down */
 
 static const char *const state_names[] = {
 	[PORT_IDLE] = "idle", [PORT_CONNECTING] = "connecting", [PORT_INIT] = "initialising",
@@ -432,7 +432,8 @@ void port_app_drain(struct port *p, uint32_t timeout_ms)
 	/* No link: nothing leaves.  Wait (bounded) for one, then fail: a drain
 	 * that answers success here would tell the application its data is out. */
 	p->drain_waiting = true;
-	loop_timer_arm(&p->drain_wait, timeout_ms ? timeout_ms : DRAIN_DOWN_MS, 0);
+	loop_timer_arm(&p->drain_wait, timeout_ms && timeout_ms < DRAIN_DOWN_MS ? timeout_ms :
+			DRAIN_DOWN_MS, 0);
 }
 
 void port_app_rx_resume(struct port *p)

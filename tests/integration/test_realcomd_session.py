@@ -122,6 +122,27 @@ class Backoff(unittest.TestCase):
             finally:
                 os.close(fd)
 
+    def test_backoff_is_capped_at_30_s(self):
+        """Nothing listens: attempts fail at once, the step doubles from
+        100 ms and stops at 30 s (about 30 s of failures to get there)."""
+        with Sim() as gone:
+            port = realcom_port(gone)
+        with Realcomd({0: port}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                steps = set()
+
+                def capped():
+                    p = d.port()
+                    steps.add(p["backoff_ms"])
+                    self.assertLessEqual(p["next_try_ms"], 30000)
+                    return p["backoff_ms"] == 30000
+                wait_for(capped, "the back-off to reach 30 s", timeout=60, interval=0.05)
+                self.assertLessEqual(max(steps), 30000)
+                self.assertIn(12800, steps)          # it doubled on the way
+            finally:
+                os.close(fd)
+
 
 def backup_port(primary, backup, n=1, **extra):
     """A [ttyR] section for nportsim primary's port n with nportsim backup as
