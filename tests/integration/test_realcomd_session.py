@@ -154,9 +154,16 @@ def backup_port(primary, backup, n=1, **extra):
 
 class RedundantNportsim(unittest.TestCase):
     def test_primary_unreachable_at_connect(self):
-        with Sim() as gone:
-            dead = {"data_port": gone.data_port(), "command_port": gone.command_port()}
-        # nothing listens on the primary's ports any more: refused at connect
+        # ports bound here but not listening: a connect to them is refused,
+        # and no other process can take them meanwhile
+        held = []
+        for _ in range(2):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            self.addCleanup(s.close)
+        dead = {"data_port": held[0].getsockname()[1],
+                "command_port": held[1].getsockname()[1]}
         with Sim("--echo") as backup, \
                 Realcomd({0: backup_port(backup, backup, **dead)}) as d:
             fd = open_tty(d.tty(0), termios.B4800)
