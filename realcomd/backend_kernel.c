@@ -31,6 +31,7 @@ struct kb {
 	bool rx_blocked;	/* the tty was full: waiting for POLLOUT */
 	uint32_t drain_cookie;
 	bool drain_pending;
+	size_t stale;		/* data dropped for a CLOSE behind it (kb_discard) */
 };
 
 static struct kb *kb_of(struct port *p)
@@ -57,11 +58,19 @@ static int kb_send(struct kb *k, uint16_t type, const void *payload, size_t len)
 	return -EIO;
 }
 
+/* Room for the longest message: a read with less may fail (EINVAL). */
+static bool kb_room_for_one(const struct kb *k)
+{
+	return buf_room(&k->in) >= sizeof(struct realcom_hdr) + REALCOM_MAX_PAYLOAD;
+}
+
 static void kb_update(struct kb *k)
 {
 	uint32_t ev = 0;
 
-	if (buf_len(&k->in) == 0 || port_app_tx_room(k->p) > 0)
+	/* Link down: read on behind data that waits, to see a CLOSE (kb_skip_stale). */
+	if (buf_len(&k->in) == 0 || port_app_tx_room(k->p) > 0 ||
+	    (k->p->state != PORT_UP && kb_room_for_one(k)))
 		ev |= EPOLLIN;
 	if (k->rx_blocked)
 		ev |= EPOLLOUT;
@@ -158,6 +167,33 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 	}
 }
 
+/*
+ * The TX_DATA at the head waits for the link.  If the application's CLOSE
+ * is already behind it, the data was written for a session that never came
+ * (realcomd(8), DATA ACROSS SESSIONS): drop it and go on to the CLOSE.
+ */
+static bool kb_skip_stale(struct kb *k)
+{
+	const uint8_t *q = buf_head(&k->in);
+	size_t off = 0, len = buf_len(&k->in);
+	struct realcom_hdr h = { 0 };
+
+	if (k->p->state == PORT_UP)
+		return false;
+	while (off + sizeof(h) <= len) {
+		memcpy(&h, q + off, sizeof(h));
+		if (h.type == REALCOM_MSG_CLOSE)
+			break;
+		off += sizeof(h) + h.len;
+	}
+	if (h.type != REALCOM_MSG_CLOSE || off + sizeof(h) > len)
+		return false;
+	memcpy(&h, q, sizeof(h));
+	k->stale += h.len;
+	buf_consume(&k->in, sizeof(h) + h.len);
+	return true;
+}
+
 static void kb_read(struct kb *k)
 {
 	for (int round = 0; round < 16; round++) {
@@ -175,8 +211,13 @@ static void kb_read(struct kb *k)
 			if (!kb_message(k, &h, buf_head(&k->in))) {
 				/* put the header of the rest back in front */
 				k->in.head -= sizeof(h);
-				kb_update(k);
-				return;
+				if (kb_skip_stale(k))
+					continue;
+				if (k->p->state == PORT_UP || !kb_room_for_one(k)) {
+					kb_update(k);
+					return;
+				}
+				break;	/* link down: read what follows */
 			}
 			buf_consume(&k->in, h.len);
 		}
@@ -273,6 +314,20 @@ static void kb_tx_resume(struct port *p)
 }
 
 /*
+ * What kb_skip_stale() dropped for the CLOSE that leads here.  realcom.ko's
+ * shutdown empties its own transmit fifo (what closing_wait did not get
+ * out); those bytes never reach realcomd and are not counted.
+ */
+static size_t kb_discard(struct port *p)
+{
+	struct kb *k = kb_of(p);
+	size_t n = k->stale;
+
+	k->stale = 0;
+	return n;
+}
+
+/*
  * The tty's label, for udev's /dev/serial/realcom/<host>-<port>: the host
  * with every character the driver refuses turned into '_', shortened so the
  * port number always fits.
@@ -355,4 +410,5 @@ const struct backend_ops backend_kernel = {
 	.link = kb_link,
 	.drained = kb_drained,
 	.tx_resume = kb_tx_resume,
+	.discard = kb_discard,
 };

@@ -235,6 +235,8 @@ static void pty_link(struct port *p, bool up)
 {
 }
 
+/* A pty's tcdrain returns at once (it has no transmitter to wait for):
+ * there is nobody to tell, and no way to make it fail (realcomd(8)). */
 static void pty_drained(struct port *p, uint32_t remaining)
 {
 }
@@ -266,6 +268,31 @@ static void pty_open_failed(struct port *p, int err)
 	port_log(p, LOG_ERR, "pty: no pty left: the limit is kernel.pty.max = %s (sysctl; in use: "
 		 "/proc/sys/kernel/pty/nr) or the max= option of the devpts mount; raise it, or "
 		 "use the kernel backend", max);
+}
+
+/*
+ * What the application wrote and we have not read: the bytes wait in the
+ * pty (our slave fd keeps them there after its close).  Read and drop them;
+ * termios packets among them still count.  Bounded: a pty holds a few KiB.
+ */
+static size_t pty_discard(struct port *p)
+{
+	struct pty *t = pty_of(p);
+	uint8_t buf[PTY_CHUNK + 1];
+	size_t dropped = 0;
+
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = read(t->master, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		if (buf[0] == TIOCPKT_DATA)
+			dropped += (size_t)n - 1;
+		else if (buf[0] & TIOCPKT_IOCTL)
+			pty_termios(t);
+	}
+	pty_update(t);
+	return dropped;
 }
 
 static int pty_open(struct port *p)
@@ -359,4 +386,5 @@ const struct backend_ops backend_pty = {
 	.link = pty_link,
 	.drained = pty_drained,
 	.tx_resume = pty_tx_resume,
+	.discard = pty_discard,
 };

@@ -59,7 +59,8 @@ static const struct conf_key global_keys[] = {
 
 /* Bits of the keys below, for the cross-key checks. */
 enum { K_HOST, K_PORT, K_PROTOCOL, K_DATA, K_COMMAND, K_TCP, K_TLS, K_CA, K_FP, K_CERT, K_KEY,
-       K_VERIFY, K_CONNECT, K_KEEPALIVE };
+       K_VERIFY, K_CONNECT, K_KEEPALIVE, K_BACKUP_HOST, K_BACKUP_DATA, K_BACKUP_COMMAND,
+       K_BACKUP_TCP };
 
 static const struct conf_key port_keys[] = {
 	[K_HOST] = { "host", STR(PC, host), .required = true },
@@ -83,6 +84,13 @@ static const struct conf_key port_keys[] = {
 			.names = connect_names },
 	[K_KEEPALIVE] = { "keepalive", CONF_UINT, .offset = offsetof(PC, keepalive), .min = 1,
 			  .max = 3600 },
+	[K_BACKUP_HOST] = { "backup_host", STR(PC, backup_host) },
+	[K_BACKUP_DATA] = { "backup_data_port", CONF_UINT, .offset = offsetof(PC, backup_data_port),
+			    .min = 1, .max = 65535 },
+	[K_BACKUP_COMMAND] = { "backup_command_port", CONF_UINT,
+			       .offset = offsetof(PC, backup_command_port), .min = 1, .max = 65535 },
+	[K_BACKUP_TCP] = { "backup_tcp_port", CONF_UINT, .offset = offsetof(PC, backup_tcp_port),
+			   .min = 1, .max = 65535 },
 	{ 0 },
 };
 
@@ -167,6 +175,18 @@ static int close_port(void *ctx, void *obj, uint64_t seen, char *why, size_t why
 		pc->command_port = 966 + offset;
 	if (!SEEN(K_TCP))
 		pc->tcp_port = 4000 + pc->dev_port;
+	if (!SEEN(K_BACKUP_DATA))
+		pc->backup_data_port = pc->data_port;
+	if (!SEEN(K_BACKUP_COMMAND))
+		pc->backup_command_port = pc->command_port;
+	if (!SEEN(K_BACKUP_TCP))
+		pc->backup_tcp_port = pc->tcp_port;
+	if (!pc->backup_host[0] && (SEEN(K_BACKUP_DATA) || SEEN(K_BACKUP_COMMAND) ||
+				    SEEN(K_BACKUP_TCP))) {
+		snprintf(why, whylen, "backup_data_port, backup_command_port and backup_tcp_port "
+			 "need backup_host");
+		return -1;
+	}
 	if (pc->protocol == PROTO_RFC2217 && pc->tls == PORT_TLS_DATA_ONLY) {
 		snprintf(why, whylen, "tls = data-only is for protocol = realcom (RFC 2217 has one "
 			 "connection): use tls = on");
@@ -239,6 +259,10 @@ static const struct {
 	F(tls_key, PORT_CHANGE_SESSION),
 	F(tls_verify, PORT_CHANGE_SESSION),
 	F(connect, PORT_CHANGE_SESSION),
+	F(backup_host, PORT_CHANGE_SESSION),
+	F(backup_data_port, PORT_CHANGE_SESSION),
+	F(backup_command_port, PORT_CHANGE_SESSION),
+	F(backup_tcp_port, PORT_CHANGE_SESSION),
 };
 #undef F
 

@@ -37,6 +37,10 @@ struct port_config {
 	bool tls_verify;
 	int connect;			/* enum port_connect */
 	unsigned int keepalive;		/* seconds without an answer: peer dead */
+	/* A second way to the same serial port (redundant paths); "": none.
+	 * Its TCP ports default to the ones above. */
+	char backup_host[256];
+	unsigned int backup_data_port, backup_command_port, backup_tcp_port;
 };
 
 struct realcom_config {

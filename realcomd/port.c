@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The port state machine: idle -> connecting -> init -> up -> closing, and
- * back-off between attempts (capped exponential with jitter).  It relays
- * between the backend (the local tty) and the protocol driver and owns the
- * timers: connect deadline, reconnect, keep-alive.
+ * back-off between attempts (capped exponential with jitter; only a session
+ * that stays up resets it).  It relays between the backend (the local tty)
+ * and the protocol driver, owns the timers (connect deadline, reconnect,
+ * keep-alive, tcdrain while down), picks the path (host or backup_host) and
+ * keeps application data to the session it was written in.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -12,13 +14,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "aspp.h"
 #include "log.h"
 #include "port.h"
+#include "resolve.h"
 
 #define BACKOFF_FIRST_MS	100
-#define BACKOFF_MAX_MS		1000	/* back within a second of the device */
+#define BACKOFF_MAX_MS		30000	/* an unreachable unit is tried twice a minute */
+/* A session that ends sooner does not reset the back-off: a unit that drops
+ * every session at once is not hammered every 100 ms. */
+#define STABLE_MS		5000
 #define CLOSE_DRAIN_MS		3000	/* the device drains at most ~3 s itself */
+#define DRAIN_DOWN_MS		3000	/* the longest a tcdrain waits for a link that is down */
 
 static const char *const state_names[] = {
 	[PORT_IDLE] = "idle", [PORT_CONNECTING] = "connecting", [PORT_INIT] = "initialising",
@@ -95,18 +104,92 @@ static bool port_wants_link(const struct port *p)
 	return p->app_open || p->cfg.connect == CONNECT_ALWAYS;
 }
 
+struct port_path port_path(const struct port *p)
+{
+	const struct port_config *c = &p->cfg;
+
+	if (p->on_backup)
+		return (struct port_path){ c->backup_host, c->backup_data_port,
+					   c->backup_command_port, c->backup_tcp_port };
+	return (struct port_path){ c->host, c->data_port, c->command_port, c->tcp_port };
+}
+
+static void port_resolved(void *arg, int err, const struct sock_addr *a, const char *why)
+{
+	struct port *p = arg;
+	char msg[sizeof(p->cfg.host) + 160];
+	int r;
+
+	p->resolving = NULL;
+	if (err < 0) {
+		snprintf(msg, sizeof(msg), "%s: %s", port_path(p).host, why);
+		port_proto_down(p, err, msg);
+		return;
+	}
+	p->addr = *a;
+	r = p->proto->start(p);
+	if (r < 0 && p->state == PORT_CONNECTING)
+		port_proto_down(p, r, strerror(-r));
+}
+
 static void port_connect(struct port *p)
 {
-	int r;
+	struct resolve_req *r;
 
 	port_set_state(p, PORT_CONNECTING);
 	if (p->cfg.tls != PORT_TLS_OFF && !p->cfg.tls_verify)
 		port_log(p, LOG_WARNING, "tls_verify = off: the device's certificate is not checked");
-	/* The whole of connect, TLS and line set-up gets keepalive seconds (3 at least). */
+	/* The whole of name lookup, connect, TLS and line set-up gets keepalive
+	 * seconds (3 at least). */
 	loop_timer_arm(&p->retry, 1000ULL * (p->cfg.keepalive < 3 ? 3 : p->cfg.keepalive), 0);
-	r = p->proto->start(p);
-	if (r < 0 && p->state == PORT_CONNECTING)
-		port_proto_down(p, r, strerror(-r));
+	snprintf(p->peer, sizeof(p->peer), "%s", port_path(p).host);
+	/* A name is looked up off the loop (resolve.c): a slow DNS server holds
+	 * this port only, never the others. */
+	r = resolve_start(p->d->loop, port_path(p).host, port_resolved, p);
+	if (r && p->state == PORT_CONNECTING)
+		p->resolving = r;
+	else
+		resolve_cancel(r);
+}
+
+/* A fresh open starts over: the primary path, and no back-off left over
+ * from sessions of an earlier open. */
+static void port_connect_fresh(struct port *p)
+{
+	p->on_backup = false;
+	p->other_path_tried = false;
+	p->backoff_ms = 0;
+	p->failures = 0;
+	port_connect(p);
+}
+
+/*
+ * Application data belongs to the open it was written in (realcomd(8), DATA
+ * ACROSS SESSIONS): what is left when that open ends without the device
+ * having it (the unit unreachable at the last close, or the close's drain
+ * timed out) is dropped, counted and logged once, never sent later.
+ */
+static void port_drop_stale(struct port *p, const char *why)
+{
+	size_t n = p->backend->discard(p);
+
+	if (n == 0)
+		return;
+	p->stats.stale_dropped += n;
+	port_log(p, LOG_WARNING, "dropped %zu byte%s the application wrote: %s", n,
+		 n == 1 ? "" : "s", why);
+}
+
+/* A tcdrain made while down: answered once the link is up, or failed (bytes
+ * remaining) at its deadline; nothing would have left. */
+static void port_drain_expired(struct loop_timer *t)
+{
+	struct port *p = t->arg;
+
+	if (!p->drain_waiting)
+		return;
+	p->drain_waiting = false;
+	p->backend->drained(p, UINT32_MAX - 1);
 }
 
 static void port_retry(struct loop_timer *t)
@@ -115,6 +198,7 @@ static void port_retry(struct loop_timer *t)
 
 	switch (p->state) {
 	case PORT_BACKOFF:
+		p->next_try_ms = 0;
 		port_connect(p);
 		break;
 	case PORT_CONNECTING:
@@ -149,12 +233,15 @@ void port_proto_up(struct port *p)
 	if (p->stats.connects > 0)
 		p->stats.reconnects++;
 	p->stats.connects++;
-	p->backoff_ms = 0;
+	/* The back-off stays: only a session that lasts resets it (port_proto_down). */
+	p->up_since_ms = loop_now_ms();
+	p->other_path_tried = false;
 	p->last_error[0] = '\0';
 	port_set_state(p, PORT_UP);
 	p->proto->describe_tls(p, p->tls_info, sizeof(p->tls_info));
-	port_log_limited(p, PORT_LIMIT_UP, LOG_INFO, "%s: connected (%s%s%s)", p->peer,
-			 p->proto->name, p->tls_info[0] ? ", " : "", p->tls_info);
+	port_log_limited(p, PORT_LIMIT_UP, LOG_INFO, "%s: connected (%s%s%s%s)", p->peer,
+			 p->proto->name, p->tls_info[0] ? ", " : "", p->tls_info,
+			 p->on_backup ? ", backup path" : "");
 	/* A query at most a quarter after the peer died, answered within half:
 	 * found dead within keepalive seconds (proto_ops.keepalive). */
 	loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
@@ -166,10 +253,18 @@ void port_proto_up(struct port *p)
 		return;
 	}
 	p->backend->tx_resume(p);
+	if (p->drain_waiting && p->state == PORT_UP) {
+		p->drain_waiting = false;
+		loop_timer_disarm(&p->drain_wait);
+		p->proto->drain(p, DRAIN_DOWN_MS);
+	}
 }
 
 static void port_disconnect(struct port *p)
 {
+	resolve_cancel(p->resolving);
+	p->resolving = NULL;
+	p->next_try_ms = 0;
 	loop_timer_disarm(&p->alive);
 	loop_timer_disarm(&p->retry);
 	p->proto->stop(p);
@@ -177,9 +272,33 @@ static void port_disconnect(struct port *p)
 	p->tls_info[0] = '\0';
 }
 
+/* The next attempt's delay: the other path at once when there is one not
+ * tried in this round, else the back-off, doubled, with jitter. */
+static unsigned int port_next_delay(struct port *p, const char **switching)
+{
+	*switching = NULL;
+	if (p->cfg.backup_host[0]) {
+		p->on_backup = !p->on_backup;
+		if (!p->other_path_tried) {
+			/* found dead within keepalive s, on the other path 0.1 s later */
+			p->other_path_tried = true;
+			*switching = p->on_backup ? "backup" : "primary";
+			return BACKOFF_FIRST_MS;
+		}
+		p->other_path_tried = false;	/* both failed: back to the first, later */
+	}
+	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_FIRST_MS;
+	if (p->backoff_ms > BACKOFF_MAX_MS)
+		p->backoff_ms = BACKOFF_MAX_MS;
+	/* jitter: 80-100 % so many ports of one unit do not retry in step */
+	return p->backoff_ms - (unsigned int)(random() % (p->backoff_ms / 5 + 1));
+}
+
 void port_proto_down(struct port *p, int err, const char *why)
 {
 	bool was_up = p->state == PORT_UP || p->state == PORT_CLOSING;
+	bool stable = was_up && loop_now_ms() - p->up_since_ms >= STABLE_MS;
+	const char *switching;
 	unsigned int delay;
 
 	/* conn.c fails a TLS handshake with EPROTO, and only a handshake (or
@@ -194,17 +313,42 @@ void port_proto_down(struct port *p, int err, const char *why)
 		port_set_state(p, PORT_IDLE);
 		return;
 	}
-	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_FIRST_MS;
-	if (p->backoff_ms > BACKOFF_MAX_MS)
-		p->backoff_ms = BACKOFF_MAX_MS;
-	/* jitter: 80-100 % so many ports of one unit do not retry in step */
-	delay = p->backoff_ms - (unsigned int)(random() % (p->backoff_ms / 5 + 1));
-	/* An offline unit fails every second: say so when it changes, then rarely. */
-	if (was_up || p->backoff_ms < BACKOFF_MAX_MS || (p->stats.connects % 60) == 0)
-		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING, "%s: %s; retry in %.1f s", p->peer,
-				 why, delay / 1000.0);
+	if (stable) {
+		p->backoff_ms = 0;
+		p->failures = 0;
+	}
+	p->failures++;
+	delay = port_next_delay(p, &switching);
+	/* An offline unit fails on and on: say so when it changes, then rarely. */
+	if (switching)
+		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING,
+				 "%s: %s; trying the %s path (%s) in %.1f s", p->peer, why,
+				 switching, port_path(p).host, delay / 1000.0);
+	else if (p->cfg.backup_host[0] && (p->backoff_ms < BACKOFF_MAX_MS || p->failures % 10 == 0))
+		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING,
+				 "%s: %s; both paths failed, the primary again in %.1f s",
+				 p->peer, why, delay / 1000.0);
+	else if (was_up || p->backoff_ms < BACKOFF_MAX_MS || p->failures % 10 == 0)
+		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING, "%s: %s; retry in %.1f s",
+				 p->peer, why, delay / 1000.0);
 	port_set_state(p, PORT_BACKOFF);
+	p->next_try_ms = loop_now_ms() + delay;
 	loop_timer_arm(&p->retry, delay, 0);
+}
+
+void port_proto_refused(struct port *p, const char *fmt, ...)
+{
+	char msg[sizeof(p->last_error)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* the keep-alive's answers repeat it: log it once */
+	if (strcmp(msg, p->last_error) == 0)
+		return;
+	memcpy(p->last_error, msg, sizeof(msg));
+	port_log_limited(p, PORT_LIMIT_REPLY, LOG_WARNING, "%s", msg);
 }
 
 void port_app_open(struct port *p)
@@ -212,7 +356,7 @@ void port_app_open(struct port *p)
 	p->app_open = true;
 	port_log(p, LOG_INFO, "opened by an application");
 	if (p->state == PORT_IDLE)
-		port_connect(p);
+		port_connect_fresh(p);
 	else if (p->state == PORT_CLOSING) {
 		/* Opened again while closing: keep the connection. */
 		loop_timer_disarm(&p->retry);
@@ -227,6 +371,14 @@ void port_app_close(struct port *p)
 		port_app_break(p, UINT32_MAX);
 	p->app_open = false;
 	port_log(p, LOG_INFO, "closed by the application");
+	if (p->drain_waiting) {
+		p->drain_waiting = false;
+		loop_timer_disarm(&p->drain_wait);
+	}
+	/* Unreachable now: what it wrote would reach the device only in some
+	 * later session, after the application is gone. */
+	if (p->state != PORT_UP)
+		port_drop_stale(p, "the unit was unreachable when the port was closed");
 	if (p->cfg.connect == CONNECT_ALWAYS)
 		return;
 	port_shutdown(p);
@@ -266,6 +418,8 @@ void port_proto_drained(struct port *p, uint32_t remaining)
 	port_disconnect(p);
 	p->backend->link(p, false);
 	port_set_state(p, PORT_IDLE);
+	/* what the tty still holds was written for the session that just ended */
+	port_drop_stale(p, "not sent before the close ended the session");
 }
 
 size_t port_app_tx(struct port *p, const uint8_t *d, size_t n)
@@ -320,10 +474,15 @@ void port_app_break(struct port *p, uint32_t ms)
 
 void port_app_drain(struct port *p, uint32_t timeout_ms)
 {
-	if (p->state == PORT_UP)
+	if (p->state == PORT_UP) {
 		p->proto->drain(p, timeout_ms);
-	else
-		p->backend->drained(p, 0);	/* no link: nothing more will leave */
+		return;
+	}
+	/* No link: nothing leaves.  Wait (bounded) for one, then fail: a drain
+	 * that answers success here would tell the application its data is out. */
+	p->drain_waiting = true;
+	loop_timer_arm(&p->drain_wait, timeout_ms && timeout_ms < DRAIN_DOWN_MS ? timeout_ms :
+			DRAIN_DOWN_MS, 0);
 }
 
 void port_app_rx_resume(struct port *p)
@@ -376,7 +535,8 @@ bool port_tls_acquire(struct port *p)
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++) {
 		struct port *q = p->d->ports[i];
 
-		if (q && q != p && q->tls_busy && strcmp(q->cfg.host, p->cfg.host) == 0) {
+		if (q && q != p && q->tls_busy &&
+		    strcmp(port_path(q).host, port_path(p).host) == 0) {
 			p->tls_waiting = true;
 			return false;
 		}
@@ -395,7 +555,7 @@ void port_tls_release(struct port *p)
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++) {
 		struct port *q = p->d->ports[i];
 
-		if (q && q->tls_waiting && strcmp(q->cfg.host, p->cfg.host) == 0) {
+		if (q && q->tls_waiting && strcmp(port_path(q).host, port_path(p).host) == 0) {
 			q->tls_waiting = false;
 			q->tls_busy = true;
 			q->proto->tls_slot(q);
@@ -423,20 +583,22 @@ SSL_CTX *port_tls_ctx(struct port *p)
 	return ctx;
 }
 
+static void port_addr_set_port(struct sock_addr *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+}
+
 int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX *tls)
 {
-	char err[TLS_ERR_MAX + sizeof(p->cfg.host)];
-	const char *why = NULL;
-	struct sock_addr a;
+	char err[TLS_ERR_MAX];
+	struct sock_addr a = p->addr;	/* resolved by port_connect() */
 	SSL *ssl = NULL;
 	int fd, r;
 
-	r = sock_resolve(p->cfg.host, tcp_port, &a, &why);
-	if (r < 0) {
-		snprintf(err, sizeof(err), "%s: %s", p->cfg.host, why ? why : "cannot resolve");
-		port_proto_down(p, r, err);
-		return r;
-	}
+	port_addr_set_port(&a, tcp_port);
 	sock_addr_str(&a, p->peer);
 	fd = sock_connect(&a);
 	if (fd < 0) {
@@ -445,7 +607,8 @@ int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX
 	}
 	sock_tune(fd, p->cfg.keepalive);
 	if (tls) {
-		ssl = tls_session_new(tls, fd, p->cfg.host, err);
+		/* the backup verifies exactly like the primary: same CA or pin */
+		ssl = tls_session_new(tls, fd, port_path(p).host, err);
 		if (!ssl) {
 			close(fd);
 			port_proto_down(p, -EPROTO, err);
@@ -476,12 +639,14 @@ struct port *port_new(struct daemon *d, const struct port_config *cfg)
 	p->backend = d->backend;
 	p->proto = cfg->protocol == PROTO_RFC2217 ? &proto_rfc2217 : &proto_realcom;
 	if (loop_timer_init(d->loop, &p->retry, port_retry, p) < 0 ||
-	    loop_timer_init(d->loop, &p->alive, port_alive, p) < 0 || p->proto->init(p) < 0)
+	    loop_timer_init(d->loop, &p->alive, port_alive, p) < 0 ||
+	    loop_timer_init(d->loop, &p->drain_wait, port_drain_expired, p) < 0 ||
+	    p->proto->init(p) < 0)
 		goto fail;
 	if (p->backend->open(p) < 0)
 		goto fail;
 	if (p->cfg.connect == CONNECT_ALWAYS)
-		port_connect(p);
+		port_connect_fresh(p);
 	return p;
 fail:
 	port_free(p);
@@ -539,11 +704,12 @@ int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_ch
 	p->proto = new_proto;
 	p->proto_priv = new_priv;
 	snprintf(p->peer, sizeof(p->peer), "%s", cfg->host);
-	p->backoff_ms = 0;
 	p->last_error[0] = '\0';
-	/* A new session at once, which sends the whole line state again. */
+	/* A new session at once, on the primary path and with the back-off
+	 * reset (the next open does the same), which sends the whole line
+	 * state again. */
 	if (port_wants_link(p))
-		port_connect(p);
+		port_connect_fresh(p);
 	else
 		port_set_state(p, PORT_IDLE);
 	return 0;
@@ -561,5 +727,7 @@ void port_free(struct port *p)
 		p->backend->close(p);
 	loop_timer_free(&p->retry);
 	loop_timer_free(&p->alive);
+	loop_timer_free(&p->drain_wait);
+	resolve_cancel(p->resolving);
 	free(p);
 }

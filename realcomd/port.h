@@ -48,6 +48,9 @@ struct backend_ops {
 	void (*drained)(struct port *p, uint32_t remaining);
 	/* The driver can take application data again. */
 	void (*tx_resume)(struct port *p);
+	/* Drop what the application wrote that has not gone to the driver yet
+	 * (a last close while the unit is unreachable): how many bytes. */
+	size_t (*discard)(struct port *p);
 };
 
 /* The network side. */
@@ -86,7 +89,7 @@ struct port_stats {
 	uint64_t tx_bytes, rx_bytes;	/* application -> device, device -> application */
 	unsigned int reconnects;
 	unsigned int connects;
-	uint64_t stale_dropped;		/* device bytes from a previous session, dropped */
+	uint64_t stale_dropped;		/* written for a session that ended unreachable */
 	unsigned int tls_failures;	/* TLS handshakes that failed */
 	/* line errors the device reported (NOTIFY / LINESTATE) */
 	uint32_t parity_errors, framing_errors, overruns, breaks;
@@ -104,6 +107,14 @@ enum port_limit {
 	PORT_LIMIT_DOWN,	/* connection lost or refused */
 	PORT_LIMIT_N,
 };
+
+/* Where a port connects: its host, or backup_host (redundant paths). */
+struct port_path {
+	const char *host;
+	unsigned int data_port, command_port, tcp_port;
+};
+
+struct resolve_req;
 
 struct port {
 	struct daemon *d;
@@ -127,7 +138,16 @@ struct port {
 
 	struct loop_timer retry;	/* back-off and connect deadline */
 	struct loop_timer alive;	/* keep-alive */
+	struct loop_timer drain_wait;	/* tcdrain while the link is down */
 	unsigned int backoff_ms;
+	unsigned int failures;		/* attempts failed since the last stable session */
+	uint64_t next_try_ms;		/* loop_now_ms() of the next connect (back-off) */
+	uint64_t up_since_ms;
+	bool drain_waiting;		/* tcdrain waits for the link (drain_wait) */
+	bool on_backup;			/* connecting to / connected over backup_host */
+	bool other_path_tried;		/* this round of attempts tried both paths */
+	struct resolve_req *resolving;	/* host name being resolved (resolve.c) */
+	struct sock_addr addr;		/* the resolved address; port set per connect */
 	struct port_stats stats;
 	char peer[264];			/* "host:port", or the host name before connecting */
 	char last_error[256];
@@ -201,6 +221,12 @@ void port_tls_release(struct port *p);
  * when tls is set, whose failures go to port_proto_down(). */
 SSL_CTX *port_tls_ctx(struct port *p);
 int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX *tls);
+/* The path in use: the drivers take host and TCP ports from here, never from
+ * p->cfg directly, so a switch to backup_host needs nothing of them. */
+struct port_path port_path(const struct port *p);
+/* A setting the device or server refused or changed: logged, and shown as
+ * the port's last_error until the next session. */
+void port_proto_refused(struct port *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Log with the port's name in front (and TTY=, PEER= in the journal). */
 void port_log(struct port *p, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

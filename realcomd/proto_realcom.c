@@ -250,11 +250,9 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 		if (!rc_pop(rc, r->cmd))
 			return;
 		if (r->cmd == ASPP_SETBAUD)
-			port_log_limited(p, PORT_LIMIT_REPLY, LOG_WARNING,
-					 "the device refused %u baud", p->line.baud);
+			port_proto_refused(p, "the device refused %u baud", p->line.baud);
 		else
-			port_log_limited(p, PORT_LIMIT_REPLY, LOG_WARNING,
-					 "the device refused command %02X", r->cmd);
+			port_proto_refused(p, "the device refused command %02X", r->cmd);
 		return;
 	case ASPP_REPLY_OK:
 		rc_pop(rc, r->cmd);
@@ -333,7 +331,7 @@ static void rc_cmd_ready(struct conn *c)
 	/* Then the data connection (Moxa's order). */
 	if (p->cfg.tls != PORT_TLS_OFF && !port_tls_acquire(p))
 		return;	/* rc_tls_slot continues */
-	rc_connect(rc, &rc->data, (uint16_t)p->cfg.data_port, p->cfg.tls != PORT_TLS_OFF);
+	rc_connect(rc, &rc->data, (uint16_t)port_path(p).data_port, p->cfg.tls != PORT_TLS_OFF);
 }
 
 static void rc_data_ready(struct conn *c)
@@ -358,9 +356,9 @@ static void rc_tls_slot(struct port *p)
 	struct rc *rc = rc_of(p);
 
 	if (rc->cmd.state == CONN_IDLE)
-		rc_connect(rc, &rc->cmd, (uint16_t)p->cfg.command_port, true);
+		rc_connect(rc, &rc->cmd, (uint16_t)port_path(p).command_port, true);
 	else
-		rc_connect(rc, &rc->data, (uint16_t)p->cfg.data_port, true);
+		rc_connect(rc, &rc->data, (uint16_t)port_path(p).data_port, true);
 }
 
 static const struct conn_ops rc_cmd_ops = {
@@ -386,7 +384,7 @@ static int rc_start(struct port *p)
 	if (p->cfg.tls == PORT_TLS_ON && !port_tls_acquire(p))
 		return 0;	/* rc_tls_slot starts it */
 	/* Failures are reported through port_proto_down() already. */
-	rc_connect(rc, &rc->cmd, (uint16_t)p->cfg.command_port, p->cfg.tls == PORT_TLS_ON);
+	rc_connect(rc, &rc->cmd, (uint16_t)port_path(p).command_port, p->cfg.tls == PORT_TLS_ON);
 	return 0;
 }
 

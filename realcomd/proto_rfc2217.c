@@ -51,6 +51,7 @@ struct rf {
 	bool drain_wanted;
 	uint64_t drain_deadline_ms;
 	bool query_out;			/* nothing heard since the keep-alive query */
+	bool query_before_set;		/* a query's answer may still carry the old rate */
 	uint64_t query_ms;		/* when it went out (or output last held it back) */
 };
 
@@ -120,6 +121,7 @@ static void rf_send_setup(struct rf *rf, bool connecting)
 		n = 0;
 	}
 	len = (size_t)n;
+	rf->query_before_set = rf->query_out;
 	if (connecting) {
 		r = rfc2217_encode_u8(msg + len, sizeof(msg) - len, RFC2217_SET_LINESTATE_MASK,
 				      RF_LINESTATE_MASK);
@@ -436,18 +438,26 @@ static void rf_linestate(struct rf *rf, uint8_t value)
 }
 
 /*
- * An answer to a command: liveness only.  One that differs from what we asked
- * is logged and otherwise ignored: sredird answers a DTR set with another
- * value, ser2net always says break is on, a pty keeps CS8 (docs/rfc2217.md).
+ * An answer to a command: liveness, and a line setting the server did not
+ * take (a rate it cannot do, a pty that keeps CS8) becomes the port's
+ * last_error.  Other differences are logged and otherwise ignored: sredird
+ * answers a DTR set with another value, ser2net always says break is on
+ * (docs/rfc2217.md).
  */
 static void rf_answer(struct rf *rf, const struct rfc2217_msg *m)
 {
 	const struct serial_line *l = &rf->p->line;
+	bool setting = true;
 	uint32_t asked;
 
 	switch (m->cmd) {
 	case RFC2217_SET_BAUDRATE:
 		asked = l->baud;
+		if (rf->query_before_set) {
+			/* answers a keep-alive query sent before the new rate */
+			rf->query_before_set = false;
+			asked = m->value;
+		}
 		break;
 	case RFC2217_SET_DATASIZE:
 		asked = l->data_bits;
@@ -467,15 +477,22 @@ static void rf_answer(struct rf *rf, const struct rfc2217_msg *m)
 							      RFC2217_CTL_RTS_OFF;
 		else
 			asked = m->value;	/* flow and break answers are not checked */
+		setting = false;
 		break;
 	case RFC2217_SET_LINESTATE_MASK:
 		asked = RF_LINESTATE_MASK;
+		setting = false;
 		break;
 	default:
 		asked = m->value;
 		break;
 	}
-	if (m->value != asked)
+	if (m->value == asked)
+		return;
+	if (setting)
+		port_proto_refused(rf->p, "the server answered %s with %u, not %u",
+				   rf_cmd_names[m->cmd], m->value, asked);
+	else
 		port_log_limited(rf->p, PORT_LIMIT_SERVER, LOG_DEBUG,
 				 "the server answered %s with %u, not %u (ignored)",
 				 rf_cmd_names[m->cmd], m->value, asked);
@@ -609,6 +626,7 @@ static void rf_reset(struct rf *rf)
 	rf->ctl_end = 0;
 	rf->drain_wanted = false;
 	rf->query_out = false;
+	rf->query_before_set = false;
 }
 
 static void rf_ready(struct conn *c)
@@ -653,7 +671,7 @@ static void rf_connect(struct rf *rf)
 {
 	struct port *p = rf->p;
 
-	port_conn_connect(p, &rf->c, (uint16_t)p->cfg.tcp_port, rf_tls_on(p) ? rf->tls : NULL);
+	port_conn_connect(p, &rf->c, (uint16_t)port_path(p).tcp_port, rf_tls_on(p) ? rf->tls : NULL);
 }
 
 static void rf_tls_slot(struct port *p)

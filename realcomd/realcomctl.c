@@ -33,7 +33,8 @@ static const char usage[] =
 	"Control realcomd and look at mapped ports.\n"
 	"\n"
 	"Commands:\n"
-	"  status [--json]   every port: state, peer, protocol, TLS, bytes, errors, modem lines\n"
+	"  status [--json]   every port: state, next try, peer, path, protocol, TLS, bytes,\n"
+	"                    errors, modem lines\n"
 	"  metrics           the same counters in Prometheus text format (node_exporter)\n"
 	"  reload            re-read realcom.conf: a changed port keeps its tty (its\n"
 	"                    connection is renewed); a file with errors changes nothing\n"
@@ -123,7 +124,7 @@ static void fmt_peer(char *out, size_t len, json_object *p)
 		snprintf(out, len, "%s port %lld", str(p, "host"), (long long)num(p, "device_port"));
 }
 
-enum { COL_TTY, COL_STATE, COL_SINCE, COL_PEER, COL_PROTO, COL_TLS, COL_OPEN, COL_TX, COL_RX,
+enum { COL_TTY, COL_STATE, COL_SINCE, COL_NEXT, COL_PEER, COL_PROTO, COL_TLS, COL_OPEN, COL_TX, COL_RX,
        COL_RECONN, COL_MODEM, COL_ERROR, COLS };
 #define CELL	300
 
@@ -135,6 +136,11 @@ static void status_row(json_object *p, char row[COLS][CELL])
 	snprintf(row[COL_TTY], CELL, "%s", str(p, "tty"));
 	snprintf(row[COL_STATE], CELL, "%s", str(p, "state"));
 	fmt_age(row[COL_SINCE], CELL, num(p, "state_ms"));
+	/* the next connect attempt while backing off */
+	if (num(p, "next_try_ms") > 0)
+		snprintf(row[COL_NEXT], CELL, "%.1fs", (double)num(p, "next_try_ms") / 1000.0);
+	else
+		snprintf(row[COL_NEXT], CELL, "-");
 	fmt_peer(row[COL_PEER], CELL, p);
 	snprintf(row[COL_PROTO], CELL, "%s", str(p, "protocol"));
 	snprintf(row[COL_TLS], CELL, "%s", str(p, "tls"));
@@ -155,7 +161,7 @@ static void status_row(json_object *p, char row[COLS][CELL])
 static void status_table(json_object *ports)
 {
 	static const char *const head[COLS] = {
-		"TTY", "STATE", "SINCE", "PEER", "PROTOCOL", "TLS", "OPEN", "TX", "RX", "RECONN",
+		"TTY", "STATE", "SINCE", "NEXT", "PEER", "PROTOCOL", "TLS", "OPEN", "TX", "RX", "RECONN",
 		"MODEM", "LAST ERROR",
 	};
 	static const bool right[COLS] = { [COL_TX] = true, [COL_RX] = true, [COL_RECONN] = true };
@@ -183,6 +189,9 @@ static void status_table(json_object *ports)
 		printf("%s\n", rows[i][COLS - 1]);
 		if (p && str(p, "tls_info")[0])
 			printf("%*s%s\n", width[COL_TTY] + 2, "", str(p, "tls_info"));
+		if (p && strcmp(str(p, "via"), "backup") == 0)
+			printf("%*son the backup path (backup_host %s)\n", width[COL_TTY] + 2, "",
+			       str(p, "backup_host"));
 	}
 	free(rows);
 }
@@ -233,7 +242,7 @@ static const struct {
 	  "Overruns (hardware or buffer) the device reported." },
 	{ "realcom_breaks_total", "breaks", "counter", "Breaks the device received on its line." },
 	{ "realcom_stale_dropped_bytes_total", "stale_dropped", "counter",
-	  "Bytes of an earlier session dropped at connect." },
+	  "Bytes written while the unit was unreachable, dropped at the last close." },
 	{ "realcom_tls_handshake_failures_total", "tls_failures", "counter",
 	  "TLS handshakes with the device that failed." },
 };

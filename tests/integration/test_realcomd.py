@@ -121,7 +121,7 @@ class Basics(unittest.TestCase):
             self.d.wait_state("up")
             r = self.d.realcomctl("status")
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertRegex(r.stdout, r"ttyR0\s+up\s+\d+s\s+127\.0\.0\.1 port 1\s+realcom\s+off\s+yes")
+            self.assertRegex(r.stdout, r"ttyR0\s+up\s+\d+s\s+-\s+127\.0\.0\.1 port 1\s+realcom\s+off\s+yes")
             self.assertRegex(r.stdout, r"ttyR1\s+idle")
             r = self.d.realcomctl("status", "--json")
             self.assertEqual(r.returncode, 0, r.stderr)

@@ -194,6 +194,8 @@ struct sim_port {
 	size_t discard;			/* FLUSH: host bytes already sent to drop */
 	bool stalled;
 	struct loop_timer stall_timer;
+	bool drop_after_init;		/* fault: end every session once PORT_INIT is answered */
+	bool drop_now;			/* that fault, after the command being handled */
 	struct telnet telnet;		/* rfc2217 */
 	bool offer_held;		/* rfc2217: connected while stalled, not negotiated yet */
 	uint8_t linestate_mask, modemstate_mask;

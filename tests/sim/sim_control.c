@@ -209,6 +209,11 @@ static json_object *ctl_handle(struct sim *s, json_object *req)
 				(int)sim_realcom_unsolicited(p, (unsigned int)count)));
 	} else if (strcmp(cmd, "drop") == 0) {
 		p->proto->drop(p, "dropped by the control socket");
+	} else if (strcmp(cmd, "drop-after-init") == 0) {
+		bool on = true;
+
+		ctl_bool(req, "on", &on);
+		p->drop_after_init = on;
 	} else if (strcmp(cmd, "stall") == 0) {
 		sim_stall(p, (unsigned int)ctl_int(req, "ms", 1000));
 	} else {

@@ -208,6 +208,10 @@ static bool rc_command(struct sim_port *p, const struct aspp_command *c)
 		}
 		rc_modem_reply(p, c->cmd);
 		sim_serial_set_held(p, p->tx_held);
+		if (p->drop_after_init) {
+			p->drop_now = true;	/* rc_process drops once this is consumed */
+			return false;
+		}
 		return true;
 	case ASPP_IOCTL:
 		if (a[0] != ASPP_BAUD_CUSTOM && !aspp_index_baud(a[0])) {
@@ -342,6 +346,11 @@ static void rc_process(struct sim_port *p)
 			conn_pause(&p->cmd, true);
 			break;
 		}
+	}
+	if (p->drop_now) {
+		p->drop_now = false;
+		rc_drop(p, "fault: dropped after PORT_INIT");
+		return;
 	}
 	if (conn_is_open(&p->cmd))
 		conn_resume(&p->cmd);

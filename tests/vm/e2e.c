@@ -5,11 +5,12 @@
  * Checks what the pty backend cannot carry: data bits, parity, stop bits,
  * modem lines both ways, break (also held across a reconnect), tcdrain
  * against a paced line, line errors, settings made while the device sets
- * up, and a daemon killed under an open tty.  With --rfc2217 the unit
- * behind TTY speaks RFC 2217: the same checks, except that tcdrain is not
- * held to the line (the protocol cannot say when the line is empty) and
- * realcomd is not killed (the Real COM run does that, last).  Run by
- * e2e.sh; prints PASS/FAIL per case.
+ * up, data written while the unit is away and dropped at the close, and a
+ * daemon killed under an open tty.  With --rfc2217 the unit behind TTY
+ * speaks RFC 2217: the same checks, except that tcdrain is not held to the
+ * line (the protocol cannot say when the line is empty) and the last two
+ * are left to the Real COM run (a 30 s close; realcomd is gone after the
+ * kill).  Run by e2e.sh; prints PASS/FAIL per case.
  * With --bulk: BYTES of a pattern through a port whose device echoes, each
  * byte checked on its way back, and nothing lost in the tty on the way.
  *
@@ -458,6 +459,81 @@ static void test_break_held(void)
 	PASSED();
 }
 
+/* An integer of realcomd's status for our tty, -1 if absent. */
+static long long daemon_num(const char *key)
+{
+	json_object *r = ask(daemon_ctl, "{\"cmd\":\"status\"}"), *ports, *p, *v;
+	long long out = -1;
+
+	for (size_t i = 0; r && json_object_object_get_ex(r, "ports", &ports) &&
+			   i < json_object_array_length(ports); i++) {
+		p = json_object_array_get_idx(ports, i);
+		if (json_object_object_get_ex(p, "tty", &v) &&
+		    strcmp(json_object_get_string(v), tty_name) == 0 &&
+		    json_object_object_get_ex(p, key, &v))
+			out = json_object_get_int64(v);
+	}
+	json_object_put(r);
+	return out;
+}
+
+static bool sim_rebooting(void)
+{
+	json_object *r = sim("{\"cmd\":\"status\"}"), *v;
+	bool on = !r || !json_object_object_get_ex(r, "rebooting", &v) ||
+		  json_object_get_boolean(v);
+
+	json_object_put(r);
+	return on;
+}
+
+/*
+ * Bytes written while the unit is unreachable belong to that open: the close
+ * that ends it drops them (realcomd(8), DATA ACROSS SESSIONS) and the next
+ * open's session carries only its own.  The close itself waits closing_wait
+ * (30 s) for a drain that cannot happen, as a UART's does with its line held,
+ * so the unit stays away 40 s.
+ */
+static void test_stale_dropped(void)
+{
+	int fd = open_tty(), dev = open(dev_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	char got[8], junk[256];
+	size_t have = 0;
+
+	CHECK(fd >= 0 && dev >= 0, "open: %s", strerror(errno));
+	while (read(dev, junk, sizeof(junk)) > 0)
+		;	/* what earlier cases left on the line */
+	CHECK(set_line(fd, 9600, CS8) == 0, "9600");	/* CLOCAL: no hang-up on link loss */
+	CHECK(wait_daemon("up", 9600, -1, 10), "%s did not come up", tty_name);
+	json_object_put(sim("{\"cmd\":\"reboot\",\"ms\":40000}"));
+	CHECK(WAIT_UNTIL(!daemon_shows("up", -1, -1), 15), "realcomd did not see the unit go");
+	CHECK(write(fd, "STALE", 5) == 5, "write: %s", strerror(errno));
+	close(fd);
+	CHECK(sim_rebooting(), "the unit came back before the close ended: nothing was stale");
+	CHECK(WAIT_UNTIL(daemon_num("stale_dropped") == 5, 10),
+	      "stale_dropped is %lld, not 5", daemon_num("stale_dropped"));
+	CHECK(WAIT_UNTIL(!sim_rebooting(), 30), "the unit did not come back");
+	fd = open_tty();
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(set_line(fd, 9600, CS8) == 0, "9600");
+	CHECK(wait_daemon("up", 9600, -1, 15), "%s did not come up again", tty_name);
+	CHECK(write(fd, "fresh", 5) == 5, "write: %s", strerror(errno));
+	double end = now() + 10;
+	while (have < 5 && now() < end) {
+		ssize_t n = read(dev, got + have, 5 - have);
+
+		if (n > 0)
+			have += (size_t)n;
+		else
+			poll(&(struct pollfd){ .fd = dev, .events = POLLIN }, 1, 100);
+	}
+	close(fd);
+	close(dev);
+	CHECK(have == 5 && memcmp(got, "fresh", 5) == 0, "the device got \"%.*s\", not \"fresh\"",
+	      (int)have, got);
+	PASSED();
+}
+
 static void test_daemon_killed(void)
 {
 	int fd = open_tty();
@@ -628,8 +704,10 @@ int main(int argc, char **argv)
 	test_data_and_drain();
 	test_settings_during_setup();
 	test_break_held();
-	if (!rfc2217)
+	if (!rfc2217) {
+		test_stale_dropped();	/* once: its close waits 30 s */
 		test_daemon_killed();	/* last: realcomd is gone after it */
+	}	/* last: realcomd is gone after it */
 	printf("e2e: %d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

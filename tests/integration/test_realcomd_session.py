@@ -1,0 +1,491 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""realcomd sessions (issue 15): bytes written while the unit is unreachable
+never reach it in a later session; a unit that drops every session at once
+is retried with a growing back-off; a backup path (backup_host) takes over
+when the first is unreachable or dies, against nportsim and ser2net; a slow
+DNS answer for one port does not stall the others; a setting the device
+refuses shows in last_error."""
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import itlib  # noqa: E402
+from itlib import (DEADLINE, Certs, Realcomd, Sim, echo, open_tty, read_n,  # noqa: E402
+                   realcom_port, wait_for, write_all)
+from test_interop import PtyPair, free_port, listening  # noqa: E402
+
+
+def rebooted(sim):
+    return not sim.ctl(cmd="status")["rebooting"]
+
+
+class StaleBytes(unittest.TestCase):
+    """What an application wrote while the unit was unreachable is dropped
+    at its last close (counted in stale_dropped), never sent later."""
+
+    def check(self, connect):
+        with Sim() as sim, Realcomd({0: realcom_port(sim, connect=connect)}) as d:
+            dev = sim.open_pty()
+            try:
+                if connect == "always":
+                    d.wait_state("up")
+                # unreachable for a while (listeners closed), then back with defaults
+                sim.ok(cmd="reboot", ms=3000)
+                fd = open_tty(d.tty(0))
+                write_all(fd, b"STALE COMMAND")
+                wait_for(lambda: d.port()["state"] != "up" and d.port()["last_error"],
+                         "realcomd to find the unit unreachable")
+                os.close(fd)       # dropped here (realcomd sees the close before any reopen)
+                wait_for(lambda: rebooted(sim), "the unit to come back")
+                # a new open, a new session: only what it writes reaches the line
+                fd = open_tty(d.tty(0))
+                try:
+                    d.wait_state("up")
+                    write_all(fd, b"fresh")
+                    self.assertEqual(read_n(dev, 5), b"fresh")
+                    self.assertEqual(sim.port()["to_serial"], 5)
+                finally:
+                    os.close(fd)
+                self.assertEqual(d.port()["stale_dropped"], len(b"STALE COMMAND"))
+                self.assertIn("dropped 13 bytes the application wrote", d.log_text())
+            finally:
+                os.close(dev)
+
+    def test_close_while_unreachable_on_open(self):
+        self.check("on-open")
+
+    def test_close_while_unreachable_connect_always(self):
+        self.check("always")
+
+    def test_reopen_while_up_keeps_nothing_of_the_last_open(self):
+        """A close while up sends what the application wrote (the normal
+        case): nothing is dropped."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
+            dev = sim.open_pty()
+            try:
+                fd = open_tty(d.tty(0))
+                d.wait_state("up")
+                write_all(fd, b"kept")
+                os.close(fd)
+                self.assertEqual(read_n(dev, 4), b"kept")
+                d.wait_state("idle")
+                self.assertEqual(d.port()["stale_dropped"], 0)
+            finally:
+                os.close(dev)
+
+
+class Backoff(unittest.TestCase):
+    def test_unit_dropping_every_session_is_backed_off(self):
+        """nportsim answers PORT_INIT and drops the session, every time: the
+        back-off grows (100, 200, 400 ... ms) instead of resetting on each
+        short-lived "up"; status shows the step and the next try."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
+            sim.ok(cmd="drop-after-init", port=1, on=True)
+            fd = open_tty(d.tty(0))
+            try:
+                wait_for(lambda: sim.port()["sessions"] >= 5, "five sessions", timeout=20)
+                p = d.port()
+                # four dropped sessions at least: 100 -> 800 ms (without the rule: 100)
+                self.assertGreaterEqual(p["backoff_ms"], 800, p)
+                self.assertIn("fault: dropped after PORT_INIT", sim.port()["last_error"])
+                p = d.wait_state("waiting to reconnect", timeout=20)
+                self.assertGreater(p["next_try_ms"], 0)
+                self.assertLessEqual(p["next_try_ms"], p["backoff_ms"])
+                # the table's NEXT column, aligned like the others
+                r = wait_for(lambda: (lambda r: r if "waiting to reconnect" in r.stdout else None)(
+                    d.realcomctl("status")), "realcomctl to show the wait", timeout=20)
+                self.assertRegex(r.stdout, r"TTY\s+STATE\s+NEXT\s+PEER")
+                self.assertRegex(r.stdout, r"ttyR0\s+waiting to reconnect\s+\d+\.\ds\s+")
+                lines = r.stdout.splitlines()
+                self.assertEqual(lines[0].index("PEER"), lines[1].index("127.0.0.1"))
+                # a session that lasts resets it
+                sim.ok(cmd="drop-after-init", port=1, on=False)
+                d.wait_state("up", timeout=40)
+                self.assertGreaterEqual(d.port()["backoff_ms"], 800)   # not reset by "up"
+                wait_for(lambda: d.port()["state_ms"] >= 5000, "a session of 5 s", timeout=20)
+                before = d.port()["reconnects"]
+                sim.ok(cmd="drop", port=1)
+                wait_for(lambda: d.port()["reconnects"] > before and d.port()["state"] == "up",
+                         "the reconnect")
+                self.assertEqual(d.port()["backoff_ms"], 100)
+            finally:
+                os.close(fd)
+
+    def test_backoff_is_capped_at_30_s(self):
+        """Nothing listens: attempts fail at once, the step doubles from
+        100 ms and stops at 30 s (about 30 s of failures to get there)."""
+        with Sim() as gone:
+            port = realcom_port(gone)
+        with Realcomd({0: port}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                steps = set()
+
+                def capped():
+                    p = d.port()
+                    steps.add(p["backoff_ms"])
+                    self.assertLessEqual(p["next_try_ms"], 30000)
+                    return p["backoff_ms"] == 30000
+                wait_for(capped, "the back-off to reach 30 s", timeout=60, interval=0.05)
+                self.assertLessEqual(max(steps), 30000)
+                self.assertIn(12800, steps)          # it doubled on the way
+            finally:
+                os.close(fd)
+
+
+def backup_port(primary, backup, n=1, **extra):
+    """A [ttyR] section for nportsim primary's port n with nportsim backup as
+    the backup path (same host, its own TCP ports)."""
+    return realcom_port(primary, n, backup_host="127.0.0.1",
+                        backup_data_port=backup.data_port(n),
+                        backup_command_port=backup.command_port(n), **extra)
+
+
+class RedundantNportsim(unittest.TestCase):
+    def test_primary_unreachable_at_connect(self):
+        # ports bound here but not listening: a connect to them is refused,
+        # and no other process can take them meanwhile
+        held = []
+        for _ in range(2):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+            self.addCleanup(s.close)
+        dead = {"data_port": held[0].getsockname()[1],
+                "command_port": held[1].getsockname()[1]}
+        with Sim("--echo") as backup, \
+                Realcomd({0: backup_port(backup, backup, **dead)}) as d:
+            fd = open_tty(d.tty(0), termios.B4800)
+            try:
+                p = d.wait_state("up")
+                self.assertEqual(p["via"], "backup")
+                self.assertTrue(p["peer"].endswith(f":{backup.data_port()}"), p)
+                self.assertIn("trying the backup path", d.log_text())
+                backup.wait_port("4800 on the backup", lambda p: p["baud"] == 4800)
+                self.assertEqual(echo(fd, b"over the backup"), b"over the backup")
+                r = d.realcomctl("status")
+                self.assertIn("on the backup path (backup_host 127.0.0.1)", r.stdout)
+            finally:
+                os.close(fd)
+
+    def test_session_dies_switches_and_replays_settings(self):
+        with Sim("--echo") as primary, Sim("--echo") as backup, \
+                Realcomd({0: backup_port(primary, backup, keepalive=1)}) as d:
+            fd = open_tty(d.tty(0), termios.B4800)
+            try:
+                a = termios.tcgetattr(fd)
+                a[2] |= termios.CRTSCTS
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+                primary.wait_port("4800 + rtscts", lambda p: p["baud"] == 4800 and
+                                  p["flow"]["cts"])
+                self.assertEqual(d.port()["via"], "primary")
+                self.assertEqual(echo(fd, b"one"), b"one")
+                t0 = time.monotonic()
+                primary.ok(cmd="stall", port=1, ms=60000)   # silent: keep-alive finds it
+                p = wait_for(lambda: (lambda p: p if p["via"] == "backup" and
+                                      p["state"] == "up" else None)(d.port()),
+                             "the switch to the backup")
+                print(f"switched to the backup {time.monotonic() - t0:.2f} s after the "
+                      f"primary went silent (keepalive = 1 s)")
+                b = backup.wait_port("the settings replayed on the backup",
+                                     lambda p: p["connected"] and p["baud"] == 4800)
+                self.assertTrue(b["flow"]["cts"])
+                self.assertEqual(echo(fd, b"two"), b"two")
+                self.assertIn("no answer", p["last_error"] + d.log_text())
+            finally:
+                os.close(fd)
+
+    def test_backup_without_host_is_refused(self):
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "realcom.conf")
+        with open(path, "w") as f:
+            f.write("[ttyR0]\nhost = 192.0.2.10\nbackup_data_port = 950\n")
+        r = subprocess.run([itlib.REALCOMD, "-t", "-c", path], capture_output=True, text=True,
+                           timeout=DEADLINE)
+        os.unlink(path)
+        os.rmdir(d)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("need backup_host", r.stderr)
+
+
+class RedundantSer2net(unittest.TestCase):
+    """Two ser2net instances (RFC 2217), each on its own pty pair: the
+    primary ends, realcomd goes on over the backup with the line replayed."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="session-")
+        self.procs = []
+        self.pairs = []
+        for sub in ("primary", "backup"):
+            os.mkdir(os.path.join(self.dir, sub))
+            self.pairs.append(PtyPair(os.path.join(self.dir, sub)))
+        self.ports = [free_port(), free_port()]
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait()
+        for pair in self.pairs:
+            pair.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ser2net(self, i, stack="telnet(rfc2217),tcp"):
+        proc = subprocess.Popen(
+            ["ser2net", "-n", "-d", "-u", "-Y",
+             f"connection: &c{i}#  accepter: {stack},127.0.0.1,{self.ports[i]}",
+             "-Y", f"  connector: serialdev,{self.pairs[i].a},115200n81,local,nobreak",
+             "-Y", "  options:", "-Y", "    kickolduser: true"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(proc)
+        wait_for(lambda: listening(self.ports[i]), "ser2net to listen")
+        return proc
+
+    def speed(self, i):
+        fd = os.open(self.pairs[i].a, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            return termios.tcgetattr(fd)[4]
+        finally:
+            os.close(fd)
+
+    def run_switch(self, stack, extra):
+        primary = self.ser2net(0, stack)
+        self.ser2net(1, stack)
+        keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": self.ports[0],
+                "backup_host": "127.0.0.1", "backup_tcp_port": self.ports[1]}
+        keys.update(extra)
+        with Realcomd({0: keys}) as d:
+            devs = [os.open(p.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK) for p in self.pairs]
+            fd = open_tty(d.tty(0), termios.B19200)
+            try:
+                d.wait_state("up")
+                wait_for(lambda: self.speed(0) == termios.B19200, "19200 on the primary")
+                write_all(fd, b"to primary")
+                self.assertEqual(read_n(devs[0], 10), b"to primary")
+                primary.send_signal(signal.SIGTERM)
+                primary.wait()
+                p = wait_for(lambda: (lambda p: p if p["via"] == "backup" and
+                                      p["state"] == "up" else None)(d.port()),
+                             "the switch to the backup ser2net")
+                self.assertTrue(p["peer"].endswith(f":{self.ports[1]}"), p)
+                wait_for(lambda: self.speed(1) == termios.B19200, "19200 replayed on the backup")
+                write_all(fd, b"to backup")
+                self.assertEqual(read_n(devs[1], 9), b"to backup")
+                write_all(devs[1], b"from backup")
+                self.assertEqual(read_n(fd, 11), b"from backup")
+                return p
+            finally:
+                os.close(fd)
+                for dev in devs:
+                    os.close(dev)
+
+    def test_plain(self):
+        self.run_switch("telnet(rfc2217),tcp", {})
+
+    def test_tls_verified_the_same_way(self):
+        certs = Certs()
+        certs.setup()
+        self.addCleanup(certs.teardown)
+        p = self.run_switch(f"telnet(rfc2217),ssl(key={certs.path('server.key')},"
+                            f"cert={certs.path('server.pem')}),tcp",
+                            {"tls": "on", "tls_ca": certs.path("ca.pem")})
+        self.assertIn("verified by CA", p["tls_info"])
+
+    def test_tls_backup_with_a_wrong_certificate_is_refused(self):
+        """The backup is verified like the primary: its certificate names
+        another host, so realcomd does not use it."""
+        certs = Certs()
+        certs.setup()
+        self.addCleanup(certs.teardown)
+        primary = self.ser2net(0, f"telnet(rfc2217),ssl(key={certs.path('server.key')},"
+                               f"cert={certs.path('server.pem')}),tcp")
+        self.ser2net(1, f"telnet(rfc2217),ssl(key={certs.path('wronghost.key')},"
+                     f"cert={certs.path('wronghost.pem')}),tcp")
+        keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": self.ports[0],
+                "backup_host": "127.0.0.1", "backup_tcp_port": self.ports[1], "tls": "on",
+                "tls_ca": certs.path("ca.pem")}
+        with Realcomd({0: keys}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                primary.send_signal(signal.SIGTERM)
+                primary.wait()
+                wait_for(lambda: f"127.0.0.1:{self.ports[1]}: connection: certificate "
+                         "verification failed" in d.log_text(),
+                         "the backup's certificate to be refused")
+                p = d.port()
+                self.assertEqual(p["connects"], 1, p)      # never up over the backup
+                self.assertNotEqual(p["state"], "up")
+            finally:
+                os.close(fd)
+
+
+class FakeDns:
+    """A DNS server on 127.x.y.z:53 (UDP) that answers NAME with 127.0.0.1
+    only once released, and NXDOMAIN for anything else."""
+
+    def __init__(self, name):
+        self.name = name.lower()
+        self.addr = f"127.{os.getpid() % 200 + 20}.{os.getpid() // 200 % 250}.53"
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((self.addr, 53))
+        self.sock.settimeout(0.2)
+        self.asked = threading.Event()
+        self.release = threading.Event()
+        self.stop = threading.Event()
+        self.held = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def question(q):
+        labels, i = [], 12
+        while q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]].decode().lower())
+            i += 1 + q[i]
+        qtype = struct.unpack_from("!H", q, i + 1)[0]
+        return ".".join(labels), qtype, q[12:i + 5]
+
+    def answer(self, q, peer):
+        name, qtype, question = self.question(q)
+        if name != self.name:
+            self.sock.sendto(q[:2] + b"\x81\x83" + b"\x00\x01\x00\x00\x00\x00\x00\x00" +
+                             question, peer)
+            return
+        rr = b""
+        if qtype == 1:
+            rr = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([127, 0, 0, 1])
+        self.sock.sendto(q[:2] + b"\x81\x80\x00\x01" + struct.pack("!H", 1 if rr else 0) +
+                         b"\x00\x00\x00\x00" + question + rr, peer)
+
+    def serve(self):
+        deadline = time.monotonic() + 120        # bounded even if nobody stops it
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            if self.release.is_set():
+                for q, peer in self.held:
+                    self.answer(q, peer)
+                self.held = []
+            try:
+                q, peer = self.sock.recvfrom(512)
+            except socket.timeout:
+                continue
+            if self.question(q)[0] == self.name and not self.release.is_set():
+                self.held.append((q, peer))      # answered once released
+                self.asked.set()
+            else:
+                self.answer(q, peer)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(DEADLINE)
+        self.sock.close()
+
+
+class AsyncDns(unittest.TestCase):
+    """realcomd runs in a mount namespace whose /etc/resolv.conf names the fake
+    server (nothing outside changes); ttyR0's host waits for DNS while ttyR1,
+    by address, moves data and the control socket answers."""
+
+    def test_slow_name_does_not_stall_other_ports(self):
+        if os.geteuid() != 0:
+            self.fail("needs root for a private mount namespace and port 53")
+        name = "slow-unit.realcom.test"
+        dns = FakeDns(name)
+        self.addCleanup(dns.close)
+        tmp = tempfile.mkdtemp(prefix="session-dns-")
+        resolv = os.path.join(tmp, "resolv.conf")
+        with open(resolv, "w") as f:
+            # one slow try: a blocking lookup would hold the loop for 30 s
+            f.write(f"nameserver {dns.addr}\noptions timeout:30 attempts:1\n")
+        wrapper = os.path.join(tmp, "realcomd")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec unshare -m --propagation private sh -c "
+                    "'mount --bind \"$0\" /etc/resolv.conf && exec \"$@\"' "
+                    f"{resolv} {itlib.REALCOMD} \"$@\"\n")
+        os.chmod(wrapper, 0o755)
+        real = itlib.REALCOMD
+        itlib.REALCOMD = wrapper
+        sim = Sim("--echo", ports=2)
+        self.addCleanup(sim.close)
+        try:
+            d = Realcomd({0: realcom_port(sim, 1, host=name), 1: realcom_port(sim, 2)})
+        finally:
+            itlib.REALCOMD = real
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with d:
+            a = open_tty(d.tty(0))
+            b = open_tty(d.tty(1))
+            try:
+                self.assertTrue(dns.asked.wait(DEADLINE), "the lookup never reached the server")
+                # ttyR0 waits for its answer; the loop does not
+                self.assertEqual(d.port(0)["state"], "connecting")
+                d.wait_state("up", 1)
+                self.assertEqual(echo(b, b"not held up"), b"not held up")
+                self.assertEqual(d.realcomctl("status").returncode, 0)
+                self.assertEqual(d.port(0)["state"], "connecting")
+                dns.release.set()
+                p = d.wait_state("up", 0)
+                self.assertTrue(p["peer"].startswith("127.0.0.1:"), p)
+                self.assertEqual(echo(a, b"resolved"), b"resolved")
+            finally:
+                os.close(a)
+                os.close(b)
+
+
+class RefusedSettings(unittest.TestCase):
+    TCGETS2, TCSETS2, BOTHER, CBAUD = 0x802C542A, 0x402C542B, 0o010000, 0o010017
+
+    def set_custom_baud(self, fd, baud):
+        import fcntl
+        buf = bytearray(fcntl.ioctl(fd, self.TCGETS2, bytes(44)))
+        iflag, oflag, cflag, lflag = struct.unpack_from("4I", buf)
+        struct.pack_into("4I", buf, 0, iflag, oflag, (cflag & ~self.CBAUD) | self.BOTHER, lflag)
+        struct.pack_into("2I", buf, 36, baud, baud)
+        fcntl.ioctl(fd, self.TCSETS2, bytes(buf))
+
+    def test_realcom_na_in_last_error(self):
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                self.assertEqual(d.port()["last_error"], "")
+                self.set_custom_baud(fd, 1000000)     # above the NPort's 921600: NA
+                p = wait_for(lambda: (lambda p: p if p["last_error"] else None)(d.port()),
+                             "the refusal in last_error")
+                self.assertEqual(p["last_error"], "the device refused 1000000 baud")
+                self.assertEqual(p["state"], "up")
+                r = d.realcomctl("status")
+                self.assertIn("the device refused 1000000 baud", r.stdout)
+            finally:
+                os.close(fd)
+
+    def test_rfc2217_other_rate_in_last_error(self):
+        with Sim(mode="rfc2217") as sim, \
+                Realcomd({0: {"host": "127.0.0.1", "protocol": "rfc2217",
+                              "tcp_port": sim.tcp_base + 1}}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                sim.wait_port("115200", lambda p: p["baud"] == 115200)
+                self.set_custom_baud(fd, 1000000)     # the server keeps 115200
+                p = wait_for(lambda: (lambda p: p if p["last_error"] else None)(d.port()),
+                             "the other rate in last_error")
+                self.assertEqual(p["last_error"],
+                                 "the server answered SET-BAUDRATE with 115200, not 1000000")
+            finally:
+                os.close(fd)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
