@@ -321,9 +321,9 @@ void port_proto_down(struct port *p, int err, const char *why)
 	delay = port_next_delay(p, &switching);
 	/* An offline unit fails on and on: say so when it changes, then rarely. */
 	if (switching)
-		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING,
-				 "%s: %s; trying the %s path (%s) in %.1f s", p->peer, why,
-				 switching, port_path(p).host, delay / 1000.0);
+		/* a change of path is news, and the back-off bounds it */
+		port_log(p, LOG_WARNING, "%s: %s; trying the %s path (%s) in %.1f s", p->peer, why,
+			 switching, port_path(p).host, delay / 1000.0);
 	else if (p->cfg.backup_host[0] && (p->backoff_ms < BACKOFF_MAX_MS || p->failures % 10 == 0))
 		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING,
 				 "%s: %s; both paths failed, the primary again in %.1f s",

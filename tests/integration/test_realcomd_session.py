@@ -105,8 +105,8 @@ class Backoff(unittest.TestCase):
                 # the table's NEXT column, aligned like the others
                 r = wait_for(lambda: (lambda r: r if "waiting to reconnect" in r.stdout else None)(
                     d.realcomctl("status")), "realcomctl to show the wait", timeout=20)
-                self.assertRegex(r.stdout, r"TTY\s+STATE\s+NEXT\s+PEER")
-                self.assertRegex(r.stdout, r"ttyR0\s+waiting to reconnect\s+\d+\.\ds\s+")
+                self.assertRegex(r.stdout, r"TTY\s+STATE\s+SINCE\s+NEXT\s+PEER")
+                self.assertRegex(r.stdout, r"ttyR0\s+waiting to reconnect\s+\d+s\s+\d+\.\ds\s+")
                 lines = r.stdout.splitlines()
                 self.assertEqual(lines[0].index("PEER"), lines[1].index("127.0.0.1"))
                 # a session that lasts resets it
