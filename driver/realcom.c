@@ -45,7 +45,6 @@
 
 #define REALCOM_XMIT_SIZE	16384	/* TX kfifo per port, a power of two */
 #define REALCOM_RBUF_SIZE	16384	/* most bytes one read() returns */
-#define REALCOM_CTRL_MAX	256	/* queued control messages before senders wait */
 #define REALCOM_RX_SLACK	1024	/* tty buffer rounding allowance per RX_DATA */
 #define REALCOM_RX_RECHECK	(HZ / 10)
 #define REALCOM_DRAIN_MS	30000	/* one DRAIN round when tcdrain() has no limit */
@@ -57,29 +56,33 @@ enum {
 	REALCOM_F_DEAD,		/* the daemon closed its file: the port is going */
 	REALCOM_F_THROTTLED,	/* the ldisc asked for no more received data */
 	REALCOM_F_TX_STOPPED,	/* stop_tty(): hold TX data back */
-	REALCOM_F_FLUSH_TX,	/* a FLUSH {TX} message is due */
+	REALCOM_F_TX_HOLD,	/* the daemon asked for control messages only */
 	REALCOM_F_LINK_DOWN,	/* the daemon reported the device unreachable */
 };
 
 /*
- * A queued kernel -> daemon control message.  @pos is how many TX bytes had
- * been accepted when it was queued: it goes out once exactly that much TX data
- * went out (or was flushed), which keeps data and settings in order.  The
- * list is sorted by @pos.
+ * Control is state, not a queue (docs/uapi.md): each kind of control keeps
+ * the latest wanted value and a dirty bit, and read() hands the daemon every
+ * dirty item, in this order, ahead of TX data still queued (only a DRAIN
+ * waits for the data it is about).  Memory stays
+ * bounded whatever an application does while the daemon is not reading, and
+ * the device hears one message per change.  The *_MID bits keep one earlier
+ * value when a line went back to what the daemon was last told (a DTR pulse,
+ * a break switched on and off): the pulse reaches the device, at most two
+ * messages for any number of changes.
  */
-struct realcom_msg {
-	struct list_head node;
-	u64 pos;
-	u16 type;
-	u16 len;
-	union {
-		struct realcom_line line;
-		struct realcom_modem modem;
-		struct realcom_break brk;
-		struct realcom_flush flush;
-		struct realcom_drain drain;
-		struct realcom_xchar xchar;
-	} u;
+enum {
+	REALCOM_D_MODEM_MID	= BIT(0),	/* MODEM with mcr_mid */
+	REALCOM_D_BREAK_MID	= BIT(1),	/* BREAK with brk_mid */
+	REALCOM_D_CLOSE_MODEM	= BIT(2),	/* MODEM with mcr_close (HUPCL) */
+	REALCOM_D_CLOSE		= BIT(3),	/* the session the daemon saw ended */
+	REALCOM_D_OPEN		= BIT(4),	/* a new session: MODEM, LINE follow */
+	REALCOM_D_FLUSH		= BIT(5),	/* FLUSH with the flush bits */
+	REALCOM_D_MODEM		= BIT(6),
+	REALCOM_D_BREAK		= BIT(7),
+	REALCOM_D_XCHAR		= BIT(8),
+	REALCOM_D_LINE		= BIT(9),	/* last: a LINE read shows all before it */
+	REALCOM_D_DRAIN		= BIT(10),	/* once TX data up to drain_pos left */
 };
 
 struct realcom_port {
@@ -91,10 +94,21 @@ struct realcom_port {
 	DECLARE_KFIFO_PTR(xmit, u8);	/* written by the tty, read by the daemon */
 	u64 tx_in;			/* TX bytes ever accepted */
 	u64 tx_out;			/* TX bytes ever handed over or flushed */
-	struct list_head ctrl;		/* struct realcom_msg, oldest first */
-	unsigned int ctrl_count;
-	struct realcom_line line;	/* line settings last queued */
-	u8 mcr;				/* REALCOM_MODEM_DTR/RTS last queued */
+	u32 dirty;			/* REALCOM_D_*: control the daemon is owed */
+	bool told_open;			/* the daemon saw OPEN and no CLOSE since */
+	struct realcom_line line;	/* line settings wanted */
+	u8 mcr;				/* REALCOM_MODEM_DTR/RTS wanted */
+	u8 mcr_mid;			/* the pulse kept for REALCOM_D_MODEM_MID */
+	u8 mcr_told;			/* the last MODEM the daemon read */
+	u8 mcr_close;			/* DTR/RTS as the session it saw ended */
+	bool modem_full;		/* OPEN: MODEM goes out even unchanged */
+	bool brk;			/* break held (TIOCSBRK) wanted */
+	bool brk_mid;
+	bool brk_told;
+	u8 flush;			/* REALCOM_FLUSH_* owed */
+	u8 xchar;			/* XON/XOFF owed */
+	struct realcom_drain drain;	/* DRAIN owed */
+	u64 drain_pos;			/* ... after this much TX data */
 	u8 msr;				/* REALCOM_MODEM_CTS/DSR/RI/DCD last reported */
 	u32 oqueue;			/* bytes the device holds, last reported */
 	u32 drain_cookie;		/* last cookie handed out */
@@ -105,7 +119,7 @@ struct realcom_port {
 	char label[REALCOM_LABEL_SIZE];	/* sysfs "label", fixed at bind */
 
 	wait_queue_head_t dwait;	/* daemon: messages to read, room for RX */
-	wait_queue_head_t kwait;	/* tty: queue room, TX taken, drain done */
+	wait_queue_head_t kwait;	/* tty: TX taken, drain done */
 	struct mutex read_lock;		/* serialises read(), owns rbuf */
 	struct mutex write_lock;	/* serialises write(), owns wbuf */
 	struct delayed_work rx_recheck;	/* re-polls RX room the tty can't signal */
@@ -133,150 +147,85 @@ static bool realcom_dead(struct realcom_port *rp)
 	return test_bit(REALCOM_F_DEAD, &rp->flags);
 }
 
-/* ---- kernel -> daemon message queue ---- */
+/* ---- control state (kernel -> daemon) ---- */
 
-static struct realcom_msg *realcom_msg_alloc(u16 type, const void *payload,
-					     u16 len, gfp_t gfp)
+/* Caller holds rp->lock.  Mark @bits owed to the daemon, unless it is gone. */
+static void __realcom_dirty(struct realcom_port *rp, u32 bits)
 {
-	struct realcom_msg *msg = kzalloc(sizeof(*msg), gfp);
-
-	if (!msg)
-		return NULL;
-	msg->type = type;
-	msg->len = len;
-	if (payload && len)
-		memcpy(&msg->u, payload, len);
-	return msg;
+	if (!realcom_dead(rp))
+		rp->dirty |= bits;
 }
 
-/* Caller holds rp->lock.  Takes @msg; once the daemon is gone it is freed. */
-static void __realcom_queue(struct realcom_port *rp, struct realcom_msg *msg)
+/* Caller holds rp->lock. */
+static void __realcom_set_mcr(struct realcom_port *rp, u8 mcr)
 {
-	if (realcom_dead(rp)) {
-		kfree(msg);
+	if (mcr == rp->mcr)
 		return;
+	/* back to what the daemon has, before it read the change: a pulse */
+	if ((rp->dirty & REALCOM_D_MODEM) && mcr == rp->mcr_told &&
+	    !(rp->dirty & REALCOM_D_MODEM_MID)) {
+		rp->mcr_mid = rp->mcr;
+		__realcom_dirty(rp, REALCOM_D_MODEM_MID);
 	}
-	msg->pos = rp->tx_in;
-	list_add_tail(&msg->node, &rp->ctrl);
-	rp->ctrl_count++;
+	rp->mcr = mcr;
+	__realcom_dirty(rp, REALCOM_D_MODEM);
 }
 
-/*
- * Caller holds rp->lock.  Queue @msg ahead of TX data not yet handed over but
- * behind every control message already due, for "send this now" (XON/XOFF).
- */
-static void __realcom_queue_urgent(struct realcom_port *rp,
-				   struct realcom_msg *msg)
+/* Caller holds rp->lock.  The same for a held break. */
+static void __realcom_set_brk(struct realcom_port *rp, bool on)
 {
-	struct realcom_msg *pos;
-
-	if (realcom_dead(rp)) {
-		kfree(msg);
+	if (on == rp->brk)
 		return;
+	if ((rp->dirty & REALCOM_D_BREAK) && on == rp->brk_told &&
+	    !(rp->dirty & REALCOM_D_BREAK_MID)) {
+		rp->brk_mid = rp->brk;
+		__realcom_dirty(rp, REALCOM_D_BREAK_MID);
 	}
-	msg->pos = rp->tx_out;
-	list_for_each_entry(pos, &rp->ctrl, node) {
-		if (pos->pos > rp->tx_out)
-			break;
+	rp->brk = on;
+	__realcom_dirty(rp, REALCOM_D_BREAK);
+}
+
+/* Set the line settings wanted; LINE is owed if they changed. */
+static void realcom_set_line(struct realcom_port *rp,
+			     const struct realcom_line *line)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&rp->lock, flags);
+	if (memcmp(&rp->line, line, sizeof(*line))) {
+		rp->line = *line;
+		__realcom_dirty(rp, REALCOM_D_LINE);
 	}
-	list_add_tail(&msg->node, &pos->node);
-	rp->ctrl_count++;
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible(&rp->dwait);
 }
 
-static bool realcom_ctrl_room(struct realcom_port *rp)
+/* Clear, then set DTR/RTS (REALCOM_MODEM_* bits); -EIO once the daemon is gone. */
+static int realcom_update_mcr(struct realcom_port *rp, u8 set, u8 clear)
 {
-	return READ_ONCE(rp->ctrl_count) < REALCOM_CTRL_MAX || realcom_dead(rp);
-}
-
-/*
- * Wait until the control queue has room.  The queue only fills when the
- * daemon stops reading; this wait is what keeps it bounded.
- */
-static int realcom_ctrl_wait(struct realcom_port *rp)
-{
-	return wait_event_interruptible(rp->kwait, realcom_ctrl_room(rp));
-}
-
-/* Queue a message without waiting; -EIO once the daemon is gone. */
-static int realcom_send(struct realcom_port *rp, u16 type, const void *payload,
-			u16 len, gfp_t gfp)
-{
-	struct realcom_msg *msg = realcom_msg_alloc(type, payload, len, gfp);
 	unsigned long flags;
 	int ret = 0;
 
-	if (!msg)
-		return -ENOMEM;
 	spin_lock_irqsave(&rp->lock, flags);
 	if (realcom_dead(rp))
 		ret = -EIO;
-	__realcom_queue(rp, msg);
+	else
+		__realcom_set_mcr(rp, (rp->mcr & ~clear) | set);
 	spin_unlock_irqrestore(&rp->lock, flags);
 	wake_up_interruptible(&rp->dwait);
 	return ret;
 }
 
-/*
- * Queue LINE if the settings changed.  Two changes with no data between them
- * are merged into one message: nothing was sent under the first, so the
- * device need not pass through it.
- */
-static void realcom_queue_line(struct realcom_port *rp,
-			       const struct realcom_line *line)
+/* Ask for a flush of REALCOM_FLUSH_* @which; asks made before it merge. */
+static void realcom_request_flush(struct realcom_port *rp, u8 which)
 {
-	struct realcom_msg *msg, *tail;
 	unsigned long flags;
 
-	msg = realcom_msg_alloc(REALCOM_MSG_LINE, line, sizeof(*line),
-				GFP_KERNEL | __GFP_NOFAIL);
 	spin_lock_irqsave(&rp->lock, flags);
-	if (!memcmp(&rp->line, line, sizeof(*line)))
-		goto out;
-	rp->line = *line;
-	tail = list_empty(&rp->ctrl) ? NULL :
-		list_last_entry(&rp->ctrl, struct realcom_msg, node);
-	if (tail && tail->type == REALCOM_MSG_LINE && tail->pos == rp->tx_in) {
-		tail->u.line = *line;
-		goto out;
-	}
-	__realcom_queue(rp, msg);
-	msg = NULL;
-out:
+	rp->flush |= which;
+	__realcom_dirty(rp, REALCOM_D_FLUSH);
 	spin_unlock_irqrestore(&rp->lock, flags);
-	kfree(msg);
 	wake_up_interruptible(&rp->dwait);
-}
-
-/*
- * Clear, then set DTR/RTS (REALCOM_MODEM_* bits) and queue MODEM with both
- * lines when they changed.  Never merged: a DTR pulse must reach the device.
- */
-static int realcom_update_mcr(struct realcom_port *rp, u8 set, u8 clear,
-			      gfp_t gfp)
-{
-	struct realcom_msg *msg;
-	unsigned long flags;
-	int ret = 0;
-	u8 mcr;
-
-	msg = realcom_msg_alloc(REALCOM_MSG_MODEM, NULL,
-				sizeof(struct realcom_modem), gfp);
-	if (!msg)
-		return -ENOMEM;
-	spin_lock_irqsave(&rp->lock, flags);
-	mcr = (rp->mcr & ~clear) | set;
-	if (realcom_dead(rp)) {
-		ret = -EIO;
-	} else if (mcr != rp->mcr) {
-		rp->mcr = mcr;
-		msg->u.modem.lines = mcr;
-		__realcom_queue(rp, msg);
-		msg = NULL;
-	}
-	spin_unlock_irqrestore(&rp->lock, flags);
-	kfree(msg);
-	wake_up_interruptible(&rp->dwait);
-	return ret;
 }
 
 static void realcom_line_from_tty(struct realcom_port *rp,
@@ -324,7 +273,7 @@ static void realcom_dtr_rts(struct tty_port *port, REALCOM_PORT_BOOL active)
 	u8 lines = REALCOM_MODEM_DTR | REALCOM_MODEM_RTS;
 
 	realcom_update_mcr(to_realcom(port), active ? lines : 0,
-			   active ? 0 : lines, GFP_KERNEL | __GFP_NOFAIL);
+			   active ? 0 : lines);
 }
 
 /*
@@ -334,27 +283,11 @@ static void realcom_dtr_rts(struct tty_port *port, REALCOM_PORT_BOOL active)
 static int realcom_activate(struct tty_port *port, struct tty_struct *tty)
 {
 	struct realcom_port *rp = to_realcom(port);
-	struct realcom_msg *open, *line, *modem;
 	struct realcom_line settings;
 	unsigned long flags;
 	int ret = 0;
 
-	if (realcom_dead(rp))
-		return -ENODEV;
-	if (!realcom_ctrl_room(rp))
-		return -EAGAIN;		/* the daemon has stopped reading */
-
 	realcom_line_from_tty(rp, tty, &settings);
-	open = realcom_msg_alloc(REALCOM_MSG_OPEN, NULL, 0, GFP_KERNEL);
-	line = realcom_msg_alloc(REALCOM_MSG_LINE, &settings, sizeof(settings),
-				 GFP_KERNEL);
-	modem = realcom_msg_alloc(REALCOM_MSG_MODEM, NULL,
-				  sizeof(struct realcom_modem), GFP_KERNEL);
-	if (!open || !line || !modem) {
-		ret = -ENOMEM;
-		goto out;
-	}
-
 	spin_lock_irqsave(&rp->lock, flags);
 	if (realcom_dead(rp)) {
 		ret = -ENODEV;
@@ -362,38 +295,40 @@ static int realcom_activate(struct tty_port *port, struct tty_struct *tty)
 		clear_bit(REALCOM_F_THROTTLED, &rp->flags);
 		clear_bit(REALCOM_F_TX_STOPPED, &rp->flags);
 		rp->line = settings;
-		modem->u.modem.lines = rp->mcr;
-		__realcom_queue(rp, open);
-		__realcom_queue(rp, line);
-		__realcom_queue(rp, modem);
-		open = NULL;
-		line = NULL;
-		modem = NULL;
+		rp->modem_full = true;
+		__realcom_dirty(rp, REALCOM_D_OPEN | REALCOM_D_LINE |
+			       REALCOM_D_MODEM);
 	}
 	spin_unlock_irqrestore(&rp->lock, flags);
 	wake_up_interruptible(&rp->dwait);
-out:
-	kfree(open);
-	kfree(line);
-	kfree(modem);
 	return ret;
 }
 
-/* Last close or hangup: what closing_wait did not get out is dropped. */
+/*
+ * Last close or hangup: what closing_wait did not get out is dropped.  A
+ * session the daemon never heard of ends without a trace; one it saw owes
+ * it a CLOSE.
+ */
 static void realcom_shutdown(struct tty_port *port)
 {
 	struct realcom_port *rp = to_realcom(port);
-	struct realcom_msg *msg;
 	unsigned long flags;
 
-	msg = realcom_msg_alloc(REALCOM_MSG_CLOSE, NULL, 0,
-				GFP_KERNEL | __GFP_NOFAIL);
 	spin_lock_irqsave(&rp->lock, flags);
 	kfifo_reset(&rp->xmit);
 	rp->tx_out = rp->tx_in;
 	clear_bit(REALCOM_F_THROTTLED, &rp->flags);
 	clear_bit(REALCOM_F_TX_STOPPED, &rp->flags);
-	__realcom_queue(rp, msg);
+	rp->dirty &= ~(REALCOM_D_DRAIN | REALCOM_D_XCHAR | REALCOM_D_BREAK |
+		       REALCOM_D_BREAK_MID);
+	rp->brk = false;	/* the daemon ends a held break at CLOSE */
+	if (rp->dirty & REALCOM_D_OPEN) {
+		rp->dirty &= ~REALCOM_D_OPEN;
+	} else if (rp->told_open) {
+		/* HUPCL's DTR drop reaches the device before CLOSE */
+		rp->mcr_close = rp->mcr;
+		__realcom_dirty(rp, REALCOM_D_CLOSE_MODEM | REALCOM_D_CLOSE);
+	}
 	spin_unlock_irqrestore(&rp->lock, flags);
 	wake_up_interruptible(&rp->dwait);
 	wake_up_interruptible_all(&rp->kwait);
@@ -402,10 +337,7 @@ static void realcom_shutdown(struct tty_port *port)
 static void realcom_destruct(struct tty_port *port)
 {
 	struct realcom_port *rp = to_realcom(port);
-	struct realcom_msg *msg, *tmp;
 
-	list_for_each_entry_safe(msg, tmp, &rp->ctrl, node)
-		kfree(msg);
 	kfifo_free(&rp->xmit);
 	kvfree(rp->rbuf);
 	kfree(rp->wbuf);
@@ -517,7 +449,7 @@ static unsigned int realcom_tty_chars_in_buffer(struct tty_struct *tty)
 	return min_t(u64, chars, INT_MAX);
 }
 
-/* May be called in atomic context: the FLUSH message is a flag. */
+/* May be called in atomic context: the FLUSH message is a dirty bit. */
 static void realcom_tty_flush_buffer(struct tty_struct *tty)
 {
 	struct realcom_port *rp = tty->driver_data;
@@ -528,8 +460,8 @@ static void realcom_tty_flush_buffer(struct tty_struct *tty)
 	rp->tx_out = rp->tx_in;
 	rp->oqueue = 0;
 	rp->drained = rp->tx_in;	/* the device drops its queue too */
-	if (!realcom_dead(rp))
-		set_bit(REALCOM_F_FLUSH_TX, &rp->flags);
+	rp->flush |= REALCOM_FLUSH_TX;
+	__realcom_dirty(rp, REALCOM_D_FLUSH);
 	spin_unlock_irqrestore(&rp->lock, flags);
 	wake_up_interruptible(&rp->dwait);
 	wake_up_interruptible_all(&rp->kwait);
@@ -544,23 +476,18 @@ static void realcom_tty_set_termios(struct tty_struct *tty,
 	u8 lines = REALCOM_MODEM_DTR | REALCOM_MODEM_RTS;
 	struct realcom_line line;
 
+	/* state, never queued: nothing here waits for the daemon */
 	realcom_line_from_tty(rp, tty, &line);
-	/*
-	 * Settings are never dropped: wait for queue room, and if a signal
-	 * cuts the wait short, queue over the limit all the same.
-	 */
-	if (realcom_ctrl_wait(rp))
-		pr_debug("ttyR%u: termios queued over the limit\n", rp->index);
-	realcom_queue_line(rp, &line);
+	realcom_set_line(rp, &line);
 
 	if (!old)
 		return;
 	if ((old->c_cflag & CBAUD) && !(cflag & CBAUD)) {
-		realcom_update_mcr(rp, 0, lines, GFP_KERNEL | __GFP_NOFAIL);
+		realcom_update_mcr(rp, 0, lines);
 	} else if (!(old->c_cflag & CBAUD) && (cflag & CBAUD)) {
 		if ((cflag & CRTSCTS) && test_bit(REALCOM_F_THROTTLED, &rp->flags))
 			lines = REALCOM_MODEM_DTR;
-		realcom_update_mcr(rp, lines, 0, GFP_KERNEL | __GFP_NOFAIL);
+		realcom_update_mcr(rp, lines, 0);
 	}
 }
 
@@ -590,7 +517,6 @@ static int realcom_tty_tiocmset(struct tty_struct *tty, unsigned int set,
 {
 	struct realcom_port *rp = tty->driver_data;
 	u8 s = 0, c = 0;
-	int ret;
 
 	if (set & TIOCM_DTR)
 		s |= REALCOM_MODEM_DTR;
@@ -601,10 +527,7 @@ static int realcom_tty_tiocmset(struct tty_struct *tty, unsigned int set,
 	if (clear & TIOCM_RTS)
 		c |= REALCOM_MODEM_RTS;
 
-	ret = realcom_ctrl_wait(rp);
-	if (ret)
-		return ret;
-	return realcom_update_mcr(rp, s, c, GFP_KERNEL);
+	return realcom_update_mcr(rp, s, c);
 }
 
 static bool realcom_modem_changed(struct realcom_port *rp,
@@ -651,8 +574,6 @@ static int realcom_tty_ioctl(struct tty_struct *tty, unsigned int cmd,
 			     unsigned long arg)
 {
 	struct realcom_port *rp = tty->driver_data;
-	struct realcom_flush flush = { .which = REALCOM_FLUSH_RX };
-	int ret;
 
 	switch (cmd) {
 	case TIOCMIWAIT:
@@ -663,14 +584,8 @@ static int realcom_tty_ioctl(struct tty_struct *tty, unsigned int cmd,
 		 * handles TCFLSH itself (and the output side comes to us as
 		 * flush_buffer()).
 		 */
-		if (arg == TCIFLUSH || arg == TCIOFLUSH) {
-			ret = realcom_ctrl_wait(rp);
-			if (!ret)
-				ret = realcom_send(rp, REALCOM_MSG_FLUSH, &flush,
-						   sizeof(flush), GFP_KERNEL);
-			if (ret)
-				return ret;
-		}
+		if (arg == TCIFLUSH || arg == TCIOFLUSH)
+			realcom_request_flush(rp, REALCOM_FLUSH_RX);
 		return -ENOIOCTLCMD;
 	}
 	return -ENOIOCTLCMD;
@@ -702,27 +617,23 @@ static int realcom_tty_get_icount(struct tty_struct *tty,
 }
 
 /*
- * -1: break on, 0: break off.  The tty core times TCSBRK between the two;
- * a break that was switched on is always switched off again, so OFF never
- * waits and never fails for want of memory.
+ * -1: break on, 0: break off.  The tty core times TCSBRK between the two.
+ * A state: switching it costs nothing and never waits.
  */
 static int realcom_tty_break_ctl(struct tty_struct *tty, int state)
 {
 	struct realcom_port *rp = tty->driver_data;
-	struct realcom_break brk;
-	int ret;
+	unsigned long flags;
+	int ret = 0;
 
-	if (!state) {
-		brk.ms = REALCOM_BREAK_OFF;
-		return realcom_send(rp, REALCOM_MSG_BREAK, &brk, sizeof(brk),
-				    GFP_KERNEL | __GFP_NOFAIL);
-	}
-	ret = realcom_ctrl_wait(rp);
-	if (ret)
-		return ret;
-	brk.ms = REALCOM_BREAK_ON;
-	return realcom_send(rp, REALCOM_MSG_BREAK, &brk, sizeof(brk),
-			    GFP_KERNEL);
+	spin_lock_irqsave(&rp->lock, flags);
+	if (realcom_dead(rp))
+		ret = -EIO;
+	else
+		__realcom_set_brk(rp, state != 0);
+	spin_unlock_irqrestore(&rp->lock, flags);
+	wake_up_interruptible(&rp->dwait);
+	return ret;
 }
 
 static bool realcom_tx_taken(struct realcom_port *rp)
@@ -767,27 +678,27 @@ static bool realcom_drained(struct realcom_port *rp)
 	return drained;
 }
 
-/* Queue DRAIN; returns its cookie, 0 if it could not be queued. */
+/*
+ * Owe the daemon a DRAIN for the TX data accepted so far; returns its
+ * cookie, 0 once the daemon is gone.  A DRAIN still owed is replaced: its
+ * waiter has given up.
+ */
 static u32 realcom_queue_drain(struct realcom_port *rp, long left, u64 *pos)
 {
-	struct realcom_msg *msg;
 	unsigned long flags;
 	u32 cookie = 0;
 
-	msg = realcom_msg_alloc(REALCOM_MSG_DRAIN, NULL,
-				sizeof(struct realcom_drain), GFP_KERNEL);
-	if (!msg)
-		return 0;
 	spin_lock_irqsave(&rp->lock, flags);
 	if (!realcom_dead(rp)) {
 		cookie = ++rp->drain_cookie;
 		if (!cookie)		/* 0 means "none" here */
 			cookie = ++rp->drain_cookie;
-		msg->u.drain.cookie = cookie;
-		msg->u.drain.timeout_ms = jiffies_to_msecs(left);
+		rp->drain.cookie = cookie;
+		rp->drain.timeout_ms = jiffies_to_msecs(left);
+		rp->drain_pos = rp->tx_in;
 		*pos = rp->tx_in;
+		__realcom_dirty(rp, REALCOM_D_DRAIN);
 	}
-	__realcom_queue(rp, msg);
 	spin_unlock_irqrestore(&rp->lock, flags);
 	wake_up_interruptible(&rp->dwait);
 	return cookie;
@@ -822,11 +733,6 @@ static void realcom_tty_wait_until_sent(struct tty_struct *tty, int timeout)
 							realcom_drain_abort(rp, tty), left);
 		if (left <= 0 || realcom_drain_abort(rp, tty))
 			return;
-		left = wait_event_interruptible_timeout(rp->kwait, realcom_ctrl_room(rp),
-							left);
-		if (left <= 0)
-			return;
-
 		cookie = realcom_queue_drain(rp, left, &pos);
 		if (!cookie)
 			return;
@@ -883,19 +789,15 @@ static void realcom_tty_start(struct tty_struct *tty)
 	wake_up_interruptible(&rp->dwait);
 }
 
+/* XON/XOFF now: owed to the daemon ahead of queued data, never waits. */
 static void realcom_tty_send_xchar(struct tty_struct *tty, REALCOM_XCHAR ch)
 {
 	struct realcom_port *rp = tty->driver_data;
-	struct realcom_xchar xchar = { .ch = ch };
-	struct realcom_msg *msg;
 	unsigned long flags;
 
-	if (realcom_ctrl_wait(rp))
-		pr_debug("ttyR%u: xchar queued over the limit\n", rp->index);
-	msg = realcom_msg_alloc(REALCOM_MSG_XCHAR, &xchar, sizeof(xchar),
-				GFP_KERNEL | __GFP_NOFAIL);
 	spin_lock_irqsave(&rp->lock, flags);
-	__realcom_queue_urgent(rp, msg);
+	rp->xchar = ch;
+	__realcom_dirty(rp, REALCOM_D_XCHAR);
 	spin_unlock_irqrestore(&rp->lock, flags);
 	wake_up_interruptible(&rp->dwait);
 }
@@ -1099,6 +1001,24 @@ static int realcom_oqueue(struct realcom_port *rp,
 	return 0;
 }
 
+/*
+ * The daemon cannot take TX data now (the device stopped reading): read()
+ * hands it control only, so settings and modem lines still get through.
+ */
+static int realcom_tx_hold(struct realcom_port *rp,
+			   const struct realcom_tx_hold *h)
+{
+	if (h->hold > 1 || memchr_inv(h->pad, 0, sizeof(h->pad)))
+		return -EINVAL;
+	if (h->hold) {
+		set_bit(REALCOM_F_TX_HOLD, &rp->flags);
+		return 0;
+	}
+	clear_bit(REALCOM_F_TX_HOLD, &rp->flags);
+	wake_up_interruptible(&rp->dwait);
+	return 0;
+}
+
 /* Is @hdr a daemon -> kernel message with a payload length it may have? */
 static bool realcom_hdr_ok(const struct realcom_hdr *hdr)
 {
@@ -1115,6 +1035,8 @@ static bool realcom_hdr_ok(const struct realcom_hdr *hdr)
 		return hdr->len == sizeof(struct realcom_link);
 	case REALCOM_MSG_OQUEUE:
 		return hdr->len == sizeof(struct realcom_oqueue);
+	case REALCOM_MSG_TX_HOLD:
+		return hdr->len == sizeof(struct realcom_tx_hold);
 	}
 	return false;
 }
@@ -1130,6 +1052,7 @@ static int realcom_handle(struct realcom_port *rp,
 		struct realcom_drain_done dd;
 		struct realcom_link link;
 		struct realcom_oqueue oq;
+		struct realcom_tx_hold hold;
 	} u;
 
 	if (hdr->type == REALCOM_MSG_RX_DATA)
@@ -1147,6 +1070,8 @@ static int realcom_handle(struct realcom_port *rp,
 		return realcom_link(rp, &u.link);
 	case REALCOM_MSG_OQUEUE:
 		return realcom_oqueue(rp, &u.oq);
+	case REALCOM_MSG_TX_HOLD:
+		return realcom_tx_hold(rp, &u.hold);
 	}
 	return -EINVAL;
 }
@@ -1163,35 +1088,155 @@ static size_t realcom_put(u8 *buf, u16 type, const void *payload, u16 len)
 	return REALCOM_HDR + len;
 }
 
+/* Caller holds rp->lock.  The REALCOM_D_* bits the daemon may read now. */
+static u32 __realcom_owed(struct realcom_port *rp)
+{
+	u32 owed = rp->dirty;
+
+	/* a DRAIN goes out behind the data it waits for */
+	if (rp->drain_pos > rp->tx_out)
+		owed &= ~REALCOM_D_DRAIN;
+	return owed;
+}
+
+/* Caller holds rp->lock.  Is TX data for the daemon now? */
+static bool __realcom_tx_ready(struct realcom_port *rp)
+{
+	return !test_bit(REALCOM_F_TX_STOPPED, &rp->flags) &&
+	       !test_bit(REALCOM_F_TX_HOLD, &rp->flags) &&
+	       !kfifo_is_empty(&rp->xmit);
+}
+
 /* Is there a message the daemon may read now? */
 static bool realcom_readable(struct realcom_port *rp)
 {
-	struct realcom_msg *msg;
 	unsigned long flags;
 	bool ready;
 
 	spin_lock_irqsave(&rp->lock, flags);
-	msg = list_first_entry_or_null(&rp->ctrl, struct realcom_msg, node);
-	ready = test_bit(REALCOM_F_FLUSH_TX, &rp->flags) ||
-		(msg && msg->pos <= rp->tx_out) ||
-		(!test_bit(REALCOM_F_TX_STOPPED, &rp->flags) &&
-		 !kfifo_is_empty(&rp->xmit));
+	ready = __realcom_owed(rp) || __realcom_tx_ready(rp);
 	spin_unlock_irqrestore(&rp->lock, flags);
 	return ready;
 }
 
+union realcom_ctrl_payload {
+	struct realcom_line line;
+	struct realcom_modem modem;
+	struct realcom_break brk;
+	struct realcom_flush flush;
+	struct realcom_drain drain;
+	struct realcom_xchar xchar;
+};
+
 /*
- * Fill @buf with whole messages, at most @size bytes: a pending FLUSH first,
- * then control messages and TX data, each message after the TX bytes that
- * were written before it.  *@full is set when the next message did not fit.
+ * Caller holds rp->lock.  The message for owed item @bit (one REALCOM_D_*
+ * bit) in @hdr and @u; false when the item turned out to be no change (a
+ * line set back to what the daemon has) and is only to be cleared.
+ */
+static bool __realcom_ctrl_msg(struct realcom_port *rp, u32 bit,
+			       struct realcom_hdr *hdr,
+			       union realcom_ctrl_payload *u)
+{
+	memset(u, 0, sizeof(*u));
+	hdr->len = 0;
+	switch (bit) {
+	case REALCOM_D_MODEM_MID:
+	case REALCOM_D_CLOSE_MODEM:
+	case REALCOM_D_MODEM:
+		u->modem.lines = bit == REALCOM_D_MODEM ? rp->mcr :
+				 bit == REALCOM_D_MODEM_MID ? rp->mcr_mid :
+				 rp->mcr_close;
+		if (u->modem.lines == rp->mcr_told && !rp->modem_full)
+			return false;
+		hdr->type = REALCOM_MSG_MODEM;
+		hdr->len = sizeof(u->modem);
+		return true;
+	case REALCOM_D_BREAK_MID:
+	case REALCOM_D_BREAK:
+		if ((bit == REALCOM_D_BREAK ? rp->brk : rp->brk_mid) ==
+		    rp->brk_told)
+			return false;
+		u->brk.ms = rp->brk_told ? REALCOM_BREAK_OFF : REALCOM_BREAK_ON;
+		hdr->type = REALCOM_MSG_BREAK;
+		hdr->len = sizeof(u->brk);
+		return true;
+	case REALCOM_D_CLOSE:
+		hdr->type = REALCOM_MSG_CLOSE;
+		return true;
+	case REALCOM_D_OPEN:
+		hdr->type = REALCOM_MSG_OPEN;
+		return true;
+	case REALCOM_D_FLUSH:
+		u->flush.which = rp->flush;
+		hdr->type = REALCOM_MSG_FLUSH;
+		hdr->len = sizeof(u->flush);
+		return true;
+	case REALCOM_D_LINE:
+		u->line = rp->line;
+		hdr->type = REALCOM_MSG_LINE;
+		hdr->len = sizeof(u->line);
+		return true;
+	case REALCOM_D_XCHAR:
+		u->xchar.ch = rp->xchar;
+		hdr->type = REALCOM_MSG_XCHAR;
+		hdr->len = sizeof(u->xchar);
+		return true;
+	case REALCOM_D_DRAIN:
+		u->drain = rp->drain;
+		hdr->type = REALCOM_MSG_DRAIN;
+		hdr->len = sizeof(u->drain);
+		return true;
+	}
+	return false;
+}
+
+/* Caller holds rp->lock.  Item @bit was read: it is what the daemon has now. */
+static void __realcom_ctrl_taken(struct realcom_port *rp, u32 bit)
+{
+	rp->dirty &= ~bit;
+	switch (bit) {
+	case REALCOM_D_MODEM_MID:
+		rp->mcr_told = rp->mcr_mid;
+		break;
+	case REALCOM_D_CLOSE_MODEM:
+		rp->mcr_told = rp->mcr_close;
+		break;
+	case REALCOM_D_MODEM:
+		rp->mcr_told = rp->mcr;
+		rp->modem_full = false;
+		break;
+	case REALCOM_D_BREAK_MID:
+		rp->brk_told = rp->brk_mid;
+		break;
+	case REALCOM_D_BREAK:
+		rp->brk_told = rp->brk;
+		break;
+	case REALCOM_D_CLOSE:
+		rp->told_open = false;
+		rp->brk_told = false;	/* the daemon ends a held break at CLOSE */
+		break;
+	case REALCOM_D_OPEN:
+		rp->told_open = true;
+		break;
+	case REALCOM_D_FLUSH:
+		rp->flush = 0;
+		break;
+	}
+}
+
+/*
+ * Fill @buf with whole messages, at most @size bytes: every control item
+ * owed, in REALCOM_D_* order, then TX data.  *@full is set when the next
+ * message did not fit.
  */
 static size_t realcom_fill(struct realcom_port *rp, u8 *buf, size_t size,
 			   bool *full, unsigned int *tx, unsigned int *ctrl)
 {
-	struct realcom_flush flush = { .which = REALCOM_FLUSH_TX };
-	struct realcom_msg *msg;
+	union realcom_ctrl_payload u;
+	struct realcom_hdr hdr;
 	unsigned long flags;
 	size_t used = 0;
+	u32 owed, bit;
 	u64 n;
 
 	*full = false;
@@ -1199,41 +1244,26 @@ static size_t realcom_fill(struct realcom_port *rp, u8 *buf, size_t size,
 	for (;;) {
 		size_t room = size - used;
 
-		if (test_bit(REALCOM_F_FLUSH_TX, &rp->flags)) {
-			if (room < REALCOM_HDR + sizeof(flush)) {
+		owed = __realcom_owed(rp);
+		if (owed) {
+			bit = owed & -owed;	/* the lowest bit goes first */
+			if (!__realcom_ctrl_msg(rp, bit, &hdr, &u)) {
+				rp->dirty &= ~bit;
+				continue;
+			}
+			if (room < REALCOM_HDR + hdr.len) {
 				*full = true;
 				break;
 			}
-			clear_bit(REALCOM_F_FLUSH_TX, &rp->flags);
-			used += realcom_put(buf + used, REALCOM_MSG_FLUSH,
-					    &flush, sizeof(flush));
+			used += realcom_put(buf + used, hdr.type, &u, hdr.len);
+			__realcom_ctrl_taken(rp, bit);
 			(*ctrl)++;
 			continue;
 		}
 
-		msg = list_first_entry_or_null(&rp->ctrl, struct realcom_msg,
-					       node);
-		if (msg && msg->pos <= rp->tx_out) {
-			if (room < REALCOM_HDR + msg->len) {
-				*full = true;
-				break;
-			}
-			used += realcom_put(buf + used, msg->type, &msg->u,
-					    msg->len);
-			list_del(&msg->node);
-			rp->ctrl_count--;
-			kfree(msg);
-			(*ctrl)++;
-			continue;
-		}
-
-		if (test_bit(REALCOM_F_TX_STOPPED, &rp->flags))
+		if (!__realcom_tx_ready(rp))
 			break;
 		n = kfifo_len(&rp->xmit);
-		if (msg)
-			n = min_t(u64, n, msg->pos - rp->tx_out);
-		if (!n)
-			break;
 		if (room <= REALCOM_HDR) {
 			*full = true;
 			break;
@@ -1379,7 +1409,6 @@ static struct realcom_port *realcom_port_alloc(unsigned int index)
 	rp->port.ops = &realcom_port_ops;
 	rp->index = index;
 	spin_lock_init(&rp->lock);
-	INIT_LIST_HEAD(&rp->ctrl);
 	init_waitqueue_head(&rp->dwait);
 	init_waitqueue_head(&rp->kwait);
 	mutex_init(&rp->read_lock);
@@ -1494,20 +1523,15 @@ out:
  */
 static void realcom_unbind(struct realcom_port *rp)
 {
-	struct realcom_msg *msg, *tmp;
 	unsigned long flags;
-	LIST_HEAD(dropped);
 
 	spin_lock_irqsave(&rp->lock, flags);
 	set_bit(REALCOM_F_DEAD, &rp->flags);
-	list_splice_init(&rp->ctrl, &dropped);
-	rp->ctrl_count = 0;
+	rp->dirty = 0;
 	kfifo_reset(&rp->xmit);
 	rp->tx_out = rp->tx_in;
 	rp->oqueue = 0;
 	spin_unlock_irqrestore(&rp->lock, flags);
-	list_for_each_entry_safe(msg, tmp, &dropped, node)
-		kfree(msg);
 
 	wake_up_interruptible_all(&rp->kwait);
 	wake_up_interruptible_all(&rp->port.delta_msr_wait);
@@ -1530,7 +1554,7 @@ static long realcom_dev_ioctl(struct file *file, unsigned int cmd,
 	void __user *argp = (void __user *)arg;
 	struct realcom_version ver = {
 		.api_version = REALCOM_API_VERSION,
-		.features = 0,
+		.features = REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD,
 	};
 
 	switch (cmd) {

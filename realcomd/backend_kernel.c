@@ -4,6 +4,12 @@
  * realcom.ko creates /dev/ttyR<N>, a real tty with data bits, parity, modem
  * lines, break and tcdrain.  Messages are framed as in
  * driver/uapi/linux/realcom.h; this file translates them to and from port.c.
+ *
+ * The kernel hands over control (line settings, modem lines, break, flush)
+ * as state, ahead of queued data (docs/uapi.md).  When the device stops
+ * taking data, the rest of a TX_DATA waits here and the kernel is told
+ * TX_HOLD, so control still comes through and is applied at once; only a
+ * DRAIN waits behind the held data it is about.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +28,7 @@
 #include "port.h"
 
 #define KB_IN	(64 * 1024)
+#define KB_CTRL	1024	/* one read of control only: a snapshot is far smaller */
 
 struct kb {
 	struct port *p;
@@ -31,6 +38,10 @@ struct kb {
 	bool rx_blocked;	/* the tty was full: waiting for POLLOUT */
 	uint32_t drain_cookie;
 	bool drain_pending;
+	bool can_hold;		/* the kernel has REALCOM_FEAT_TX_HOLD */
+	bool held;		/* TX_HOLD 1 sent: k->in holds only TX_DATA */
+	bool drain_deferred;	/* a DRAIN read while held, run once it clears */
+	uint32_t drain_timeout_ms;
 };
 
 static struct kb *kb_of(struct port *p)
@@ -61,7 +72,7 @@ static void kb_update(struct kb *k)
 {
 	uint32_t ev = 0;
 
-	if (buf_len(&k->in) == 0 || port_app_tx_room(k->p) > 0)
+	if (buf_len(&k->in) == 0 || k->held || port_app_tx_room(k->p) > 0)
 		ev |= EPOLLIN;
 	if (k->rx_blocked)
 		ev |= EPOLLOUT;
@@ -85,6 +96,34 @@ static void kb_line(struct port *p, const struct realcom_line *rl)
 		return;
 	}
 	port_app_line(p, &l);
+}
+
+/*
+ * A TX flush while data is held: the held data goes.  A DRAIN read behind it
+ * (a read() can end with one) is kept for when the hold ends.
+ */
+static void kb_drop_held(struct kb *k)
+{
+	const uint8_t *b = buf_head(&k->in);
+	size_t n = buf_len(&k->in), off = 0;
+	struct realcom_hdr h;
+
+	while (n - off >= sizeof(h)) {
+		memcpy(&h, b + off, sizeof(h));
+		if (n - off - sizeof(h) < h.len)
+			break;
+		if (h.type == REALCOM_MSG_DRAIN && h.len == sizeof(struct realcom_drain)) {
+			struct realcom_drain dr;
+
+			memcpy(&dr, b + off + sizeof(h), sizeof(dr));
+			k->drain_cookie = dr.cookie;
+			k->drain_pending = true;
+			k->drain_deferred = true;
+			k->drain_timeout_ms = dr.timeout_ms;
+		}
+		off += sizeof(h) + h.len;
+	}
+	buf_clear(&k->in);
 }
 
 /* Handle one message; false when it must wait (its data found no room). */
@@ -134,8 +173,11 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 		}
 		return true;
 	case REALCOM_MSG_FLUSH:
-		if (h->len == sizeof(struct realcom_flush))
+		if (h->len == sizeof(struct realcom_flush)) {
+			if ((d[0] & REALCOM_FLUSH_TX) && k->held)
+				kb_drop_held(k);
 			port_app_flush(p, d[0] & REALCOM_FLUSH_RX, d[0] & REALCOM_FLUSH_TX);
+		}
 		return true;
 	case REALCOM_MSG_DRAIN:
 		if (h->len == sizeof(struct realcom_drain)) {
@@ -144,7 +186,13 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 			memcpy(&dr, d, sizeof(dr));
 			k->drain_cookie = dr.cookie;
 			k->drain_pending = true;
-			port_app_drain(p, dr.timeout_ms);
+			if (k->held) {
+				/* behind the data still held here */
+				k->drain_deferred = true;
+				k->drain_timeout_ms = dr.timeout_ms;
+			} else {
+				port_app_drain(p, dr.timeout_ms);
+			}
 		}
 		return true;
 	case REALCOM_MSG_XCHAR:
@@ -158,30 +206,89 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 	}
 }
 
+/* Tell the kernel to hand over control only (hold) or TX data too. */
+static void kb_hold(struct kb *k, bool hold)
+{
+	struct realcom_tx_hold th = { .hold = hold };
+
+	if (k->held == hold || kb_send(k, REALCOM_MSG_TX_HOLD, &th, sizeof(th)) < 0)
+		return;
+	k->held = hold;
+	if (!hold && k->drain_deferred) {
+		k->drain_deferred = false;
+		port_app_drain(k->p, k->drain_timeout_ms);
+	}
+}
+
+/* Handle the whole messages in k->in; false when TX data found no room. */
+static bool kb_handle_in(struct kb *k)
+{
+	struct realcom_hdr h;
+
+	while (buf_len(&k->in) >= sizeof(h)) {
+		memcpy(&h, buf_head(&k->in), sizeof(h));
+		if (buf_len(&k->in) < sizeof(h) + h.len)
+			break;	/* cannot happen: read() returns whole messages */
+		buf_consume(&k->in, sizeof(h));
+		if (!kb_message(k, &h, buf_head(&k->in))) {
+			/* put the header of the rest back in front */
+			k->in.head -= sizeof(h);
+			return false;
+		}
+		buf_consume(&k->in, h.len);
+	}
+	if (buf_len(&k->in) > 0 && buf_len(&k->in) < sizeof(h))
+		buf_clear(&k->in);	/* a torn header: the kernel never sends one */
+	return true;
+}
+
+/*
+ * TX data is held here: read what control the kernel has (TX_HOLD keeps data
+ * out of these reads) and apply it now.
+ */
+static void kb_read_ctrl(struct kb *k)
+{
+	uint8_t b[KB_CTRL];
+	struct realcom_hdr h;
+	size_t off = 0;
+	ssize_t n;
+
+	n = read(k->fd, b, sizeof(b));
+	if (n < 0 && errno != EAGAIN)
+		port_log(k->p, LOG_ERR, "/dev/realcom: read: %s", strerror(errno));
+	while (n > 0 && (size_t)n - off >= sizeof(h)) {
+		memcpy(&h, b + off, sizeof(h));
+		if ((size_t)n - off - sizeof(h) < h.len)
+			break;
+		if (h.type == REALCOM_MSG_TX_DATA)
+			port_log(k->p, LOG_ERR, "/dev/realcom: TX data while held, dropped");
+		else
+			kb_message(k, &h, b + off + sizeof(h));
+		off += sizeof(h) + h.len;
+	}
+}
+
 static void kb_read(struct kb *k)
 {
 	for (int round = 0; round < 16; round++) {
-		struct realcom_hdr h;
 		size_t avail;
 		uint8_t *dst;
 		ssize_t n;
 
-		/* Handle whole messages already read. */
-		while (buf_len(&k->in) >= sizeof(h)) {
-			memcpy(&h, buf_head(&k->in), sizeof(h));
-			if (buf_len(&k->in) < sizeof(h) + h.len)
-				break;	/* cannot happen: read() returns whole messages */
-			buf_consume(&k->in, sizeof(h));
-			if (!kb_message(k, &h, buf_head(&k->in))) {
-				/* put the header of the rest back in front */
-				k->in.head -= sizeof(h);
-				kb_update(k);
-				return;
+		if (!kb_handle_in(k)) {
+			if (k->can_hold) {
+				kb_hold(k, true);
+				if (k->held) {
+					kb_read_ctrl(k);
+					/* a TX flush may have dropped the held data */
+					if (buf_len(&k->in) == 0)
+						continue;
+				}
 			}
-			buf_consume(&k->in, h.len);
+			kb_update(k);
+			return;
 		}
-		if (buf_len(&k->in) > 0 && buf_len(&k->in) < sizeof(h))
-			buf_clear(&k->in);	/* a torn header: the kernel never sends one */
+		kb_hold(k, false);
 		dst = buf_tail(&k->in, KB_IN, &avail);
 		n = read(k->fd, dst, avail);
 		if (n <= 0) {
@@ -314,6 +421,7 @@ static int kb_open(struct port *p)
 			 v.api_version, REALCOM_API_VERSION);
 		return -EPROTO;
 	}
+	k->can_hold = v.features & REALCOM_FEAT_TX_HOLD;
 	kb_label(&p->cfg, b.label);
 	if (ioctl(k->fd, REALCOM_IOC_BIND, &b) < 0) {
 		r = -errno;

@@ -729,7 +729,7 @@ static int outq(int fd, int *n)
 /* ------------------------------------------------------------------------ */
 /* a helper thread doing one blocking call                                  */
 
-enum { B_TCDRAIN, B_MIWAIT, B_OPEN, B_READ };
+enum { B_TCDRAIN, B_MIWAIT, B_OPEN, B_READ, B_TCSADRAIN };
 
 struct blk {
 	pthread_t th;
@@ -760,6 +760,16 @@ static void *blk_thread(void *arg)
 	case B_READ:
 		b->ret = (int)read(b->fd, b->buf, sizeof(b->buf));
 		break;
+	case B_TCSADRAIN: {	/* arg: the speed_t to set */
+		struct termios t;
+
+		b->ret = tcgetattr(b->fd, &t);
+		if (!b->ret) {
+			cfsetspeed(&t, (speed_t)b->arg);
+			b->ret = tcsetattr(b->fd, TCSADRAIN, &t);
+		}
+		break;
+	}
 	}
 	b->err = errno;
 	if (write(b->efd, &one, sizeof(one)) < 0)
@@ -845,7 +855,8 @@ static int t_version(void)
 	CHECK(v.api_version == REALCOM_API_VERSION, "api_version %u, want %u", v.api_version, REALCOM_API_VERSION);
 	for (i = 0; i < 6; i++)
 		CHECK(v.reserved[i] == 0, "realcom_version.reserved[%d] = %#x, want 0", i, v.reserved[i]);
-	CHECK(v.features == 0, "unknown feature bits %#x", v.features);
+	CHECK(v.features == (REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD), "feature bits %#x, want %#x", v.features,
+	      REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD);
 	note("api_version %u features %#x", v.api_version, v.features);
 	close(fd);
 	return 0;
@@ -1415,61 +1426,285 @@ static int t_tx_large(void)
 	return 0;
 }
 
-/* data written before a termios change is seen before its MSG_LINE */
-static int t_tx_order_line(void)
+/*
+ * Pop messages until `want` bytes of TX data came; the first MSG_LINE with
+ * `baud` is noted in *line_at as the TX bytes seen before it (-1: none).
+ */
+static int tx_until(struct dmn *d, size_t want, uint8_t *got, uint32_t baud, long *line_at)
 {
-	uint8_t a[100], b[100];
-	struct termios t;
+	int64_t deadline = now_ms() + TMO;
+	size_t n = 0;
 	struct qmsg *m;
-	size_t na = 0, nb = 0;
-	int line_seen = 0, app;
-	int64_t deadline;
-	struct dmn d;
 
-	memset(a, 'A', sizeof(a));
-	memset(b, 'B', sizeof(b));
-	TRY(d_open(&d, idx));
-	TRY(app_open(&d, &app));
-	TRY(d_pause(&d, 1));
-	STEP("write A, termios 19200, write B, with the daemon not reading");
-	TRY(app_write_all(app, a, sizeof(a)));
-	CHECK(tcgetattr(app, &t) == 0, "tcgetattr: %s", ERR);
-	cfsetspeed(&t, B19200);
-	CHECK(tcsetattr(app, TCSANOW, &t) == 0, "tcsetattr: %s", ERR);
-	TRY(app_write_all(app, b, sizeof(b)));
-	TRY(d_pause(&d, 0));
-	STEP("check the order");
-	deadline = now_ms() + TMO;
-	while (nb < sizeof(b)) {
-		m = d_pop(&d, left_ms(deadline));
-		CHECK(m, "after %zu A, %zu B, LINE %sseen: nothing more (%s)", na, nb, line_seen ? "" : "not ", d_why(&d));
+	*line_at = -1;
+	while (n < want || *line_at < 0) {
+		m = d_pop(d, left_ms(deadline));
+		CHECK(m, "%zu of %zu TX bytes, MSG_LINE %u %sseen: nothing more (%s)", n, want, baud,
+		      *line_at < 0 ? "not " : "", d_why(d));
 		if (m->type == REALCOM_MSG_TX_DATA) {
-			size_t i;
-
-			for (i = 0; i < m->len; i++) {
-				if (m->data[i] == 'A') {
-					CHECK(!line_seen && nb == 0, "an 'A' (written before the termios change) came after %s",
-					      line_seen ? "MSG_LINE" : "a 'B'");
-					na++;
-				} else {
-					CHECK(m->data[i] == 'B', "TX byte %#x, want 'A' or 'B'", m->data[i]);
-					CHECK(line_seen, "a 'B' (written after the termios change) came before MSG_LINE");
-					nb++;
-				}
+			if (n + m->len > want) {
+				free(m);
+				return failf("more TX data than written");
 			}
+			memcpy(got + n, m->data, m->len);
+			n += m->len;
 		} else if (m->type == REALCOM_MSG_LINE && m->len == sizeof(struct realcom_line)) {
 			struct realcom_line l;
 
 			memcpy(&l, m->data, sizeof(l));
-			if (l.baud == 19200) {
-				CHECK(na == sizeof(a), "MSG_LINE 19200 came after only %zu of the %zu bytes written before it",
-				      na, sizeof(a));
-				line_seen = 1;
+			if (l.baud == baud && *line_at < 0)
+				*line_at = (long)n;
+		}
+		free(m);
+	}
+	return 0;
+}
+
+/*
+ * TCSANOW applies at once, as on a UART: its MSG_LINE overtakes data still
+ * queued.  TCSADRAIN waits for the data first (the tty layer drains before
+ * set_termios), so its MSG_LINE comes after every byte written before it.
+ */
+static int t_tx_order_line(void)
+{
+	uint8_t a[200], got[200];
+	struct termios t;
+	struct blk b;
+	struct dmn d;
+	long at;
+	int app;
+
+	memset(a, 'A', 100);
+	memset(a + 100, 'B', 100);
+	TRY(d_open(&d, idx));
+	TRY(app_open(&d, &app));
+	TRY(d_pause(&d, 1));
+	STEP("write A, TCSANOW 19200, write B, with the daemon not reading");
+	TRY(app_write_all(app, a, 100));
+	CHECK(tcgetattr(app, &t) == 0, "tcgetattr: %s", ERR);
+	cfsetspeed(&t, B19200);
+	CHECK(tcsetattr(app, TCSANOW, &t) == 0, "tcsetattr: %s", ERR);
+	TRY(app_write_all(app, a + 100, 100));
+	TRY(d_pause(&d, 0));
+	TRY(tx_until(&d, 200, got, 19200, &at));
+	CHECK(memcmp(got, a, 200) == 0, "TX data not A*100 B*100 in order");
+	CHECK(at == 0, "TCSANOW: MSG_LINE 19200 came after %ld queued bytes, want ahead of them", at);
+	STEP("write C, TCSADRAIN 38400 in a thread, with the daemon not reading");
+	TRY(d_pause(&d, 1));
+	memset(a, 'C', 100);
+	TRY(app_write_all(app, a, 100));
+	TRY(blk_start(&b, B_TCSADRAIN, app, B38400));
+	CHECK(!blk_done(&b, QUIET), "tcsetattr(TCSADRAIN) returned (%d) before the data left", b.ret);
+	TRY(d_pause(&d, 0));
+	TRY(tx_until(&d, 100, got, 38400, &at));
+	CHECK(blk_done(&b, TMO) && b.ret == 0, "tcsetattr(TCSADRAIN): %d %s", b.ret, strerror(b.err));
+	blk_join(&b);
+	CHECK(at == 100, "TCSADRAIN: MSG_LINE 38400 came after %ld of the 100 bytes written before it", at);
+	close(app);
+	d_close(&d);
+	return 0;
+}
+
+/* SUnreclaim from /proc/meminfo, in KiB; -1 if unknown */
+static long sunreclaim_kb(void)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SUnreclaim: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* a thread doing control calls on the application's tty */
+struct ctl_burst {
+	pthread_t th;
+	int fd, efd, n, err;
+	char what[64];
+};
+
+static void *ctl_burst_thread(void *arg)
+{
+	struct ctl_burst *c = arg;
+	int dtr = TIOCM_DTR, i;
+	uint64_t one = 1;
+	struct termios t;
+
+	for (i = 0; i < c->n && !c->err; i++) {
+		if (ioctl(c->fd, TIOCMBIC, &dtr) || ioctl(c->fd, TIOCMBIS, &dtr)) {
+			c->err = errno;
+			snprintf(c->what, sizeof(c->what), "TIOCMBIC/BIS #%d", i);
+		} else if (ioctl(c->fd, TIOCSBRK) || ioctl(c->fd, TIOCCBRK)) {
+			c->err = errno;
+			snprintf(c->what, sizeof(c->what), "TIOCSBRK/CBRK #%d", i);
+		} else if (tcgetattr(c->fd, &t) || cfsetspeed(&t, i & 1 ? B4800 : B57600) ||
+			   tcsetattr(c->fd, TCSANOW, &t)) {
+			c->err = errno;
+			snprintf(c->what, sizeof(c->what), "tcsetattr #%d", i);
+		} else if (tcflow(c->fd, i & 1 ? TCION : TCIOFF) || tcflush(c->fd, TCIFLUSH)) {
+			c->err = errno;
+			snprintf(c->what, sizeof(c->what), "tcflow/tcflush #%d", i);
+		}
+	}
+	if (write(c->efd, &one, sizeof(one)) < 0)
+		perror("eventfd");
+	return NULL;
+}
+
+/*
+ * Control is state: with the daemon not reading, 50,000 TIOCCBRK (a break
+ * that is off) cost no kernel memory and no message; then 500 rounds of DTR
+ * pulses, break on/off, termios, XOFF/XON and input flushes return at once;
+ * once the daemon reads again it gets each kind at most twice (a pulse), the
+ * final state last, and no BREAK off for a break it never saw on.
+ */
+static int t_ctrl_state_bounded(void)
+{
+	unsigned long cnt[256];
+	struct realcom_line l;
+	struct ctl_burst c;
+	struct termios t;
+	struct realcom_modem mo;
+	struct qmsg *m;
+	long kb0, kb1;
+	struct dmn d;
+	int app, i, bits;
+	uint32_t last_brk = 0;
+
+	TRY(d_open(&d, idx));
+	TRY(app_open(&d, &app));
+	TRY(d_pause(&d, 1));
+	kb0 = sunreclaim_kb();
+	STEP("50,000 TIOCCBRK with the daemon not reading");
+	for (i = 0; i < 50000; i++)
+		CHECK(ioctl(app, TIOCCBRK) == 0, "TIOCCBRK #%d: %s", i, ERR);
+	kb1 = sunreclaim_kb();
+	note("SUnreclaim %ld -> %ld kB over 50,000 TIOCCBRK", kb0, kb1);
+	CHECK(kb0 >= 0 && kb1 - kb0 < 1024, "50,000 TIOCCBRK took %ld kB of unreclaimable kernel memory", kb1 - kb0);
+	STEP("500 rounds of control calls in a thread, the daemon not reading");
+	memset(&c, 0, sizeof(c));
+	c.fd = app;
+	c.n = 500;
+	c.efd = eventfd(0, EFD_CLOEXEC);
+	CHECK(c.efd >= 0, "eventfd: %s", ERR);
+	CHECK(pthread_create(&c.th, NULL, ctl_burst_thread, &c) == 0, "pthread_create failed");
+	CHECK(wait_fd(c.efd, POLLIN, 3 * TMO) & POLLIN,
+	      "control calls blocked with the daemon not reading (the thread did not finish in %d ms)", 3 * TMO);
+	pthread_join(c.th, NULL);
+	close(c.efd);
+	CHECK(!c.err, "%s: %s", c.what, strerror(c.err));
+	STEP("the daemon reads again, then a sync (TCSANOW 1200)");
+	TRY(d_pause(&d, 0));
+	CHECK(tcgetattr(app, &t) == 0, "tcgetattr: %s", ERR);
+	cfsetspeed(&t, B1200);
+	CHECK(tcsetattr(app, TCSANOW, &t) == 0, "tcsetattr 1200: %s", ERR);
+	memset(cnt, 0, sizeof(cnt));
+	for (;;) {
+		m = d_pop(&d, TMO);
+		CHECK(m, "no MSG_LINE 1200 after the burst (%s)", d_why(&d));
+		cnt[m->type & 0xff]++;
+		if (m->type == REALCOM_MSG_BREAK && m->len == 4) {
+			memcpy(&last_brk, m->data, 4);
+			if (cnt[REALCOM_MSG_BREAK] == 1)
+				CHECK(last_brk == REALCOM_BREAK_ON,
+				      "the first MSG_BREAK is %#x, want BREAK_ON (the break was off)", last_brk);
+		}
+		if (m->type == REALCOM_MSG_MODEM && m->len == sizeof(mo))
+			memcpy(&mo, m->data, sizeof(mo));
+		if (m->type == REALCOM_MSG_LINE && m->len == sizeof(l)) {
+			memcpy(&l, m->data, sizeof(l));
+			if (l.baud == 1200) {
+				free(m);
+				break;
 			}
 		}
 		free(m);
 	}
-	CHECK(na == sizeof(a) && nb == sizeof(b), "%zu A and %zu B", na, nb);
+	note("after the burst: LINE %lu MODEM %lu BREAK %lu FLUSH %lu XCHAR %lu", cnt[REALCOM_MSG_LINE],
+	     cnt[REALCOM_MSG_MODEM], cnt[REALCOM_MSG_BREAK], cnt[REALCOM_MSG_FLUSH], cnt[REALCOM_MSG_XCHAR]);
+	/* the sync itself is one LINE */
+	CHECK(cnt[REALCOM_MSG_LINE] <= 2, "%lu MSG_LINE for 500 termios changes and a sync, want at most 2",
+	      cnt[REALCOM_MSG_LINE]);
+	CHECK(cnt[REALCOM_MSG_MODEM] <= 2, "%lu MSG_MODEM for 500 DTR pulses, want at most 2", cnt[REALCOM_MSG_MODEM]);
+	CHECK(cnt[REALCOM_MSG_BREAK] <= 2, "%lu MSG_BREAK for 50,000 TIOCCBRK and 500 on/off, want at most 2",
+	      cnt[REALCOM_MSG_BREAK]);
+	CHECK(cnt[REALCOM_MSG_FLUSH] <= 1 && cnt[REALCOM_MSG_XCHAR] <= 1, "%lu MSG_FLUSH, %lu MSG_XCHAR, want 1 each",
+	      cnt[REALCOM_MSG_FLUSH], cnt[REALCOM_MSG_XCHAR]);
+	CHECK(!cnt[REALCOM_MSG_MODEM] || (mo.lines & REALCOM_MODEM_DTR), "the last MSG_MODEM %#x has DTR off", mo.lines);
+	CHECK(!cnt[REALCOM_MSG_BREAK] || last_brk == REALCOM_BREAK_OFF, "the last MSG_BREAK is %#x, want BREAK_OFF", last_brk);
+	TRY(modem_get(app, &bits));
+	CHECK(bits & TIOCM_DTR, "TIOCMGET %#x: DTR not up after the pulses", bits);
+	close(app);
+	d_close(&d);
+	return 0;
+}
+
+/*
+ * Stopped output holds data, never control: after tcflow(TCOOFF) with 4 KiB
+ * queued, DTR off, a new baud and an input flush reach the daemon at once;
+ * the same while the daemon holds TX (MSG_TX_HOLD, the device stopped
+ * reading).  The data follows when output starts / the hold ends.
+ */
+static int t_ctrl_ahead_of_stopped_tx(void)
+{
+	struct realcom_tx_hold th = { .hold = 1 };
+	uint8_t data[4096], got[4096];
+	int dtr = TIOCM_DTR, app, round, r;
+	struct realcom_modem mo;
+	struct termios t;
+	struct qmsg *m;
+	struct dmn d;
+
+	memset(data, 'S', sizeof(data));
+	TRY(d_open(&d, idx));
+	TRY(app_open(&d, &app));
+	for (round = 0; round < 2; round++) {
+		const char *how = round ? "MSG_TX_HOLD" : "tcflow(TCOOFF)";
+
+		STEP("%s, 4 KiB written", how);
+		if (round) {
+			r = d_send(&d, REALCOM_MSG_TX_HOLD, &th, sizeof(th));
+			CHECK(r == 0, "MSG_TX_HOLD 1: %s", strerror(-r));
+		} else {
+			CHECK(tcflow(app, TCOOFF) == 0, "tcflow(TCOOFF): %s", ERR);
+		}
+		TRY(app_write_all(app, data, sizeof(data)));
+		STEP("%s: DTR off, TCSANOW 19200 / 38400", how);
+		CHECK(ioctl(app, TIOCMBIC, &dtr) == 0, "TIOCMBIC: %s", ERR);
+		CHECK(tcgetattr(app, &t) == 0, "tcgetattr: %s", ERR);
+		cfsetspeed(&t, round ? B38400 : B19200);
+		CHECK(tcsetattr(app, TCSANOW, &t) == 0, "tcsetattr: %s", ERR);
+		d.skipped[0] = 0;
+		m = d_expect(&d, REALCOM_MSG_MODEM, TMO, NULL);
+		CHECK(m, "%s: no MSG_MODEM while data waits (%s; skipped: [%s])", how, d_why(&d), d.skipped);
+		memcpy(&mo, m->data, sizeof(mo));
+		free(m);
+		CHECK(!(mo.lines & REALCOM_MODEM_DTR), "%s: MSG_MODEM %#x, want DTR off", how, mo.lines);
+		TRY(d_expect_line(&d, round ? 38400 : 19200, NULL, NULL));
+		CHECK(d_count(&d, REALCOM_MSG_TX_DATA) == 0, "%s: TX data went out while held", how);
+		CHECK(ioctl(app, TIOCMBIS, &dtr) == 0, "TIOCMBIS: %s", ERR);
+		if (round) {
+			th.hold = 0;
+			r = d_send(&d, REALCOM_MSG_TX_HOLD, &th, sizeof(th));
+			CHECK(r == 0, "MSG_TX_HOLD 0: %s", strerror(-r));
+		} else {
+			CHECK(tcflow(app, TCOON) == 0, "tcflow(TCOON): %s", ERR);
+		}
+		TRY(d_collect_tx(&d, got, sizeof(got), NULL, NULL));
+		CHECK(memcmp(got, data, sizeof(got)) == 0, "%s: TX data changed", how);
+		d_lock(&d);
+		d.counts[REALCOM_MSG_TX_DATA] = 0;
+		d_unlock(&d);
+	}
+	STEP("MSG_TX_HOLD with a bad value");
+	th.hold = 2;
+	r = d_send(&d, REALCOM_MSG_TX_HOLD, &th, sizeof(th));
+	CHECK(r == -EINVAL, "MSG_TX_HOLD 2: %s, want EINVAL", strerror(-r));
 	close(app);
 	d_close(&d);
 	return 0;
@@ -2426,15 +2661,20 @@ static int t_cycles_1000(void)
 	}
 	STEP("count the messages");
 	deadline = now_ms() + TMO;
-	while (d_count(&d, REALCOM_MSG_CLOSE) < 1000 && left_ms(deadline))
+	/*
+	 * Sessions the daemon did not read in time leave no trace (control is
+	 * state): OPEN and CLOSE pair up, one each at least.
+	 */
+	while (d_count(&d, REALCOM_MSG_CLOSE) < d_count(&d, REALCOM_MSG_OPEN) && left_ms(deadline))
 		tick();
-	CHECK(d_count(&d, REALCOM_MSG_OPEN) == 1000 && d_count(&d, REALCOM_MSG_CLOSE) == 1000,
+	CHECK(d_count(&d, REALCOM_MSG_OPEN) >= 1 && d_count(&d, REALCOM_MSG_OPEN) <= 1000 &&
+	      d_count(&d, REALCOM_MSG_OPEN) == d_count(&d, REALCOM_MSG_CLOSE),
 	      "%lu MSG_OPEN and %lu MSG_CLOSE for 1000 cycles", d_count(&d, REALCOM_MSG_OPEN),
 	      d_count(&d, REALCOM_MSG_CLOSE));
-	CHECK(d_count(&d, REALCOM_MSG_LINE) >= 1000, "%lu MSG_LINE for 1000 termios changes", d_count(&d, REALCOM_MSG_LINE));
-	CHECK(d_count(&d, REALCOM_MSG_TX_DATA) >= 1, "no TX data");
-	note("1000 cycles in %lld ms; %lu LINE, %lu MODEM, %lu DRAIN answered", (long long)(now_ms() - t0),
-	     d_count(&d, REALCOM_MSG_LINE), d_count(&d, REALCOM_MSG_MODEM), d.drains_answered);
+	CHECK(d_count(&d, REALCOM_MSG_LINE) >= d_count(&d, REALCOM_MSG_OPEN), "%lu MSG_LINE for %lu sessions",
+	      d_count(&d, REALCOM_MSG_LINE), d_count(&d, REALCOM_MSG_OPEN));
+	note("1000 cycles in %lld ms; %lu OPEN, %lu LINE, %lu MODEM, %lu DRAIN answered", (long long)(now_ms() - t0),
+	     d_count(&d, REALCOM_MSG_OPEN), d_count(&d, REALCOM_MSG_LINE), d_count(&d, REALCOM_MSG_MODEM), d.drains_answered);
 	d_close(&d);
 	return 0;
 }
@@ -2765,6 +3005,8 @@ static const struct tcase cases[] = {
 	{ "tx_all_bytes", t_tx_all_bytes, 30 },
 	{ "tx_large", t_tx_large, 60 },
 	{ "tx_order_line", t_tx_order_line, 30 },
+	{ "ctrl_state_bounded", t_ctrl_state_bounded, 120 },
+	{ "ctrl_ahead_of_stopped_tx", t_ctrl_ahead_of_stopped_tx, 30 },
 	{ "rx_data", t_rx_data, 30 },
 	{ "tx_backpressure", t_tx_backpressure, 90 },
 	{ "rx_backpressure", t_rx_backpressure, 90 },

@@ -5,9 +5,20 @@
  * /dev/realcom is a misc device.  Each open file stands for one port: after
  * REALCOM_IOC_BIND the kernel creates /dev/ttyR<index>, and closing the file
  * hangs up that tty and removes it.  Then read() and write() carry framed
- * messages, a struct realcom_hdr followed by hdr.len payload bytes, in
- * order.  read() returns whole messages only (as many as fit); write() takes
- * whole messages only.  poll(): POLLIN when messages wait, POLLOUT when the
+ * messages, a struct realcom_hdr followed by hdr.len payload bytes.  read()
+ * returns whole messages only (as many as fit); write() takes whole messages
+ * only.
+ *
+ * Control is state (REALCOM_FEAT_CTRL_STATE, docs/uapi.md): the kernel keeps
+ * the latest wanted line settings, modem lines, break, flush and XON/XOFF,
+ * and each read() starts with every item that changed since the last one,
+ * in the order of enum realcom_msg_type's comments below (CLOSE, OPEN,
+ * FLUSH, MODEM, BREAK, XCHAR, LINE), then TX data.  Control never waits
+ * behind queued data and costs nothing while the daemon does not read; a
+ * DTR pulse or a break switched on and off before the daemon read reaches it
+ * as two messages.  A DRAIN comes after the data it waits for.  TX_HOLD
+ * (REALCOM_FEAT_TX_HOLD) asks for control only while the device takes no
+ * data.  poll(): POLLIN when messages wait, POLLOUT when the
  * tty can take received data.  Multi-byte fields are in host byte order.
  * Reserved fields and padding must be zero; the kernel refuses them
  * otherwise (-EINVAL), so they can be given meaning later.
@@ -32,9 +43,14 @@
 /* REALCOM_IOC_VERSION */
 struct realcom_version {
 	__u32 api_version;	/* REALCOM_API_VERSION */
-	__u32 features;		/* none defined yet: 0 */
+	__u32 features;		/* REALCOM_FEAT_* */
 	__u32 reserved[6];
 };
+
+/* the kernel hands control over as state, ahead of queued data */
+#define REALCOM_FEAT_CTRL_STATE	0x00000001u
+/* REALCOM_MSG_TX_HOLD is understood */
+#define REALCOM_FEAT_TX_HOLD	0x00000002u
 
 /* REALCOM_IOC_BIND */
 #define REALCOM_LABEL_SIZE	64
@@ -78,6 +94,7 @@ enum realcom_msg_type {
 	REALCOM_MSG_DRAIN_DONE = 0x84,	/* struct realcom_drain_done */
 	REALCOM_MSG_LINK = 0x85,	/* struct realcom_link */
 	REALCOM_MSG_OQUEUE = 0x86,	/* struct realcom_oqueue: bytes the device holds */
+	REALCOM_MSG_TX_HOLD = 0x87,	/* struct realcom_tx_hold: control only, or all */
 };
 
 #define REALCOM_PARITY_NONE	0
@@ -165,6 +182,11 @@ struct realcom_link {
 
 struct realcom_oqueue {
 	__u32 bytes;
+};
+
+struct realcom_tx_hold {
+	__u8 hold;		/* 1: read() returns control messages only; 0: TX data too */
+	__u8 pad[3];
 };
 
 #endif /* _UAPI_LINUX_REALCOM_H */
