@@ -365,7 +365,7 @@ static int realcom_tty_install(struct tty_driver *driver,
 
 	mutex_lock(&realcom_ports_lock);
 	rp = realcom_ports[tty->index];
-	if (rp)
+	if (rp && !realcom_dead(rp))
 		port = tty_port_get(&rp->port);
 	mutex_unlock(&realcom_ports_lock);
 	if (!port)
@@ -383,8 +383,42 @@ static void realcom_tty_cleanup(struct tty_struct *tty)
 	tty_port_put(tty->port);
 }
 
+/*
+ * An open of a tty whose daemon has gone: an application still holds it
+ * (hung up), so the tty core reuses the tty struct (it keeps one per index
+ * and checks that at release).  If a new daemon has bound the index, the tty
+ * moves to the new port, under tty_lock like every open; descriptors from
+ * before stay hung up.
+ */
+static int realcom_tty_rebind(struct tty_struct *tty)
+{
+	struct realcom_port *old = tty->driver_data, *rp;
+	struct tty_port *port = NULL;
+
+	if (!realcom_dead(old))
+		return 0;
+	mutex_lock(&realcom_ports_lock);
+	rp = realcom_ports[tty->index];
+	if (rp && !realcom_dead(rp))
+		port = tty_port_get(&rp->port);
+	mutex_unlock(&realcom_ports_lock);
+	if (!port)
+		return -ENODEV;
+
+	old->port.itty = NULL;	/* its last put must not find a tty */
+	tty->port = port;
+	tty->driver_data = rp;
+	port->itty = tty;
+	tty_port_put(&old->port);
+	return 0;
+}
+
 static int realcom_tty_open(struct tty_struct *tty, struct file *filp)
 {
+	int ret = realcom_tty_rebind(tty);
+
+	if (ret)
+		return ret;
 	return tty_port_open(tty->port, tty, filp);
 }
 
@@ -1517,9 +1551,12 @@ out:
 
 /*
  * The daemon's file is gone: nothing more is queued, every waiter on the tty
- * side gives up, the tty is hung up and /dev/ttyR<N> removed.  A tty still
- * held by an application keeps the port (not the device node) until its
- * last reference goes, through realcom_tty_cleanup().
+ * side gives up, the tty is hung up and /dev/ttyR<N> removed, and only then
+ * is the index free for a new BIND (so two devices of one name never
+ * exist).  A tty still held by an application keeps the port (not the index
+ * or the device node) until its last reference goes, through
+ * realcom_tty_cleanup(), or until a new open moves it to the next port bound
+ * to the index (realcom_tty_rebind).
  */
 static void realcom_unbind(struct realcom_port *rp)
 {
@@ -1537,13 +1574,13 @@ static void realcom_unbind(struct realcom_port *rp)
 	wake_up_interruptible_all(&rp->port.delta_msr_wait);
 	wake_up_interruptible_all(&rp->port.open_wait);
 
-	mutex_lock(&realcom_ports_lock);
-	realcom_ports[rp->index] = NULL;
-	mutex_unlock(&realcom_ports_lock);
-
 	tty_port_tty_hangup(&rp->port, false);
 	tty_port_unregister_device(&rp->port, realcom_tty_driver, rp->index);
 	cancel_delayed_work_sync(&rp->rx_recheck);
+
+	mutex_lock(&realcom_ports_lock);
+	realcom_ports[rp->index] = NULL;
+	mutex_unlock(&realcom_ports_lock);
 	tty_port_put(&rp->port);
 }
 
