@@ -18,6 +18,7 @@
  */
 
 #include <linux/ctype.h>
+#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/jiffies.h>
 #include <linux/kfifo.h>
@@ -80,9 +81,10 @@ enum {
 	REALCOM_D_FLUSH		= BIT(5),	/* FLUSH with the flush bits */
 	REALCOM_D_MODEM		= BIT(6),
 	REALCOM_D_BREAK		= BIT(7),
-	REALCOM_D_XCHAR		= BIT(8),
-	REALCOM_D_LINE		= BIT(9),	/* last: a LINE read shows all before it */
-	REALCOM_D_DRAIN		= BIT(10),	/* once TX data up to drain_pos left */
+	REALCOM_D_BREAK_TIMED	= BIT(8),	/* BREAK with brk_ms */
+	REALCOM_D_XCHAR		= BIT(9),
+	REALCOM_D_LINE		= BIT(10),	/* last: a LINE read shows all before it */
+	REALCOM_D_DRAIN		= BIT(11),	/* once TX data up to drain_pos left */
 };
 
 struct realcom_port {
@@ -105,6 +107,7 @@ struct realcom_port {
 	bool brk;			/* break held (TIOCSBRK) wanted */
 	bool brk_mid;
 	bool brk_told;
+	u32 brk_ms;			/* a timed break (tcsendbreak) owed */
 	u8 flush;			/* REALCOM_FLUSH_* owed */
 	u8 xchar;			/* XON/XOFF owed */
 	struct realcom_drain drain;	/* DRAIN owed */
@@ -320,7 +323,7 @@ static void realcom_shutdown(struct tty_port *port)
 	clear_bit(REALCOM_F_THROTTLED, &rp->flags);
 	clear_bit(REALCOM_F_TX_STOPPED, &rp->flags);
 	rp->dirty &= ~(REALCOM_D_DRAIN | REALCOM_D_XCHAR | REALCOM_D_BREAK |
-		       REALCOM_D_BREAK_MID);
+		       REALCOM_D_BREAK_MID | REALCOM_D_BREAK_TIMED);
 	rp->brk = false;	/* the daemon ends a held break at CLOSE */
 	if (rp->dirty & REALCOM_D_OPEN) {
 		rp->dirty &= ~REALCOM_D_OPEN;
@@ -651,8 +654,12 @@ static int realcom_tty_get_icount(struct tty_struct *tty,
 }
 
 /*
- * -1: break on, 0: break off.  The tty core times TCSBRK between the two.
- * A state: switching it costs nothing and never waits.
+ * TTY_DRIVER_HARDWARE_BREAK: -1 break on (TIOCSBRK), 0 off (TIOCCBRK), and
+ * tcsendbreak()/TCSBRK(P) pass their duration in ms, which goes to the
+ * daemon whole (the device times it: host scheduling cannot stretch it).
+ * All are state: they cost nothing and never wait for the daemon.  A timed
+ * break returns after its duration, as on a UART, so data written after
+ * tcsendbreak() follows the break.
  */
 static int realcom_tty_break_ctl(struct tty_struct *tty, int state)
 {
@@ -661,12 +668,18 @@ static int realcom_tty_break_ctl(struct tty_struct *tty, int state)
 	int ret = 0;
 
 	spin_lock_irqsave(&rp->lock, flags);
-	if (realcom_dead(rp))
+	if (realcom_dead(rp)) {
 		ret = -EIO;
-	else
+	} else if (state > 0) {
+		rp->brk_ms = state;
+		__realcom_dirty(rp, REALCOM_D_BREAK_TIMED);
+	} else {
 		__realcom_set_brk(rp, state != 0);
+	}
 	spin_unlock_irqrestore(&rp->lock, flags);
 	wake_up_interruptible(&rp->dwait);
+	if (!ret && state > 0 && msleep_interruptible(state))
+		ret = -EINTR;
 	return ret;
 }
 
@@ -1194,6 +1207,11 @@ static bool __realcom_ctrl_msg(struct realcom_port *rp, u32 bit,
 		hdr->type = REALCOM_MSG_BREAK;
 		hdr->len = sizeof(u->brk);
 		return true;
+	case REALCOM_D_BREAK_TIMED:
+		u->brk.ms = rp->brk_ms;
+		hdr->type = REALCOM_MSG_BREAK;
+		hdr->len = sizeof(u->brk);
+		return true;
 	case REALCOM_D_CLOSE:
 		hdr->type = REALCOM_MSG_CLOSE;
 		return true;
@@ -1591,7 +1609,8 @@ static long realcom_dev_ioctl(struct file *file, unsigned int cmd,
 	void __user *argp = (void __user *)arg;
 	struct realcom_version ver = {
 		.api_version = REALCOM_API_VERSION,
-		.features = REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD,
+		.features = REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD |
+			    REALCOM_FEAT_TIMED_BREAK,
 	};
 
 	switch (cmd) {
@@ -1649,7 +1668,8 @@ static int __init realcom_init(void)
 	int ret;
 
 	driver = tty_alloc_driver(REALCOM_MAX_PORTS,
-				  TTY_DRIVER_REAL_RAW | TTY_DRIVER_DYNAMIC_DEV);
+				  TTY_DRIVER_REAL_RAW | TTY_DRIVER_DYNAMIC_DEV |
+				  TTY_DRIVER_HARDWARE_BREAK);
 	if (IS_ERR(driver))
 		return PTR_ERR(driver);
 

@@ -29,6 +29,8 @@
 
 #define KB_IN	(64 * 1024)
 #define KB_CTRL	1024	/* one read of control only: a snapshot is far smaller */
+/* the REALCOM_IOC_VERSION feature bits this backend cannot do without */
+#define KB_FEAT_NEEDED	REALCOM_FEAT_CTRL_STATE
 
 struct kb {
 	struct port *p;
@@ -42,6 +44,7 @@ struct kb {
 	bool held;		/* TX_HOLD 1 sent: k->in holds only TX_DATA */
 	bool drain_deferred;	/* a DRAIN read while held, run once it clears */
 	uint32_t drain_timeout_ms;
+	struct loop_timer brk;	/* ends a timed break longer than BREAKSEND can carry */
 };
 
 static struct kb *kb_of(struct port *p)
@@ -126,6 +129,29 @@ static void kb_drop_held(struct kb *k)
 	buf_clear(&k->in);
 }
 
+static void kb_break_end(struct loop_timer *t)
+{
+	struct kb *k = t->arg;
+
+	port_app_break(k->p, UINT32_MAX);
+}
+
+/*
+ * A break: held (REALCOM_BREAK_ON/_OFF) or timed, with its duration from
+ * tcsendbreak().  Up to ASPP_BREAKSEND_MAX_MS the protocol times it on the
+ * device (Real COM's BREAKSEND); a longer one is held and ended here.
+ */
+static void kb_break(struct kb *k, uint32_t ms)
+{
+	loop_timer_disarm(&k->brk);
+	if (ms == REALCOM_BREAK_ON || ms == REALCOM_BREAK_OFF || ms <= ASPP_BREAKSEND_MAX_MS) {
+		port_app_break(k->p, ms);
+		return;
+	}
+	port_app_break(k->p, 0);
+	loop_timer_arm(&k->brk, ms, 0);
+}
+
 /* Handle one message; false when it must wait (its data found no room). */
 static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t *d)
 {
@@ -169,7 +195,7 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 			struct realcom_break b;
 
 			memcpy(&b, d, sizeof(b));
-			port_app_break(p, b.ms);
+			kb_break(k, b.ms);
 		}
 		return true;
 	case REALCOM_MSG_FLUSH:
@@ -416,11 +442,14 @@ static int kb_open(struct port *p)
 		port_log(p, LOG_ERR, "%s: %s", REALCOM_DEV, strerror(errno));
 		return r;
 	}
-	if (ioctl(k->fd, REALCOM_IOC_VERSION, &v) < 0 || v.api_version != REALCOM_API_VERSION) {
-		port_log(p, LOG_ERR, "%s: interface version %u, realcomd speaks %u", REALCOM_DEV,
-			 v.api_version, REALCOM_API_VERSION);
+	if (ioctl(k->fd, REALCOM_IOC_VERSION, &v) < 0 || v.api_version != REALCOM_API_VERSION ||
+	    (v.features & KB_FEAT_NEEDED) != KB_FEAT_NEEDED) {
+		port_log(p, LOG_ERR, "%s: interface version %u features %#x, realcomd needs %u with %#x "
+			 "(realcom.ko and realcomd from different releases?)", REALCOM_DEV, v.api_version,
+			 v.features, REALCOM_API_VERSION, KB_FEAT_NEEDED);
 		return -EPROTO;
 	}
+	/* optional: without it a unit that stops taking data holds control back too */
 	k->can_hold = v.features & REALCOM_FEAT_TX_HOLD;
 	kb_label(&p->cfg, b.label);
 	if (ioctl(k->fd, REALCOM_IOC_BIND, &b) < 0) {
@@ -431,6 +460,9 @@ static int kb_open(struct port *p)
 	}
 	if (buf_init(&k->in, KB_IN) < 0)
 		return -ENOMEM;
+	r = loop_timer_init(p->d->loop, &k->brk, kb_break_end, k);
+	if (r < 0)
+		return r;
 	r = loop_watch_add(p->d->loop, &k->w, k->fd, EPOLLIN, kb_event, k);
 	if (r < 0)
 		return r;
@@ -446,6 +478,7 @@ static void kb_close(struct port *p)
 	if (!k)
 		return;
 	loop_watch_del(&k->w);
+	loop_timer_free(&k->brk);
 	if (k->fd >= 0)
 		close(k->fd);	/* realcom.ko hangs up and removes /dev/ttyR<N> */
 	buf_free(&k->in);

@@ -841,6 +841,8 @@ static int refcnt(void)
 
 static int idx;		/* this case's first port index; it may use idx..idx+3 */
 
+#define REALCOM_FEATS_KNOWN	(REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD | REALCOM_FEAT_TIMED_BREAK)
+
 static int t_version(void)
 {
 	struct realcom_version v;
@@ -855,8 +857,15 @@ static int t_version(void)
 	CHECK(v.api_version == REALCOM_API_VERSION, "api_version %u, want %u", v.api_version, REALCOM_API_VERSION);
 	for (i = 0; i < 6; i++)
 		CHECK(v.reserved[i] == 0, "realcom_version.reserved[%d] = %#x, want 0", i, v.reserved[i]);
-	CHECK(v.features == (REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD), "feature bits %#x, want %#x", v.features,
-	      REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD);
+	CHECK(v.api_version == 2, "api_version %u, want 2 (the first with feature bits)", v.api_version);
+	CHECK((v.features & REALCOM_FEATS_KNOWN) == REALCOM_FEATS_KNOWN, "feature bits %#x, want %#x set", v.features,
+	      REALCOM_FEATS_KNOWN);
+	CHECK(_IOC_TYPE(REALCOM_IOC_VERSION) == 0xE7, "REALCOM_IOC_MAGIC %#x, want 0xE7",
+	      (unsigned int)_IOC_TYPE(REALCOM_IOC_VERSION));
+	STEP("the version 1 ioctl (magic 0xE5, FUSE's)");
+	errno = 0;
+	CHECK(ioctl(fd, _IOR(0xE5, 0x00, struct realcom_version), &v) == -1 && errno == ENOTTY,
+	      "the 0xE5 REALCOM_IOC_VERSION: %s, want ENOTTY", errno ? ERR : "answered");
 	note("api_version %u features %#x", v.api_version, v.features);
 	close(fd);
 	return 0;
@@ -2196,7 +2205,7 @@ static int t_break_ctl(void)
 {
 	struct dmn d;
 	uint32_t ms;
-	int app;
+	int app, i;
 
 	TRY(d_open(&d, idx));
 	TRY(app_open(&d, &app));
@@ -2208,16 +2217,27 @@ static int t_break_ctl(void)
 	CHECK(ioctl(app, TIOCCBRK) == 0, "TIOCCBRK: %s", ERR);
 	TRY(expect_break(&d, &ms, "TIOCCBRK"));
 	CHECK(ms == REALCOM_BREAK_OFF, "TIOCCBRK: MSG_BREAK ms %#x, want REALCOM_BREAK_OFF", ms);
-	STEP("tcsendbreak");
-	CHECK(tcsendbreak(app, 0) == 0, "tcsendbreak: %s", ERR);
-	TRY(expect_break(&d, &ms, "tcsendbreak"));
-	if (ms == REALCOM_BREAK_ON) {
-		TRY(expect_break(&d, &ms, "tcsendbreak (the end of the break)"));
-		CHECK(ms == REALCOM_BREAK_OFF, "tcsendbreak: MSG_BREAK on, then ms %#x, want REALCOM_BREAK_OFF", ms);
-		note("tcsendbreak: BREAK on, BREAK off");
-	} else {
-		CHECK(ms != REALCOM_BREAK_OFF, "tcsendbreak: MSG_BREAK off without on");
-		note("tcsendbreak: a timed BREAK of %u ms", ms);
+	/*
+	 * TTY_DRIVER_HARDWARE_BREAK: a timed break is one MSG_BREAK with its
+	 * duration (the device times it), never on + off timed by the host
+	 */
+	for (i = 0; i < 3; i++) {
+		static const struct { int req, arg; uint32_t ms; const char *what; } tb[] = {
+			{ 0, 0, 250, "tcsendbreak(0)" },
+			{ TCSBRKP, 5, 500, "TCSBRKP 5" },
+			{ TCSBRKP, 12, 1200, "TCSBRKP 12" },
+		};
+		uint32_t mask = 0;
+
+		STEP("%s", tb[i].what);
+		if (tb[i].req)
+			CHECK(ioctl(app, tb[i].req, tb[i].arg) == 0, "%s: %s", tb[i].what, ERR);
+		else
+			CHECK(tcsendbreak(app, 0) == 0, "%s: %s", tb[i].what, ERR);
+		TRY(expect_break(&d, &ms, tb[i].what));
+		CHECK(ms == tb[i].ms, "%s: MSG_BREAK ms %#x, want one timed break of %u ms", tb[i].what, ms, tb[i].ms);
+		TRY(app_sync_mask(&d, app, &mask));
+		CHECK(!(mask & (1u << REALCOM_MSG_BREAK)), "%s: another MSG_BREAK after the timed one", tb[i].what);
 	}
 	close(app);
 	d_close(&d);

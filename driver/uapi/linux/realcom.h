@@ -36,14 +36,22 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define REALCOM_API_VERSION	1
+/*
+ * REALCOM_IOC_VERSION is the handshake: api_version changes only when a
+ * message or field changes meaning (a daemon refuses a version it was not
+ * built for); everything added later is announced by a bit in features, and
+ * a daemon checks the bits it needs and uses the ones it knows.  A newer
+ * kernel keeps the bits it had, so an older daemon keeps working.  Version 2
+ * is the first with feature bits and this ioctl magic.
+ */
+#define REALCOM_API_VERSION	2
 #define REALCOM_MAX_PORTS	256
 #define REALCOM_MAX_PAYLOAD	4096
 
 /* REALCOM_IOC_VERSION */
 struct realcom_version {
 	__u32 api_version;	/* REALCOM_API_VERSION */
-	__u32 features;		/* REALCOM_FEAT_* */
+	__u32 features;		/* REALCOM_FEAT_*; unknown bits are to be ignored */
 	__u32 reserved[6];
 };
 
@@ -51,6 +59,8 @@ struct realcom_version {
 #define REALCOM_FEAT_CTRL_STATE	0x00000001u
 /* REALCOM_MSG_TX_HOLD is understood */
 #define REALCOM_FEAT_TX_HOLD	0x00000002u
+/* tcsendbreak() comes as one BREAK with its duration, not as on/off */
+#define REALCOM_FEAT_TIMED_BREAK	0x00000004u
 
 /* REALCOM_IOC_BIND */
 #define REALCOM_LABEL_SIZE	64
@@ -66,7 +76,11 @@ struct realcom_bind {
 	__u32 reserved[6];
 };
 
-#define REALCOM_IOC_MAGIC	0xE5
+/*
+ * 0xE7: free in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1) and
+ * in 6.12's uapi headers.  Version 1 used 0xE5, which is FUSE's.
+ */
+#define REALCOM_IOC_MAGIC	0xE7
 #define REALCOM_IOC_VERSION	_IOR(REALCOM_IOC_MAGIC, 0x00, struct realcom_version)
 #define REALCOM_IOC_BIND	_IOW(REALCOM_IOC_MAGIC, 0x01, struct realcom_bind)
 
@@ -139,7 +153,7 @@ struct realcom_modem {
 #define REALCOM_BREAK_OFF	0xFFFFFFFFu
 
 struct realcom_break {
-	__u32 ms;		/* REALCOM_BREAK_ON, _OFF, or a timed break in ms */
+	__u32 ms;		/* REALCOM_BREAK_ON, _OFF, or a timed break in ms (TIMED_BREAK) */
 };
 
 #define REALCOM_FLUSH_RX	0x01
