@@ -46,4 +46,12 @@
 #define REALCOM_PORT_BOOL	int
 #endif
 
+/*
+ * tty_check_change() is exported (EXPORT_SYMBOL) by 6.1 and 6.12 alike but
+ * declared only in drivers/tty/tty.h, which out-of-tree modules cannot
+ * include; same signature in both.
+ */
+struct tty_struct;
+int tty_check_change(struct tty_struct *tty);
+
 #endif /* REALCOM_COMPAT_H */

@@ -51,6 +51,7 @@
 #define REALCOM_DRAIN_MS	30000	/* one DRAIN round when tcdrain() has no limit */
 #define REALCOM_DRAIN_GRACE	HZ	/* DRAIN_DONE may come this late */
 #define REALCOM_HDR		sizeof(struct realcom_hdr)
+#define REALCOM_BAUD_BASE	921600	/* TIOCGSERIAL: an NPort's fastest rate */
 
 /* realcom_port.flags bits */
 enum {
@@ -619,13 +620,44 @@ static int realcom_tty_ioctl(struct tty_struct *tty, unsigned int cmd,
 		/*
 		 * The device's receive buffer is dropped too; the ldisc still
 		 * handles TCFLSH itself (and the output side comes to us as
-		 * flush_buffer()).
+		 * flush_buffer()).  We are asked first: a flush the ldisc will
+		 * refuse (a background process, SIGTTOU) is not forwarded.
 		 */
-		if (arg == TCIFLUSH || arg == TCIOFLUSH)
+		if (arg == TCIFLUSH || arg == TCIOFLUSH) {
+			int ret = tty_check_change(tty);
+
+			if (ret)
+				return ret;
 			realcom_request_flush(rp, REALCOM_FLUSH_RX);
+		}
 		return -ENOIOCTLCMD;
 	}
 	return -ENOIOCTLCMD;
+}
+
+/*
+ * TIOCGSERIAL, for setserial and libraries that ask whether this is a serial
+ * port: a 16550A-like port whose rates come from the device (any rate goes,
+ * BOTHER included; baud_base is the fastest an NPort takes).
+ */
+static int realcom_tty_get_serial(struct tty_struct *tty,
+				  struct serial_struct *ss)
+{
+	struct realcom_port *rp = tty->driver_data;
+	struct tty_port *port = &rp->port;
+
+	ss->type = PORT_16550A;
+	ss->line = rp->index;
+	ss->flags = ASYNC_SKIP_TEST;
+	ss->xmit_fifo_size = REALCOM_XMIT_SIZE;
+	ss->baud_base = REALCOM_BAUD_BASE;
+	mutex_lock(&port->mutex);
+	ss->close_delay = jiffies_to_msecs(port->close_delay) / 10;
+	ss->closing_wait = port->closing_wait == ASYNC_CLOSING_WAIT_NONE ?
+			   ASYNC_CLOSING_WAIT_NONE :
+			   jiffies_to_msecs(port->closing_wait) / 10;
+	mutex_unlock(&port->mutex);
+	return 0;
 }
 
 static int realcom_tty_get_icount(struct tty_struct *tty,
@@ -864,6 +896,7 @@ static const struct tty_operations realcom_tty_ops = {
 	.tiocmset = realcom_tty_tiocmset,
 	.ioctl = realcom_tty_ioctl,
 	.get_icount = realcom_tty_get_icount,
+	.get_serial = realcom_tty_get_serial,
 	.break_ctl = realcom_tty_break_ctl,
 	.wait_until_sent = realcom_tty_wait_until_sent,
 	.throttle = realcom_tty_throttle,
@@ -939,7 +972,8 @@ static int realcom_modem_status(struct realcom_port *rp,
 		rp->icount.cts++;
 	if (delta & REALCOM_MODEM_DSR)
 		rp->icount.dsr++;
-	if (delta & REALCOM_MODEM_RI)
+	/* RI counts its trailing edge only, as a UART's TERI does */
+	if ((delta & REALCOM_MODEM_RI) && !(m->lines & REALCOM_MODEM_RI))
 		rp->icount.rng++;
 	if (delta & REALCOM_MODEM_DCD)
 		rp->icount.dcd++;

@@ -2121,7 +2121,7 @@ static int t_icount(void)
 	w.cts = 3;		/* on, off, on */
 	w.dsr = 1;
 	w.dcd = 1;
-	w.rng = 2;		/* 1 (trailing edge only, like 8250) or 2 */
+	w.rng = 1;		/* the trailing edge only, like 8250 */
 	TRY(wait_icount(app, &c0, &w, "CTS x3, DSR, DCD, RI on+off"));
 	STEP("line events");
 	TRY(icount(app, &c0));
@@ -2761,6 +2761,143 @@ static int t_bind_race(void)
 	return 0;
 }
 
+/*
+ * RI counts its trailing edge only (a UART's TERI): RI rising moves no
+ * counter and wakes no TIOCMIWAIT(TIOCM_RNG); RI falling does both.
+ */
+static int t_ri_trailing_edge(void)
+{
+	struct serial_icounter_struct c0, c1;
+	struct blk b;
+	struct dmn d;
+	int app;
+
+	TRY(d_open(&d, idx));
+	TRY(app_open(&d, &app));
+	TRY(modem_status(&d, 0));
+	TRY(wait_inputs(app, 0, "MODEM_STATUS 0"));
+	TRY(icount(app, &c0));
+	STEP("TIOCMIWAIT RNG in a thread, RI rises");
+	TRY(blk_start(&b, B_MIWAIT, app, TIOCM_RNG));
+	TRY(blk_wait_blocked(&b, SYS_ioctl, "TIOCMIWAIT"));
+	TRY(modem_status(&d, REALCOM_MODEM_RI));
+	TRY(wait_inputs(app, TIOCM_RNG, "MODEM_STATUS RI"));
+	CHECK(!blk_done(&b, QUIET), "TIOCMIWAIT(RNG) returned %d on RI rising, want only on its trailing edge", b.ret);
+	TRY(icount(app, &c1));
+	CHECK(c1.rng == c0.rng, "TIOCGICOUNT rng moved by %d on RI rising, want 0", c1.rng - c0.rng);
+	STEP("RI falls");
+	TRY(modem_status(&d, 0));
+	CHECK(blk_done(&b, TMO), "TIOCMIWAIT(RNG) did not return within %d ms of RI falling", TMO);
+	CHECK(b.ret == 0, "TIOCMIWAIT returned %d (%s)", b.ret, strerror(b.err));
+	blk_join(&b);
+	TRY(icount(app, &c1));
+	CHECK(c1.rng == c0.rng + 1, "TIOCGICOUNT rng moved by %d on RI on+off, want 1", c1.rng - c0.rng);
+	close(app);
+	d_close(&d);
+	return 0;
+}
+
+/* TIOCGSERIAL answers like a serial port */
+static int t_tiocgserial(void)
+{
+	struct serial_struct ss;
+	struct dmn d;
+	int app;
+
+	TRY(d_open(&d, idx));
+	TRY(app_open(&d, &app));
+	STEP("TIOCGSERIAL");
+	memset(&ss, 0xA5, sizeof(ss));
+	CHECK(ioctl(app, TIOCGSERIAL, &ss) == 0, "TIOCGSERIAL: %s", ERR);
+	note("type %d line %d baud_base %d flags %#x close_delay %u closing_wait %u", ss.type, ss.line, ss.baud_base,
+	     ss.flags, ss.close_delay, ss.closing_wait);
+	CHECK(ss.type == PORT_16550A, "type %d, want PORT_16550A", ss.type);
+	CHECK(ss.line == idx, "line %d, want %d", ss.line, idx);
+	CHECK(ss.baud_base == 921600, "baud_base %d, want 921600", ss.baud_base);
+	/* the tty_port defaults: 0.5 s and 30 s, in centiseconds */
+	CHECK(ss.close_delay == 50 && ss.closing_wait == 3000, "close_delay %u closing_wait %u, want 50 and 3000",
+	      ss.close_delay, ss.closing_wait);
+	close(app);
+	d_close(&d);
+	return 0;
+}
+
+/*
+ * A flush the tty layer refuses (tcflush from a background process group
+ * that handles SIGTTOU) is not forwarded to the device.
+ */
+static void on_sigttou(int sig)
+{
+	(void)sig;
+}
+
+static int t_flush_refused(void)
+{
+	struct sigaction sa;
+	struct dmn d;
+	pid_t pid, w;
+	int st, fd, app, up[2], down[2];
+	uint32_t mask = 0;
+	char path[64], c = 0;
+
+	TRY(d_open(&d, idx));
+	TRY(app_open(&d, &app));
+	tty_path(path, sizeof(path), idx);
+	CHECK(pipe(up) == 0 && pipe(down) == 0, "pipe: %s", ERR);
+	STEP("a session with ttyR%d as its controlling tty, tcflush from a background group", idx);
+	pid = fork();
+	CHECK(pid >= 0, "fork: %s", ERR);
+	if (pid == 0) {
+		pid_t g;
+
+		close(up[0]);
+		close(down[1]);
+		c = 10;
+		if (setsid() < 0)
+			goto out;
+		c = 11;
+		fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0)
+			goto out;
+		c = 12;
+		g = fork();
+		if (g < 0)
+			goto out;
+		if (g == 0) {
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_handler = on_sigttou;	/* no SA_RESTART: EINTR */
+			sigaction(SIGTTOU, &sa, NULL);
+			if (setpgid(0, 0) < 0)
+				_exit(13);
+			/* refused: -1 with EINTR (SIGTTOU came) or EIO */
+			_exit(tcflush(fd, TCIFLUSH) == 0 ? 14 : 0);
+		}
+		while ((w = waitpid(g, &st, 0)) < 0 && errno == EINTR)
+			;
+		c = (char)(w == g && WIFEXITED(st) ? WEXITSTATUS(st) : 15);
+out:
+		/* the session leader's exit hangs the tty up: only after the check */
+		if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	CHECK(wait_fd(up[0], POLLIN, TMO) & POLLIN, "the session child did not report");
+	CHECK(read(up[0], &c, 1) == 1, "the session child: %s", ERR);
+	CHECK(c == 0, "the background tcflush was not refused (child says %d: 10 setsid, 11 ctty, 14 flush allowed)", c);
+	STEP("no MSG_FLUSH before a sync");
+	TRY(app_sync_mask(&d, app, &mask));
+	CHECK(!(mask & (1u << REALCOM_MSG_FLUSH)), "the refused tcflush reached the daemon as MSG_FLUSH");
+	close(down[1]);
+	close(up[0]);
+	while ((w = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	close(app);
+	d_close(&d);
+	return 0;
+}
+
 /* 1,000 open / termios / close cycles */
 static int t_cycles_1000(void)
 {
@@ -3114,6 +3251,97 @@ static int t_waiters_daemon_gone(void)
 
 /* ======================================================================== */
 
+/* a daemon in a child process (so it can be killed with SIGKILL); its pid */
+static pid_t stress_daemon(int index)
+{
+	struct dmn d;
+	int pfd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(pfd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		if (d_open2(&d, index, 0, 1) || write(pfd[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(pfd[1]);
+	if (pid > 0 && (!(wait_fd(pfd[0], POLLIN, TMO) & POLLIN) || read(pfd[0], &c, 1) != 1)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(pfd[0]);
+	return pid;
+}
+
+/*
+ * Opt-in stress (tty_test stress SECONDS; tests/vm/run with VM_STRESS_MIN):
+ * for that long, bounded also by a count, daemons in child processes serve
+ * two indexes while the application opens, sets termios, writes, breaks,
+ * pulses DTR, flushes and closes; every 16th round the daemon is killed with
+ * SIGKILL while the tty is held, and a new one started.  guest.sh compares
+ * slab and file counts before and after.
+ */
+static int t_stress(int seconds)
+{
+	static const speed_t sp[] = { B9600, B19200, B115200, B1200 };
+	int64_t end = now_ms() + seconds * 1000LL;
+	int dtr = TIOCM_DTR, i, k, fd, held[2] = { -1, -1 };
+	pid_t dm[2];
+	struct termios t;
+	char path[64];
+	long rounds = 0, kills = 0;
+
+	for (k = 0; k < 2; k++) {
+		dm[k] = stress_daemon(idx + k);
+		CHECK(dm[k] > 0, "the daemon for index %d did not start", idx + k);
+	}
+	for (i = 0; i < 10000000 && now_ms() < end; i++) {
+		k = i & 1;
+		STEP("stress round %d", i);
+		tty_path(path, sizeof(path), idx + k);
+		fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		CHECK(fd >= 0, "round %d: open %s: %s", i, path, ERR);
+		CHECK(tcgetattr(fd, &t) == 0, "round %d: tcgetattr: %s", i, ERR);
+		cfmakeraw(&t);
+		t.c_cflag |= CLOCAL | CREAD;
+		cfsetspeed(&t, sp[i % 4]);
+		CHECK(tcsetattr(fd, TCSANOW, &t) == 0, "round %d: tcsetattr: %s", i, ERR);
+		CHECK(ioctl(fd, TIOCMBIC, &dtr) == 0 && ioctl(fd, TIOCMBIS, &dtr) == 0, "round %d: DTR: %s", i, ERR);
+		CHECK(ioctl(fd, TIOCSBRK) == 0 && ioctl(fd, TIOCCBRK) == 0, "round %d: break: %s", i, ERR);
+		if (i % 64 == 0)
+			CHECK(ioctl(fd, TCSBRKP, 1) == 0, "round %d: TCSBRKP: %s", i, ERR);
+		if (write(fd, "stress", 6) < 0 && errno != EAGAIN)
+			return failf("round %d: write: %s", i, ERR);
+		CHECK(tcflush(fd, i & 2 ? TCIOFLUSH : TCIFLUSH) == 0, "round %d: tcflush: %s", i, ERR);
+		if (i % 16 == 15) {
+			/* kill the daemon with the tty held, start a new one, reopen */
+			CHECK(kill(dm[k], SIGKILL) == 0, "kill: %s", ERR);
+			CHECK(waitpid(dm[k], NULL, 0) == dm[k], "waitpid: %s", ERR);
+			kills++;
+			held[k] = fd;
+			dm[k] = stress_daemon(idx + k);
+			CHECK(dm[k] > 0, "round %d: a new daemon for index %d did not start", i, idx + k);
+			close(held[k]);
+			held[k] = -1;
+		} else {
+			close(fd);
+		}
+		rounds++;
+	}
+	for (k = 0; k < 2; k++) {
+		kill(dm[k], SIGKILL);
+		waitpid(dm[k], NULL, 0);
+	}
+	note("stress: %ld rounds, %ld daemon kills in %d s", rounds, kills, seconds);
+	return 0;
+}
+
 struct tcase {
 	const char *name;
 	int (*fn)(void);
@@ -3161,6 +3389,9 @@ static const struct tcase cases[] = {
 	{ "daemon_kill", t_daemon_kill, 40 },
 	{ "waiters_daemon_gone", t_waiters_daemon_gone, 40 },
 	{ "restart_tty_held", t_restart_tty_held, 40 },
+	{ "ri_trailing_edge", t_ri_trailing_edge, 30 },
+	{ "tiocgserial", t_tiocgserial, 30 },
+	{ "flush_refused", t_flush_refused, 30 },
 	{ "bind_race", t_bind_race, 120 },
 	{ "cycles_1000", t_cycles_1000, 150 },
 	{ "bind_cycles", t_bind_cycles, 150 },
@@ -3223,6 +3454,19 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if (argc == 3 && !strcmp(argv[1], "stress")) {
+		/* not in the list: opt-in, long; no fork, no alarm (guest.sh bounds it) */
+		sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (sh == MAP_FAILED)
+			return 1;
+		idx = 240;
+		if (t_stress(atoi(argv[2]))) {
+			printf("FAIL stress: %s (at step: %s)\n", sh->why, sh->step);
+			return 1;
+		}
+		printf("PASS stress\n");
+		return 0;
+	}
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (k = 0; k < NCASES; k++)
 			printf("%s\n", cases[k].name);
