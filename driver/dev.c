@@ -312,7 +312,7 @@ static long realcom_dev_ioctl(struct file *file, unsigned int cmd,
 	struct realcom_version ver = {
 		.api_version = REALCOM_API_VERSION,
 		.features = REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD |
-			    REALCOM_FEAT_TIMED_BREAK,
+			    REALCOM_FEAT_TIMED_BREAK | REALCOM_FEAT_LINE_APPLIED,
 	};
 
 	switch (cmd) {

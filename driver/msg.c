@@ -205,6 +205,67 @@ static int realcom_tx_hold(struct realcom_port *rp,
 	return 0;
 }
 
+/*
+ * The daemon or the device could not apply the last LINE (a rate the unit
+ * answered NA to, parity a pty cannot carry): what is in effect goes into
+ * the termios an application reads back, rate and c_cflag's CSIZE, parity,
+ * CSTOPB and CRTSCTS (the ldisc's iflag is left alone).  A report that a
+ * newer LINE, not read yet, overtook is dropped: its answer will follow.
+ * B0 stays B0.
+ */
+static int realcom_line_applied(struct realcom_port *rp,
+				const struct realcom_line *l)
+{
+	static const tcflag_t csize[] = { CS5, CS6, CS7, CS8 };
+	struct tty_struct *tty;
+	unsigned long flags;
+	tcflag_t c;
+	bool newer;
+
+	if (!l->baud || l->data_bits < 5 || l->data_bits > 8 ||
+	    l->parity > REALCOM_PARITY_SPACE ||
+	    (l->stop_bits != REALCOM_STOP_1 && l->stop_bits != REALCOM_STOP_2) ||
+	    (l->flow & ~(REALCOM_FLOW_CTS | REALCOM_FLOW_RTS |
+			 REALCOM_FLOW_IXON | REALCOM_FLOW_IXOFF)) ||
+	    memchr_inv(l->pad, 0, sizeof(l->pad)))
+		return -EINVAL;
+
+	tty = tty_port_tty_get(&rp->port);
+	if (tty)
+		down_write(&tty->termios_rwsem);
+	spin_lock_irqsave(&rp->lock, flags);
+	newer = rp->dirty & REALCOM_D_LINE;
+	if (!newer)
+		rp->line = *l;	/* what the daemon has: no LINE goes back */
+	spin_unlock_irqrestore(&rp->lock, flags);
+	if (!tty)
+		return 0;
+	if (!newer) {
+		c = tty->termios.c_cflag &
+		    ~(CSIZE | PARENB | PARODD | CMSPAR | CSTOPB | CRTSCTS);
+		c |= csize[l->data_bits - 5];
+		if (l->parity != REALCOM_PARITY_NONE)
+			c |= PARENB;
+		if (l->parity == REALCOM_PARITY_ODD ||
+		    l->parity == REALCOM_PARITY_MARK)
+			c |= PARODD;
+		if (l->parity == REALCOM_PARITY_MARK ||
+		    l->parity == REALCOM_PARITY_SPACE)
+			c |= CMSPAR;
+		if (l->stop_bits == REALCOM_STOP_2)
+			c |= CSTOPB;
+		if (l->flow & REALCOM_FLOW_CTS)
+			c |= CRTSCTS;
+		tty->termios.c_cflag = c;
+		if (tty_termios_baud_rate(&tty->termios))
+			tty_termios_encode_baud_rate(&tty->termios, l->baud,
+						     l->baud);
+	}
+	up_write(&tty->termios_rwsem);
+	tty_kref_put(tty);
+	return 0;
+}
+
 /* Is @hdr a daemon -> kernel message with a payload length it may have? */
 bool realcom_hdr_ok(const struct realcom_hdr *hdr)
 {
@@ -223,6 +284,8 @@ bool realcom_hdr_ok(const struct realcom_hdr *hdr)
 		return hdr->len == sizeof(struct realcom_oqueue);
 	case REALCOM_MSG_TX_HOLD:
 		return hdr->len == sizeof(struct realcom_tx_hold);
+	case REALCOM_MSG_LINE_APPLIED:
+		return hdr->len == sizeof(struct realcom_line);
 	}
 	return false;
 }
@@ -238,6 +301,7 @@ int realcom_handle(struct realcom_port *rp, const struct realcom_hdr *hdr,
 		struct realcom_link link;
 		struct realcom_oqueue oq;
 		struct realcom_tx_hold hold;
+		struct realcom_line line;
 	} u;
 
 	if (hdr->type == REALCOM_MSG_RX_DATA)
@@ -257,6 +321,8 @@ int realcom_handle(struct realcom_port *rp, const struct realcom_hdr *hdr,
 		return realcom_oqueue(rp, &u.oq);
 	case REALCOM_MSG_TX_HOLD:
 		return realcom_tx_hold(rp, &u.hold);
+	case REALCOM_MSG_LINE_APPLIED:
+		return realcom_line_applied(rp, &u.line);
 	}
 	return -EINVAL;
 }

@@ -841,7 +841,8 @@ static int refcnt(void)
 
 static int idx;		/* this case's first port index; it may use idx..idx+3 */
 
-#define REALCOM_FEATS_KNOWN	(REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD | REALCOM_FEAT_TIMED_BREAK)
+#define REALCOM_FEATS_KNOWN	(REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD | REALCOM_FEAT_TIMED_BREAK | \
+				 REALCOM_FEAT_LINE_APPLIED)
 
 static int t_version(void)
 {
@@ -2898,6 +2899,62 @@ out:
 	return 0;
 }
 
+/*
+ * Settings the daemon or the device could not apply come back as
+ * MSG_LINE_APPLIED: the termios the application reads back shows what is in
+ * effect, and no MSG_LINE goes back to the daemon for it.
+ */
+static int t_line_applied(void)
+{
+	struct realcom_line l = {
+		.baud = 9600, .data_bits = 8, .parity = REALCOM_PARITY_NONE, .stop_bits = REALCOM_STOP_1,
+	};
+	struct realcom_line got;
+	struct termios t;
+	struct qmsg *m;
+	struct dmn d;
+	int app, r;
+
+	TRY(d_open(&d, idx));
+	TRY(app_open(&d, &app));
+	STEP("the application asks for 19200 7E2");
+	CHECK(tcgetattr(app, &t) == 0, "tcgetattr: %s", ERR);
+	cfsetspeed(&t, B19200);
+	t.c_cflag &= ~(CSIZE | PARODD | CSTOPB);
+	t.c_cflag |= CS7 | PARENB | CSTOPB;
+	CHECK(tcsetattr(app, TCSANOW, &t) == 0, "tcsetattr: %s", ERR);
+	TRY(d_expect_line(&d, 19200, NULL, NULL));
+	STEP("the daemon says 9600 8N1 is in effect");
+	r = d_send(&d, REALCOM_MSG_LINE_APPLIED, &l, sizeof(l));
+	CHECK(r == 0, "MSG_LINE_APPLIED: %s", strerror(-r));
+	CHECK(tcgetattr(app, &t) == 0, "tcgetattr: %s", ERR);
+	CHECK(cfgetospeed(&t) == B9600 && cfgetispeed(&t) == B9600, "tcgetattr speed %#x/%#x after LINE_APPLIED 9600",
+	      (unsigned int)cfgetospeed(&t), (unsigned int)cfgetispeed(&t));
+	CHECK((t.c_cflag & CSIZE) == CS8 && !(t.c_cflag & (PARENB | CSTOPB)), "tcgetattr c_cflag %#x, want CS8, no parity, 1 stop",
+	      (unsigned int)t.c_cflag);
+	STEP("a change of the rate only: no MSG_LINE for the applied settings before it");
+	cfsetspeed(&t, B1200);
+	CHECK(tcsetattr(app, TCSANOW, &t) == 0, "tcsetattr 1200: %s", ERR);
+	for (;;) {
+		m = d_expect(&d, REALCOM_MSG_LINE, TMO, NULL);
+		CHECK(m && m->len == sizeof(got), "no MSG_LINE 1200 (%s)", d_why(&d));
+		memcpy(&got, m->data, sizeof(got));
+		free(m);
+		CHECK(got.baud == 1200, "a MSG_LINE %u went back to the daemon for what it reported", got.baud);
+		break;
+	}
+	CHECK(got.data_bits == 8 && got.parity == REALCOM_PARITY_NONE && got.stop_bits == REALCOM_STOP_1,
+	      "MSG_LINE 1200 has %u data bits, parity %u, %u stop bits: the applied 8N1 did not stay", got.data_bits,
+	      got.parity, got.stop_bits);
+	STEP("a report out of range");
+	l.data_bits = 9;
+	r = d_send(&d, REALCOM_MSG_LINE_APPLIED, &l, sizeof(l));
+	CHECK(r == -EINVAL, "MSG_LINE_APPLIED with 9 data bits: %s, want EINVAL", strerror(-r));
+	close(app);
+	d_close(&d);
+	return 0;
+}
+
 /* 1,000 open / termios / close cycles */
 static int t_cycles_1000(void)
 {
@@ -3392,6 +3449,7 @@ static const struct tcase cases[] = {
 	{ "ri_trailing_edge", t_ri_trailing_edge, 30 },
 	{ "tiocgserial", t_tiocgserial, 30 },
 	{ "flush_refused", t_flush_refused, 30 },
+	{ "line_applied", t_line_applied, 30 },
 	{ "bind_race", t_bind_race, 120 },
 	{ "cycles_1000", t_cycles_1000, 150 },
 	{ "bind_cycles", t_bind_cycles, 150 },

@@ -61,6 +61,8 @@ struct realcom_version {
 #define REALCOM_FEAT_TX_HOLD	0x00000002u
 /* tcsendbreak() comes as one BREAK with its duration, not as on/off */
 #define REALCOM_FEAT_TIMED_BREAK	0x00000004u
+/* REALCOM_MSG_LINE_APPLIED is understood: refused settings show in termios */
+#define REALCOM_FEAT_LINE_APPLIED	0x00000008u
 
 /* REALCOM_IOC_BIND */
 #define REALCOM_LABEL_SIZE	64
@@ -109,6 +111,7 @@ enum realcom_msg_type {
 	REALCOM_MSG_LINK = 0x85,	/* struct realcom_link */
 	REALCOM_MSG_OQUEUE = 0x86,	/* struct realcom_oqueue: bytes the device holds */
 	REALCOM_MSG_TX_HOLD = 0x87,	/* struct realcom_tx_hold: control only, or all */
+	REALCOM_MSG_LINE_APPLIED = 0x88, /* struct realcom_line: what is in effect */
 };
 
 #define REALCOM_PARITY_NONE	0
