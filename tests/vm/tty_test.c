@@ -3384,8 +3384,13 @@ static int t_stress(int seconds)
 			held[k] = fd;
 			dm[k] = stress_daemon(idx + k);
 			CHECK(dm[k] > 0, "round %d: a new daemon for index %d did not start", i, idx + k);
+			/* a new open while the old tty is held moves it to the new port */
+			fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+			CHECK(fd >= 0, "round %d: open %s with the old tty held: %s", i, path, ERR);
+			CHECK(write(fd, "re", 2) == 2 || errno == EAGAIN, "round %d: write after the restart: %s", i, ERR);
 			close(held[k]);
 			held[k] = -1;
+			close(fd);
 		} else {
 			close(fd);
 		}
