@@ -2,17 +2,17 @@
 /*
  * compat.h: every difference between the kernels realcom.ko is built for
  * (Debian 12's 6.1 and 6.12, and what lies between) lives here, as a type
- * name realcom.c uses in its prototypes, so that realcom.c reads as code for
- * one kernel.  Nothing else in the driver tests LINUX_VERSION_CODE.
+ * name the driver's .c files use in their prototypes, so that they read as
+ * code for one kernel.  Nothing else in the driver tests LINUX_VERSION_CODE.
  *
  * Differences that need no guard because both kernels already agree:
  * set_termios() takes a const struct ktermios * (6.1), write_room() and
  * chars_in_buffer() return unsigned int (5.14), tty_insert_flip_char() is a
  * static inline in both (6.1 reaches the old __tty_insert_flip_char(), 6.12
- * __tty_insert_flip_string_flags(); realcom.c calls only the inline), and
+ * __tty_insert_flip_string_flags(); the driver calls only the inline), and
  * tty_port_tty_hangup() keeps its signature (a function in 6.1, an inline
  * over __tty_port_tty_hangup() in 6.12).  no_llseek is gone in 6.12:
- * realcom.c does not name it (stream_open() makes the file unseekable).
+ * dev.c does not name it (stream_open() makes the file unseekable).
  */
 #ifndef REALCOM_COMPAT_H
 #define REALCOM_COMPAT_H
@@ -45,5 +45,13 @@
 #else
 #define REALCOM_PORT_BOOL	int
 #endif
+
+/*
+ * tty_check_change() is exported (EXPORT_SYMBOL) by 6.1 and 6.12 alike but
+ * declared only in drivers/tty/tty.h, which out-of-tree modules cannot
+ * include; same signature in both.
+ */
+struct tty_struct;
+int tty_check_change(struct tty_struct *tty);
 
 #endif /* REALCOM_COMPAT_H */

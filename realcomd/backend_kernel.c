@@ -4,6 +4,12 @@
  * realcom.ko creates /dev/ttyR<N>, a real tty with data bits, parity, modem
  * lines, break and tcdrain.  Messages are framed as in
  * driver/uapi/linux/realcom.h; this file translates them to and from port.c.
+ *
+ * The kernel hands over control (line settings, modem lines, break, flush)
+ * as state, ahead of queued data (docs/uapi.md).  When the device stops
+ * taking data, the rest of a TX_DATA waits here and the kernel is told
+ * TX_HOLD, so control still comes through and is applied at once; only a
+ * DRAIN waits behind the held data it is about.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,6 +28,9 @@
 #include "port.h"
 
 #define KB_IN	(64 * 1024)
+#define KB_CTRL	1024	/* one read of control only: a snapshot is far smaller */
+/* the REALCOM_IOC_VERSION feature bits this backend cannot do without */
+#define KB_FEAT_NEEDED	(REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD)
 
 struct kb {
 	struct port *p;
@@ -31,7 +40,11 @@ struct kb {
 	bool rx_blocked;	/* the tty was full: waiting for POLLOUT */
 	uint32_t drain_cookie;
 	bool drain_pending;
-	size_t stale;		/* data dropped for a CLOSE behind it (kb_discard) */
+	bool held;		/* TX_HOLD 1 sent: k->in holds only TX_DATA */
+	bool drain_deferred;	/* a DRAIN read while held, run once it clears */
+	uint32_t drain_timeout_ms;
+	struct loop_timer brk;	/* ends a timed break longer than BREAKSEND can carry */
+	size_t stale;		/* held data dropped at a CLOSE while down (kb_discard) */
 };
 
 static struct kb *kb_of(struct port *p)
@@ -58,19 +71,11 @@ static int kb_send(struct kb *k, uint16_t type, const void *payload, size_t len)
 	return -EIO;
 }
 
-/* Room for the longest message: a read with less may fail (EINVAL). */
-static bool kb_room_for_one(const struct kb *k)
-{
-	return buf_room(&k->in) >= sizeof(struct realcom_hdr) + REALCOM_MAX_PAYLOAD;
-}
-
 static void kb_update(struct kb *k)
 {
 	uint32_t ev = 0;
 
-	/* Link down: read on behind data that waits, to see a CLOSE (kb_skip_stale). */
-	if (buf_len(&k->in) == 0 || port_app_tx_room(k->p) > 0 ||
-	    (k->p->state != PORT_UP && kb_room_for_one(k)))
+	if (buf_len(&k->in) == 0 || k->held || port_app_tx_room(k->p) > 0)
 		ev |= EPOLLIN;
 	if (k->rx_blocked)
 		ev |= EPOLLOUT;
@@ -94,6 +99,75 @@ static void kb_line(struct port *p, const struct realcom_line *rl)
 		return;
 	}
 	port_app_line(p, &l);
+}
+
+/*
+ * A TX flush while data is held: the held data goes.  A DRAIN read behind it
+ * (a read() can end with one) is kept for when the hold ends.
+ */
+static void kb_drop_held(struct kb *k)
+{
+	const uint8_t *b = buf_head(&k->in);
+	size_t n = buf_len(&k->in), off = 0;
+	struct realcom_hdr h;
+
+	while (n - off >= sizeof(h)) {
+		memcpy(&h, b + off, sizeof(h));
+		if (n - off - sizeof(h) < h.len)
+			break;
+		if (h.type == REALCOM_MSG_DRAIN && h.len == sizeof(struct realcom_drain)) {
+			struct realcom_drain dr;
+
+			memcpy(&dr, b + off + sizeof(h), sizeof(dr));
+			k->drain_cookie = dr.cookie;
+			k->drain_pending = true;
+			k->drain_deferred = true;
+			k->drain_timeout_ms = dr.timeout_ms;
+		}
+		off += sizeof(h) + h.len;
+	}
+	buf_clear(&k->in);
+}
+
+/* The TX data bytes held in k->in. */
+static size_t kb_held_bytes(const struct kb *k)
+{
+	const uint8_t *b = buf_head(&k->in);
+	size_t n = buf_len(&k->in), off = 0, bytes = 0;
+	struct realcom_hdr h;
+
+	while (n - off >= sizeof(h)) {
+		memcpy(&h, b + off, sizeof(h));
+		if (n - off - sizeof(h) < h.len)
+			break;
+		if (h.type == REALCOM_MSG_TX_DATA)
+			bytes += h.len;
+		off += sizeof(h) + h.len;
+	}
+	return bytes;
+}
+
+static void kb_break_end(struct loop_timer *t)
+{
+	struct kb *k = t->arg;
+
+	port_app_break(k->p, UINT32_MAX);
+}
+
+/*
+ * A break: held (REALCOM_BREAK_ON/_OFF) or timed, with its duration from
+ * tcsendbreak().  Up to ASPP_BREAKSEND_MAX_MS the protocol times it on the
+ * device (Real COM's BREAKSEND); a longer one is held and ended here.
+ */
+static void kb_break(struct kb *k, uint32_t ms)
+{
+	loop_timer_disarm(&k->brk);
+	if (ms == REALCOM_BREAK_ON || ms == REALCOM_BREAK_OFF || ms <= ASPP_BREAKSEND_MAX_MS) {
+		port_app_break(k->p, ms);
+		return;
+	}
+	port_app_break(k->p, 0);
+	loop_timer_arm(&k->brk, ms, 0);
 }
 
 /* Handle one message; false when it must wait (its data found no room). */
@@ -121,6 +195,12 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 		port_app_open(p);
 		return true;
 	case REALCOM_MSG_CLOSE:
+		/* Held data of a session that never came (realcomd(8), DATA ACROSS
+		 * SESSIONS) goes with the close; while up it is still sent. */
+		if (k->held && p->state != PORT_UP) {
+			k->stale += kb_held_bytes(k);
+			kb_drop_held(k);
+		}
 		port_app_close(p);
 		return true;
 	case REALCOM_MSG_LINE:
@@ -139,12 +219,15 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 			struct realcom_break b;
 
 			memcpy(&b, d, sizeof(b));
-			port_app_break(p, b.ms);
+			kb_break(k, b.ms);
 		}
 		return true;
 	case REALCOM_MSG_FLUSH:
-		if (h->len == sizeof(struct realcom_flush))
+		if (h->len == sizeof(struct realcom_flush)) {
+			if ((d[0] & REALCOM_FLUSH_TX) && k->held)
+				kb_drop_held(k);
 			port_app_flush(p, d[0] & REALCOM_FLUSH_RX, d[0] & REALCOM_FLUSH_TX);
+		}
 		return true;
 	case REALCOM_MSG_DRAIN:
 		if (h->len == sizeof(struct realcom_drain)) {
@@ -153,7 +236,13 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 			memcpy(&dr, d, sizeof(dr));
 			k->drain_cookie = dr.cookie;
 			k->drain_pending = true;
-			port_app_drain(p, dr.timeout_ms);
+			if (k->held) {
+				/* behind the data still held here */
+				k->drain_deferred = true;
+				k->drain_timeout_ms = dr.timeout_ms;
+			} else {
+				port_app_drain(p, dr.timeout_ms);
+			}
 		}
 		return true;
 	case REALCOM_MSG_XCHAR:
@@ -167,62 +256,87 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 	}
 }
 
-/*
- * The TX_DATA at the head waits for the link.  If the application's CLOSE
- * is already behind it, the data was written for a session that never came
- * (realcomd(8), DATA ACROSS SESSIONS): drop it and go on to the CLOSE.
- */
-static bool kb_skip_stale(struct kb *k)
+/* Tell the kernel to hand over control only (hold) or TX data too. */
+static void kb_hold(struct kb *k, bool hold)
 {
-	const uint8_t *q = buf_head(&k->in);
-	size_t off = 0, len = buf_len(&k->in);
-	struct realcom_hdr h = { 0 };
+	struct realcom_tx_hold th = { .hold = hold };
 
-	if (k->p->state == PORT_UP)
-		return false;
-	while (off + sizeof(h) <= len) {
-		memcpy(&h, q + off, sizeof(h));
-		if (h.type == REALCOM_MSG_CLOSE)
+	if (k->held == hold || kb_send(k, REALCOM_MSG_TX_HOLD, &th, sizeof(th)) < 0)
+		return;
+	k->held = hold;
+	if (!hold && k->drain_deferred) {
+		k->drain_deferred = false;
+		port_app_drain(k->p, k->drain_timeout_ms);
+	}
+}
+
+/* Handle the whole messages in k->in; false when TX data found no room. */
+static bool kb_handle_in(struct kb *k)
+{
+	struct realcom_hdr h;
+
+	while (buf_len(&k->in) >= sizeof(h)) {
+		memcpy(&h, buf_head(&k->in), sizeof(h));
+		if (buf_len(&k->in) < sizeof(h) + h.len)
+			break;	/* cannot happen: read() returns whole messages */
+		buf_consume(&k->in, sizeof(h));
+		if (!kb_message(k, &h, buf_head(&k->in))) {
+			/* put the header of the rest back in front */
+			k->in.head -= sizeof(h);
+			return false;
+		}
+		buf_consume(&k->in, h.len);
+	}
+	if (buf_len(&k->in) > 0 && buf_len(&k->in) < sizeof(h))
+		buf_clear(&k->in);	/* a torn header: the kernel never sends one */
+	return true;
+}
+
+/*
+ * TX data is held here: read what control the kernel has (TX_HOLD keeps data
+ * out of these reads) and apply it now.
+ */
+static void kb_read_ctrl(struct kb *k)
+{
+	uint8_t b[KB_CTRL];
+	struct realcom_hdr h;
+	size_t off = 0;
+	ssize_t n;
+
+	n = read(k->fd, b, sizeof(b));
+	if (n < 0 && errno != EAGAIN)
+		port_log(k->p, LOG_ERR, "/dev/realcom: read: %s", strerror(errno));
+	while (n > 0 && (size_t)n - off >= sizeof(h)) {
+		memcpy(&h, b + off, sizeof(h));
+		if ((size_t)n - off - sizeof(h) < h.len)
 			break;
+		if (h.type == REALCOM_MSG_TX_DATA)
+			port_log(k->p, LOG_ERR, "/dev/realcom: TX data while held, dropped");
+		else
+			kb_message(k, &h, b + off + sizeof(h));
 		off += sizeof(h) + h.len;
 	}
-	if (h.type != REALCOM_MSG_CLOSE || off + sizeof(h) > len)
-		return false;
-	memcpy(&h, q, sizeof(h));
-	k->stale += h.len;
-	buf_consume(&k->in, sizeof(h) + h.len);
-	return true;
 }
 
 static void kb_read(struct kb *k)
 {
 	for (int round = 0; round < 16; round++) {
-		struct realcom_hdr h;
 		size_t avail;
 		uint8_t *dst;
 		ssize_t n;
 
-		/* Handle whole messages already read. */
-		while (buf_len(&k->in) >= sizeof(h)) {
-			memcpy(&h, buf_head(&k->in), sizeof(h));
-			if (buf_len(&k->in) < sizeof(h) + h.len)
-				break;	/* cannot happen: read() returns whole messages */
-			buf_consume(&k->in, sizeof(h));
-			if (!kb_message(k, &h, buf_head(&k->in))) {
-				/* put the header of the rest back in front */
-				k->in.head -= sizeof(h);
-				if (kb_skip_stale(k))
+		if (!kb_handle_in(k)) {
+			kb_hold(k, true);
+			if (k->held) {
+				kb_read_ctrl(k);
+				/* a TX flush or a CLOSE may have dropped the held data */
+				if (buf_len(&k->in) == 0)
 					continue;
-				if (k->p->state == PORT_UP || !kb_room_for_one(k)) {
-					kb_update(k);
-					return;
-				}
-				break;	/* link down: read what follows */
 			}
-			buf_consume(&k->in, h.len);
+			kb_update(k);
+			return;
 		}
-		if (buf_len(&k->in) > 0 && buf_len(&k->in) < sizeof(h))
-			buf_clear(&k->in);	/* a torn header: the kernel never sends one */
+		kb_hold(k, false);
 		dst = buf_tail(&k->in, KB_IN, &avail);
 		n = read(k->fd, dst, avail);
 		if (n <= 0) {
@@ -314,7 +428,7 @@ static void kb_tx_resume(struct port *p)
 }
 
 /*
- * What kb_skip_stale() dropped for the CLOSE that leads here.  realcom.ko's
+ * What the CLOSE that leads here dropped of the held data.  realcom.ko's
  * shutdown empties its own transmit fifo (what closing_wait did not get
  * out); those bytes never reach realcomd and are not counted.
  */
@@ -364,9 +478,11 @@ static int kb_open(struct port *p)
 		port_log(p, LOG_ERR, "%s: %s", REALCOM_DEV, strerror(errno));
 		return r;
 	}
-	if (ioctl(k->fd, REALCOM_IOC_VERSION, &v) < 0 || v.api_version != REALCOM_API_VERSION) {
-		port_log(p, LOG_ERR, "%s: interface version %u, realcomd speaks %u", REALCOM_DEV,
-			 v.api_version, REALCOM_API_VERSION);
+	if (ioctl(k->fd, REALCOM_IOC_VERSION, &v) < 0 || v.api_version != REALCOM_API_VERSION ||
+	    (v.features & KB_FEAT_NEEDED) != KB_FEAT_NEEDED) {
+		port_log(p, LOG_ERR, "%s: interface version %u features %#x, realcomd needs %u with %#x "
+			 "(realcom.ko and realcomd from different releases?)", REALCOM_DEV, v.api_version,
+			 v.features, REALCOM_API_VERSION, KB_FEAT_NEEDED);
 		return -EPROTO;
 	}
 	kb_label(&p->cfg, b.label);
@@ -378,6 +494,9 @@ static int kb_open(struct port *p)
 	}
 	if (buf_init(&k->in, KB_IN) < 0)
 		return -ENOMEM;
+	r = loop_timer_init(p->d->loop, &k->brk, kb_break_end, k);
+	if (r < 0)
+		return r;
 	r = loop_watch_add(p->d->loop, &k->w, k->fd, EPOLLIN, kb_event, k);
 	if (r < 0)
 		return r;
@@ -393,6 +512,7 @@ static void kb_close(struct port *p)
 	if (!k)
 		return;
 	loop_watch_del(&k->w);
+	loop_timer_free(&k->brk);
 	if (k->fd >= 0)
 		close(k->fd);	/* realcom.ko hangs up and removes /dev/ttyR<N> */
 	buf_free(&k->in);

@@ -34,7 +34,8 @@ check() { # what, checkpatch options...
         echo "PASS $what"
     fi
 }
-check "driver/realcom.c" -f "$src/driver/realcom.c"
-check "driver/uapi/linux/realcom.h" -f "$src/driver/uapi/linux/realcom.h"
+for f in "$src"/driver/*.c "$src"/driver/internal.h "$src"/driver/uapi/linux/realcom.h; do
+    check "${f#"$src"/}" -f "$f"
+done
 check "driver/compat.h" --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON -f "$src/driver/compat.h"
 exit $status

@@ -534,6 +534,54 @@ static void test_stale_dropped(void)
 	PASSED();
 }
 
+/*
+ * A unit that stops taking data does not hold control back (docs/uapi.md,
+ * TX_HOLD): at 300 baud with line-rate pacing the simulated unit takes 30
+ * bytes/s, so writing fills every buffer on the way until write() stays
+ * EAGAIN; DTR off and a new rate must still reach the unit at once.  The
+ * queued data is then flushed and the connection dropped (a simulated
+ * reboot), so nothing of it reaches later tests.
+ */
+static void test_control_ahead_of_data(void)
+{
+	static uint8_t chunk[4096];
+	int fd = open_tty(), bits = TIOCM_DTR;
+	double end = now() + 60;
+	size_t total = 0;
+	bool full = false;
+	ssize_t n;
+
+	CHECK(fd >= 0, "open %s: %s", tty_path, strerror(errno));
+	CHECK(wait_daemon("up", -1, -1, 10), "%s did not come up", tty_name);
+	CHECK(set_line(fd, 300, CS8) == 0, "300 baud: %s", strerror(errno));
+	CHECK(wait_field("baud", 300, 10) && wait_field("dtr", 1, 10), "300 baud, DTR on did not reach the device");
+	memset(chunk, 'q', sizeof(chunk));
+	/* bounded by time and by 256 MiB; full once POLLOUT stays away for 1 s */
+	while (now() < end && total < (256u << 20)) {
+		n = write(fd, chunk, sizeof(chunk));
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN)
+			break;
+		if (poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, 1000) == 0) {
+			full = true;
+			break;
+		}
+	}
+	CHECK(full, "the tty did not fill at 300 baud (%zu bytes written: %s)", total, strerror(errno));
+	CHECK(ioctl(fd, TIOCMBIC, &bits) == 0, "TIOCMBIC: %s", strerror(errno));
+	CHECK(set_line(fd, 9600, CS8) == 0, "9600: %s", strerror(errno));
+	CHECK(wait_field("dtr", 0, 10) && wait_field("baud", 9600, 10),
+	      "DTR off and 9600 did not reach the device while %zu bytes were queued", total);
+	printf("  # %zu bytes queued when the device stopped taking data\n", total);
+	CHECK(ioctl(fd, TCFLSH, TCOFLUSH) == 0, "TCFLSH: %s", strerror(errno));
+	json_object_put(sim("{\"cmd\":\"reboot\",\"ms\":200}"));
+	close(fd);
+	PASSED();
+}
+
 static void test_daemon_killed(void)
 {
 	int fd = open_tty();
@@ -705,9 +753,10 @@ int main(int argc, char **argv)
 	test_settings_during_setup();
 	test_break_held();
 	if (!rfc2217) {
+		test_control_ahead_of_data();
 		test_stale_dropped();	/* once: its close waits 30 s */
 		test_daemon_killed();	/* last: realcomd is gone after it */
-	}	/* last: realcomd is gone after it */
+	}
 	printf("e2e: %d passed, %d failed\n", passed, failed);
 	return failed != 0;
 }

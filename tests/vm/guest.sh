@@ -200,6 +200,32 @@ if [ -f /tests/e2e.sh ] && command -v realcomd >/dev/null && command -v nportsim
     fi
 fi
 
+# --- opt-in stress (tests/vm/run VM_STRESS_MIN=N sets realcom_stress=N) -------
+if [ -n "${realcom_stress:-}" ]; then
+    slab_snapshot /tmp/slab.stress
+    files0=$(cut -f1 /proc/sys/fs/file-nr)
+    n0=$(kernel_log_lines)
+    timeout -s KILL $((realcom_stress * 60 + 120)) "$T" stress $((realcom_stress * 60)) >/tmp/stress.out 2>&1
+    rc=$?
+    cat /tmp/stress.out
+    if [ $rc = 0 ] && grep -q "^PASS stress" /tmp/stress.out; then ok stress_run
+    elif grep -q "^FAIL stress" /tmp/stress.out; then fail=$((fail + 1))
+    else ko stress_run "tty_test stress exited $rc (killed after its bound?)"; fi
+    dmesg | tail -n +$((n0 + 1)) >/tmp/case.dmesg
+    grep -q -E "$BAD_RE" /tmp/case.dmesg && { cat /tmp/case.dmesg; ko stress_kernel_log "oops/warning during the stress"; }
+    slab_check stress_slab /tmp/slab.stress "$SLAB_TOL_CYCLES" "$SLAB_RE"
+    # open files: allocated file structs (a little per-CPU slack)
+    i=0
+    while :; do
+        files1=$(cut -f1 /proc/sys/fs/file-nr)
+        [ "$files1" -le $((files0 + 16)) ] && break
+        i=$((i + 1)); [ $i -ge 20 ] && break
+        sleep 0.5   # retry of a condition with a deadline (deferred fput)
+    done
+    if [ "$files1" -le $((files0 + 16)) ]; then ok stress_files; echo "  # open files $files0 -> $files1"
+    else ko stress_files "open files $files0 -> $files1 after the stress"; fi
+fi
+
 # --- unload ------------------------------------------------------------------
 if rmmod realcom; then
     ok rmmod

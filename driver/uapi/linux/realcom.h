@@ -5,9 +5,20 @@
  * /dev/realcom is a misc device.  Each open file stands for one port: after
  * REALCOM_IOC_BIND the kernel creates /dev/ttyR<index>, and closing the file
  * hangs up that tty and removes it.  Then read() and write() carry framed
- * messages, a struct realcom_hdr followed by hdr.len payload bytes, in
- * order.  read() returns whole messages only (as many as fit); write() takes
- * whole messages only.  poll(): POLLIN when messages wait, POLLOUT when the
+ * messages, a struct realcom_hdr followed by hdr.len payload bytes.  read()
+ * returns whole messages only (as many as fit); write() takes whole messages
+ * only.
+ *
+ * Control is state (REALCOM_FEAT_CTRL_STATE, docs/uapi.md): the kernel keeps
+ * the latest wanted line settings, modem lines, break, flush and XON/XOFF,
+ * and each read() starts with every item that changed since the last one,
+ * in the order of enum realcom_msg_type's comments below (CLOSE, OPEN,
+ * FLUSH, MODEM, BREAK, XCHAR, LINE), then TX data.  Control never waits
+ * behind queued data and costs nothing while the daemon does not read; a
+ * DTR pulse or a break switched on and off before the daemon read reaches it
+ * as two messages.  A DRAIN comes after the data it waits for.  TX_HOLD
+ * (REALCOM_FEAT_TX_HOLD) asks for control only while the device takes no
+ * data.  poll(): POLLIN when messages wait, POLLOUT when the
  * tty can take received data.  Multi-byte fields are in host byte order.
  * Reserved fields and padding must be zero; the kernel refuses them
  * otherwise (-EINVAL), so they can be given meaning later.
@@ -25,16 +36,33 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define REALCOM_API_VERSION	1
+/*
+ * REALCOM_IOC_VERSION is the handshake: api_version changes only when a
+ * message or field changes meaning (a daemon refuses a version it was not
+ * built for); everything added later is announced by a bit in features, and
+ * a daemon checks the bits it needs and uses the ones it knows.  A newer
+ * kernel keeps the bits it had, so an older daemon keeps working.  Version 2
+ * is the first with feature bits and this ioctl magic.
+ */
+#define REALCOM_API_VERSION	2
 #define REALCOM_MAX_PORTS	256
 #define REALCOM_MAX_PAYLOAD	4096
 
 /* REALCOM_IOC_VERSION */
 struct realcom_version {
 	__u32 api_version;	/* REALCOM_API_VERSION */
-	__u32 features;		/* none defined yet: 0 */
+	__u32 features;		/* REALCOM_FEAT_*; unknown bits are to be ignored */
 	__u32 reserved[6];
 };
+
+/* the kernel hands control over as state, ahead of queued data */
+#define REALCOM_FEAT_CTRL_STATE	0x00000001u
+/* REALCOM_MSG_TX_HOLD is understood */
+#define REALCOM_FEAT_TX_HOLD	0x00000002u
+/* tcsendbreak() comes as one BREAK with its duration, not as on/off */
+#define REALCOM_FEAT_TIMED_BREAK	0x00000004u
+/* REALCOM_MSG_LINE_APPLIED is understood: refused settings show in termios */
+#define REALCOM_FEAT_LINE_APPLIED	0x00000008u
 
 /* REALCOM_IOC_BIND */
 #define REALCOM_LABEL_SIZE	64
@@ -50,7 +78,11 @@ struct realcom_bind {
 	__u32 reserved[6];
 };
 
-#define REALCOM_IOC_MAGIC	0xE5
+/*
+ * 0xE7: free in Documentation/userspace-api/ioctl/ioctl-number.rst (6.1) and
+ * in 6.12's uapi headers.  Version 1 used 0xE5, which is FUSE's.
+ */
+#define REALCOM_IOC_MAGIC	0xE7
 #define REALCOM_IOC_VERSION	_IOR(REALCOM_IOC_MAGIC, 0x00, struct realcom_version)
 #define REALCOM_IOC_BIND	_IOW(REALCOM_IOC_MAGIC, 0x01, struct realcom_bind)
 
@@ -78,6 +110,8 @@ enum realcom_msg_type {
 	REALCOM_MSG_DRAIN_DONE = 0x84,	/* struct realcom_drain_done */
 	REALCOM_MSG_LINK = 0x85,	/* struct realcom_link */
 	REALCOM_MSG_OQUEUE = 0x86,	/* struct realcom_oqueue: bytes the device holds */
+	REALCOM_MSG_TX_HOLD = 0x87,	/* struct realcom_tx_hold: control only, or all */
+	REALCOM_MSG_LINE_APPLIED = 0x88, /* struct realcom_line: what is in effect */
 };
 
 #define REALCOM_PARITY_NONE	0
@@ -122,7 +156,7 @@ struct realcom_modem {
 #define REALCOM_BREAK_OFF	0xFFFFFFFFu
 
 struct realcom_break {
-	__u32 ms;		/* REALCOM_BREAK_ON, _OFF, or a timed break in ms */
+	__u32 ms;		/* REALCOM_BREAK_ON, _OFF, or a timed break in ms (TIMED_BREAK) */
 };
 
 #define REALCOM_FLUSH_RX	0x01
@@ -165,6 +199,11 @@ struct realcom_link {
 
 struct realcom_oqueue {
 	__u32 bytes;
+};
+
+struct realcom_tx_hold {
+	__u8 hold;		/* 1: read() returns control messages only; 0: TX data too */
+	__u8 pad[3];
 };
 
 #endif /* _UAPI_LINUX_REALCOM_H */
