@@ -5,6 +5,7 @@ wait bounded."""
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -155,3 +156,45 @@ def open_tty(path, baud=termios.B115200):
     attrs[6][termios.VTIME] = 0
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
     return fd
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody listens on (just now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+class PtyPair:
+    """socat's pty pair: the server gets ttyA, the test plays the device on ttyB."""
+
+    def __init__(self, d):
+        self.a, self.b = os.path.join(d, "ttyA"), os.path.join(d, "ttyB")
+        self.proc = subprocess.Popen(["socat", f"pty,raw,echo=0,link={self.a}",
+                                      f"pty,raw,echo=0,link={self.b}"], stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.a) and os.path.exists(self.b), "the pty pair")
+
+    def close(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait()
+
+
+def ser2net(device, port, stack="telnet(rfc2217),tcp"):
+    """ser2net serving DEVICE on 127.0.0.1:PORT (docs/rfc2217.md's verified
+    configuration), once it listens; the caller ends it."""
+    proc = subprocess.Popen(
+        ["ser2net", "-n", "-d", "-u", "-Y",
+         f"connection: &c{port}#  accepter: {stack},127.0.0.1,{port}",
+         "-Y", f"  connector: serialdev,{device},115200n81,local,nobreak",
+         "-Y", "  options:", "-Y", "    kickolduser: true"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: listening(port), "ser2net to listen")
+    return proc

@@ -14,37 +14,8 @@ import termios
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Certs, Realcomd, Sim, open_tty, read_n, wait_for, write_all  # noqa: E402
-
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def listening(port):
-    import socket
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-class PtyPair:
-    """socat's pty pair: the server gets ttyA, the test plays the device on ttyB."""
-
-    def __init__(self, d):
-        self.a, self.b = os.path.join(d, "ttyA"), os.path.join(d, "ttyB")
-        self.proc = subprocess.Popen(["socat", f"pty,raw,echo=0,link={self.a}",
-                                      f"pty,raw,echo=0,link={self.b}"], stderr=subprocess.DEVNULL)
-        wait_for(lambda: os.path.exists(self.a) and os.path.exists(self.b), "the pty pair")
-
-    def close(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait()
+from itlib import (Certs, PtyPair, Realcomd, Sim, free_port, listening, open_tty,  # noqa: E402
+                   read_n, ser2net, wait_for, write_all)
 
 
 class Peer(unittest.TestCase):
@@ -68,10 +39,7 @@ class Peer(unittest.TestCase):
         wait_for(lambda: listening(self.port), f"{argv[0]} to listen")
 
     def ser2net(self, stack="telnet(rfc2217),tcp"):
-        self.start(["ser2net", "-n", "-d", "-u", "-Y",
-                    f"connection: &c1#  accepter: {stack},127.0.0.1,{self.port}",
-                    "-Y", f"  connector: serialdev,{self.pair.a},115200n81,local,nobreak",
-                    "-Y", "  options:", "-Y", "    kickolduser: true"])
+        self.procs.append(ser2net(self.pair.a, self.port, stack))
 
     def server_speed(self):
         fd = os.open(self.pair.a, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)

@@ -16,9 +16,8 @@ import termios
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import (DEADLINE, REALCOMD, Certs, Realcomd, Sim, echo, open_tty,  # noqa: E402
-                   read_n, realcom_port, wait_for, write_all)
-from test_interop import PtyPair, free_port, listening  # noqa: E402
+from itlib import (DEADLINE, REALCOMD, Certs, PtyPair, Realcomd, Sim, echo,  # noqa: E402
+                   free_port, open_tty, read_n, realcom_port, ser2net, wait_for, write_all)
 
 CERTS = Certs()
 setUpModule = CERTS.setup
@@ -272,14 +271,8 @@ class RenewedReload(unittest.TestCase):
         pair = PtyPair(d)
         self.addCleanup(pair.close)
         port = free_port()
-        ser2net = subprocess.Popen(
-            ["ser2net", "-n", "-d", "-u", "-Y",
-             f"connection: &c1#  accepter: telnet(rfc2217),tcp,127.0.0.1,{port}",
-             "-Y", f"  connector: serialdev,{pair.a},115200n81,local,nobreak",
-             "-Y", "  options:", "-Y", "    kickolduser: true"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (ser2net.terminate(), ser2net.wait(DEADLINE)))
-        wait_for(lambda: listening(port), "ser2net to listen")
+        server = ser2net(pair.a, port)
+        self.addCleanup(lambda: (server.terminate(), server.wait(DEADLINE)))
         self.start(rc)
         self.reload({"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": port})
         dev = os.open(pair.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)

@@ -10,19 +10,20 @@ import grp
 import json
 import os
 import re
-import select
+import shutil
 import signal
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import (DEADLINE, REALCOMCTL, REALCOMD, Realcomd, Sim, open_tty,  # noqa: E402
-                   realcom_port, wait_for)
+from itlib import (DEADLINE, REALCOMCTL, REALCOMD, PtyPair, Realcomd, Sim,  # noqa: E402
+                   free_port, open_tty, realcom_port, ser2net, wait_for)
 
 NOBODY = 65534
 DIALOUT = grp.getgrnam("dialout").gr_gid
@@ -553,21 +554,13 @@ class Rfc2217(unittest.TestCase):
             self.assertEqual((p["parity_errors"], p["framing_errors"], p["overruns"]), (1, 1, 1))
 
     def test_ser2net_status_and_metrics(self):
-        from test_interop import PtyPair, free_port, listening
-        import shutil
-        import tempfile
         tmp = tempfile.mkdtemp(prefix="ops-ser2net-")
         self.addCleanup(shutil.rmtree, tmp, True)
         pair = PtyPair(tmp)
         self.addCleanup(pair.close)
         port = free_port()
-        ser2net = subprocess.Popen(
-            ["ser2net", "-n", "-d", "-u", "-Y",
-             f"connection: &c1#  accepter: telnet(rfc2217),tcp,127.0.0.1,{port}",
-             "-Y", f"  connector: serialdev,{pair.a},115200n81,local,nobreak"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.addCleanup(lambda: (ser2net.terminate(), ser2net.wait()))
-        wait_for(lambda: listening(port), "ser2net to listen")
+        server = ser2net(pair.a, port)
+        self.addCleanup(lambda: (server.terminate(), server.wait()))
         dead = socket.socket()
         dead.bind(("127.0.0.1", 0))     # bound, not listening: refused
         self.addCleanup(dead.close)

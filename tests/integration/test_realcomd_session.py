@@ -21,9 +21,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import itlib  # noqa: E402
-from itlib import (DEADLINE, Certs, Realcomd, Sim, echo, open_tty, read_n,  # noqa: E402
-                   realcom_port, wait_for, write_all)
-from test_interop import PtyPair, free_port, listening  # noqa: E402
+from itlib import (DEADLINE, Certs, PtyPair, Realcomd, Sim, echo, free_port,  # noqa: E402
+                   open_tty, read_n, realcom_port, ser2net, wait_for, write_all)
 
 
 def rebooted(sim):
@@ -242,14 +241,8 @@ class RedundantSer2net(unittest.TestCase):
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def ser2net(self, i, stack="telnet(rfc2217),tcp"):
-        proc = subprocess.Popen(
-            ["ser2net", "-n", "-d", "-u", "-Y",
-             f"connection: &c{i}#  accepter: {stack},127.0.0.1,{self.ports[i]}",
-             "-Y", f"  connector: serialdev,{self.pairs[i].a},115200n81,local,nobreak",
-             "-Y", "  options:", "-Y", "    kickolduser: true"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = ser2net(self.pairs[i].a, self.ports[i], stack)
         self.procs.append(proc)
-        wait_for(lambda: listening(self.ports[i]), "ser2net to listen")
         return proc
 
     def speed(self, i):
