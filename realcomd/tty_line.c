@@ -56,9 +56,7 @@ int tty_line_set(int fd, const struct serial_line *l)
 		t.c_cflag |= CSTOPB;
 	if (l->flow & SERIAL_FLOW_CTS)
 		t.c_cflag |= CRTSCTS;
-	t.c_iflag &= ~(tcflag_t)(IXON | IXOFF);
-	t.c_iflag |= (l->flow & SERIAL_FLOW_IXON ? IXON : 0) | (l->flow & SERIAL_FLOW_IXOFF ? IXOFF : 0);
-	t.c_cc[VSTART] = l->xon;
-	t.c_cc[VSTOP] = l->xoff;
+	/* c_iflag's IXON/IXOFF and VSTART/VSTOP are the line discipline's:
+	 * it acts on them on this side, whatever the device took. */
 	return ioctl(fd, TCSETS2, &t) < 0 ? -errno : 0;
 }
