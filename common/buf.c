@@ -49,6 +49,20 @@ size_t buf_put(struct buf *b, const void *p, size_t n)
 	return n;
 }
 
+size_t buf_insert(struct buf *b, size_t at, const void *p, size_t n)
+{
+	size_t avail;
+	uint8_t *tail;
+
+	if (at > buf_len(b) || n > buf_room(b))
+		return 0;
+	tail = buf_tail(b, n, &avail);
+	memmove(tail - (buf_len(b) - at) + n, tail - (buf_len(b) - at), buf_len(b) - at);
+	memcpy(tail - (buf_len(b) - at), p, n);
+	b->tail += n;
+	return n;
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= buf_len(b)) {

@@ -47,6 +47,9 @@ void buf_commit(struct buf *b, size_t n);
 size_t buf_put(struct buf *b, const void *p, size_t n);
 void buf_consume(struct buf *b, size_t n);
 void buf_clear(struct buf *b);
+/* Put p[0..n) between the first at unconsumed bytes and the rest (at is
+ * at most buf_len); returns n, or 0 when it does not fit. */
+size_t buf_insert(struct buf *b, size_t at, const void *p, size_t n);
 /* Keep only the first n unconsumed bytes. */
 void buf_truncate(struct buf *b, size_t n);
 

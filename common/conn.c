@@ -50,6 +50,7 @@ void conn_close(struct conn *c)
 	close(c->fd);
 	c->fd = -1;
 	c->state = CONN_IDLE;
+	c->tls_held = 0;
 	buf_clear(&c->in);
 	buf_clear(&c->out);
 }
@@ -96,6 +97,8 @@ int conn_start(struct conn *c, int fd, bool connecting, SSL *ssl)
 	c->err[0] = '\0';
 	c->paused = false;
 	c->bytes_in = c->bytes_out = 0;
+	c->tls_held = 0;
+	c->ahead_end = 0;
 	c->state = connecting ? CONN_CONNECTING : ssl ? CONN_HANDSHAKE : CONN_OPEN;
 	c->tls_want = EPOLLOUT;
 	r = loop_watch_add(c->loop, &c->watch, fd, 0, conn_event, c);
@@ -223,8 +226,14 @@ static int conn_flush(struct conn *c)
 			if (n <= 0) {
 				int e = SSL_get_error(c->ssl, (int)n);
 
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+				/* a retry must offer the record made of the head again
+				 * (SSL_MODE_ENABLE_PARTIAL_WRITE: one record at most) */
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+					if (!c->tls_held)
+						c->tls_held = len < SSL3_RT_MAX_PLAIN_LENGTH ?
+							      len : SSL3_RT_MAX_PLAIN_LENGTH;
 					break;
+				}
 				snprintf(c->err, sizeof(c->err), "TLS write failed");
 				conn_fail(c, -EIO, NULL);
 				return -1;
@@ -241,6 +250,7 @@ static int conn_flush(struct conn *c)
 		}
 		buf_consume(&c->out, (size_t)n);
 		c->bytes_out += (uint64_t)n;
+		c->tls_held = 0;
 	}
 	return 0;
 }
@@ -254,6 +264,29 @@ int conn_send(struct conn *c, const void *p, size_t n)
 	if (buf_room(&c->out) < n)
 		return -ENOBUFS;
 	buf_put(&c->out, p, n);
+	if (c->state != CONN_OPEN)
+		return 0;
+	if (conn_flush(c) < 0)
+		return 0;	/* closed; the owner hears through ops->closed */
+	if (was_empty != (buf_len(&c->out) == 0))
+		conn_update(c);
+	return 0;
+}
+
+int conn_send_ahead(struct conn *c, const void *p, size_t n, size_t at)
+{
+	bool was_empty = buf_len(&c->out) == 0;
+	size_t len = buf_len(&c->out);
+
+	if (c->state == CONN_IDLE)
+		return -ENOTCONN;
+	if (at < conn_tls_held(c) || at > len)
+		return -EINVAL;
+	if (c->ahead_end > c->bytes_out && c->ahead_end - c->bytes_out > at)
+		at = c->ahead_end - c->bytes_out > len ? len : (size_t)(c->ahead_end - c->bytes_out);
+	if (buf_insert(&c->out, at, p, n) != n)
+		return -ENOBUFS;
+	c->ahead_end = c->bytes_out + at + n;
 	if (c->state != CONN_OPEN)
 		return 0;
 	if (conn_flush(c) < 0)

@@ -50,6 +50,10 @@ struct conn {
 	bool paused;
 	struct buf in, out;
 	uint64_t bytes_in, bytes_out;
+	/* the head bytes a TLS write that must be retried holds (a record) */
+	size_t tls_held;
+	/* output stream offset just past the last bytes conn_send_ahead() queued */
+	uint64_t ahead_end;
 	char err[TLS_ERR_MAX];
 };
 
@@ -68,6 +72,19 @@ int conn_start(struct conn *c, int fd, bool connecting, SSL *ssl);
 /* Queue bytes and write what the socket takes now.  Returns 0, or -ENOBUFS
  * (nothing queued) when the output buffer lacks room for all n bytes. */
 int conn_send(struct conn *c, const void *p, size_t n);
+/*
+ * Queue n bytes ahead of queued output (an XON/XOFF a UART sends before its
+ * FIFO): after the first at queued bytes, which the owner picks so no
+ * sequence of its protocol is cut, and never before conn_tls_held() bytes
+ * (a TLS record already made of them) nor before bytes sent ahead earlier,
+ * which keep their order.  Returns 0, -EINVAL for an at inside what TLS
+ * holds, or -ENOBUFS (nothing queued) without room for n bytes.
+ */
+int conn_send_ahead(struct conn *c, const void *p, size_t n, size_t at);
+static inline size_t conn_tls_held(const struct conn *c)
+{
+	return c->tls_held < buf_len(&c->out) ? c->tls_held : buf_len(&c->out);
+}
 static inline size_t conn_send_room(const struct conn *c)
 {
 	return buf_room(&c->out);

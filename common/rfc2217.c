@@ -37,7 +37,8 @@ static bool value_size_ok(uint8_t cmd, size_t n, bool strict)
 	case RFC2217_SIGNATURE:
 		return n < TELNET_SB_MAX;
 	case RFC2217_SET_BAUDRATE:
-		return n == 4 || n == 1;
+		/* 8: sredird's answer, the rate and four zero bytes */
+		return n == 4 || n == 1 || (!strict && n == 8);
 	case RFC2217_FLOWCONTROL_SUSPEND:
 	case RFC2217_FLOWCONTROL_RESUME:
 		return n == 0 || (!strict && n == 1);
@@ -103,7 +104,9 @@ int rfc2217_decode(const uint8_t *val, size_t n, struct rfc2217_msg *m)
 		m->text_len = len;
 		break;
 	case RFC2217_SET_BAUDRATE:
-		if (len == 4)
+		if (len == 8 && (v[4] | v[5] | v[6] | v[7]))
+			return -EBADMSG;
+		if (len >= 4)
 			m->value = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 |
 				   (uint32_t)v[2] << 8 | v[3];
 		else

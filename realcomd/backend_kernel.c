@@ -31,6 +31,8 @@
 #define KB_CTRL	1024	/* one read of control only: a snapshot is far smaller */
 /* the REALCOM_IOC_VERSION feature bits this backend cannot do without */
 #define KB_FEAT_NEEDED	(REALCOM_FEAT_CTRL_STATE | REALCOM_FEAT_TX_HOLD)
+/* and those it uses when the module has them */
+#define KB_FEAT_USED	(KB_FEAT_NEEDED | REALCOM_FEAT_LINE_APPLIED)
 
 struct kb {
 	struct port *p;
@@ -45,6 +47,7 @@ struct kb {
 	uint32_t drain_timeout_ms;
 	struct loop_timer brk;	/* ends a timed break longer than BREAKSEND can carry */
 	size_t stale;		/* held data dropped at a CLOSE while down (kb_discard) */
+	uint32_t features;	/* REALCOM_FEAT_* of the module that we use */
 };
 
 static struct kb *kb_of(struct port *p)
@@ -246,9 +249,10 @@ static bool kb_message(struct kb *k, const struct realcom_hdr *h, const uint8_t 
 		}
 		return true;
 	case REALCOM_MSG_XCHAR:
-		/* XON/XOFF from the line discipline: to the device as data. */
+		/* XON/XOFF from the line discipline: ahead of the data held here
+		 * and in the driver, and also while they are held. */
 		if (h->len == sizeof(struct realcom_xchar))
-			port_app_tx(p, d, 1);
+			port_app_xchar(p, d[0]);
 		return true;
 	default:
 		log_debug("%s: unknown message %04X from the kernel", p->name, h->type);
@@ -422,6 +426,31 @@ static void kb_drained(struct port *p, uint32_t remaining)
 	kb_send(k, REALCOM_MSG_DRAIN_DONE, &dd, sizeof(dd));
 }
 
+/*
+ * The device did not take the line: the kernel shows what is in effect in
+ * the tty's termios (docs/uapi.md, LINE_APPLIED) and drops the report
+ * itself when a LINE we have not read yet overtook it.  A module without
+ * the feature keeps what the application set.
+ */
+static void kb_line_applied(struct port *p)
+{
+	struct kb *k = kb_of(p);
+	const struct serial_line *l = &p->line;
+	struct realcom_line rl = {
+		.baud = l->baud,
+		.data_bits = l->data_bits,
+		.parity = l->parity,	/* the same numbers as REALCOM_PARITY_* */
+		/* termios has no 1.5: CSTOPB, as a 16550 takes it at 5 bits */
+		.stop_bits = l->stop_bits == SERIAL_STOP_1 ? REALCOM_STOP_1 : REALCOM_STOP_2,
+		.flow = l->flow,	/* REALCOM_FLOW_* == SERIAL_FLOW_* */
+		.xon = l->xon,
+		.xoff = l->xoff,
+	};
+
+	if (k->features & REALCOM_FEAT_LINE_APPLIED)
+		kb_send(k, REALCOM_MSG_LINE_APPLIED, &rl, sizeof(rl));
+}
+
 static void kb_tx_resume(struct port *p)
 {
 	kb_read(kb_of(p));
@@ -485,6 +514,7 @@ static int kb_open(struct port *p)
 			 v.features, REALCOM_API_VERSION, KB_FEAT_NEEDED);
 		return -EPROTO;
 	}
+	k->features = v.features & KB_FEAT_USED;
 	kb_label(&p->cfg, b.label);
 	if (ioctl(k->fd, REALCOM_IOC_BIND, &b) < 0) {
 		r = -errno;
@@ -531,4 +561,5 @@ const struct backend_ops backend_kernel = {
 	.drained = kb_drained,
 	.tx_resume = kb_tx_resume,
 	.discard = kb_discard,
+	.line_applied = kb_line_applied,
 };

@@ -33,6 +33,9 @@ struct pty {
 	struct loop_watch mw;
 	int opens;		/* the application's opens less its closes */
 	bool rx_blocked;	/* the pty was full: waiting for EPOLLOUT */
+	struct serial_line read;	/* the termios last passed to port.c */
+	struct serial_line applied;	/* set by pty_line_applied, its packet due */
+	bool applied_due;
 };
 
 static struct pty *pty_of(struct port *p)
@@ -55,9 +58,15 @@ static void pty_termios(struct pty *t)
 {
 	struct serial_line l = t->p->line;
 	struct termios tio;
+	bool ours = t->applied_due;
 
-	if (tty_line_get(t->slave, &l) == 0)
-		port_app_line(t->p, &l);
+	t->applied_due = false;
+	if (tty_line_get(t->slave, &l) == 0) {
+		t->read = l;
+		/* the packet of our own pty_line_applied: nothing to send */
+		if (!ours || memcmp(&l, &t->applied, sizeof(l)) != 0)
+			port_app_line(t->p, &l);
+	}
 	/* An application may have cleared EXTPROC: without it no more TIOCPKT_IOCTL. */
 	if (tcgetattr(t->slave, &tio) == 0 && !(tio.c_lflag & EXTPROC)) {
 		tio.c_lflag |= EXTPROC;
@@ -241,6 +250,33 @@ static void pty_drained(struct port *p, uint32_t remaining)
 {
 }
 
+/*
+ * The device did not take the line: put what is in effect into the pty's
+ * termios, so tcgetattr() reads back the truth (the rate; a pty keeps CS8
+ * without parity anyway).  When the application set termios again since we
+ * last read it, its newer line is on its way to the device: left alone.
+ */
+static void pty_line_applied(struct port *p)
+{
+	struct pty *t = pty_of(p);
+	struct serial_line now = t->read;
+	int r;
+
+	if (tty_line_get(t->slave, &now) < 0 || memcmp(&now, &t->read, sizeof(now)) != 0)
+		return;
+	r = tty_line_set(t->slave, &p->line);
+	if (r < 0) {
+		port_log(p, LOG_WARNING, "pty: termios: %s", strerror(-r));
+		return;
+	}
+	/* EXTPROC announces our own change too: pty_termios skips it */
+	if (tty_line_get(t->slave, &t->applied) == 0) {
+		t->applied.modem = p->line.modem;
+		t->read = t->applied;
+		t->applied_due = true;
+	}
+}
+
 static void pty_tx_resume(struct port *p)
 {
 	struct pty *t = pty_of(p);
@@ -387,4 +423,5 @@ const struct backend_ops backend_pty = {
 	.drained = pty_drained,
 	.tx_resume = pty_tx_resume,
 	.discard = pty_discard,
+	.line_applied = pty_line_applied,
 };

@@ -351,6 +351,20 @@ void port_proto_refused(struct port *p, const char *fmt, ...)
 	port_log_limited(p, PORT_LIMIT_REPLY, LOG_WARNING, "%s", msg);
 }
 
+void port_proto_line_applied(struct port *p, const struct serial_line *in_effect)
+{
+	struct serial_line l = *in_effect;
+
+	l.modem = p->line.modem;
+	if (!serial_line_valid(&l) || memcmp(&l, &p->line, sizeof(l)) == 0)
+		return;
+	port_log(p, LOG_INFO, "in effect: %u baud, %u data bits, parity %s, %s stop bits",
+		 l.baud, l.data_bits, serial_parity_name(l.parity),
+		 l.stop_bits == SERIAL_STOP_2 ? "2" : l.stop_bits == SERIAL_STOP_1_5 ? "1.5" : "1");
+	p->line = l;
+	p->backend->line_applied(p);
+}
+
 void port_app_open(struct port *p)
 {
 	p->app_open = true;
@@ -483,6 +497,12 @@ void port_app_drain(struct port *p, uint32_t timeout_ms)
 	p->drain_waiting = true;
 	loop_timer_arm(&p->drain_wait, timeout_ms && timeout_ms < DRAIN_DOWN_MS ? timeout_ms :
 			DRAIN_DOWN_MS, 0);
+}
+
+void port_app_xchar(struct port *p, uint8_t ch)
+{
+	if (p->state == PORT_UP)
+		p->proto->send_xchar(p, ch);
 }
 
 void port_app_rx_resume(struct port *p)

@@ -51,6 +51,11 @@ struct backend_ops {
 	/* Drop what the application wrote that has not gone to the driver yet
 	 * (a last close while the unit is unreachable): how many bytes. */
 	size_t (*discard)(struct port *p);
+	/* The device or server did not take the line the application set:
+	 * p->line is now what is in effect.  Show it in the tty's termios
+	 * (rate, data bits, parity, stop bits, CRTSCTS), unless the
+	 * application has set a newer line since, whose own answer follows. */
+	void (*line_applied)(struct port *p);
 };
 
 /* The network side. */
@@ -66,6 +71,9 @@ struct proto_ops {
 	size_t (*tx)(struct port *p, const uint8_t *d, size_t n);
 	/* Apply p->line (settings and, in line.modem, DTR/RTS). */
 	void (*set_line)(struct port *p);
+	/* An XON/XOFF from the tty (IXOFF, tcflow): out ahead of the data the
+	 * driver still holds, also while output is held (as a UART's x_char). */
+	void (*send_xchar)(struct port *p, uint8_t ch);
 	void (*set_modem)(struct port *p);
 	/* ms 0: start holding break; ms UINT32_MAX: stop; else a timed break. */
 	void (*set_break)(struct port *p, uint32_t ms);
@@ -196,6 +204,9 @@ void port_app_rx_resume(struct port *p);
 void port_app_break(struct port *p, uint32_t ms);
 /* tcdrain(): the answer comes through backend_ops.drained. */
 void port_app_drain(struct port *p, uint32_t timeout_ms);
+/* XON/XOFF to send now, ahead of queued data (proto_ops.send_xchar); lost
+ * while the link is down, as nothing of a UART's goes out then either. */
+void port_app_xchar(struct port *p, uint8_t ch);
 
 /* From the protocol driver: connected and sending the line set-up; then up. */
 void port_proto_connected(struct port *p);
@@ -227,6 +238,11 @@ struct port_path port_path(const struct port *p);
 /* A setting the device or server refused or changed: logged, and shown as
  * the port's last_error until the next session. */
 void port_proto_refused(struct port *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* After a refusal: in_effect (its modem bits ignored) is the line the device
+ * really has.  p->line becomes it and the backend shows it to the
+ * application (backend_ops.line_applied), so termios tells the truth and a
+ * reconnect replays what works. */
+void port_proto_line_applied(struct port *p, const struct serial_line *in_effect);
 
 /* Log with the port's name in front (and TTY=, PEER= in the journal). */
 void port_log(struct port *p, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

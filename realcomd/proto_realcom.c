@@ -7,6 +7,7 @@
  * device is noticed within keepalive seconds.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,10 +21,13 @@
 #define RC_CMD_BUF	4096
 #define RC_PENDING	32	/* replies we wait for */
 #define RC_TX_FIFO	16
+/* data connection output kept free for XON/XOFF (rc_send_xchar) */
+#define RC_XCHAR_ROOM	16
 
 struct rc_pending {
 	uint8_t cmd;
 	uint64_t deadline_ms;
+	struct serial_line line;	/* p->line when it went out */
 };
 
 struct rc {
@@ -33,6 +37,12 @@ struct rc {
 	struct rc_pending pending[RC_PENDING];
 	unsigned int npending;
 	struct serial_line line_sent;	/* in the last PORT_INIT */
+	/*
+	 * The line the device last took (PORT_INIT answered, SETBAUD OK): in
+	 * effect after an NA.  It outlives sessions, as the unit keeps its
+	 * settings; until the unit took one, 9600 8N1, a UART's default.
+	 */
+	struct serial_line accepted;
 	bool drain_wanted;		/* WAIT_OQUEUE once local data is out */
 	uint32_t drain_timeout_ms;
 	uint64_t junk;
@@ -63,7 +73,7 @@ static void rc_send(struct rc *rc, const uint8_t *msg, int n, uint8_t expect, ui
 		return;
 	}
 	rc->pending[rc->npending++] = (struct rc_pending){
-		.cmd = expect, .deadline_ms = loop_now_ms() + wait_ms,
+		.cmd = expect, .deadline_ms = loop_now_ms() + wait_ms, .line = p->line,
 	};
 }
 
@@ -134,8 +144,10 @@ static void rc_flush(struct port *p, bool rx, bool tx)
 
 	if (rx)
 		buf_clear(&rc->data.in);
-	if (tx)
+	if (tx) {
 		buf_clear(&rc->data.out);
+		rc->data.ahead_end = rc->data.bytes_out;
+	}
 	rc_send(rc, msg, aspp_encode_flush(msg, sizeof(msg), rx && tx ? ASPP_FLUSH_BOTH :
 							      tx ? ASPP_FLUSH_TX : ASPP_FLUSH_RX),
 		ASPP_FLUSH, rc_wait_ms(p));
@@ -183,6 +195,8 @@ static size_t rc_tx(struct port *p, const uint8_t *d, size_t n)
 	struct rc *rc = rc_of(p);
 	size_t room = conn_send_room(&rc->data);
 
+	room = room > RC_XCHAR_ROOM ? room - RC_XCHAR_ROOM : 0;
+
 	if (!d)
 		return room;
 	if (n > room)
@@ -190,6 +204,21 @@ static size_t rc_tx(struct port *p, const uint8_t *d, size_t n)
 	if (n && conn_send(&rc->data, d, n) < 0)
 		return 0;
 	return n;
+}
+
+/*
+ * XON/XOFF from the tty: a data byte (Real COM has no command that sends
+ * one), but ahead of the data still queued here, as a UART sends it ahead
+ * of its buffer.  What the socket and the unit hold already stays ahead.
+ */
+static void rc_send_xchar(struct port *p, uint8_t ch)
+{
+	struct rc *rc = rc_of(p);
+	int r = conn_send_ahead(&rc->data, &ch, 1, conn_tls_held(&rc->data));
+
+	if (r < 0)
+		port_log_limited(p, PORT_LIMIT_REPLY, LOG_WARNING, "XON/XOFF %02X not sent: %s",
+				 ch, strerror(-r));
 }
 
 static void rc_deliver(struct rc *rc)
@@ -214,16 +243,61 @@ static void rc_rx_resume(struct port *p)
 		conn_pause(&rc->data, false);
 }
 
-/* A reply to the oldest request: check it is the one we wait for. */
-static bool rc_pop(struct rc *rc, uint8_t cmd)
+/* A reply to the oldest request: check it is the one we wait for (*out). */
+static bool rc_pop(struct rc *rc, uint8_t cmd, struct rc_pending *out)
 {
 	if (rc->npending == 0 || rc->pending[0].cmd != cmd) {
 		port_log_limited(rc->p, PORT_LIMIT_REPLY, LOG_WARNING,
 				 "unexpected reply %02X from the device", cmd);
 		return false;
 	}
+	*out = rc->pending[0];
 	memmove(rc->pending, rc->pending + 1, --rc->npending * sizeof(rc->pending[0]));
 	return true;
+}
+
+/* Whether a and b are the same line settings, DTR/RTS aside. */
+static bool rc_same_line(const struct serial_line *a, const struct serial_line *b)
+{
+	return memcmp(a, b, offsetof(struct serial_line, modem)) == 0;
+}
+
+/* The device took a settings command of the line in *pd. */
+static void rc_accepted(struct rc *rc, const struct rc_pending *pd)
+{
+	uint32_t baud = rc->accepted.baud;
+
+	switch (pd->cmd) {
+	case ASPP_PORT_INIT:
+		rc->accepted = pd->line;
+		/* a rate out of the table is the SETBAUD's, which follows */
+		if (aspp_baud_index(pd->line.baud) == ASPP_BAUD_CUSTOM)
+			rc->accepted.baud = baud;
+		break;
+	case ASPP_SETBAUD:
+		rc->accepted.baud = pd->line.baud;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * NA to a settings command: the device keeps what it had, so that is what
+ * the application is shown (port_proto_line_applied).  When the application
+ * set a newer line since, that line's own answers follow: nothing to say.
+ */
+static void rc_refused(struct rc *rc, const struct rc_pending *pd)
+{
+	struct port *p = rc->p;
+
+	if (pd->cmd == ASPP_SETBAUD)
+		port_proto_refused(p, "the device refused %u baud", pd->line.baud);
+	else
+		port_proto_refused(p, "the device refused command %02X", pd->cmd);
+	if ((pd->cmd == ASPP_SETBAUD || pd->cmd == ASPP_PORT_INIT) &&
+	    rc_same_line(&pd->line, &p->line))
+		port_proto_line_applied(p, &rc->accepted);
 }
 
 static void rc_reply(struct rc *rc, const struct aspp_reply *r)
@@ -231,6 +305,7 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 	struct port *p = rc->p;
 	uint8_t msg[4];
 	uint8_t inputs = SERIAL_MODEM_DSR | SERIAL_MODEM_CTS | SERIAL_MODEM_DCD;
+	struct rc_pending pd;
 
 	switch (r->kind) {
 	case ASPP_REPLY_POLLING:
@@ -247,19 +322,17 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 				 r->cmd);
 		return;
 	case ASPP_REPLY_NA:
-		if (!rc_pop(rc, r->cmd))
-			return;
-		if (r->cmd == ASPP_SETBAUD)
-			port_proto_refused(p, "the device refused %u baud", p->line.baud);
-		else
-			port_proto_refused(p, "the device refused command %02X", r->cmd);
+		if (rc_pop(rc, r->cmd, &pd))
+			rc_refused(rc, &pd);
 		return;
 	case ASPP_REPLY_OK:
-		rc_pop(rc, r->cmd);
+		if (rc_pop(rc, r->cmd, &pd))
+			rc_accepted(rc, &pd);
 		return;
 	case ASPP_REPLY_DATA:
-		if (!rc_pop(rc, r->cmd))
+		if (!rc_pop(rc, r->cmd, &pd))
 			return;
+		rc_accepted(rc, &pd);
 		break;
 	}
 	switch (r->cmd) {
@@ -417,6 +490,7 @@ static int rc_init(struct port *p)
 		return -ENOMEM;
 	rc->p = p;
 	p->proto_priv = rc;
+	serial_line_default(&rc->accepted);
 	if (conn_init(&rc->cmd, p->d->loop, &rc_cmd_ops, rc, RC_CMD_BUF, RC_CMD_BUF) < 0 ||
 	    conn_init(&rc->data, p->d->loop, &rc_data_ops, rc, RC_DATA_BUF, RC_DATA_BUF) < 0)
 		return -ENOMEM;
@@ -449,6 +523,7 @@ const struct proto_ops proto_realcom = {
 	.stop = rc_stop,
 	.tx = rc_tx,
 	.set_line = rc_set_line,
+	.send_xchar = rc_send_xchar,
 	.set_modem = rc_set_modem,
 	.set_break = rc_set_break,
 	.flush = rc_flush,

@@ -28,6 +28,8 @@
 #define RF_LINESTATE_MASK	(RFC2217_LS_BREAK | RFC2217_LS_FRAMING | RFC2217_LS_PARITY | \
 				 RFC2217_LS_OVERRUN)
 #define RF_SIGNATURE		"realcomd " REALCOM_VERSION
+/* Line set-ups whose answers we count, at most (a server that never answers) */
+#define RF_SETS_MAX		16
 
 struct rf {
 	struct port *p;
@@ -52,6 +54,9 @@ struct rf {
 	uint64_t drain_deadline_ms;
 	bool query_out;			/* nothing heard since the keep-alive query */
 	bool query_before_set;		/* a query's answer may still carry the old rate */
+	/* set-ups sent whose answer has not come, by SET-BAUDRATE..SET-STOPSIZE:
+	 * an answer with more behind it is about a line since replaced */
+	unsigned int sets_out[RFC2217_SET_STOPSIZE + 1];
 	uint64_t query_ms;		/* when it went out (or output last held it back) */
 };
 
@@ -122,6 +127,9 @@ static void rf_send_setup(struct rf *rf, bool connecting)
 	}
 	len = (size_t)n;
 	rf->query_before_set = rf->query_out;
+	for (unsigned int code = RFC2217_SET_BAUDRATE; n > 0 && code <= RFC2217_SET_STOPSIZE; code++)
+		if (rf->sets_out[code] < RF_SETS_MAX)
+			rf->sets_out[code]++;
 	if (connecting) {
 		r = rfc2217_encode_u8(msg + len, sizeof(msg) - len, RFC2217_SET_LINESTATE_MASK,
 				      RF_LINESTATE_MASK);
@@ -287,32 +295,63 @@ static void rf_drain(struct port *p, uint32_t timeout_ms)
 }
 
 /*
- * Drop the application data still queued behind the last command, cutting
- * only between whole escaped bytes: a command or an FF FF pair cut short
- * would garble the stream.  A run of FFs in escaped data has an even length,
- * so an odd run at the head means its first FF ends a pair already written.
- * TLS may have taken up to a record of the head for a write it retries.
+ * Where queued application data may be cut: behind the last command and
+ * behind the first keep bytes (what TLS may hold of the head for a write it
+ * retries), only between whole escaped bytes: a command or an FF FF pair cut
+ * short would garble the stream.  A run of FFs in escaped data has an even
+ * length, so an odd run at the head means its first FF ends a pair already
+ * written.  An offset from the head, at most the queued length.
  */
-static void rf_drop_output(struct rf *rf)
+static size_t rf_data_cut(const struct rf *rf, size_t keep)
 {
-	struct buf *b = &rf->c.out;
+	const struct buf *b = &rf->c.out;
 	const uint8_t *q = buf_head(b);
 	size_t len = buf_len(b), cut = 0, run = 0;
-	size_t keep = rf->c.ssl ? SSL3_RT_MAX_PLAIN_LENGTH : 0;
 
 	if (rf->ctl_end > rf->c.bytes_out)
 		cut = (size_t)(rf->ctl_end - rf->c.bytes_out);
 	if (cut >= len)
-		return;
+		return len;
 	while (cut + run < len && q[cut + run] == TELNET_IAC)
 		run++;
 	cut += run & 1;
 	while (cut < keep && cut < len)
 		cut += q[cut] == TELNET_IAC ? 2 : 1;
+	return cut < len ? cut : len;
+}
+
+/* Drop the application data still queued behind the last command. */
+static void rf_drop_output(struct rf *rf)
+{
+	struct buf *b = &rf->c.out;
+	size_t len = buf_len(b);
+	size_t cut = rf_data_cut(rf, rf->c.ssl ? SSL3_RT_MAX_PLAIN_LENGTH : 0);
+
 	if (cut < len) {
 		buf_truncate(b, cut);
+		if (rf->c.ahead_end > rf->c.bytes_out + cut)
+			rf->c.ahead_end = rf->c.bytes_out + cut;
 		port_log(rf->p, LOG_DEBUG, "flush: dropped %zu bytes not sent yet", len - cut);
 	}
+}
+
+/*
+ * XON/XOFF from the tty: data (escaped, should it be FF), but ahead of the
+ * data queued behind the last command, and also while the server has
+ * suspended output (a UART sends it while output is stopped, too).
+ */
+static void rf_send_xchar(struct port *p, uint8_t ch)
+{
+	struct rf *rf = rf_of(p);
+	uint8_t esc[2];
+	size_t used, n = telnet_escape(&ch, 1, esc, sizeof(esc), &used);
+	int r = conn_is_open(&rf->c) ? conn_send_ahead(&rf->c, esc, n,
+						       rf_data_cut(rf, conn_tls_held(&rf->c))) :
+				       -ENOTCONN;
+
+	if (r < 0)
+		port_log_limited(p, PORT_LIMIT_SERVER, LOG_WARNING, "XON/XOFF %02X not sent: %s",
+				 ch, strerror(-r));
 }
 
 static void rf_flush(struct port *p, bool rx, bool tx)
@@ -438,35 +477,78 @@ static void rf_linestate(struct rf *rf, uint8_t value)
 }
 
 /*
+ * The line in effect when the server answered a setting with value, not
+ * what was asked: p->line with that one field changed.  False when the
+ * value means nothing we can show.
+ */
+static bool rf_in_effect(const struct port *p, uint8_t cmd, uint32_t value,
+			 struct serial_line *l)
+{
+	int v;
+
+	*l = p->line;
+	switch (cmd) {
+	case RFC2217_SET_BAUDRATE:
+		l->baud = value;
+		return value > 0;
+	case RFC2217_SET_DATASIZE:
+		l->data_bits = (uint8_t)value;
+		return value >= 5 && value <= 8;
+	case RFC2217_SET_PARITY:
+		v = rfc2217_parity_from_wire((uint8_t)value);
+		l->parity = (uint8_t)v;
+		return v >= 0 && value <= UINT8_MAX;
+	case RFC2217_SET_STOPSIZE:
+		v = rfc2217_stop_from_wire((uint8_t)value);
+		l->stop_bits = (uint8_t)v;
+		return v >= 0 && value <= UINT8_MAX;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Whether an answer to a line setting is about the line the application has
+ * now: not when a newer set-up is out (its answer follows), nor when it
+ * answers the keep-alive's query sent before the set-up.
+ */
+static bool rf_answer_current(struct rf *rf, uint8_t cmd)
+{
+	if (cmd == RFC2217_SET_BAUDRATE && rf->query_before_set) {
+		rf->query_before_set = false;
+		return false;
+	}
+	if (rf->sets_out[cmd] > 0)
+		rf->sets_out[cmd]--;
+	return rf->sets_out[cmd] == 0;
+}
+
+/*
  * An answer to a command: liveness, and a line setting the server did not
- * take (a rate it cannot do, a pty that keeps CS8) becomes the port's
- * last_error.  Other differences are logged and otherwise ignored: sredird
- * answers a DTR set with another value, ser2net always says break is on
- * (docs/rfc2217.md).
+ * take (a rate it cannot do) is what is in effect: the port's last_error,
+ * and the application's termios (port_proto_line_applied).  Other
+ * differences are logged and otherwise ignored: sredird answers a DTR set
+ * with another value, ser2net always says break is on (docs/rfc2217.md).
  */
 static void rf_answer(struct rf *rf, const struct rfc2217_msg *m)
 {
-	const struct serial_line *l = &rf->p->line;
+	struct port *p = rf->p;
+	const struct serial_line *l = &p->line;
+	struct serial_line now;
 	bool setting = true;
 	uint32_t asked;
 
 	switch (m->cmd) {
 	case RFC2217_SET_BAUDRATE:
-		asked = l->baud;
-		if (rf->query_before_set) {
-			/* answers a keep-alive query sent before the new rate */
-			rf->query_before_set = false;
-			asked = m->value;
-		}
-		break;
 	case RFC2217_SET_DATASIZE:
-		asked = l->data_bits;
-		break;
 	case RFC2217_SET_PARITY:
-		asked = rfc2217_parity_to_wire(l->parity);
-		break;
 	case RFC2217_SET_STOPSIZE:
-		asked = rfc2217_stop_to_wire(l->stop_bits);
+		if (!rf_answer_current(rf, m->cmd))
+			return;
+		asked = m->cmd == RFC2217_SET_BAUDRATE ? l->baud :
+			m->cmd == RFC2217_SET_DATASIZE ? l->data_bits :
+			m->cmd == RFC2217_SET_PARITY ? rfc2217_parity_to_wire(l->parity) :
+						       rfc2217_stop_to_wire(l->stop_bits);
 		break;
 	case RFC2217_SET_CONTROL:
 		if (m->value >= RFC2217_CTL_DTR_QUERY && m->value <= RFC2217_CTL_DTR_OFF)
@@ -489,13 +571,16 @@ static void rf_answer(struct rf *rf, const struct rfc2217_msg *m)
 	}
 	if (m->value == asked)
 		return;
-	if (setting)
-		port_proto_refused(rf->p, "the server answered %s with %u, not %u",
-				   rf_cmd_names[m->cmd], m->value, asked);
-	else
-		port_log_limited(rf->p, PORT_LIMIT_SERVER, LOG_DEBUG,
+	if (!setting) {
+		port_log_limited(p, PORT_LIMIT_SERVER, LOG_DEBUG,
 				 "the server answered %s with %u, not %u (ignored)",
 				 rf_cmd_names[m->cmd], m->value, asked);
+		return;
+	}
+	port_proto_refused(p, "the server answered %s with %u, not %u", rf_cmd_names[m->cmd],
+			   m->value, asked);
+	if (rf_in_effect(p, m->cmd, m->value, &now))
+		port_proto_line_applied(p, &now);
 }
 
 static void rf_send_signature(struct rf *rf)
@@ -627,6 +712,7 @@ static void rf_reset(struct rf *rf)
 	rf->drain_wanted = false;
 	rf->query_out = false;
 	rf->query_before_set = false;
+	memset(rf->sets_out, 0, sizeof(rf->sets_out));
 }
 
 static void rf_ready(struct conn *c)
@@ -756,6 +842,7 @@ const struct proto_ops proto_rfc2217 = {
 	.stop = rf_stop,
 	.tx = rf_tx,
 	.set_line = rf_set_line,
+	.send_xchar = rf_send_xchar,
 	.set_modem = rf_set_modem,
 	.set_break = rf_set_break,
 	.flush = rf_flush,

@@ -8,7 +8,9 @@
 
 /* Read fd's termios into line (modem untouched); 0 or -errno. */
 int tty_line_get(int fd, struct serial_line *line);
-/* Set fd's termios from line (baud, size, parity, stop, flow, XON/XOFF). */
+/* Set fd's hardware settings from line: both rates and c_cflag's CSIZE,
+ * parity, CSTOPB and CRTSCTS (what LINE_APPLIED sets, docs/uapi.md);
+ * c_iflag and the control characters stay as they are. */
 int tty_line_set(int fd, const struct serial_line *line);
 
 #endif

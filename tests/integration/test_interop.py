@@ -98,9 +98,64 @@ class Sredird(Peer):
         self.assertEqual(p["state"], "up")
 
 
+class Refusals(Peer):
+    """A rate a server we did not write does not take shows in termios.
+    sredird sets 9600 for any rate outside its table and answers with that;
+    ser2net over a pty takes every rate, so there is nothing to refuse
+    (docs/rfc2217.md)."""
+
+    def test_sredird_refused_rate(self):
+        self.start(["socat", f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork",
+                    f"EXEC:/usr/sbin/sredird 5 {self.pair.a} {self.dir}/lock.ttyA"])
+        keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": self.port}
+        with Realcomd({0: keys}) as d:
+            fd = open_tty(d.tty(0), termios.B19200)
+            try:
+                d.wait_state("up")
+                wait_for(lambda: self.server_speed() == termios.B19200, "19200 on the server")
+                a = termios.tcgetattr(fd)
+                a[4] = a[5] = termios.B1000000
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+                wait_for(lambda: termios.tcgetattr(fd)[4] == termios.B9600,
+                         "tcgetattr to read back 9600, what sredird set")
+                self.assertEqual(self.server_speed(), termios.B9600)
+                self.assertIn("SET-BAUDRATE with 9600, not 1000000", d.port()["last_error"])
+                self.assertEqual(d.port()["line"]["baud"], 9600)
+                # data still flows both ways at the rate in effect
+                dev = os.open(self.pair.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+                try:
+                    write_all(fd, b"after")
+                    self.assertEqual(read_n(dev, 5), b"after")
+                finally:
+                    os.close(dev)
+            finally:
+                os.close(fd)
+
+
 class NportsimRfc2217(unittest.TestCase):
     """The same driver against our simulator's RFC 2217 mode, where the
     control socket shows what arrived and modem lines can be moved."""
+
+    def test_refused_rate_shows_in_termios(self):
+        """nportsim answers SET-BAUDRATE 1000000 (above 921600) with the rate
+        it keeps: tcgetattr reads that back (docs/uapi.md)."""
+        with Sim(mode="rfc2217") as sim, \
+                Realcomd({0: {"host": "127.0.0.1", "protocol": "rfc2217",
+                              "tcp_port": sim.tcp_base + 1}}) as d:
+            fd = open_tty(d.tty(0), termios.B38400)
+            try:
+                d.wait_state("up")
+                sim.wait_port("38400", lambda p: p["baud"] == 38400)
+                a = termios.tcgetattr(fd)
+                a[4] = a[5] = termios.B1000000
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+                wait_for(lambda: termios.tcgetattr(fd)[4] == termios.B38400,
+                         "tcgetattr to read back 38400")
+                self.assertIn("SET-BAUDRATE with 38400, not 1000000", d.port()["last_error"])
+                self.assertEqual(d.port()["line"]["baud"], 38400)
+                self.assertEqual(sim.port(1)["baud"], 38400)
+            finally:
+                os.close(fd)
 
     def test_settings_data_modem(self):
         with Sim("--echo", mode="rfc2217") as sim, \

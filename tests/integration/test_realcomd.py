@@ -84,6 +84,32 @@ class Basics(unittest.TestCase):
         finally:
             os.close(fd)
 
+    def test_refused_rate_shows_in_termios(self):
+        """The unit answers NA to SETBAUD 1000000 (above 921600): tcgetattr
+        reads back the rate in effect, 115200, and status says what was
+        refused (docs/uapi.md, settings that could not be applied)."""
+        fd = open_tty(self.d.tty(0), termios.B115200)
+        try:
+            self.d.wait_state("up")
+            self.sim.wait_port("115200", lambda p: p["baud"] == 115200)
+            a = termios.tcgetattr(fd)
+            a[4] = a[5] = termios.B1000000
+            termios.tcsetattr(fd, termios.TCSANOW, a)
+            wait_for(lambda: "refused 1000000" in self.d.port()["last_error"],
+                     "the refusal in status")
+            wait_for(lambda: termios.tcgetattr(fd)[4] == termios.B115200,
+                     "tcgetattr to read back 115200")
+            self.assertEqual(termios.tcgetattr(fd)[5], termios.B115200)
+            self.assertEqual(self.d.port()["line"]["baud"], 115200)
+            self.assertEqual(self.sim.port(1)["baud"], 115200)
+            # a rate the unit takes goes through as before
+            a[4] = a[5] = termios.B57600
+            termios.tcsetattr(fd, termios.TCSANOW, a)
+            self.sim.wait_port("57600", lambda p: p["baud"] == 57600)
+            self.assertEqual(termios.tcgetattr(fd)[4], termios.B57600)
+        finally:
+            os.close(fd)
+
     def test_data_all_bytes_both_ways(self):
         fd = open_tty(self.d.tty(0))
         pty = self.sim.open_pty(1)

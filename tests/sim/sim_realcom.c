@@ -197,9 +197,12 @@ static bool rc_command(struct sim_port *p, const struct aspp_command *c)
 		p->last_heard_ms = loop_now_ms();
 	switch (c->cmd) {
 	case ASPP_PORT_INIT:
+		v = p->line.baud;
 		aspp_decode_port_init(c, &p->line);
+		/* SETBAUD follows; until it is taken the rate stays (also when it is
+		 * refused: docs/realcom-protocol.md) */
 		if (a[0] == ASPP_BAUD_CUSTOM)
-			p->line.baud = p->line.baud ? p->line.baud : 9600; /* SETBAUD follows */
+			p->line.baud = v ? v : 9600;
 		p->notify = true;
 		if (!p->polling) {
 			p->polling = true;

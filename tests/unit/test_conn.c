@@ -226,6 +226,44 @@ static void test_refused(void **state)
 	alarm(0);
 }
 
+/* XON/XOFF ahead of queued output (conn_send_ahead): in front of the data,
+ * in the order sent, never inside what a TLS write holds. */
+static void test_send_ahead(void **state)
+{
+	struct loop *l = loop_new();
+	struct side s = { 0 };
+	struct sock_addr a;
+	int lfd = sock_listen("127.0.0.1", 0, 1), fd;
+	struct conn *c = &s.c;
+
+	alarm(10);
+	assert_int_equal(sock_resolve("127.0.0.1", sock_local_port(lfd), &a, NULL), 0);
+	assert_int_equal(conn_init(c, l, &ops, &s, 64, 64), 0);
+	fd = sock_connect(&a);
+	assert_true(fd >= 0);
+	assert_int_equal(conn_start(c, fd, true, NULL), 0);	/* connecting: all stays queued */
+	assert_int_equal(conn_send(c, "abc", 3), 0);
+	assert_int_equal(conn_send_ahead(c, "X", 1, 0), 0);
+	assert_int_equal(conn_send(c, "def", 3), 0);
+	assert_int_equal(conn_send_ahead(c, "Y", 1, 0), 0);	/* behind X, not before it */
+	assert_int_equal(buf_len(&c->out), 8);
+	assert_memory_equal(buf_head(&c->out), "XYabcdef", 8);
+	assert_int_equal(conn_send_ahead(c, "Z", 1, 9), -EINVAL);
+	/* a TLS record made of the first 4 bytes stays as it is */
+	c->tls_held = 4;
+	assert_int_equal(conn_send_ahead(c, "Z", 1, 3), -EINVAL);
+	assert_int_equal(conn_send_ahead(c, "Z", 1, 4), 0);
+	assert_memory_equal(buf_head(&c->out), "XYabZcdef", 9);
+	/* no room: nothing queued */
+	assert_int_equal(conn_send(c, (char[55]){ 0 }, 55), 0);
+	assert_int_equal(conn_send_ahead(c, "W", 1, 4), -ENOBUFS);
+	assert_int_equal(buf_len(&c->out), 64);
+	conn_free(c);
+	close(lfd);
+	loop_free(l);
+	alarm(0);
+}
+
 static void test_unread(void **state)
 {
 	struct pair p;
@@ -249,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_unread),
+		cmocka_unit_test(test_send_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, testcerts_setup, testcerts_teardown);

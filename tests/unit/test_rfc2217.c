@@ -177,6 +177,13 @@ static void test_cisco_baud(void **state)
 	assert_int_equal(rfc2217_decode(BYTES(1, 0xff), &m), 0);
 	assert_false(m.from_server);
 	assert_int_equal(m.value, 255);
+	/* sredird's answer: the rate, then four zero bytes (docs/rfc2217.md) */
+	assert_int_equal(rfc2217_decode(BYTES(101, 0, 0, 0x25, 0x80, 0, 0, 0, 0), &m), 0);
+	assert_int_equal(m.value, 9600);
+	assert_int_equal(rfc2217_decode(BYTES(101, 0, 0, 0x25, 0x80, 0, 0, 0, 1), &m), -EBADMSG);
+	assert_int_equal(rfc2217_encode(out, sizeof(out), 101,
+					(const uint8_t[]){ 0, 0, 0x25, 0x80, 0, 0, 0, 0 }, 8),
+			 -EINVAL);
 	/* And a server echoing one, as ser2net does. */
 	assert_int_equal(rfc2217_encode_u8(out, sizeof(out), 101, 5), 7);
 	assert_bytes(out, 7, IAC, SB, CPO, 101, 5, IAC, SE);

@@ -246,6 +246,46 @@ static void test_line_settings(void)
 	PASSED();
 }
 
+/* The rate an application reads back from the tty (termios2's c_ospeed). */
+static long long tty_rate(int fd)
+{
+	struct termios2 t;
+
+	return ioctl(fd, TCGETS2, &t) < 0 ? -1 : (long long)t.c_ospeed;
+}
+
+/*
+ * A rate the unit refuses (nportsim: NA to SETBAUD above 921600 over Real
+ * COM, its current rate as the answer over RFC 2217) does not stay in the
+ * termios: realcomd reports the rate in effect (LINE_APPLIED) and tcgetattr
+ * reads it back, and realcomd's status shows it too.
+ */
+static void test_refused_rate(int fd)
+{
+	CHECK(set_line(fd, 115200, CS8) == 0, "115200: %s", strerror(errno));
+	CHECK(wait_field("baud", 115200, 10), "115200 did not reach the device");
+	CHECK(set_line(fd, 1000000, CS8) == 0, "1000000: %s", strerror(errno));
+	CHECK(WAIT_UNTIL(tty_rate(fd) == 115200, 10),
+	      "tcgetattr reads %lld after the unit refused 1000000, not 115200", tty_rate(fd));
+	CHECK(wait_daemon("up", 115200, -1, 10), "realcomd does not show 115200 in effect");
+	CHECK(port_field("baud") == 115200, "the device has %lld baud", port_field("baud"));
+	PASSED();
+}
+
+/* The tty is closed also when a check fails: later tests need it closed. */
+static void run_refused_rate(void)
+{
+	int fd = open_tty();
+
+	if (fd < 0) {
+		printf("FAIL test_refused_rate%s: open %s: %s\n", variant, tty_path, strerror(errno));
+		failed++;
+		return;
+	}
+	test_refused_rate(fd);
+	close(fd);
+}
+
 static void test_modem_lines(void)
 {
 	int fd = open_tty(), bits = TIOCM_DTR, st = 0;
@@ -535,6 +575,65 @@ static void test_stale_dropped(void)
 }
 
 /*
+ * With every buffer full (test_control_ahead_of_data), tcflow(TCIOFF)'s
+ * XOFF goes out ahead of the data realcomd still holds (up to 64 KiB), as
+ * a UART's x_char goes ahead of its buffer; what the socket and the unit
+ * already have stays ahead of it.  The line is then made fast (control goes
+ * ahead too) and the device's side read until the XOFF and 32 KiB of the
+ * data behind it have come: behind everything, or lost, as before, fails.
+ */
+static void check_xchar_ahead(int fd, size_t total)
+{
+	static unsigned char b[4096];
+	int dev = open(dev_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	size_t before = 0, after = 0;
+	bool seen = false;
+	double end = now() + 90;
+	const char *variant_was = variant;
+
+	variant = "_xchar_ahead";
+	if (dev < 0 || set_line(dev, 921600, CS8) < 0) {
+		printf("FAIL check_xchar_ahead: open %s: %s\n", dev_path, strerror(errno));
+		failed++;
+		goto out;
+	}
+	if (ioctl(fd, TCXONC, TCIOFF) < 0 || set_line(fd, 921600, CS8) < 0) {
+		printf("FAIL check_xchar_ahead: TCIOFF, 921600: %s\n", strerror(errno));
+		failed++;
+		goto out;
+	}
+	while (now() < end && after < 32768) {
+		ssize_t n = read(dev, b, sizeof(b));
+
+		if (n <= 0) {
+			poll(&(struct pollfd){ .fd = dev, .events = POLLIN }, 1, 100);
+			continue;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (seen)
+				after++;
+			else if (b[i] == 0x13)
+				seen = true;
+			else
+				before++;
+		}
+	}
+	if (!seen || after < 32768) {
+		printf("FAIL check_xchar_ahead: XOFF %s after %zu of %zu queued bytes, %zu behind it\n",
+		       seen ? "came" : "did not come", before, total, after);
+		failed++;
+		goto out;
+	}
+	printf("  # XOFF after %zu of %zu queued bytes\n", before, total);
+	printf("PASS check_xchar_ahead\n");
+	passed++;
+out:
+	variant = variant_was;
+	if (dev >= 0)
+		close(dev);
+}
+
+/*
  * A unit that stops taking data does not hold control back (docs/uapi.md,
  * TX_HOLD): at 300 baud with line-rate pacing the simulated unit takes 30
  * bytes/s, so writing fills every buffer on the way until write() stays
@@ -576,6 +675,7 @@ static void test_control_ahead_of_data(void)
 	CHECK(wait_field("dtr", 0, 10) && wait_field("baud", 9600, 10),
 	      "DTR off and 9600 did not reach the device while %zu bytes were queued", total);
 	printf("  # %zu bytes queued when the device stopped taking data\n", total);
+	check_xchar_ahead(fd, total);
 	CHECK(ioctl(fd, TCFLSH, TCOFLUSH) == 0, "TCFLSH: %s", strerror(errno));
 	json_object_put(sim("{\"cmd\":\"reboot\",\"ms\":200}"));
 	close(fd);
@@ -747,6 +847,7 @@ int main(int argc, char **argv)
 	daemon_ctl = argv[5];
 	signal(SIGPIPE, SIG_IGN);
 	test_line_settings();
+	run_refused_rate();
 	test_modem_lines();
 	test_line_errors_and_break();
 	test_data_and_drain();

@@ -83,7 +83,10 @@ sed -i 's/^data_port = 21950$/data_port = 23950/; s/^command_port = 21966$/comma
     /tmp/realcom.conf
 realcomctl reload | grep -q '1 renewed' || reload_fail "the move: not renewed"
 reload_echo moved "after the move"
-realcomctl status | grep -q '^ttyR1 .*127.0.0.1:23950' || reload_fail "ttyR1 is not on the second unit"
+# the status table shows a Real COM peer as "HOST port N": the JSON has the
+# address connected to (only ttyR1 moved to 23950)
+realcomctl status --json | grep -q '"peer": *"127.0.0.1:23950"' ||
+    reload_fail "ttyR1 is not on the second unit"
 connects=$(realcomctl status --json | grep '"connects"')
 sed -i 's/^keepalive = 10$/keepalive = 7/' /tmp/realcom.conf
 realcomctl reload | grep -q '1 renewed' || reload_fail "keepalive: not applied"
