@@ -125,12 +125,28 @@ const char *cli_suggest(const char *word, const char *const *words, size_t n)
 	return near;
 }
 
+/* "missing command (status, metrics, reload or line)": from the table, so
+ * a command added to it is named here too. */
+static const struct cli_command *cli_missing_command(const struct cli_command *cmds, size_t n)
+{
+	char list[256] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < n && used < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s",
+					 !i ? "" : i + 1 < n ? ", " : " or ", cmds[i].name);
+	cli_usage_error("missing command (%s)", list);
+	return NULL;
+}
+
 const struct cli_command *cli_command_find(const struct cli_command *cmds, size_t n,
 					   const char *name)
 {
 	const char *names[CLI_NAMES_MAX], *near;
 	size_t k = 0;
 
+	if (!name)
+		return cli_missing_command(cmds, n);
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(cmds[i].name, name))
 			return &cmds[i];

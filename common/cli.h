@@ -55,7 +55,8 @@ struct cli_command {
 
 /*
  * The command called name, or NULL after "unknown command 'NAME' (did you
- * mean 'NEAR'?)" (the nearest by edit distance, if near enough).
+ * mean 'NEAR'?)" (the nearest by edit distance, if near enough).  A NULL
+ * name (no words left) is "missing command (A, B or C)".
  */
 const struct cli_command *cli_command_find(const struct cli_command *cmds, size_t n,
 					   const char *name);

@@ -150,6 +150,12 @@ static void test_command_find(void **state)
 	err_begin();
 	assert_null(cli_command_find(cmds, 4, "frobnicate"));
 	err_end("prog: unknown command 'frobnicate'\nTry 'prog --help'.\n");
+	err_begin();
+	assert_null(cli_command_find(cmds, 4, NULL));
+	err_end("prog: missing command (status, metrics, reload or line)\nTry 'prog --help'.\n");
+	err_begin();
+	assert_null(cli_command_find(cmds, 1, NULL));
+	err_end("prog: missing command (status)\nTry 'prog --help'.\n");
 	/* an option where a command belongs is not a misspelt command */
 	err_begin();
 	assert_null(cli_command_find(cmds, 4, "-line"));
