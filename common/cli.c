@@ -41,7 +41,7 @@ int cli_usage_hint(void)
 	return CLI_EXIT_USAGE;
 }
 
-static int cli_vusage_error(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static int cli_vusage_error(const char *fmt, va_list ap)
 {
 	if (cli_cmd)
 		fprintf(stderr, "%s: %s: ", cli_prog, cli_cmd);
