@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "cli.h"
 #include "conf.h"
 #include "dsu.h"
 
@@ -155,10 +156,8 @@ void dsu_common_opt(struct dsu_common *o, int c, const char *cmd_usage)
 		o->fingerprint = optarg;
 		return;
 	case O_TIMEOUT:
-		if (conf_parse_uint(optarg, 1, 600, &o->timeout, why, sizeof(why)) < 0) {
-			dsu_fail(NULL, "--timeout '%s': expected 1 to 600 seconds", optarg);
-			exit(2);
-		}
+		if (conf_parse_uint(optarg, 1, 600, &o->timeout, why, sizeof(why)) < 0)
+			cli_usage_exit("--timeout '%s': expected 1 to 600 seconds", optarg);
 		return;
 	case 'u':
 		o->user = optarg;
@@ -173,8 +172,9 @@ void dsu_common_opt(struct dsu_common *o, int c, const char *cmd_usage)
 		fputs(cmd_usage, stdout);
 		exit(0);
 	}
-	fputs(cmd_usage, stderr);
-	exit(2);
+	/* the callers hand '?' and ':' to cli_option_error(), which can name
+	 * the option from their argv; this is for one that does not */
+	cli_usage_exit("unknown option or missing argument");
 }
 
 static void print_ports(json_object *ports)
@@ -204,12 +204,15 @@ static int cmd_info(int argc, char **argv)
 	struct dsu_dev d;
 	int c, status, r = 1;
 
-	while ((c = getopt_long(argc, argv, "u:h", longopts, NULL)) != -1)
-		dsu_common_opt(&o, c, help);
-	if (optind != argc - 1) {
-		fputs(help, stderr);
-		return 2;
-	}
+	while ((c = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1)
+		if (c == '?' || c == ':')
+			return cli_option_error(c, argv, longopts);
+		else
+			dsu_common_opt(&o, c, help);
+	if (optind == argc)
+		return cli_usage_error("missing HOST");
+	if (optind != argc - 1)
+		return cli_unexpected_argument(argv[optind + 1]);
 	if (dsu_open(&d, argv[optind], o.fingerprint, o.timeout))
 		return 1;
 	status = dsu_call(&d, API_DEVICE, NULL, &dev);
@@ -272,12 +275,17 @@ static int cmd_setup(int argc, char **argv)
 	struct dsu_dev d;
 	int c, status;
 
-	while ((c = getopt_long(argc, argv, "u:h", longopts, NULL)) != -1)
-		dsu_common_opt(&o, c, help);
-	if (optind != argc - 1 || !o.user) {
-		fputs(help, stderr);
-		return 2;
-	}
+	while ((c = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1)
+		if (c == '?' || c == ':')
+			return cli_option_error(c, argv, longopts);
+		else
+			dsu_common_opt(&o, c, help);
+	if (optind == argc)
+		return cli_usage_error("missing HOST");
+	if (optind != argc - 1)
+		return cli_unexpected_argument(argv[optind + 1]);
+	if (!o.user)
+		return cli_usage_error("missing --user NAME");
 	if (dsu_open(&d, argv[optind], o.fingerprint, o.timeout))
 		return 1;
 	if (secret_get(o.password_file, true, pw, err) < 0)
@@ -306,10 +314,7 @@ static int cmd_setup(int argc, char **argv)
 	return 0;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-} commands[] = {
+static const struct cli_command commands[] = {
 	{ "search", dsu_search },
 	{ "info", cmd_info },
 	{ "setup", cmd_setup },
@@ -318,35 +323,47 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-	int r = -1;
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct cli_command *cmd;
+	int c, r;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
-	    !strcmp(argv[1], "help")) {
-		fputs(usage, argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
-		printf("dsu %s\n", REALCOM_VERSION);
-		return 0;
-	}
-	/* getopt takes any unambiguous prefix: "--password SECRET" must not pass as a file */
-	for (int i = 2; i < argc; i++) {
-		if (!strncmp(argv[i], "--pass", 6) && strcmp(argv[i], "--password-file") &&
-		    strncmp(argv[i], "--password-file=", 16)) {
-			dsu_fail(NULL, "passwords never go on the command line: use --password-file "
-				 "FILE, DSU_PASSWORD or the terminal");
-			return 2;
+	cli_init("dsu");
+	/* only these come before the command; the command parses the rest */
+	while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			printf("dsu %s\n", REALCOM_VERSION);
+			return 0;
+		default:
+			return cli_option_error(c, argv, opts);
 		}
 	}
+	if (optind < argc && !strcmp(argv[optind], "help")) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	cmd = cli_command_find(commands, sizeof(commands) / sizeof(commands[0]),
+			       optind < argc ? argv[optind] : NULL);
+	if (!cmd)
+		return CLI_EXIT_USAGE;
+	cli_set_command(cmd->name, true);
+	/* getopt takes any unambiguous prefix: "--password SECRET" must not pass as a file */
+	for (int i = 2; i < argc; i++)
+		if (!strncmp(argv[i], "--pass", 6) && strcmp(argv[i], "--password-file") &&
+		    strncmp(argv[i], "--password-file=", 16))
+			return cli_usage_error("passwords never go on the command line: use "
+					       "--password-file FILE, DSU_PASSWORD or the terminal");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return dsu_fail(NULL, "cannot start libcurl");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
-			r = commands[i].fn(argc - 1, argv + 1);
-	if (r < 0) {
-		dsu_fail(NULL, "unknown command '%s' (dsu --help lists them)", argv[1]);
-		r = 2;
-	}
+	optind = 0;	/* the command's getopt_long() starts afresh */
+	r = cmd->run(argc - 1, argv + 1);
 	curl_global_cleanup();
 	return r;
 }

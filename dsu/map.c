@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conf.h"
 #include "ctlsock.h"
+#include "cli.h"
 #include "dsu.h"
 
 #define MAP_FILE_MAX	(1024 * 1024)
@@ -357,21 +358,18 @@ int dsu_map(int argc, char **argv)
 	size_t n = 0;
 	int ch, r = 1;
 
-	while ((ch = getopt_long(argc, argv, "u:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_PORTS:
 			have_ports = true;
-			if (!map_parse_ports(optarg, o.want)) {
-				dsu_fail(NULL, "--ports '%s': expected numbers 1-32 and ranges, e.g. 1-4,7",
-					 optarg);
-				return 2;
-			}
+			if (!map_parse_ports(optarg, o.want))
+				return cli_usage_error("--ports '%s': expected numbers 1-32 and "
+						       "ranges, e.g. 1-4,7", optarg);
 			break;
 		case O_PROTO:
-			if (strcmp(optarg, "realcom") && strcmp(optarg, "rfc2217")) {
-				dsu_fail(NULL, "--protocol '%s': expected realcom or rfc2217", optarg);
-				return 2;
-			}
+			if (strcmp(optarg, "realcom") && strcmp(optarg, "rfc2217"))
+				return cli_usage_error("--protocol '%s': expected realcom or "
+						       "rfc2217", optarg);
 			o.protocol = optarg;
 			break;
 		case O_TLS:
@@ -384,28 +382,31 @@ int dsu_map(int argc, char **argv)
 			o.key = optarg;
 			break;
 		case O_FIRST:
-			if (conf_parse_uint(optarg, 0, REALCOM_TTYS_MAX - 1, &v, why, sizeof(why)) < 0) {
-				dsu_fail(NULL, "--first-tty '%s': expected 0 to %d", optarg,
-					 REALCOM_TTYS_MAX - 1);
-				return 2;
-			}
+			if (conf_parse_uint(optarg, 0, REALCOM_TTYS_MAX - 1, &v, why, sizeof(why)) < 0)
+				return cli_usage_error("--first-tty '%s': expected 0 to %d", optarg,
+						       REALCOM_TTYS_MAX - 1);
 			o.first_tty = (int)v;
 			break;
 		case O_CONFIG:
 			o.config = optarg;
 			break;
+		case '?':
+		case ':':
+			return cli_option_error(ch, argv, longopts);
 		default:
 			dsu_common_opt(&c, ch, help);
 		}
 	}
-	if (optind != argc - 1 || !c.user || !have_ports || !o.cert != !o.key) {
-		fputs(help, stderr);
-		return 2;
-	}
-	if (o.cert && !o.tls) {
-		dsu_fail(NULL, "--cert and --key go with --tls");
-		return 2;
-	}
+	if (optind == argc)
+		return cli_usage_error("missing HOST");
+	if (optind != argc - 1)
+		return cli_unexpected_argument(argv[optind + 1]);
+	if (!c.user || !have_ports)
+		return cli_usage_error("missing %s", !c.user ? "--user NAME" : "--ports LIST");
+	if (!o.cert != !o.key)
+		return cli_usage_error("--cert and --key go together");
+	if (o.cert && !o.tls)
+		return cli_usage_error("--cert and --key go with --tls");
 	if (dsu_open(&d, argv[optind], c.fingerprint, c.timeout))
 		return 1;
 	/* realcomd's host: the name or address without brackets or :port */

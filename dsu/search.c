@@ -23,6 +23,7 @@
 
 #include "avahi_poll.h"
 #include "conf.h"
+#include "cli.h"
 #include "dsu.h"
 #include "loop.h"
 
@@ -294,31 +295,29 @@ int dsu_search(int argc, char **argv)
 	struct search *s;
 	int ch, err = 0, r = 1;
 
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_IF:
 			iface = (AvahiIfIndex)if_nametoindex(optarg);
-			if (!iface) {
-				dsu_fail(NULL, "--interface %s: no such interface", optarg);
-				return 2;
-			}
+			if (!iface)
+				return cli_usage_error("--interface %s: no such interface", optarg);
 			break;
 		case O_TYPE:
 			if (strncmp(optarg, "_", 1) || !strstr(optarg, "._tcp") ||
-			    strlen(optarg) > 64) {
-				dsu_fail(NULL, "--service-type '%s': expected _NAME._tcp", optarg);
-				return 2;
-			}
+			    strlen(optarg) > 64)
+				return cli_usage_error("--service-type '%s': expected _NAME._tcp",
+						       optarg);
 			type = optarg;
 			break;
+		case '?':
+		case ':':
+			return cli_option_error(ch, argv, longopts);
 		default:
 			dsu_common_opt(&c, ch, help);
 		}
 	}
-	if (optind != argc) {
-		fputs(help, stderr);
-		return 2;
-	}
+	if (optind != argc)
+		return cli_unexpected_argument(argv[optind]);
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->loop = loop_new())) {
 		free(s);

@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 #include <libserialport.h>
 
+#include "cli.h"
 #include "ctlsock.h"
 #include "serial.h"
 #include "tty_line.h"
@@ -46,6 +47,14 @@ static const char usage[] =
 	"  -V, --version      show the version\n";
 
 static const char *socket_path = SOCKET_DEFAULT;
+
+/* A word a subcommand does not take (they parse their few without getopt). */
+static int bad_argument(const char *arg)
+{
+	if (arg[0] == '-' && arg[1])
+		return cli_usage_error("unknown option '%s'", arg);
+	return cli_unexpected_argument(arg);
+}
 
 /* One request, one reply; NULL (with a message printed) on failure. */
 static json_object *ask(const char *request)
@@ -202,10 +211,8 @@ static int cmd_status(int argc, char **argv)
 	json_object *o;
 	int r;
 
-	if (argc > 2 || (argc == 2 && !as_json)) {
-		fprintf(stderr, "Usage: realcomctl status [--json]\n");
-		return 2;
-	}
+	if (argc > 2 || (argc == 2 && !as_json))
+		return bad_argument(argv[as_json ? 2 : 1]);
 	o = ask("{\"cmd\":\"status\"}\n");
 	if (!o)
 		return 1;
@@ -341,10 +348,8 @@ static int cmd_metrics(int argc, char **argv)
 	json_object *o;
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "Usage: realcomctl metrics\n");
-		return 2;
-	}
+	if (argc != 1)
+		return bad_argument(argv[1]);
 	o = ask("{\"cmd\":\"status\"}\n");
 	if (!o)
 		return 1;
@@ -364,10 +369,8 @@ static int cmd_reload(int argc, char **argv)
 	json_object *o;
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "Usage: realcomctl reload\n");
-		return 2;
-	}
+	if (argc != 1)
+		return bad_argument(argv[1]);
 	o = ask("{\"cmd\":\"reload\"}\n");
 	if (!o)
 		return 1;
@@ -447,10 +450,10 @@ static int cmd_line(int argc, char **argv)
 	char path[512];
 	int r = 1;
 
-	if (argc != 2) {
-		fprintf(stderr, "Usage: realcomctl line TTY\n");
-		return 2;
-	}
+	if (argc == 1)
+		return cli_usage_error("missing TTY");
+	if (argc != 2)
+		return bad_argument(argv[2]);
 	if (resolve_tty(argv[1], path, sizeof(path)) < 0)
 		return 1;
 	if (sp_get_port_by_name(path, &sp) != SP_OK) {
@@ -494,10 +497,7 @@ out:
 	return r;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-} commands[] = {
+static const struct cli_command commands[] = {
 	{ "status", cmd_status },
 	{ "metrics", cmd_metrics },
 	{ "reload", cmd_reload },
@@ -512,12 +512,14 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const struct cli_command *cmd;
 	int c;
 
 	/* A daemon (or a reader of stdout) that goes away early is an error
 	 * message and exit 1, not death by SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	while ((c = getopt_long(argc, argv, "+s:hV", opts, NULL)) != -1) {
+	cli_init("realcomctl");
+	while ((c = getopt_long(argc, argv, "+:s:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			socket_path = optarg;
@@ -529,17 +531,13 @@ int main(int argc, char **argv)
 			printf("realcomctl %s\n", REALCOM_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, "Try 'realcomctl --help'.\n");
-			return 2;
+			return cli_option_error(c, argv, opts);
 		}
 	}
-	if (optind == argc) {
-		fputs(usage, stderr);
-		return 2;
-	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			return commands[i].fn(argc - optind, argv + optind);
-	fprintf(stderr, "realcomctl: unknown command '%s'\nTry 'realcomctl --help'.\n", argv[optind]);
-	return 2;
+	cmd = cli_command_find(commands, sizeof(commands) / sizeof(commands[0]),
+			       optind < argc ? argv[optind] : NULL);
+	if (!cmd)
+		return CLI_EXIT_USAGE;
+	cli_set_command(cmd->name, false);
+	return cmd->run(argc - optind, argv + optind);
 }

@@ -23,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-journal.h>
 
+#include "cli.h"
 #include "control.h"
 #include "log.h"
 #include "port.h"
@@ -372,7 +373,8 @@ int main(int argc, char **argv)
 	char err[CONF_ERR_MAX], summary[256];
 	int c, r, lock_fd;
 
-	while ((c = getopt_long(argc, argv, "c:fvtp:hV", opts, NULL)) != -1) {
+	cli_init("realcomd");
+	while ((c = getopt_long(argc, argv, ":c:fvtp:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
@@ -396,15 +398,11 @@ int main(int argc, char **argv)
 			printf("realcomd %s\n", REALCOM_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, "Try 'realcomd --help'.\n");
-			return 2;
+			return cli_option_error(c, argv, opts);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "realcomd: unexpected argument '%s'\nTry 'realcomd --help'.\n",
-			argv[optind]);
-		return 2;
-	}
+	if (optind < argc)
+		return cli_unexpected_argument(argv[optind]);
 	/* stderr until daemon(): whoever starts it sees why it would not start
 	 * (a bad configuration, another realcomd); syslog after */
 	foreground = foreground || getenv("INVOCATION_ID");

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "aspp.h"
+#include "cli.h"
 #include "conf.h"
 #include "log.h"
 #include "sim.h"
@@ -274,18 +274,6 @@ static int parse_seconds(const char *arg, unsigned int *ms)
 	return 0;
 }
 
-__attribute__((format(printf, 1, 2), noreturn)) static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "nportsim: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'nportsim --help'.\n");
-	exit(2);
-}
-
 static void parse_options(int argc, char **argv, struct sim_options *o)
 {
 	enum { O_DATA = 256, O_CMD, O_TCP, O_RATE, O_IDLE, O_INTERVAL, O_MAX, O_TLS, O_CERT,
@@ -332,15 +320,16 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 	int c, e;
 	bool b;
 
-	while ((c = getopt_long(argc, argv, "n:m:l:d:ec:vhV", opts, NULL)) != -1) {
+	cli_init("nportsim");
+	while ((c = getopt_long(argc, argv, ":n:m:l:d:ec:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (conf_parse_uint(optarg, 1, SIM_PORTS_MAX, &o->ports, why, sizeof(why)))
-				usage_error("--ports '%s': expected 1 to 32", optarg);
+				cli_usage_exit("--ports '%s': expected 1 to 32", optarg);
 			break;
 		case 'm':
 			if (conf_parse_enum(optarg, modes, &e, why, sizeof(why)))
-				usage_error("--mode '%s': expected realcom or rfc2217", optarg);
+				cli_usage_exit("--mode '%s': expected realcom or rfc2217", optarg);
 			o->mode = e;
 			break;
 		case 'l':
@@ -353,7 +342,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 					    c == O_CMD	? &o->command_base : &o->tcp_base;
 
 			if (conf_parse_uint(optarg, 1, 65535 - 48, dst, why, sizeof(why)))
-				usage_error("'%s': expected a TCP port from 1 to 65487", optarg);
+				cli_usage_exit("'%s': expected a TCP port from 1 to 65487", optarg);
 			break;
 		}
 		case 'd':
@@ -364,24 +353,24 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case O_RATE:
 			if (conf_parse_bool(optarg, &b, why, sizeof(why)))
-				usage_error("--line-rate '%s': %s", optarg, why);
+				cli_usage_exit("--line-rate '%s': %s", optarg, why);
 			o->line_rate = b;
 			break;
 		case O_IDLE:
 			if (parse_seconds(optarg, &o->poll_idle_ms))
-				usage_error("--poll-idle '%s': expected seconds (0.001 to 86400)", optarg);
+				cli_usage_exit("--poll-idle '%s': expected seconds (0.001 to 86400)", optarg);
 			break;
 		case O_INTERVAL:
 			if (parse_seconds(optarg, &o->poll_interval_ms))
-				usage_error("--poll-interval '%s': expected seconds", optarg);
+				cli_usage_exit("--poll-interval '%s': expected seconds", optarg);
 			break;
 		case O_MAX:
 			if (conf_parse_uint(optarg, 1, 255, &o->poll_max, why, sizeof(why)))
-				usage_error("--poll-max '%s': expected 1 to 255", optarg);
+				cli_usage_exit("--poll-max '%s': expected 1 to 255", optarg);
 			break;
 		case O_TLS:
 			if (conf_parse_enum(optarg, tls_modes, &e, why, sizeof(why)))
-				usage_error("--tls '%s': expected off, data-only or on", optarg);
+				cli_usage_exit("--tls '%s': expected off, data-only or on", optarg);
 			o->tls = e;
 			break;
 		case O_CERT:
@@ -398,7 +387,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case O_HTTPS:
 			if (conf_parse_uint(optarg, 0, 65535, &o->https_port, why, sizeof(why)))
-				usage_error("--https-port '%s': expected 0 to 65535", optarg);
+				cli_usage_exit("--https-port '%s': expected 0 to 65535", optarg);
 			o->mgmt = true;
 			break;
 		case O_FACTORY:
@@ -410,26 +399,26 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case O_LOCK_N:
 			if (conf_parse_uint(optarg, 1, 100, &o->lockout_failures, why, sizeof(why)))
-				usage_error("--lockout-failures '%s': expected 1 to 100", optarg);
+				cli_usage_exit("--lockout-failures '%s': expected 1 to 100", optarg);
 			break;
 		case O_LOCK_S:
 			if (conf_parse_uint(optarg, 1, 86400, &o->lockout_seconds, why, sizeof(why)))
-				usage_error("--lockout-seconds '%s': expected 1 to 86400", optarg);
+				cli_usage_exit("--lockout-seconds '%s': expected 1 to 86400", optarg);
 			break;
 		case O_MIN_PW:
 			if (conf_parse_uint(optarg, 1, SIM_PASSWORD_MAX, &o->min_password, why,
 					    sizeof(why)))
-				usage_error("--min-password '%s': expected 1 to %d", optarg,
-					    SIM_PASSWORD_MAX);
+				cli_usage_exit("--min-password '%s': expected 1 to %d", optarg,
+					       SIM_PASSWORD_MAX);
 			break;
 		case O_NAME:
 			if (!*optarg || strlen(optarg) > 63)
-				usage_error("--name: 1 to 63 characters");
+				cli_usage_exit("--name: 1 to 63 characters");
 			o->name = optarg;
 			break;
 		case O_MODEL:
 			if (!*optarg || strlen(optarg) > 31)
-				usage_error("--model: 1 to 31 characters");
+				cli_usage_exit("--model: 1 to 31 characters");
 			o->model = optarg;
 			break;
 		case O_MAC:
@@ -437,7 +426,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 			break;
 		case O_SERIAL:
 			if (!*optarg || strlen(optarg) > 31)
-				usage_error("--serial: 1 to 31 characters");
+				cli_usage_exit("--serial: 1 to 31 characters");
 			o->serial = optarg;
 			break;
 		case O_MDNS:
@@ -454,25 +443,24 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 			printf("nportsim %s\n", REALCOM_VERSION);
 			exit(0);
 		default:
-			fprintf(stderr, "Try 'nportsim --help'.\n");
-			exit(2);
+			exit(cli_option_error(c, argv, opts));
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+		exit(cli_unexpected_argument(argv[optind]));
 	if (o->tls != SIM_TLS_OFF && (!o->cert || !o->key))
-		usage_error("--tls %s needs --cert and --key", tls_modes[o->tls]);
+		cli_usage_exit("--tls %s needs --cert and --key", tls_modes[o->tls]);
 	if (o->client_ca && o->tls == SIM_TLS_OFF)
-		usage_error("--client-ca %s needs --tls data-only or on", o->client_ca);
+		cli_usage_exit("--client-ca %s needs --tls data-only or on", o->client_ca);
 	if (o->factory && o->accounts)
-		usage_error("--factory is a unit without accounts: drop --accounts");
+		cli_usage_exit("--factory is a unit without accounts: drop --accounts");
 	if (o->mdns == 1 && !o->mgmt)
-		usage_error("--mdns announces the REST API: give --https-port too");
+		cli_usage_exit("--mdns announces the REST API: give --https-port too");
 	if (o->mgmt && o->mdns < 0)
 		o->mdns = 1;
 	if (o->mode == SIM_RFC2217 && o->tls == SIM_TLS_DATA_ONLY)
-		usage_error("--tls %s is for Real COM; RFC 2217 has one connection: use on",
-			    "data-only");
+		cli_usage_exit("--tls %s is for Real COM; RFC 2217 has one connection: use on",
+			       "data-only");
 }
 
 int main(int argc, char **argv)
