@@ -201,7 +201,15 @@ class Login(unittest.TestCase):
                         ("PUT", "security/allowlist", {"enabled": True}),
                         ("PUT", "system/syslog", {"remote": []}),
                         ("POST", "security/remote-ca", {"pem": "x"}),
-                        ("GET", "security/services", None)):
+                        ("GET", "security/services", None),
+                        ("PUT", "system/sntp", {"enabled": True}),
+                        ("GET", "system/sntp", None),
+                        ("PUT", "security/dos-defense", {"enabled": False}),
+                        ("GET", "security/dos-defense", None),
+                        ("PUT", "security/web-sessions", {"max_sessions": 1}),
+                        ("GET", "security/web-sessions", None),
+                        ("PUT", "security/login-message", {"text": "x"}),
+                        ("GET", "security/login-message", None)):
                     st, b, _ = u.request(method, path_, body, token=op)
                     self.assertEqual((st, b["error"]), (403, "forbidden"), path_)
                 self.assertEqual(u.request("GET", "serial/ports/1", token=op)[1]["mode"],
@@ -315,6 +323,41 @@ class Inputs(unittest.TestCase):
                                                               "port": 0}]},
                     error="out_of_range")
         self.assertEqual(self.expect(200, "GET", "system/syslog")[0]["remote"][0]["tls"], True)
+
+    def test_guide_settings(self):
+        """SNTP, DoS defense, web sessions and the login message (the model's
+        additions): the guide's defaults, partial updates, bounds."""
+        self.assertEqual(self.expect(200, "GET", "system/sntp")[0],
+                         {"enabled": False, "servers": []})
+        servers = ["ntp.example.org", "192.0.2.1", "fd00::1"]
+        b, _ = self.expect(200, "PUT", "system/sntp", {"enabled": True, "servers": servers})
+        self.assertEqual(b, {"enabled": True, "servers": servers})
+        self.expect(422, "PUT", "system/sntp", {"servers": ["a b"]}, error="invalid_address")
+        self.expect(422, "PUT", "system/sntp", {"servers": [""]}, error="invalid_address")
+        self.expect(422, "PUT", "system/sntp", {"servers": [1]}, error="invalid_type")
+        self.expect(422, "PUT", "system/sntp", {"servers": ["x"] * 5}, error="too_many")
+        self.expect(400, "PUT", "system/sntp", {"servers": ["x\u0000y"]},
+                    error="control_character")
+        self.assertEqual(self.expect(200, "GET", "security/dos-defense")[0], {"enabled": True})
+        self.assertEqual(self.expect(200, "PUT", "security/dos-defense", {"enabled": False})[0],
+                         {"enabled": False})
+        self.expect(422, "PUT", "security/dos-defense", {"enabled": "no"}, error="invalid_type")
+        self.assertEqual(self.expect(200, "GET", "security/web-sessions")[0],
+                         {"max_sessions": 10})
+        self.assertEqual(self.expect(200, "PUT", "security/web-sessions", {"max_sessions": 4})[0],
+                         {"max_sessions": 4})
+        for n in (0, 11):
+            self.expect(422, "PUT", "security/web-sessions", {"max_sessions": n},
+                        error="out_of_range")
+        self.assertEqual(self.expect(200, "GET", "security/login-message")[0], {"text": ""})
+        b, _ = self.expect(200, "PUT", "security/login-message", {"text": "Authorised use only"})
+        self.assertEqual(b, {"text": "Authorised use only"})
+        self.expect(422, "PUT", "security/login-message", {"text": "x" * 257}, error="length")
+        self.expect(422, "PUT", "security/login-message", {}, error="missing_field")
+        self.expect(400, "PUT", "security/login-message", {"text": "a\u001b[2J"},
+                    error="control_character")
+        self.assertEqual(self.expect(200, "GET", "security/login-message")[0]["text"],
+                         "Authorised use only")
 
     def test_policy_and_lockout_settings(self):
         b, _ = self.expect(200, "GET", "security/password-policy")
