@@ -151,6 +151,10 @@ int dsu_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user);
 /* Log in as user with a password from the usual sources; 0 or -1 (printed). */
 int dsu_login(struct dsu_dev *d, const char *user, const char *password_file);
+/* Log in with a password already read (secret_get()): 0, or -1 with err. */
+int dsu_login_with(struct dsu_dev *d, const char *user, const char *password, char *err);
+/* What dsu_refused() prints, into out. */
+void dsu_refused_text(int status, json_object *reply, const char *user, char *out, size_t len);
 void dsu_logout(struct dsu_dev *d);
 
 /* "dsu: HOST: why" on stderr; returns 1 for the caller's exit status. */
