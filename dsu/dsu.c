@@ -17,7 +17,7 @@
 
 static const char usage[] =
 	"Usage: dsu COMMAND [OPTION]...\n"
-	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd.\n"
+	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd, audit them.\n"
 	"\n"
 	"Commands:\n"
 	"  search [--timeout SEC] [--interface IF] [--service-type TYPE] [--json]\n"
@@ -29,6 +29,9 @@ static const char usage[] =
 	"  map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
 	"      [--cert FILE --key FILE] [--first-tty N] [--config FILE]\n"
 	"                  write realcomd sections for the unit's ports and reload realcomd\n"
+	"  audit HOST... [--user NAME] [--json] [--junit FILE]\n"
+	"                  check units against the G2 hardening guide (exit 1: a check failed,\n"
+	"                  2: a unit could not be audited)\n"
 	"\n"
 	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
 	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
@@ -339,6 +342,7 @@ static const struct {
 	{ "info", cmd_info },
 	{ "setup", cmd_setup },
 	{ "map", dsu_map },
+	{ "audit", dsu_audit },
 };
 
 int main(int argc, char **argv)
