@@ -480,15 +480,15 @@ static enum audit_status check_certificate(struct audit_unit *u, json_object *a,
 
 /* ---- backup.recent: what dsu backup records ---- */
 
-/* $XDG_STATE_HOME/realcom/backups, else ~/.local/state/realcom/backups. */
-static int backup_path(char *out, size_t len)
+/* $XDG_STATE_HOME/realcom/NAME, else ~/.local/state/realcom/NAME. */
+static int state_path(const char *name, char *out, size_t len)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 
 	if (xdg && xdg[0] == '/')
-		snprintf(out, len, "%s/realcom/backups", xdg);
+		snprintf(out, len, "%s/realcom/%s", xdg, name);
 	else if (home && home[0] == '/')
-		snprintf(out, len, "%s/.local/state/realcom/backups", home);
+		snprintf(out, len, "%s/.local/state/realcom/%s", home, name);
 	else
 		return -1;
 	return 0;
@@ -554,7 +554,7 @@ static enum audit_status check_backup(struct audit_unit *u, json_object *dev, ch
 
 	if (!mac[0] || strlen(mac) > 32)
 		return missing(detail, API_DEVICE, "MAC address");
-	if (backup_path(path, sizeof(path)) < 0) {
+	if (state_path("backups", path, sizeof(path)) < 0) {
 		say(detail, "neither XDG_STATE_HOME nor HOME is set: nowhere to find dsu backup's "
 		    "records");
 		return AUDIT_UNKNOWN;
@@ -582,6 +582,51 @@ static enum audit_status check_backup(struct audit_unit *u, json_object *dev, ch
 	    "which dsu takes as within %d days", day, (long long)(age < 0 ? 0 : age),
 	    AUDIT_BACKUP_DAYS);
 	return age <= AUDIT_BACKUP_DAYS ? AUDIT_PASS : AUDIT_FAIL;
+}
+
+/* ---- certificate.pin-unchanged: what the last audit saw ---- */
+
+/*
+ * dsu refuses a certificate other than the pinned one, so a change between
+ * two audits means someone confirmed a new one (--fingerprint): after a new
+ * IP address that is expected (guide 3.3), otherwise it is what an audit is
+ * for.  The certificate each audit saw is kept in known_devices' format in
+ * the state directory; the change fails once, and the next audit passes.
+ */
+static enum audit_status check_pin(struct audit_unit *u, json_object *dev, char *detail)
+{
+	char path[4096], err[DSU_ERR_MAX], was[TLS_FP_STRLEN], now[TLS_FP_STRLEN];
+	uint8_t last[TLS_FP_LEN];
+	int r;
+
+	if (!u->d.seen_set) {
+		say(detail, "no certificate seen");
+		return AUDIT_UNKNOWN;
+	}
+	if (state_path("audited_certificates", path, sizeof(path)) < 0) {
+		say(detail, "neither XDG_STATE_HOME nor HOME is set: nowhere to keep what the last "
+		    "audit saw");
+		return AUDIT_UNKNOWN;
+	}
+	r = known_lookup_in(path, u->d.key, last, err);
+	if (r == 1 && memcmp(last, u->d.seen, TLS_FP_LEN) == 0) {
+		say(detail, "the certificate the last audit saw");
+		return AUDIT_PASS;
+	}
+	if (r < 0 || known_store_in(path, "# dsu audit: the certificate each unit showed at its "
+				    "last audit\n", u->d.key, u->d.seen, err) < 0) {
+		say(detail, "%.300s", err);
+		return AUDIT_UNKNOWN;
+	}
+	tls_fingerprint_format(u->d.seen, now);
+	if (r == 0) {
+		say(detail, "first audit from here: %s recorded in %.200s", now, path);
+		return AUDIT_PASS;
+	}
+	tls_fingerprint_format(last, was);
+	say(detail, "changed since the last audit: was %s, now %s; expected after a new IP "
+	    "address (guide 3.3), else find out who confirmed it", was, now);
+	return AUDIT_FAIL;
 }
 
 /* ---- firmware.known ---- */
@@ -635,7 +680,8 @@ static enum audit_status check_firmware(struct audit_unit *u, json_object *dev, 
 	return AUDIT_WARN;
 }
 
-/* In the order of issue 16's list; ids are stable: scripts match on them. */
+/* In the order of issue 16's list (with its "pinned certificate changes since
+ * the last audit" after the certificate); ids are stable: scripts match on them. */
 static const struct audit_check checks[] = {
 	{ "services.snmp-off", "SNMP agent off", API_SERVICES, check_snmp },
 	{ "password.min-length", "Passwords of at least 16 characters", API_PASSWORD_POLICY,
@@ -655,6 +701,8 @@ static const struct audit_check checks[] = {
 	{ "dos-defense.enabled", "DoS defense on", API_DOS_DEFENSE, check_dos },
 	{ "certificate.ca-signed", "HTTPS certificate from a CA", API_CERTIFICATE,
 	  check_certificate },
+	{ "certificate.pin-unchanged", "Pinned certificate unchanged since the last audit",
+	  API_DEVICE, check_pin },
 	{ "backup.recent", "Configuration backed up recently", API_DEVICE, check_backup },
 	{ "firmware.known", "Firmware a known release", API_DEVICE, check_firmware },
 };
@@ -810,12 +858,12 @@ static void print_unit(json_object *unit)
 	}
 	printf("%s  %s  %s  firmware %s\n", host, json_str(unit, "model"), json_str(unit, "mac"),
 	       json_str(unit, "firmware"));
-	printf("  %-22s %-8s %s\n", "CHECK", "STATUS", "DETAIL");
+	printf("  %-25s %-8s %s\n", "CHECK", "STATUS", "DETAIL");
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		json_object *c = json_object_array_get_idx(list, i);
 		const char *st = json_str(c, "status");
 
-		printf("  %-22s %-8s %s\n", json_str(c, "id"), st, json_str(c, "detail"));
+		printf("  %-25s %-8s %s\n", json_str(c, "id"), st, json_str(c, "detail"));
 		for (int s = 0; s < AUDIT_STATUSES; s++)
 			count[s] += strcmp(st, status_name[s]) == 0;
 	}

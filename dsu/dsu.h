@@ -111,6 +111,11 @@ int known_path(char *out, size_t len, char *err);
 int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err);
 /* Add or replace key's pin (file 0600, directory 0700). */
 int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err);
+/* The same in another file of that format (dsu audit's record); header
+ * starts a new file. */
+int known_lookup_in(const char *path, const char *key, uint8_t fp[TLS_FP_LEN], char *err);
+int known_store_in(const char *path, const char *header, const char *key,
+		   const uint8_t fp[TLS_FP_LEN], char *err);
 
 /*
  * Trust for d before the first call: --fingerprint if given (and stored once

@@ -27,7 +27,8 @@ PASSWORD = "correct horse 1"
 IDS = ["services.snmp-off", "password.min-length", "password.strength", "password.lifetime",
        "lockout.enabled", "allowlist.enabled", "syslog.remote", "syslog.tls", "sntp.enabled",
        "ports.encrypted", "ports.unused-disabled", "web.sessions-limited",
-       "dos-defense.enabled", "certificate.ca-signed", "backup.recent", "firmware.known"]
+       "dos-defense.enabled", "certificate.ca-signed", "certificate.pin-unchanged",
+       "backup.recent", "firmware.known"]
 DAY = 86400
 # the baseline of issue 16: every recommendation that needs no site input
 BASELINE = [("security/password-policy", {"min_length": 16, "digit": True, "mixed_case": True,
@@ -108,7 +109,9 @@ class Audit(unittest.TestCase):
             "syslog.tls": "warn", "sntp.enabled": "warn", "ports.encrypted": "warn",
             "ports.unused-disabled": "warn", "web.sessions-limited": "fail",
             "dos-defense.enabled": "pass", "certificate.ca-signed": "warn",
-            "backup.recent": "warn", "firmware.known": "pass"})
+            "certificate.pin-unchanged": "pass", "backup.recent": "warn",
+            "firmware.known": "pass"})
+        self.assertIn("first audit from here", self.check(a, "certificate.pin-unchanged")["detail"])
         # each detail says what was found and what the guide asks
         self.assertIn("minimum password length 8; the guide asks 16",
                       self.check(a, "password.min-length")["detail"])
@@ -125,7 +128,8 @@ class Audit(unittest.TestCase):
         self.assertTrue(lines[0].startswith(f"{u.host}  NPort 6150-G2  {dev['mac']}"), r.stdout)
         self.assertRegex(r.stdout, r"\n  password\.min-length +fail +minimum password length 8")
         self.assertRegex(r.stdout, r"\n  services\.snmp-off +pass ")
-        self.assertIn("4 pass, 8 warn, 4 fail, 0 unknown", r.stdout)
+        self.assertIn("5 pass, 8 warn, 4 fail, 0 unknown", r.stdout)
+        self.assertIn("the certificate the last audit saw", r.stdout)
 
     def test_baseline_audits_clean(self):
         u = self.unit("--ports", "2")
@@ -229,6 +233,33 @@ class Audit(unittest.TestCase):
         self.assertEqual([st[k] for k in ("allowlist.enabled", "syslog.remote", "syslog.tls",
                                           "sntp.enabled")], ["warn"] * 4)
 
+    def test_a_certificate_confirmed_since_the_last_audit_fails_once(self):
+        """The unit moves and makes a new certificate; dsu refuses it until
+        someone confirms it with --fingerprint; the next audit names the
+        change, the one after passes."""
+        u = self.unit()
+        self.audit(u.host, want=1)
+        self.put(u, "network/ipv4", {"address": "192.0.2.10"})
+        units, r = self.audit(u.host, want=2)
+        self.assertIn("not the one pinned", units[0]["error"])
+        with open(os.path.join(self.state, "realcom", "audited_certificates")) as f:
+            old = next(line.split()[1] for line in f if line.startswith(u.host + " "))
+        new = "sha256:" + u.ok(cmd="status")["management"]["certificate_sha256"]
+        self.assertNotEqual(old, new)
+        self.dsu("info", u.host, "--fingerprint", new)
+        for path, body in BASELINE:
+            self.put(u, path, body)
+        units, r = self.audit(u.host, want=1)
+        c = self.check(units[0], "certificate.pin-unchanged")
+        self.assertEqual(c["status"], "fail", c)
+        self.assertIn(f"was {old}, now {new}", c["detail"])
+        self.assertEqual([x["id"] for x in units[0]["checks"] if x["status"] == "fail"],
+                         ["certificate.pin-unchanged"])
+        units, r = self.audit(u.host, want=0)
+        self.assertEqual(self.check(units[0], "certificate.pin-unchanged")["status"], "pass")
+        path = os.path.join(self.state, "realcom", "audited_certificates")
+        self.assertEqual(os.stat(path).st_mode & 0o777, 0o600)
+
     def test_ca_signed_certificate_passes(self):
         certs = Certs()
         certs.setup()
@@ -251,7 +282,7 @@ class Audit(unittest.TestCase):
         units, r = self.audit(u.host, user="op", password="op-password-1", want=0)
         st = self.statuses(units[0])
         readable = {"ports.encrypted", "ports.unused-disabled", "certificate.ca-signed",
-                    "backup.recent", "firmware.known"}
+                    "certificate.pin-unchanged", "backup.recent", "firmware.known"}
         for cid, status in st.items():
             if cid in readable:
                 self.assertNotEqual(status, "unknown", cid)
@@ -309,7 +340,7 @@ class Audit(unittest.TestCase):
         self.assertEqual(failed, ["password.min-length", "password.strength",
                                   "password.lifetime", "web.sessions-limited"])
         self.assertEqual(suites[0].get("failures"), "4")
-        self.assertEqual(suites[0].get("tests"), "16")
+        self.assertEqual(suites[0].get("tests"), str(len(IDS)))
         props = {p.get("name"): p.get("value") for p in suites[0].iter("property")}
         self.assertEqual(props["firmware"], "1.1")
         self.assertIn("minimum password length 8",
@@ -377,8 +408,10 @@ class Impostor(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         units = json.loads(r.stdout)
         self.assertEqual((units[0]["mac"], units[0]["model"], units[0]["firmware"]), ("", "", ""))
+        # all unknown but the host's own fact: the certificate it saw
         self.assertEqual({c["id"]: c["status"] for c in units[0]["checks"]},
-                         {i: "unknown" for i in IDS})
+                         {i: "pass" if i == "certificate.pin-unchanged" else "unknown"
+                          for i in IDS})
         self.assertIn("not JSON", next(c["detail"] for c in units[0]["checks"]
                                         if c["id"] == "sntp.enabled"))
         # an identity that is not an object: the unit cannot be audited
