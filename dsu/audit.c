@@ -729,9 +729,9 @@ static json_object *audit_read(struct audit_unit *u, enum api_call call)
 		why[strcspn(why, "\n")] = '\0';
 		return NULL;
 	}
-	if (status == 401 || status == 403) {
-		snprintf(why, DSU_ERR_MAX, "\"%s\" may not read GET %s (HTTP %d): it needs an "
-			 "administrator", u->user, api_path(call), status);
+	if (status == 403) {
+		snprintf(why, DSU_ERR_MAX, "\"%s\" may not read GET %s (HTTP 403): it needs an "
+			 "administrator", u->user, api_path(call));
 	} else if (status != 200) {
 		char text[300];
 

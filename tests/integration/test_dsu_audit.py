@@ -362,13 +362,13 @@ class Audit(unittest.TestCase):
 HOSTILE = {
     "/api/v1/security/services": (200, '{"snmp":"off"}'),
     "/api/v1/security/password-policy": (200, "[]"),
-    "/api/v1/security/login-lockout": (200, '{"enabled":1,"max_failures":"5"}'),
     "/api/v1/security/allowlist": (200, '{"enabled":true,"entries":{"a":1}}'),
     "/api/v1/system/syslog": (200, '{"remote":[5,null,{"address":7}]}'),
     "/api/v1/system/sntp": (200, "null"),
     "/api/v1/serial/ports": (200, '[{"port":"1","mode":"realcom","connection":[],'
                                   '"connected":"yes"}]'),
-    "/api/v1/security/web-sessions": (200, '{"max_sessions":-3}'),
+    "/api/v1/security/web-sessions": (401, '{"error":"x","message":"\\u001b[2Jgone"}'),
+    "/api/v1/security/login-lockout": (200, '{"enabled":1,"max_failures":-5}'),
     "/api/v1/security/dos-defense": (200, '{"enabled":"true"}'),
     "/api/v1/security/certificate": (200, '{"pem":5,"sha256":[]}'),
     "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
@@ -412,8 +412,10 @@ class Impostor(unittest.TestCase):
         self.assertEqual({c["id"]: c["status"] for c in units[0]["checks"]},
                          {i: "pass" if i == "certificate.pin-unchanged" else "unknown"
                           for i in IDS})
-        self.assertIn("not JSON", next(c["detail"] for c in units[0]["checks"]
-                                        if c["id"] == "sntp.enabled"))
+        detail = {c["id"]: c["detail"] for c in units[0]["checks"]}
+        self.assertIn("not JSON", detail["sntp.enabled"])
+        self.assertIn("HTTP 401: ?[2Jgone", detail["web.sessions-limited"])
+        self.assertIn('no boolean "snmp"', detail["services.snmp-off"])
         # an identity that is not an object: the unit cannot be audited
         host = self.serve('["NPort"]')
         r = self.dsu("audit", host, "--user", "admin", "--json")
