@@ -875,16 +875,16 @@ static void print_unit(json_object *unit)
  * printable ASCII as '?' (what a unit says is already printable). */
 static void xml(FILE *f, const char *s)
 {
+	static const char special[] = "&<>\"'";
+	static const char *const entity[] = { "&amp;", "&lt;", "&gt;", "&quot;", "&apos;" };
+
 	for (; *s; s++) {
-		switch (*s) {
-		case '&': fputs("&amp;", f); break;
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&apos;", f); break;
-		default:
+		const char *e = strchr(special, *s);
+
+		if (e)
+			fputs(entity[e - special], f);
+		else
 			fputc(*s >= 0x20 && *s < 0x7f ? *s : '?', f);
-		}
 	}
 }
 
@@ -902,6 +902,7 @@ static unsigned int count_status(json_object *list, const char *status)
  * one testcase "audit" with an error. */
 static void junit_unit(FILE *f, json_object *unit)
 {
+	static const char *const props[] = { "mac", "model", "firmware" };
 	json_object *list = get_array(unit, "checks");
 	const char *error = json_str(unit, "error");
 	size_t n = json_object_array_length(list);
@@ -910,8 +911,9 @@ static void junit_unit(FILE *f, json_object *unit)
 	xml(f, json_str(unit, "unit"));
 	if (error[0]) {
 		fputs("\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n"
-		      "    <testcase classname=\"dsu.audit\" name=\"audit\">\n"
-		      "      <error message=\"", f);
+		      "    <testcase classname=\"", f);
+		xml(f, json_str(unit, "unit"));
+		fputs("\" name=\"audit\">\n      <error message=\"", f);
 		xml(f, error);
 		fputs("\"/>\n    </testcase>\n  </testsuite>\n", f);
 		return;
@@ -919,30 +921,30 @@ static void junit_unit(FILE *f, json_object *unit)
 	fprintf(f, "\" tests=\"%zu\" failures=\"%u\" errors=\"0\" skipped=\"%u\">\n", n,
 		count_status(list, "fail"), count_status(list, "unknown"));
 	fputs("    <properties>\n", f);
-	for (const char *const *k = (const char *const[]){ "mac", "model", "firmware", NULL }; *k;
-	     k++) {
-		fprintf(f, "      <property name=\"%s\" value=\"", *k);
-		xml(f, json_str(unit, *k));
+	for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++) {
+		fprintf(f, "      <property name=\"%s\" value=\"", props[i]);
+		xml(f, json_str(unit, props[i]));
 		fputs("\"/>\n", f);
 	}
 	fputs("    </properties>\n", f);
 	for (size_t i = 0; i < n; i++) {
 		json_object *c = json_object_array_get_idx(list, i);
 		const char *st = json_str(c, "status");
+		bool fail = strcmp(st, "fail") == 0, unknown = strcmp(st, "unknown") == 0;
 
 		fputs("    <testcase classname=\"", f);
 		xml(f, json_str(unit, "unit"));
 		fputs("\" name=\"", f);
 		xml(f, json_str(c, "id"));
 		fputs("\">\n", f);
-		if (strcmp(st, "fail") == 0)
+		if (fail)
 			fputs("      <failure type=\"fail\" message=\"", f);
-		else if (strcmp(st, "unknown") == 0)
+		else if (unknown)
 			fputs("      <skipped message=\"", f);
 		else
 			fprintf(f, "      <system-out>%s: ", st);
 		xml(f, json_str(c, "detail"));
-		fputs(strcmp(st, "fail") && strcmp(st, "unknown") ? "</system-out>\n" : "\"/>\n", f);
+		fputs(fail || unknown ? "\"/>\n" : "</system-out>\n", f);
 		fputs("    </testcase>\n", f);
 	}
 	fputs("  </testsuite>\n", f);
