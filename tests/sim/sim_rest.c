@@ -551,6 +551,43 @@ static struct sim_session *rest_session(struct sim_mgmt *m, const char *auth, ui
 	return NULL;
 }
 
+/* web-sessions' max_sessions, within the sessions nportsim can hold. */
+static unsigned int rest_session_limit(const struct sim_mgmt *m)
+{
+	json_object *v;
+	int64_t n = SIM_SESSIONS_MAX;
+
+	if (json_object_object_get_ex(m->web_sessions, "max_sessions", &v))
+		n = json_object_get_int64(v);
+	return n >= 1 && n < SIM_SESSIONS_MAX ? (unsigned int)n : SIM_SESSIONS_MAX;
+}
+
+/* The slot for a new session: a free one while fewer than the limit are
+ * open, else the one that expires first (the oldest login), which ends. */
+static struct sim_session *rest_session_slot(struct sim_mgmt *m, uint64_t now)
+{
+	struct sim_session *free_slot = NULL, *oldest = NULL;
+	unsigned int open = 0;
+
+	for (unsigned int i = 0; i < SIM_SESSIONS_MAX; i++) {
+		struct sim_session *c = &m->session[i];
+
+		if (!c->token[0] || c->expires_ms <= now) {
+			if (!free_slot)
+				free_slot = c;
+			continue;
+		}
+		open++;
+		if (!oldest || c->expires_ms < oldest->expires_ms)
+			oldest = c;
+	}
+	if (free_slot && open < rest_session_limit(m))
+		return free_slot;
+	OPENSSL_cleanse(oldest->token, sizeof(oldest->token));
+	oldest->token[0] = '\0';
+	return oldest;
+}
+
 /* ---- handlers ---- */
 
 const char *sim_rest_state(const struct sim *s)
@@ -621,7 +658,7 @@ static void post_login(struct rest_req *q)
 	struct sim_failures *f = rest_failures(m, user, false);
 	const struct sim_account *a = NULL;
 	uint8_t hash[32], raw[SIM_TOKEN_BYTES];
-	struct sim_session *se = &m->session[0];
+	struct sim_session *se;
 	json_object *o;
 
 	if (f && f->locked_until_ms) {
@@ -658,17 +695,7 @@ static void post_login(struct rest_req *q)
 	}
 	if (f)
 		*f = (struct sim_failures){ 0 };
-	/* a free slot, else the session that expires first */
-	for (unsigned int i = 0; i < SIM_SESSIONS_MAX; i++) {
-		struct sim_session *c = &m->session[i];
-
-		if (!c->token[0] || c->expires_ms <= q->now) {
-			se = c;
-			break;
-		}
-		if (c->expires_ms < se->expires_ms)
-			se = c;
-	}
+	se = rest_session_slot(m, q->now);
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		rest_error(q->r, 500, "internal", "no random bytes for a token");
 		return;

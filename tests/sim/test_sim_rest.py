@@ -181,6 +181,26 @@ class Login(unittest.TestCase):
             self.assertEqual(u.request("GET", "serial/ports", token=token)[0], 401)
             self.assertEqual(u.request("POST", "auth/logout", token=token)[0], 401)
 
+    def test_web_session_limit(self):
+        """max_sessions open at most; a login beyond them ends the oldest."""
+        with Unit("--factory") as u:
+            first = u.setup()
+            st, b, _ = u.request("PUT", "security/web-sessions", {"max_sessions": 2},
+                                 token=first)
+            self.assertEqual(st, 200, b)
+            second = u.login()
+            self.assertEqual(u.ok(cmd="status")["management"]["sessions"], 2)
+            third = u.login()
+            self.assertEqual(u.request("GET", "serial/ports", token=first)[0], 401)
+            for t in (second, third):
+                self.assertEqual(u.request("GET", "serial/ports", token=t)[0], 200)
+            self.assertEqual(u.ok(cmd="status")["management"]["sessions"], 2)
+            # a logout frees its place: no one else is ended
+            self.assertEqual(u.request("POST", "auth/logout", token=third)[0], 204)
+            fourth = u.login()
+            for t in (second, fourth):
+                self.assertEqual(u.request("GET", "serial/ports", token=t)[0], 200)
+
     def test_operator_forbidden_on_admin_writes(self):
         path = accounts_file("# test accounts\nboss:boss-password:admin\n"
                              "op:op-password:operator\n")
