@@ -30,6 +30,12 @@ const struct api_fields F = {
 	.command_port = "command_port", .tcp_port = "tcp_port",
 	.txt_vendor = "vendor", .txt_model = "model", .txt_mac = "mac", .txt_serial = "serial",
 	.txt_fw = "fw", .txt_state = "state", .txt_api = "api",
+	.snmp = "snmp", .min_length = "min_length", .digit = "digit", .mixed_case = "mixed_case",
+	.special = "special", .lifetime_days = "lifetime_days", .enabled = "enabled",
+	.max_failures = "max_failures", .lockout_minutes = "lockout_minutes", .entries = "entries",
+	.address = "address", .netmask = "netmask", .remote = "remote", .tls = "tls",
+	.servers = "servers", .max_sessions = "max_sessions", .pem = "pem", .connected = "connected",
+	.mode_disabled = "disabled", .conn_unencrypted = "unencrypted",
 };
 
 static const struct {
@@ -42,6 +48,15 @@ static const struct {
 	[API_LOGIN] = { "POST", "/api/v1/auth/login", false },
 	[API_LOGOUT] = { "POST", "/api/v1/auth/logout", true },
 	[API_PORTS] = { "GET", "/api/v1/serial/ports", true },
+	[API_SERVICES] = { "GET", "/api/v1/security/services", true },
+	[API_PASSWORD_POLICY] = { "GET", "/api/v1/security/password-policy", true },
+	[API_LOCKOUT] = { "GET", "/api/v1/security/login-lockout", true },
+	[API_ALLOWLIST] = { "GET", "/api/v1/security/allowlist", true },
+	[API_CERTIFICATE] = { "GET", "/api/v1/security/certificate", true },
+	[API_SYSLOG] = { "GET", "/api/v1/system/syslog", true },
+	[API_SNTP] = { "GET", "/api/v1/system/sntp", true },
+	[API_DOS_DEFENSE] = { "GET", "/api/v1/security/dos-defense", true },
+	[API_WEB_SESSIONS] = { "GET", "/api/v1/security/web-sessions", true },
 };
 
 #define API_REPLY_MAX	(256 * 1024)

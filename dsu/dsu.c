@@ -18,7 +18,7 @@
 
 static const char usage[] =
 	"Usage: dsu COMMAND [OPTION]...\n"
-	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd.\n"
+	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd, audit them.\n"
 	"\n"
 	"Commands:\n"
 	"  search [--timeout SEC] [--interface IF] [--service-type TYPE] [--json]\n"
@@ -30,6 +30,9 @@ static const char usage[] =
 	"  map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
 	"      [--cert FILE --key FILE] [--first-tty N] [--config FILE]\n"
 	"                  write realcomd sections for the unit's ports and reload realcomd\n"
+	"  audit HOST... [--user NAME] [--json] [--junit FILE]\n"
+	"                  check units against the G2 hardening guide (exit 1: a check failed,\n"
+	"                  2: a unit could not be audited)\n"
 	"\n"
 	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
 	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
@@ -51,27 +54,40 @@ int dsu_fail(const char *host, const char *fmt, ...)
 }
 
 /* An HTTP answer that is not the one wanted, in words a user can act on. */
-int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user)
+void dsu_refused_text(int status, json_object *reply, const char *user, char *out, size_t len)
 {
 	char why[300];
 
 	api_error_text(reply, why, sizeof(why));
 	switch (status) {
 	case 401:
-		return dsu_fail(d->host, "login refused: wrong user name or password for \"%s\"", user);
+		snprintf(out, len, "login refused: wrong user name or password for \"%s\"", user);
+		return;
 	case 403:
-		return dsu_fail(d->host, "\"%s\" may not do this: it needs an administrator (%s)",
-				user, why);
+		snprintf(out, len, "\"%s\" may not do this: it needs an administrator (%s)", user,
+			 why);
+		return;
 	case 409:
-		return dsu_fail(d->host, "already set up: the unit has an administrator (log in "
-				"with --user instead)");
+		snprintf(out, len, "already set up: the unit has an administrator (log in with "
+			 "--user instead)");
+		return;
 	case 422:
-		return dsu_fail(d->host, "the device refused the password: %s", why);
+		snprintf(out, len, "the device refused the password: %s", why);
+		return;
 	case 423:
-		return dsu_fail(d->host, "locked out after too many failed logins: try again in "
-				"%lld s", (long long)json_int(reply, F.retry_after, -1));
+		snprintf(out, len, "locked out after too many failed logins: try again in %lld s",
+			 (long long)json_int(reply, F.retry_after, -1));
+		return;
 	}
-	return dsu_fail(d->host, "HTTP %d: %s", status, why);
+	snprintf(out, len, "HTTP %d: %s", status, why);
+}
+
+int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user)
+{
+	char text[512];
+
+	dsu_refused_text(status, reply, user, text, sizeof(text));
+	return dsu_fail(d->host, "%s", text);
 }
 
 /* Connect with the trust of --fingerprint / known_devices / first use. */
@@ -103,36 +119,48 @@ int dsu_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 	return status;
 }
 
-int dsu_login(struct dsu_dev *d, const char *user, const char *password_file)
+int dsu_login_with(struct dsu_dev *d, const char *user, const char *password, char *err)
 {
-	char pw[DSU_PASSWORD_MAX], err[DSU_ERR_MAX];
 	json_object *body, *reply = NULL;
 	int status;
 
-	if (secret_get(password_file, false, pw, err) < 0) {
-		dsu_fail(d->host, "%s", err);
-		return -1;
-	}
 	body = json_object_new_object();
 	json_object_object_add(body, F.username, json_object_new_string(user));
-	json_object_object_add(body, F.password, json_object_new_string(pw));
-	secret_wipe(pw, sizeof(pw));
-	status = dsu_call(d, API_LOGIN, body, &reply);
+	json_object_object_add(body, F.password, json_object_new_string(password));
+	status = api_call(d, API_LOGIN, body, &reply, err);
 	json_object_put(body);
-	if (status < 0)
+	if (status < 0 || dsu_trust_commit(d, err) < 0) {
+		json_object_put(reply);
 		return -1;
+	}
 	if (status != 200 || !json_str(reply, F.token)[0] ||
 	    strlen(json_str(reply, F.token)) >= sizeof(d->token)) {
 		if (status == 200)
-			dsu_fail(d->host, "the login answer carries no usable token");
+			snprintf(err, DSU_ERR_MAX, "the login answer carries no usable token");
 		else
-			dsu_refused(d, status, reply, user);
+			dsu_refused_text(status, reply, user, err, DSU_ERR_MAX);
 		json_object_put(reply);
 		return -1;
 	}
 	snprintf(d->token, sizeof(d->token), "%s", json_str(reply, F.token));
 	json_object_put(reply);
 	return 0;
+}
+
+int dsu_login(struct dsu_dev *d, const char *user, const char *password_file)
+{
+	char pw[DSU_PASSWORD_MAX], err[DSU_ERR_MAX];
+	int r;
+
+	if (secret_get(password_file, false, pw, err) < 0) {
+		dsu_fail(d->host, "%s", err);
+		return -1;
+	}
+	r = dsu_login_with(d, user, pw, err);
+	secret_wipe(pw, sizeof(pw));
+	if (r < 0)
+		dsu_fail(d->host, "%s", err);
+	return r;
 }
 
 /* End the session; a failure here changes nothing for the user. */
@@ -319,6 +347,7 @@ static const struct cli_command commands[] = {
 	{ "info", cmd_info },
 	{ "setup", cmd_setup },
 	{ "map", dsu_map },
+	{ "audit", dsu_audit },
 };
 
 int main(int argc, char **argv)

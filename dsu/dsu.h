@@ -4,7 +4,7 @@
  * the management API model (every path, field and the service type, in one
  * place) and the HTTPS client; reply.c makes what devices say safe to show;
  * known.c the trust-on-first-use pins; secret.c passwords; search.c mDNS;
- * map.c realcomd's configuration.
+ * map.c realcomd's configuration; audit.c the hardening-guide audit.
  */
 #ifndef REALCOM_DSU_H
 #define REALCOM_DSU_H
@@ -31,6 +31,16 @@ enum api_call {
 	API_LOGIN,		/* POST {username, password} -> {token, expires_in} */
 	API_LOGOUT,
 	API_PORTS,		/* GET: every serial port's mode and TCP ports */
+	/* the settings dsu audit reads (audit.c) */
+	API_SERVICES,		/* GET {snmp, wins, ...} booleans */
+	API_PASSWORD_POLICY,	/* GET {min_length, digit, mixed_case, special, lifetime_days} */
+	API_LOCKOUT,		/* GET {enabled, max_failures, lockout_minutes} */
+	API_ALLOWLIST,		/* GET {enabled, entries: [{address, netmask}]} */
+	API_CERTIFICATE,	/* GET {pem, sha256}: the unit's HTTPS certificate */
+	API_SYSLOG,		/* GET {remote: [{address, port, tls}]} */
+	API_SNTP,		/* GET {enabled, servers: [..]} */
+	API_DOS_DEFENSE,	/* GET {enabled} */
+	API_WEB_SESSIONS,	/* GET {max_sessions} */
 	API_CALLS
 };
 
@@ -40,6 +50,11 @@ struct api_fields {
 	const char *username, *password, *token, *retry_after, *error, *message;
 	const char *port, *mode, *connection, *data_port, *command_port, *tcp_port;
 	const char *txt_vendor, *txt_model, *txt_mac, *txt_serial, *txt_fw, *txt_state, *txt_api;
+	/* settings (dsu audit) */
+	const char *snmp, *min_length, *digit, *mixed_case, *special, *lifetime_days;
+	const char *enabled, *max_failures, *lockout_minutes, *entries, *address, *netmask;
+	const char *remote, *tls, *servers, *max_sessions, *pem, *connected;
+	const char *mode_disabled, *conn_unencrypted;	/* values */
 };
 extern const struct api_fields F;
 
@@ -96,6 +111,11 @@ int known_path(char *out, size_t len, char *err);
 int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err);
 /* Add or replace key's pin (file 0600, directory 0700). */
 int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err);
+/* The same in another file of that format (dsu audit's record); header
+ * starts a new file. */
+int known_lookup_in(const char *path, const char *key, uint8_t fp[TLS_FP_LEN], char *err);
+int known_store_in(const char *path, const char *header, const char *key,
+		   const uint8_t fp[TLS_FP_LEN], char *err);
 
 /*
  * Trust for d before the first call: --fingerprint if given (and stored once
@@ -142,6 +162,7 @@ void dsu_common_opt(struct dsu_common *o, int c, const char *cmd_usage);
 
 int dsu_search(int argc, char **argv);
 int dsu_map(int argc, char **argv);
+int dsu_audit(int argc, char **argv);
 
 /* Set d up for host with the trust of --fingerprint, known_devices or first use. */
 int dsu_open(struct dsu_dev *d, const char *host, const char *fingerprint, unsigned int timeout);
@@ -151,6 +172,10 @@ int dsu_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user);
 /* Log in as user with a password from the usual sources; 0 or -1 (printed). */
 int dsu_login(struct dsu_dev *d, const char *user, const char *password_file);
+/* Log in with a password already read (secret_get()): 0, or -1 with err. */
+int dsu_login_with(struct dsu_dev *d, const char *user, const char *password, char *err);
+/* What dsu_refused() prints, into out. */
+void dsu_refused_text(int status, json_object *reply, const char *user, char *out, size_t len);
 void dsu_logout(struct dsu_dev *d);
 
 /* "dsu: HOST: why" on stderr; returns 1 for the caller's exit status. */

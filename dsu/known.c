@@ -52,12 +52,19 @@ static bool known_parse(char *line, char **key, uint8_t fp[TLS_FP_LEN])
 
 int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err)
 {
-	char path[4096], line[KNOWN_LINE_MAX], *k;
-	int found = 0;
-	FILE *f;
+	char path[4096];
 
 	if (known_path(path, sizeof(path), err) < 0)
 		return -1;
+	return known_lookup_in(path, key, fp, err);
+}
+
+int known_lookup_in(const char *path, const char *key, uint8_t fp[TLS_FP_LEN], char *err)
+{
+	char line[KNOWN_LINE_MAX], *k;
+	int found = 0;
+	FILE *f;
+
 	f = fopen(path, "re");
 	if (!f) {
 		if (errno == ENOENT)
@@ -92,6 +99,17 @@ static int known_mkdirs(char *path, char *err)
 
 int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err)
 {
+	char path[4096];
+
+	if (known_path(path, sizeof(path), err) < 0)
+		return -1;
+	return known_store_in(path, "# dsu(1): device certificate fingerprints, trusted on first "
+			      "use\n", key, fp, err);
+}
+
+int known_store_in(const char *path_in, const char *header, const char *key,
+		   const uint8_t fp[TLS_FP_LEN], char *err)
+{
 	char path[4096], tmp[4200], line[KNOWN_LINE_MAX], copy[KNOWN_LINE_MAX], fps[TLS_FP_STRLEN];
 	uint8_t old[TLS_FP_LEN];
 	size_t total = 0;
@@ -99,7 +117,8 @@ int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err)
 	char *k;
 	int fd;
 
-	if (known_path(path, sizeof(path), err) < 0 || known_mkdirs(path, err) < 0)
+	snprintf(path, sizeof(path), "%s", path_in);
+	if (known_mkdirs(path, err) < 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -123,7 +142,7 @@ int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err)
 	if (in)
 		fclose(in);
 	else
-		fputs("# dsu(1): device certificate fingerprints, trusted on first use\n", out);
+		fputs(header, out);
 	tls_fingerprint_format(fp, fps);
 	fprintf(out, "%s %s\n", key, fps);
 	if (fflush(out) != 0 || fsync(fileno(out)) < 0 || fclose(out) != 0 ||

@@ -103,8 +103,10 @@ struct sim_mgmt {
 	bool lockout_enabled;
 	unsigned int lockout_failures, lockout_seconds;
 	unsigned int logins_locked;	/* 423 answers so far */
-	/* the stored settings: network/ipv4, security/services, allowlist, syslog */
+	/* the stored settings: network/ipv4, security/services, allowlist, syslog,
+	 * and the guide's sntp, dos-defense, web-sessions, login-message */
 	json_object *ipv4, *services, *allowlist, *syslog;
+	json_object *sntp, *dos_defense, *web_sessions, *login_message;
 	char *remote_ca;		/* PEM, or NULL */
 	/* the HTTPS certificate */
 	X509 *cert;

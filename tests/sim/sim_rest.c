@@ -31,18 +31,21 @@
 #define REST_JSON_DEPTH		8
 #define REST_URL_MAX		256
 #define REST_PEM_MAX		(12 * 1024)
+#define REST_HOST_MAX		253	/* a DNS name */
 
 const char sim_mdns_service_type[] = "_nport._tcp";
 
 /* ---- request bodies: the fields each one may carry ---- */
 
-enum field_kind { F_BOOL, F_UINT, F_STRING, F_ENUM, F_IPV4, F_IPV4_OR_EMPTY, F_ARRAY, F_PEM };
+enum field_kind {
+	F_BOOL, F_UINT, F_STRING, F_ENUM, F_IPV4, F_IPV4_OR_EMPTY, F_ARRAY, F_PEM, F_HOSTS
+};
 
 struct rest_field {
 	const char *name;
 	enum field_kind kind;
 	bool required;
-	unsigned int min, max;		/* F_UINT: value; F_STRING: length; F_ARRAY: items */
+	unsigned int min, max;		/* F_UINT: value; F_STRING: length; F_ARRAY, F_HOSTS: items */
 	const char *const *values;	/* F_ENUM, NULL-terminated */
 	const struct rest_field *items;	/* F_ARRAY: each item is an object of these */
 };
@@ -60,6 +63,7 @@ static const char *const port_connections[] = {
 #define ENUM(n, v)		{ .name = n, .kind = F_ENUM, .values = v }
 #define IPV4(n, req)		{ .name = n, .kind = F_IPV4, .required = req }
 #define ARRAY(n, most, of)	{ .name = n, .kind = F_ARRAY, .max = most, .items = of }
+#define HOSTS(n, most)		{ .name = n, .kind = F_HOSTS, .max = most }
 #define END			{ .name = NULL }
 
 static const struct rest_field credentials_fields[] = {
@@ -98,6 +102,19 @@ static const struct rest_field remote_fields[] = {
 };
 static const struct rest_field syslog_fields[] = {
 	ARRAY("remote", 4, remote_fields), END,
+};
+/* The guide's settings the first model lacked (docs/device-model.md, "Model additions"). */
+static const struct rest_field sntp_fields[] = {
+	BOOL("enabled"), HOSTS("servers", 4), END,
+};
+static const struct rest_field dos_defense_fields[] = {
+	BOOL("enabled"), END,
+};
+static const struct rest_field web_sessions_fields[] = {
+	UINT("max_sessions", 1, 10), END,
+};
+static const struct rest_field login_message_fields[] = {
+	STRING("text", 0, 256), END,
 };
 static const struct rest_field remote_ca_fields[] = {
 	{ .name = "pem", .kind = F_PEM, .required = true, .min = 1, .max = REST_PEM_MAX }, END,
@@ -171,6 +188,17 @@ static const struct rest_route routes[] = {
 	ROUTE("GET", "/system/syslog", AUTH_ADMIN, get_stored, STORED(syslog)),
 	ROUTE("PUT", "/system/syslog", AUTH_ADMIN, put_stored, BODY(syslog_fields),
 	      STORED(syslog)),
+	ROUTE("GET", "/system/sntp", AUTH_ADMIN, get_stored, STORED(sntp)),
+	ROUTE("PUT", "/system/sntp", AUTH_ADMIN, put_stored, BODY(sntp_fields), STORED(sntp)),
+	ROUTE("GET", "/security/dos-defense", AUTH_ADMIN, get_stored, STORED(dos_defense)),
+	ROUTE("PUT", "/security/dos-defense", AUTH_ADMIN, put_stored, BODY(dos_defense_fields),
+	      STORED(dos_defense)),
+	ROUTE("GET", "/security/web-sessions", AUTH_ADMIN, get_stored, STORED(web_sessions)),
+	ROUTE("PUT", "/security/web-sessions", AUTH_ADMIN, put_stored, BODY(web_sessions_fields),
+	      STORED(web_sessions)),
+	ROUTE("GET", "/security/login-message", AUTH_ADMIN, get_stored, STORED(login_message)),
+	ROUTE("PUT", "/security/login-message", AUTH_ADMIN, put_stored,
+	      BODY(login_message_fields), STORED(login_message)),
 };
 
 /* ---- answers ---- */
@@ -241,6 +269,17 @@ static bool rest_json_ok(json_object *v)
 				return false;
 		}
 	}
+	return true;
+}
+
+/* A server name or address: letters, digits, '.', '-' and ':' (IPv6). */
+static bool rest_host_ok(const char *s, size_t n)
+{
+	if (n < 1 || n > REST_HOST_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(".-:", s[i]))
+			return false;
 	return true;
 }
 
@@ -334,6 +373,27 @@ static bool rest_fields_ok(json_object *obj, const struct rest_field *fields, co
 				if (!rest_fields_ok(json_object_array_get_idx(val, i), f->items, key,
 						    r))
 					return false;
+			break;
+		case F_HOSTS:
+			if (!json_object_is_type(val, json_type_array))
+				goto type;
+			if (json_object_array_length(val) > f->max) {
+				rest_error(r, 422, "too_many", "%s: %s: at most %u entries", where,
+					   key, f->max);
+				return false;
+			}
+			for (size_t i = 0; i < json_object_array_length(val); i++) {
+				json_object *h = json_object_array_get_idx(val, i);
+
+				if (!json_object_is_type(h, json_type_string))
+					goto type;
+				if (!rest_host_ok(json_object_get_string(h),
+						  (size_t)json_object_get_string_len(h))) {
+					rest_error(r, 422, "invalid_address", "%s: %s: not a host "
+						   "name or address", where, key);
+					return false;
+				}
+			}
 			break;
 		}
 		continue;
@@ -491,6 +551,43 @@ static struct sim_session *rest_session(struct sim_mgmt *m, const char *auth, ui
 	return NULL;
 }
 
+/* web-sessions' max_sessions, within the sessions nportsim can hold. */
+static unsigned int rest_session_limit(const struct sim_mgmt *m)
+{
+	json_object *v;
+	int64_t n = SIM_SESSIONS_MAX;
+
+	if (json_object_object_get_ex(m->web_sessions, "max_sessions", &v))
+		n = json_object_get_int64(v);
+	return n >= 1 && n < SIM_SESSIONS_MAX ? (unsigned int)n : SIM_SESSIONS_MAX;
+}
+
+/* The slot for a new session: a free one while fewer than the limit are
+ * open, else the one that expires first (the oldest login), which ends. */
+static struct sim_session *rest_session_slot(struct sim_mgmt *m, uint64_t now)
+{
+	struct sim_session *free_slot = NULL, *oldest = NULL;
+	unsigned int open = 0;
+
+	for (unsigned int i = 0; i < SIM_SESSIONS_MAX; i++) {
+		struct sim_session *c = &m->session[i];
+
+		if (!c->token[0] || c->expires_ms <= now) {
+			if (!free_slot)
+				free_slot = c;
+			continue;
+		}
+		open++;
+		if (!oldest || c->expires_ms < oldest->expires_ms)
+			oldest = c;
+	}
+	if (free_slot && open < rest_session_limit(m))
+		return free_slot;
+	OPENSSL_cleanse(oldest->token, sizeof(oldest->token));
+	oldest->token[0] = '\0';
+	return oldest;
+}
+
 /* ---- handlers ---- */
 
 const char *sim_rest_state(const struct sim *s)
@@ -561,7 +658,7 @@ static void post_login(struct rest_req *q)
 	struct sim_failures *f = rest_failures(m, user, false);
 	const struct sim_account *a = NULL;
 	uint8_t hash[32], raw[SIM_TOKEN_BYTES];
-	struct sim_session *se = &m->session[0];
+	struct sim_session *se;
 	json_object *o;
 
 	if (f && f->locked_until_ms) {
@@ -598,17 +695,7 @@ static void post_login(struct rest_req *q)
 	}
 	if (f)
 		*f = (struct sim_failures){ 0 };
-	/* a free slot, else the session that expires first */
-	for (unsigned int i = 0; i < SIM_SESSIONS_MAX; i++) {
-		struct sim_session *c = &m->session[i];
-
-		if (!c->token[0] || c->expires_ms <= q->now) {
-			se = c;
-			break;
-		}
-		if (c->expires_ms < se->expires_ms)
-			se = c;
-	}
+	se = rest_session_slot(m, q->now);
 	if (RAND_bytes(raw, sizeof(raw)) != 1) {
 		rest_error(q->r, 500, "internal", "no random bytes for a token");
 		return;
@@ -1204,6 +1291,17 @@ int sim_rest_init(struct sim *s, char *err, size_t errlen)
 	json_object_object_add(m->allowlist, "entries", json_object_new_array());
 	m->syslog = json_object_new_object();
 	json_object_object_add(m->syslog, "remote", json_object_new_array());
+	/* the guide's defaults: SNTP off (3.1), DoS defense on (3.7); ten web
+	 * sessions and no login message are our model's */
+	m->sntp = json_object_new_object();
+	json_object_object_add(m->sntp, "enabled", json_object_new_boolean(false));
+	json_object_object_add(m->sntp, "servers", json_object_new_array());
+	m->dos_defense = json_object_new_object();
+	json_object_object_add(m->dos_defense, "enabled", json_object_new_boolean(true));
+	m->web_sessions = json_object_new_object();
+	json_object_object_add(m->web_sessions, "max_sessions", json_object_new_int(10));
+	m->login_message = json_object_new_object();
+	json_object_object_add(m->login_message, "text", json_object_new_string(""));
 	if (o->accounts && rest_read_accounts(m, o->accounts, err, errlen) < 0)
 		return -1;
 	return o->mgmt ? rest_certificate(s, o->listen, err, errlen) : 0;
@@ -1217,6 +1315,10 @@ void sim_rest_free(struct sim *s)
 	json_object_put(m->services);
 	json_object_put(m->allowlist);
 	json_object_put(m->syslog);
+	json_object_put(m->sntp);
+	json_object_put(m->dos_defense);
+	json_object_put(m->web_sessions);
+	json_object_put(m->login_message);
 	free(m->remote_ca);
 	free(m->cert_pem);
 	X509_free(m->cert);
@@ -1224,6 +1326,7 @@ void sim_rest_free(struct sim *s)
 	OPENSSL_cleanse(m->account, sizeof(m->account));
 	OPENSSL_cleanse(m->session, sizeof(m->session));
 	m->ipv4 = m->services = m->allowlist = m->syslog = NULL;
+	m->sntp = m->dos_defense = m->web_sessions = m->login_message = NULL;
 	m->remote_ca = m->cert_pem = NULL;
 	m->cert = NULL;
 	m->key = NULL;

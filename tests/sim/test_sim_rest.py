@@ -181,6 +181,26 @@ class Login(unittest.TestCase):
             self.assertEqual(u.request("GET", "serial/ports", token=token)[0], 401)
             self.assertEqual(u.request("POST", "auth/logout", token=token)[0], 401)
 
+    def test_web_session_limit(self):
+        """max_sessions open at most; a login beyond them ends the oldest."""
+        with Unit("--factory") as u:
+            first = u.setup()
+            st, b, _ = u.request("PUT", "security/web-sessions", {"max_sessions": 2},
+                                 token=first)
+            self.assertEqual(st, 200, b)
+            second = u.login()
+            self.assertEqual(u.ok(cmd="status")["management"]["sessions"], 2)
+            third = u.login()
+            self.assertEqual(u.request("GET", "serial/ports", token=first)[0], 401)
+            for t in (second, third):
+                self.assertEqual(u.request("GET", "serial/ports", token=t)[0], 200)
+            self.assertEqual(u.ok(cmd="status")["management"]["sessions"], 2)
+            # a logout frees its place: no one else is ended
+            self.assertEqual(u.request("POST", "auth/logout", token=third)[0], 204)
+            fourth = u.login()
+            for t in (second, fourth):
+                self.assertEqual(u.request("GET", "serial/ports", token=t)[0], 200)
+
     def test_operator_forbidden_on_admin_writes(self):
         path = accounts_file("# test accounts\nboss:boss-password:admin\n"
                              "op:op-password:operator\n")
@@ -201,7 +221,15 @@ class Login(unittest.TestCase):
                         ("PUT", "security/allowlist", {"enabled": True}),
                         ("PUT", "system/syslog", {"remote": []}),
                         ("POST", "security/remote-ca", {"pem": "x"}),
-                        ("GET", "security/services", None)):
+                        ("GET", "security/services", None),
+                        ("PUT", "system/sntp", {"enabled": True}),
+                        ("GET", "system/sntp", None),
+                        ("PUT", "security/dos-defense", {"enabled": False}),
+                        ("GET", "security/dos-defense", None),
+                        ("PUT", "security/web-sessions", {"max_sessions": 1}),
+                        ("GET", "security/web-sessions", None),
+                        ("PUT", "security/login-message", {"text": "x"}),
+                        ("GET", "security/login-message", None)):
                     st, b, _ = u.request(method, path_, body, token=op)
                     self.assertEqual((st, b["error"]), (403, "forbidden"), path_)
                 self.assertEqual(u.request("GET", "serial/ports/1", token=op)[1]["mode"],
@@ -315,6 +343,41 @@ class Inputs(unittest.TestCase):
                                                               "port": 0}]},
                     error="out_of_range")
         self.assertEqual(self.expect(200, "GET", "system/syslog")[0]["remote"][0]["tls"], True)
+
+    def test_guide_settings(self):
+        """SNTP, DoS defense, web sessions and the login message (the model's
+        additions): the guide's defaults, partial updates, bounds."""
+        self.assertEqual(self.expect(200, "GET", "system/sntp")[0],
+                         {"enabled": False, "servers": []})
+        servers = ["ntp.example.org", "192.0.2.1", "fd00::1"]
+        b, _ = self.expect(200, "PUT", "system/sntp", {"enabled": True, "servers": servers})
+        self.assertEqual(b, {"enabled": True, "servers": servers})
+        self.expect(422, "PUT", "system/sntp", {"servers": ["a b"]}, error="invalid_address")
+        self.expect(422, "PUT", "system/sntp", {"servers": [""]}, error="invalid_address")
+        self.expect(422, "PUT", "system/sntp", {"servers": [1]}, error="invalid_type")
+        self.expect(422, "PUT", "system/sntp", {"servers": ["x"] * 5}, error="too_many")
+        self.expect(400, "PUT", "system/sntp", {"servers": ["x\u0000y"]},
+                    error="control_character")
+        self.assertEqual(self.expect(200, "GET", "security/dos-defense")[0], {"enabled": True})
+        self.assertEqual(self.expect(200, "PUT", "security/dos-defense", {"enabled": False})[0],
+                         {"enabled": False})
+        self.expect(422, "PUT", "security/dos-defense", {"enabled": "no"}, error="invalid_type")
+        self.assertEqual(self.expect(200, "GET", "security/web-sessions")[0],
+                         {"max_sessions": 10})
+        self.assertEqual(self.expect(200, "PUT", "security/web-sessions", {"max_sessions": 4})[0],
+                         {"max_sessions": 4})
+        for n in (0, 11):
+            self.expect(422, "PUT", "security/web-sessions", {"max_sessions": n},
+                        error="out_of_range")
+        self.assertEqual(self.expect(200, "GET", "security/login-message")[0], {"text": ""})
+        b, _ = self.expect(200, "PUT", "security/login-message", {"text": "Authorised use only"})
+        self.assertEqual(b, {"text": "Authorised use only"})
+        self.expect(422, "PUT", "security/login-message", {"text": "x" * 257}, error="length")
+        self.expect(422, "PUT", "security/login-message", {}, error="missing_field")
+        self.expect(400, "PUT", "security/login-message", {"text": "a\u001b[2J"},
+                    error="control_character")
+        self.assertEqual(self.expect(200, "GET", "security/login-message")[0]["text"],
+                         "Authorised use only")
 
     def test_policy_and_lockout_settings(self):
         b, _ = self.expect(200, "GET", "security/password-policy")

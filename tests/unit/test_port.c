@@ -53,8 +53,9 @@ static struct {
 	/* proto_ops, by driver: [0] realcom, [1] rfc2217 */
 	struct {
 		unsigned int init, free, start, stop, tx, set_line, set_modem, set_break, flush,
-			     drain, keepalive, rx_resume;
+			     drain, keepalive, rx_resume, xchar;
 		uint32_t drain_ms, break_ms;
+		uint8_t xchar_last;
 	} proto[2];
 	int init_result;
 	unsigned int inits;		/* both drivers: the order of init and stop */
@@ -63,7 +64,8 @@ static struct {
 	struct serial_line start_line;	/* p->line when start ran */
 
 	/* backend_ops */
-	unsigned int opens, closes, links_up, links_down, tx_resumes, drained, discards;
+	unsigned int opens, closes, links_up, links_down, tx_resumes, drained, discards,
+		     lines_applied;
 	uint32_t drained_remaining;
 	size_t held;			/* bytes the tty holds, not yet taken */
 
@@ -293,6 +295,12 @@ static void fake_rx_resume(struct port *p)
 	fx.proto[fake_which(p)].rx_resume++;
 }
 
+static void fake_send_xchar(struct port *p, uint8_t ch)
+{
+	fx.proto[fake_which(p)].xchar++;
+	fx.proto[fake_which(p)].xchar_last = ch;
+}
+
 static void fake_tls_slot(struct port *p)
 {
 }
@@ -315,7 +323,7 @@ static void fake_describe_tls(struct port *p, char *out, size_t len)
 
 #define FAKE_PROTO(n) { .name = n, .init = fake_init, .free = fake_free, .start = fake_start, \
 	.stop = fake_stop, .tx = fake_tx, .set_line = fake_set_line, .set_modem = fake_set_modem, \
-	.set_break = fake_set_break, .flush = fake_flush, .rx_resume = fake_rx_resume, \
+	.send_xchar = fake_send_xchar, .set_break = fake_set_break, .flush = fake_flush, .rx_resume = fake_rx_resume, \
 	.tls_slot = fake_tls_slot, .drain = fake_drain, .keepalive = fake_keepalive, \
 	.describe_tls = fake_describe_tls }
 
@@ -370,6 +378,11 @@ static void fake_tx_resume(struct port *p)
 	fx.tx_resumes++;
 }
 
+static void fake_line_applied(struct port *p)
+{
+	fx.lines_applied++;
+}
+
 static size_t fake_discard(struct port *p)
 {
 	size_t n = fx.held;
@@ -383,6 +396,7 @@ static const struct backend_ops fake_backend = {
 	.name = "fake", .open = fake_open, .close = fake_close, .rx = fake_rx,
 	.modem = fake_modem, .line_event = fake_line_event, .link = fake_link,
 	.drained = fake_drained, .tx_resume = fake_tx_resume, .discard = fake_discard,
+	.line_applied = fake_line_applied,
 };
 
 static void log_catch(int level, const char *tty, const char *peer, const char *msg)
@@ -968,6 +982,50 @@ static void test_reconfigure_idle_stays_idle(void **state)
 	free_port(p);
 }
 
+/* --- what the device did with the line, and XON/XOFF ahead of data --- */
+
+static void test_line_applied(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p = port_up(&c);
+	struct serial_line in_effect;
+
+	p->line = (struct serial_line){ .baud = 4800, .data_bits = 8, .stop_bits = SERIAL_STOP_1,
+				       .modem = SERIAL_MODEM_DTR };
+	in_effect = p->line;
+	in_effect.baud = 9600;
+	in_effect.modem = 0;		/* the answer says nothing of DTR/RTS */
+	port_proto_line_applied(p, &in_effect);
+	assert_int_equal(fx.lines_applied, 1);
+	assert_int_equal(p->line.baud, 9600);
+	assert_int_equal(p->line.modem, SERIAL_MODEM_DTR);
+	/* the same answer again changes nothing: the tty is not told twice */
+	port_proto_line_applied(p, &in_effect);
+	assert_int_equal(fx.lines_applied, 1);
+	/* nor is an answer that is no line at all */
+	in_effect.data_bits = 3;
+	port_proto_line_applied(p, &in_effect);
+	assert_int_equal(fx.lines_applied, 1);
+	assert_int_equal(p->line.data_bits, 8);
+	port_shutdown(p);
+	free_port(p);
+}
+
+static void test_xchar_only_while_up(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p = port_up(&c);
+
+	port_app_xchar(p, 0x13);
+	assert_int_equal(fx.proto[0].xchar, 1);
+	assert_int_equal(fx.proto[0].xchar_last, 0x13);
+	fail_attempt(p);
+	port_app_xchar(p, 0x11);	/* no link: nothing to send it on */
+	assert_int_equal(fx.proto[0].xchar, 1);
+	port_shutdown(p);
+	free_port(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -989,6 +1047,8 @@ int main(void)
 		cmocka_unit_test_setup(test_reconfigure_failure_keeps_port, setup),
 		cmocka_unit_test_setup(test_reconfigure_while_closing, setup),
 		cmocka_unit_test_setup(test_reconfigure_idle_stays_idle, setup),
+		cmocka_unit_test_setup(test_line_applied, setup),
+		cmocka_unit_test_setup(test_xchar_only_while_up, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
