@@ -49,28 +49,50 @@ int dsu_fail(const char *host, const char *fmt, ...)
 	return 1;
 }
 
-/* An HTTP answer that is not the one wanted, in words a user can act on. */
+/*
+ * An HTTP answer that is not the one wanted, in words a user can act on.  A
+ * GET names itself: "GET /api/v1/...: 503 Service Unavailable: the unit's
+ * words", as does any status without words of its own here.
+ */
 int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user)
 {
+	const char *method = api_method(d->call), *path = api_path(d->call);
+	const char *words = api_status_text(status);
+	bool get = strcmp(method, "GET") == 0;
 	char why[300];
 
 	api_error_text(reply, why, sizeof(why));
 	switch (status) {
 	case 401:
+		if (get)
+			break;
 		return dsu_fail(d->host, "login refused: wrong user name or password for \"%s\"", user);
 	case 403:
-		return dsu_fail(d->host, "\"%s\" may not do this: it needs an administrator (%s)",
-				user, why);
+		return dsu_fail(d->host, "%s%s%s\"%s\" may not do this: it needs an administrator "
+				"(%s)", get ? method : "", get ? " " : "", get ? path : "", user, why);
 	case 409:
+		if (get)
+			break;
 		return dsu_fail(d->host, "already set up: the unit has an administrator (log in "
 				"with --user instead)");
 	case 422:
+		if (get)
+			break;
 		return dsu_fail(d->host, "the device refused the password: %s", why);
 	case 423:
 		return dsu_fail(d->host, "locked out after too many failed logins: try again in "
 				"%lld s", (long long)json_int(reply, F.retry_after, -1));
 	}
-	return dsu_fail(d->host, "HTTP %d: %s", status, why);
+	return dsu_fail(d->host, "%s %s: %d%s%s: %s", method, path, status, words[0] ? " " : "",
+			words, why);
+}
+
+int dsu_needs_setup(const struct dsu_dev *d, json_object *dev)
+{
+	if (strcmp(json_str(dev, F.state), "needs-setup") != 0)
+		return 0;
+	return dsu_fail(d->host, "a new unit, still waiting for its first administrator: create it "
+			"with  dsu setup %s --user NAME", d->host);
 }
 
 /* Connect with the trust of --fingerprint / known_devices / first use. */
@@ -220,7 +242,7 @@ static int cmd_info(int argc, char **argv)
 		goto out;
 	}
 	if (o.user) {
-		if (dsu_login(&d, o.user, o.password_file) < 0)
+		if (dsu_needs_setup(&d, dev) || dsu_login(&d, o.user, o.password_file) < 0)
 			goto out;
 		status = dsu_call(&d, API_PORTS, NULL, &ports);
 		if (status != 200 || !json_object_is_type(ports, json_type_array)) {

@@ -54,6 +54,7 @@ struct dsu_dev {
 	bool seen_set;			/* seen holds what the device showed */
 	uint8_t seen[TLS_FP_LEN];
 	bool mismatch;			/* the device showed another certificate */
+	enum api_call call;		/* the last one made, for messages */
 	char token[256];
 };
 
@@ -68,8 +69,11 @@ int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char
 int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
 	     char *err);
 
-/* The call's path, for messages. */
+/* The call's path and method, for messages. */
 const char *api_path(enum api_call call);
+const char *api_method(enum api_call call);
+/* "Service Unavailable" for 503; "" for a status without common words. */
+const char *api_status_text(int status);
 
 /* The device's own words for a refused call: "message (error)". */
 void api_error_text(json_object *reply, char *out, size_t len);
@@ -147,8 +151,10 @@ int dsu_map(int argc, char **argv);
 int dsu_open(struct dsu_dev *d, const char *host, const char *fingerprint, unsigned int timeout);
 /* One call, trust pinned after it: the HTTP status, or -1 (printed). */
 int dsu_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply);
-/* An unwanted HTTP answer in words a user can act on; returns 1. */
+/* An unwanted HTTP answer to the last call in words a user can act on; returns 1. */
 int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user);
+/* 1 (printed, pointing at dsu setup) when dev, GET /device's answer, is a new unit. */
+int dsu_needs_setup(const struct dsu_dev *d, json_object *dev);
 /* Log in as user with a password from the usual sources; 0 or -1 (printed). */
 int dsu_login(struct dsu_dev *d, const char *user, const char *password_file);
 void dsu_logout(struct dsu_dev *d);

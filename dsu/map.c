@@ -210,14 +210,35 @@ static struct section *conffile_tty(struct conffile *f, unsigned int tty)
 	return NULL;
 }
 
+/*
+ * What the unit calls itself goes into a comment, cut short: realcomd's
+ * parser (common/conf.c over libinih) takes lines of at most 198 characters, and a
+ * unit's name may be longer than ours (nportsim: 63).  Cut text ends in "...".
+ */
+#define MAP_NAME_SHOWN	64
+#define MAP_MODEL_SHOWN	32
+
+static void map_text(FILE *out, const char *s, int most)
+{
+	if ((int)strlen(s) <= most)
+		fputs(s, out);
+	else
+		fprintf(out, "%.*s...", most - 3, s);
+}
+
 static void map_section(FILE *out, const struct map_opts *o, const struct dsu_dev *d,
 			const char *host, json_object *dev, const struct map_port *mp)
 {
 	char fp[TLS_FP_STRLEN];
 
-	fprintf(out, "[ttyR%u]\n; dsu map: %s (%s, %s) port %u\nhost = %s\nport = %u\n"
-		"protocol = %s\n", mp->tty, json_str(dev, F.name), json_str(dev, F.model),
-		json_str(dev, F.mac), mp->port, host, mp->port, mp->protocol);
+	fprintf(out, "[ttyR%u]\n; dsu map: ", mp->tty);
+	map_text(out, json_str(dev, F.name), MAP_NAME_SHOWN);
+	fputs(" (", out);
+	map_text(out, json_str(dev, F.model), MAP_MODEL_SHOWN);
+	fputs(", ", out);
+	map_text(out, json_str(dev, F.mac), MAP_MODEL_SHOWN);
+	fprintf(out, ") port %u\nhost = %s\nport = %u\nprotocol = %s\n", mp->port, host, mp->port,
+		mp->protocol);
 	if (strcmp(mp->protocol, "realcom") == 0)
 		fprintf(out, "data_port = %u\ncommand_port = %u\n", mp->data_port, mp->command_port);
 	else
@@ -416,7 +437,15 @@ int dsu_map(int argc, char **argv)
 		dsu_fail(NULL, "%s", err);
 		goto out;
 	}
-	if (dsu_call(&d, API_DEVICE, NULL, &dev) != 200 || dsu_login(&d, c.user, c.password_file) < 0)
+	r = dsu_call(&d, API_DEVICE, NULL, &dev);
+	if (r != 200) {
+		if (r > 0)
+			dsu_refused(&d, r, dev, c.user);
+		r = 1;
+		goto out;
+	}
+	r = 1;
+	if (dsu_needs_setup(&d, dev) || dsu_login(&d, c.user, c.password_file) < 0)
 		goto out;
 	r = dsu_call(&d, API_PORTS, NULL, &ports);
 	if (r == 200 && !json_object_is_type(ports, json_type_array)) {

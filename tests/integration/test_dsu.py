@@ -16,12 +16,14 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from itlib import Certs, Realcomd, Unit, open_tty, read_n, wait_for, write_all  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
+REALCOMD = os.environ.get("REALCOMD", "realcomd")
 PASSWORD = "correct horse 1"
 
 
@@ -243,6 +245,145 @@ class Dsu(unittest.TestCase):
         self.assertIn("not a host name", r.stderr)
         self.dsu("info", want=2)
         self.dsu("frobnicate", want=2)
+
+    def test_map_on_a_new_unit_points_at_setup(self):
+        """A unit still waiting for its first account: map says so and names
+        the command that creates it, asks no password, writes nothing."""
+        u = self.unit("--factory")
+        conf = os.path.join(self.home, "realcom.conf")
+        # no password given: asking for one would fail differently
+        r = self.dsu("map", u.host, "--user", "admin", "--ports", "1", "--config", conf, want=1)
+        self.assertIn("waiting for its first administrator", r.stderr)
+        self.assertIn(f"dsu setup {u.host} --user NAME", r.stderr)
+        self.assertNotIn("wrong user name or password", r.stderr)
+        self.assertFalse(os.path.exists(conf))
+        self.assertEqual(self.state(u), "needs-setup")
+        r = self.dsu("info", u.host, "--user", "admin", want=1)
+        self.assertIn(f"dsu setup {u.host} --user NAME", r.stderr)
+
+    def test_error_status_is_printed(self):
+        """A GET answered with an error status: the call, the status and
+        the unit's own message (printable) on stderr, never a silent exit."""
+        busy = (503, '{"error":"busy","message":"restarting\\u001b[2J now"}')
+        answers = {
+            "/api/v1/device": busy,
+            "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
+            "/api/v1/auth/logout": (204, ""),
+        }
+        certs = Certs()
+        certs.setup()
+        srv = serve_impostor(certs, answers)
+        try:
+            host = f"127.0.0.1:{srv.server_address[1]}"
+            conf = os.path.join(self.home, "realcom.conf")
+            for args in (["info", host], ["map", host, "--user", "admin", "--ports", "1",
+                                          "--config", conf]):
+                r = self.dsu(*args, password=PASSWORD, want=1)
+                self.assertIn(f"dsu: {host}: GET /api/v1/device: 503 Service Unavailable: "
+                              "restarting?[2J now", r.stderr)
+            # a later GET, and an answer without JSON
+            answers["/api/v1/device"] = (200, '{"model":"NPort 6150-G2","serial":"S1",'
+                                              '"mac":"00:90:E8:00:00:01","firmware":"1.1",'
+                                              '"name":"x","ports":1,"state":"ready"}')
+            answers["/api/v1/serial/ports"] = (500, "<html>oops</html>")
+            r = self.dsu("info", host, "--user", "admin", password=PASSWORD, want=1)
+            self.assertIn(f"dsu: {host}: GET /api/v1/serial/ports: 500 Internal Server Error: "
+                          "no reason given", r.stderr)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+            certs.teardown()
+
+    def test_longest_names_make_valid_sections(self):
+        """The longest name and model nportsim allows, and far longer ones from
+        a unit we do not know the limits of: dsu map writes sections that
+        realcomd -t takes."""
+        u = self.unit("--factory", "--ports", "2", "--name", "N" * 63,
+                      "--model", "NPort 6150-G2 " + "M" * 17)
+        self.setup_unit(u)
+        conf = os.path.join(self.home, "realcom.conf")
+        self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+                 password=PASSWORD)
+        with open(conf) as f:
+            self.assertIn("N" * 63, f.read())
+        answers = {
+            "/api/v1/device": (200, '{"model":"' + "M" * 300 + '","serial":"S1",'
+                                    '"mac":"00:90:E8:00:00:01","firmware":"1.1","name":"'
+                                    + "L" * 1000 + '","ports":1,"state":"ready"}'),
+            "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
+            "/api/v1/auth/logout": (204, ""),
+            "/api/v1/serial/ports": (200, '[{"port":1,"mode":"realcom",'
+                                          '"connection":"unencrypted","data_port":950,'
+                                          '"command_port":966,"tcp_port":4001}]'),
+        }
+        certs = Certs()
+        certs.setup()
+        srv = serve_impostor(certs, answers)
+        try:
+            host = f"127.0.0.1:{srv.server_address[1]}"
+            # another file: the impostor is on 127.0.0.1 too
+            conf = os.path.join(self.home, "impostor.conf")
+            self.dsu("map", host, "--user", "admin", "--ports", "1", "--config", conf,
+                     password=PASSWORD)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+            certs.teardown()
+        with open(conf) as f:
+            text = f.read()
+        self.assertEqual(re.findall(r"^\[(\S+)\]$", text, re.M), ["global", "ttyR0"])
+        self.assertIn("; dsu map: " + "L" * 61 + "... (" + "M" * 29 + "..., 00:90:E8:00:00:01)",
+                      text)
+        for path in (os.path.join(self.home, "realcom.conf"), conf):
+            r = subprocess.run([REALCOMD, "-t", "-c", path], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_timeout_is_the_whole_wait(self):
+        """A listener that completes the TLS handshake and then never
+        answers: --timeout 2 ends the call within a bound, and says so."""
+        certs = Certs()
+        certs.setup()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certs.path("server.pem"), certs.path("server.key"))
+        held = []
+        stop = threading.Event()
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(4)
+        lsock.settimeout(0.1)
+
+        def silent():
+            for _ in range(600):                 # bounded: at most about 60 s
+                if stop.is_set():
+                    return
+                try:
+                    c, _ = lsock.accept()
+                except socket.timeout:
+                    continue
+                try:
+                    c.settimeout(5)
+                    held.append(ctx.wrap_socket(c, server_side=True))
+                except (OSError, ssl.SSLError):
+                    c.close()
+
+        t = threading.Thread(target=silent, daemon=True)
+        t.start()
+        try:
+            start = time.monotonic()
+            r = self.dsu("info", f"127.0.0.1:{lsock.getsockname()[1]}", "--timeout", "2",
+                         want=1)
+            took = time.monotonic() - start
+            self.assertIn("no answer within 2 s", r.stderr)
+            self.assertTrue(held, "the handshake was completed, the request not answered")
+            self.assertLess(took, 3.5, r.stderr)
+        finally:
+            stop.set()
+            t.join(5)
+            for c in held:
+                c.close()
+            lsock.close()
+            certs.teardown()
 
     def test_search_without_avahi_says_so(self):
         # no avahi-daemon in the root namespace, ever: dsu must say what is missing
