@@ -423,7 +423,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 					    SIM_PASSWORD_MAX);
 			break;
 		case O_NAME:
-			if (!*optarg || strlen(optarg) > 63)
+			if (!*optarg || strlen(optarg) > SIM_NAME_MAX)
 				usage_error("--name: 1 to 63 characters");
 			o->name = optarg;
 			break;
