@@ -42,6 +42,7 @@ static const struct {
 	[API_LOGIN] = { "POST", "/api/v1/auth/login", false },
 	[API_LOGOUT] = { "POST", "/api/v1/auth/logout", true },
 	[API_PORTS] = { "GET", "/api/v1/serial/ports", true },
+	[API_CONFIG] = { "GET", "/api/v1/system/config", true },
 };
 
 #define API_REPLY_MAX	(256 * 1024)

@@ -29,6 +29,9 @@ static const char usage[] =
 	"  map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
 	"      [--cert FILE --key FILE] [--first-tty N] [--config FILE]\n"
 	"                  write realcomd sections for the unit's ports and reload realcomd\n"
+	"  backup HOST... --user NAME [-o, --output FILE|DIR]\n"
+	"                  save each unit's configuration export (mode 0600), recorded\n"
+	"                  in $XDG_STATE_HOME/realcom/backups\n"
 	"\n"
 	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
 	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
@@ -336,6 +339,7 @@ static const struct {
 	{ "info", cmd_info },
 	{ "setup", cmd_setup },
 	{ "map", dsu_map },
+	{ "backup", dsu_backup },
 };
 
 int main(int argc, char **argv)

@@ -31,6 +31,7 @@ enum api_call {
 	API_LOGIN,		/* POST {username, password} -> {token, expires_in} */
 	API_LOGOUT,
 	API_PORTS,		/* GET: every serial port's mode and TCP ports */
+	API_CONFIG,		/* GET (admin): the configuration export */
 	API_CALLS
 };
 
@@ -123,7 +124,7 @@ int secret_get(const char *file, bool confirm, char out[DSU_PASSWORD_MAX], char 
 const char *secret_policy(const char *password);
 void secret_wipe(void *p, size_t n);
 
-/* ---- subcommands (dsu.c, search.c, map.c) ---- */
+/* ---- subcommands (dsu.c, search.c, map.c, backup.c, list.c) ---- */
 
 /* Options the HOST commands share. */
 struct dsu_common {
@@ -146,6 +147,13 @@ void dsu_common_opt(struct dsu_common *o, int c, const char *cmd_usage);
 
 int dsu_search(int argc, char **argv);
 int dsu_map(int argc, char **argv);
+int dsu_unmap(int argc, char **argv);
+int dsu_backup(int argc, char **argv);
+int dsu_list(int argc, char **argv);
+
+/* $XDG_STATE_HOME/realcom/backups or ~/.local/state/realcom/backups: one
+ * "MAC UNIX_SECONDS PATH" line per unit, its last backup (backup.c). */
+int backup_record_path(char *out, size_t len, char *err);
 
 /* Set d up for host with the trust of --fingerprint, known_devices or first use. */
 int dsu_open(struct dsu_dev *d, const char *host, const char *fingerprint, unsigned int timeout);

@@ -77,12 +77,12 @@ class Dsu(unittest.TestCase):
         self.units.append(u)
         return u
 
-    def dsu(self, *args, password=None, want=0):
-        env = {"HOME": self.home, "PATH": "/usr/bin:/bin"}
+    def dsu(self, *args, password=None, want=0, env=None, cwd=None):
+        env = {"HOME": self.home, "PATH": "/usr/bin:/bin", **(env or {})}
         if password is not None:
             env["DSU_PASSWORD"] = password
         r = subprocess.run([DSU, *args], capture_output=True, text=True, env=env, timeout=60,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, cwd=cwd)
         if want is not None:
             self.assertEqual(r.returncode, want, f"dsu {' '.join(args)}:\n{r.stdout}{r.stderr}")
         return r
@@ -384,6 +384,114 @@ class Dsu(unittest.TestCase):
                 c.close()
             lsock.close()
             certs.teardown()
+
+    def records(self, path=None):
+        """The backup record as {MAC: (seconds, path)}, and its lines."""
+        path = path or os.path.join(self.home, ".local/state/realcom/backups")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        out = {}
+        for line in lines:
+            if line and not line.startswith("#"):
+                mac, when, saved = line.split(" ", 2)
+                out[mac] = (int(when), saved)
+        return out, lines
+
+    def test_backup(self):
+        """One unit to a file, several to a directory named by MAC: each
+        file the export with the unit's identity and time, mode 0600 and
+        without a password; each recorded as the unit's last backup."""
+        a = self.unit("--factory", "--ports", "2")
+        b = self.unit("--factory", "--ports", "1")
+        for u in (a, b):
+            self.setup_unit(u)
+        token = a.login("admin", PASSWORD)
+        self.assertEqual(a.request("PUT", "security/services", {"snmp": True},
+                                   token=token)[0], 200)
+        mac_a, mac_b = (u.request("GET", "device")[1]["mac"] for u in (a, b))
+        # an older file with a wider mode is replaced, not reused
+        out = os.path.join(self.home, "a.json")
+        with open(out, "w") as f:
+            f.write("old")
+        os.chmod(out, 0o644)
+        before = int(time.time())
+        r = self.dsu("backup", a.host, "--user", "admin", "-o", out, password=PASSWORD)
+        self.assertEqual(r.stdout, f"{a.host}\t{mac_a}\t{out}\n")
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        with open(out) as f:
+            text = f.read()
+        self.assertNotIn(PASSWORD, text)
+        saved = json.loads(text)
+        self.assertEqual(saved["unit"]["mac"], mac_a)
+        self.assertEqual(saved["host"], a.host)
+        self.assertTrue(before <= saved["saved_at"] <= time.time())
+        self.assertEqual(saved["config"]["mac"], mac_a)
+        self.assertTrue(saved["config"]["settings"]["services"]["snmp"])
+        rec, _ = self.records()
+        self.assertEqual(rec, {mac_a: (saved["saved_at"], out)})
+        state = os.path.join(self.home, ".local/state/realcom/backups")
+        self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(state)).st_mode), 0o700)
+
+        # several units into a directory (relative: recorded absolute); another
+        # line in the record stays, each unit keeps one line
+        with open(state, "a") as f:
+            f.write("00:90:E8:00:00:99 1 /elsewhere/x.json\n")
+        os.mkdir(os.path.join(self.home, "saved"))
+        r = self.dsu("backup", a.host, b.host, "--user", "admin", "-o", "saved",
+                     password=PASSWORD, cwd=self.home)
+        self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
+        self.assertEqual(r.stderr, "", "quiet when not on a terminal")
+        rec, lines = self.records()
+        for mac in (mac_a, mac_b):
+            path = os.path.join(self.home, "saved", mac.replace(":", "-") + ".json")
+            self.assertEqual(rec[mac][1], path)
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+            with open(path) as f:
+                self.assertEqual(json.load(f)["unit"]["mac"], mac)
+        self.assertEqual(rec["00:90:E8:00:00:99"], (1, "/elsewhere/x.json"))
+        self.assertEqual(len(lines), 3, lines)
+
+        # $XDG_STATE_HOME wins over ~/.local/state
+        xdg = os.path.join(self.home, "xdg")
+        self.dsu("backup", b.host, "--user", "admin", "-o", out, password=PASSWORD,
+                 env={"XDG_STATE_HOME": xdg})
+        rec, _ = self.records(os.path.join(xdg, "realcom/backups"))
+        self.assertEqual(list(rec), [mac_b])
+
+    def test_backup_refusals(self):
+        """Usage, an operator, a new unit, an unreachable unit among others:
+        each said, nothing recorded for a unit not saved."""
+        accounts = os.path.join(self.home, "accounts")
+        with open(accounts, "w") as f:
+            f.write(f"admin:{PASSWORD}:admin\nop:{PASSWORD}:operator\n")
+        os.chmod(accounts, 0o600)
+        u = self.unit("--accounts", accounts)
+        new = self.unit("--factory")
+        out = os.path.join(self.home, "one.json")
+        r = self.dsu("backup", u.host, new.host, "--user", "admin", "-o", out, want=2)
+        self.assertIn("no such directory", r.stderr)
+        with open(out, "w"):
+            pass
+        r = self.dsu("backup", u.host, new.host, "--user", "admin", "-o", out, want=2)
+        self.assertIn("a directory", r.stderr)
+        self.dsu("backup", u.host, want=2)            # no --user
+        r = self.dsu("backup", u.host, "--user", "op", "-o", out, password=PASSWORD, want=1)
+        self.assertIn("GET /api/v1/system/config", r.stderr)
+        self.assertIn('"op" may not do this: it needs an administrator', r.stderr)
+        r = self.dsu("backup", new.host, "--user", "admin", "-o", out, password=PASSWORD,
+                     want=1)
+        self.assertIn("dsu setup", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.home, ".local/state/realcom/backups")))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = f"127.0.0.1:{s.getsockname()[1]}"
+        r = self.dsu("backup", closed, u.host, "--user", "admin", "-o", self.home,
+                     password=PASSWORD, want=1)
+        self.assertIn("unreachable", r.stderr)
+        self.assertIn("1 of 2 units not saved", r.stderr)
+        rec, _ = self.records()
+        self.assertEqual(list(rec), [u.request("GET", "device")[1]["mac"]])
 
     def test_search_without_avahi_says_so(self):
         # no avahi-daemon in the root namespace, ever: dsu must say what is missing
