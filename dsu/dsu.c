@@ -29,6 +29,10 @@ static const char usage[] =
 	"  map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
 	"      [--cert FILE --key FILE] [--first-tty N] [--config FILE]\n"
 	"                  write realcomd sections for the unit's ports and reload realcomd\n"
+	"  unmap TTY...|HOST... [--config FILE] [--yes]\n"
+	"                  remove realcomd sections (asked on a terminal) and reload realcomd\n"
+	"  list [--config FILE] [--json]\n"
+	"                  every mapped tty: unit, port, protocol, TLS pin, state in realcomd\n"
 	"  backup HOST... --user NAME [-o, --output FILE|DIR]\n"
 	"                  save each unit's configuration export (mode 0600), recorded\n"
 	"                  in $XDG_STATE_HOME/realcom/backups\n"
@@ -340,6 +344,8 @@ static const struct {
 	{ "setup", cmd_setup },
 	{ "map", dsu_map },
 	{ "backup", dsu_backup },
+	{ "list", dsu_list },
+	{ "unmap", dsu_unmap },
 };
 
 int main(int argc, char **argv)

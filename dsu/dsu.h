@@ -155,6 +155,11 @@ int dsu_list(int argc, char **argv);
  * "MAC UNIX_SECONDS PATH" line per unit, its last backup (backup.c). */
 int backup_record_path(char *out, size_t len, char *err);
 
+/* realcomd's control socket: the configuration's, else the default (list.c). */
+#define DSU_CONTROL_DEFAULT	"/run/realcom/control"
+struct realcom_config;
+void dsu_control_path(const struct realcom_config *cfg, char *out, size_t len);
+
 /* Set d up for host with the trust of --fingerprint, known_devices or first use. */
 int dsu_open(struct dsu_dev *d, const char *host, const char *fingerprint, unsigned int timeout);
 /* One call, trust pinned after it: the HTTP status, or -1 (printed). */

@@ -514,3 +514,238 @@ out:
 	free(f.text);
 	return r;
 }
+
+/* ---- dsu unmap ---- */
+
+static const char unmap_help[] =
+	"Usage: dsu unmap TTY...|HOST... [--config FILE] [--yes]\n"
+	"Remove the sections of the ttys named (ttyR3 or /dev/ttyR3), or of every port of\n"
+	"HOST, from FILE (default " MAP_DEFAULT "), keeping comments and other sections,\n"
+	"and reload realcomd.  Asks on a terminal; --yes goes ahead without one.\n";
+
+/* The line at pos: its end, and whether it is blank or a comment. */
+static size_t unmap_line(const struct conffile *f, size_t pos, size_t limit, bool *blank,
+			 bool *comment)
+{
+	size_t eol = pos + strcspn(f->text + pos, "\n");
+	const char *c = f->text + pos + strspn(f->text + pos, " \t\r");
+
+	*blank = c >= f->text + eol;
+	*comment = !*blank && (*c == ';' || *c == '#');
+	return eol < limit ? eol + 1 : limit;
+}
+
+/*
+ * Where section s's text ends for removal.  Comments right under its keys
+ * are its own; a block of comments after a blank line with no key after it
+ * leads into what follows (the next section's description) and stays.
+ */
+static size_t unmap_end(const struct conffile *f, const struct section *s)
+{
+	size_t pos = s->start, end = s->start;
+	bool gap = false, blank, comment;
+
+	while (pos < s->end) {
+		size_t next = unmap_line(f, pos, s->end, &blank, &comment);
+
+		if (comment && gap) {
+			size_t p = next;
+			bool key = false, b, c;
+
+			while (p < s->end && !key) {
+				size_t q = unmap_line(f, p, s->end, &b, &c);
+
+				key = !b && !c;
+				p = q;
+			}
+			if (!key)
+				break;
+		}
+		gap = blank || (gap && comment);
+		end = next;
+		pos = next;
+	}
+	return end;
+}
+
+/* The sections an argument names: a tty, or every one of a host.  How many. */
+static int unmap_match(struct conffile *f, const char *arg, bool drop[])
+{
+	char host[DSU_HOST_MAX], err[DSU_ERR_MAX];
+	const char *t = strncmp(arg, "/dev/", 5) == 0 ? arg + 5 : arg;
+	struct dsu_dev d;
+	unsigned int tty;
+	char end;
+	int n = 0;
+
+	if (sscanf(t, "ttyR%u%c", &tty, &end) == 1) {
+		for (size_t i = 0; i < f->n; i++)
+			if (f->sec[i].tty == tty) {
+				drop[i] = true;
+				n++;
+			}
+		return n;
+	}
+	if (dsu_dev_init(&d, arg, 1, err) < 0)
+		return -1;
+	/* as dsu map writes it: the name or address without brackets or :port */
+	snprintf(host, sizeof(host), "%s", d.key + (d.key[0] == '['));
+	host[strcspn(host, d.key[0] == '[' ? "]" : ":")] = '\0';
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->sec[i].host, host) == 0) {
+			drop[i] = true;
+			n++;
+		}
+	return n;
+}
+
+/* On a terminal, "y" goes ahead; elsewhere --yes must. */
+static bool unmap_confirm(size_t n)
+{
+	char answer[16];
+
+	if (!isatty(STDIN_FILENO)) {
+		dsu_fail(NULL, "not on a terminal: add --yes to remove %s", n == 1 ? "it" : "them");
+		return false;
+	}
+	fprintf(stderr, "Remove %zu section%s? [y/N] ", n, n == 1 ? "" : "s");
+	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
+						       strcmp(answer, "yes\n"))) {
+		fprintf(stderr, "dsu: nothing changed\n");
+		return false;
+	}
+	return true;
+}
+
+/* The file without the dropped sections, checked by realcomd's parser, renamed. */
+static int unmap_write(const char *config, const struct conffile *f, const bool drop[])
+{
+	char tmp[4200], err[CONF_ERR_MAX];
+	struct realcom_config *cfg;
+	size_t pos = 0;
+	FILE *out;
+	int fd, r;
+
+	snprintf(tmp, sizeof(tmp), "%s.dsu-%d", config, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
+	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return dsu_fail(NULL, "cannot write next to %s: %s", config, strerror(errno));
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		if (!drop[i])
+			continue;
+		fwrite(f->text + pos, 1, f->sec[i].start - pos, out);
+		pos = unmap_end(f, &f->sec[i]);
+	}
+	fwrite(f->text + pos, 1, f->len - pos, out);
+	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
+		fclose(out);
+		unlink(tmp);
+		return dsu_fail(NULL, "%s: %s", tmp, strerror(errno));
+	}
+	fclose(out);
+	cfg = malloc(sizeof(*cfg));
+	r = cfg ? config_load(tmp, cfg, err) : -1;
+	free(cfg);
+	if (r < 0 || rename(tmp, config) < 0) {
+		unlink(tmp);
+		return dsu_fail(NULL, "%s left unchanged: %s", config,
+				r < 0 ? (cfg ? err : "out of memory") : strerror(errno));
+	}
+	return 0;
+}
+
+/* Ask realcomd to reload; it not running is no error, only said. */
+static void unmap_reload(const char *config)
+{
+	struct realcom_config *cfg = malloc(sizeof(*cfg));
+	char err[CONF_ERR_MAX], path[256];
+	json_object *o;
+
+	dsu_control_path(cfg && config_load(config, cfg, err) == 0 ? cfg : NULL, path,
+			 sizeof(path));
+	free(cfg);
+	o = ctlsock_ask(path, "{\"cmd\":\"reload\"}\n", err, sizeof(err));
+	if (!o) {
+		fprintf(stderr, "dsu: realcomd is not running (%s): %s is written, nothing "
+			"reloaded\n", err, config);
+		return;
+	}
+	if (!json_object_get_boolean(json_object_object_get(o, "ok")))
+		fprintf(stderr, "dsu: realcomd reloaded with errors: %s\n", json_str(o, "error"));
+	else
+		fprintf(stderr, "dsu: realcomd reloaded\n");
+	json_object_put(o);
+}
+
+int dsu_unmap(int argc, char **argv)
+{
+	enum { O_CONFIG = O_FIRST_OPT, O_YES };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "yes", no_argument, NULL, O_YES },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = MAP_DEFAULT;
+	bool yes = false, drop[REALCOM_TTYS_MAX] = { false };
+	char err[DSU_ERR_MAX];
+	struct conffile f;
+	size_t n = 0;
+	int ch, r = 1;
+
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		if (ch == O_CONFIG) {
+			config = optarg;
+		} else if (ch == O_YES) {
+			yes = true;
+		} else {
+			fputs(unmap_help, ch == 'h' ? stdout : stderr);
+			return ch == 'h' ? 0 : 2;
+		}
+	}
+	if (optind == argc) {
+		fputs(unmap_help, stderr);
+		return 2;
+	}
+	if (conffile_read(&f, config, err) < 0)
+		return dsu_fail(NULL, "%s", err);
+	for (int i = optind; i < argc; i++) {
+		int m = unmap_match(&f, argv[i], drop);
+
+		if (m < 0) {
+			dsu_fail(NULL, "'%s': neither ttyR<N> nor a host", argv[i]);
+			goto out;
+		}
+		if (m == 0) {
+			dsu_fail(NULL, "nothing in %s maps %s", config, argv[i]);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < f.n; i++)
+		n += drop[i];
+	printf("Removing from %s:\n", config);
+	for (size_t i = 0; i < f.n; i++) {
+		size_t end = unmap_end(&f, &f.sec[i]);
+
+		for (size_t pos = f.sec[i].start; drop[i] && pos < end;) {
+			size_t eol = pos + strcspn(f.text + pos, "\n");
+
+			if (eol > end)
+				eol = end;
+			printf("- %.*s\n", (int)(eol - pos), f.text + pos);
+			pos = eol + 1;
+		}
+	}
+	if (!yes && !unmap_confirm(n))
+		goto out;
+	if (unmap_write(config, &f, drop))
+		goto out;
+	unmap_reload(config);
+	r = 0;
+out:
+	free(f.text);
+	return r;
+}

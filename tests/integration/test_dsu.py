@@ -493,6 +493,104 @@ class Dsu(unittest.TestCase):
         rec, _ = self.records()
         self.assertEqual(list(rec), [u.request("GET", "device")[1]["mac"]])
 
+    def test_list_and_unmap(self):
+        """dsu list shows what realcom.conf maps and realcomd's state; dsu
+        unmap removes sections by tty or host, keeping comments and other
+        sections, asks on a terminal, refuses without one unless --yes, and
+        reloads realcomd (or says it is not running)."""
+        u = self.unit("--factory", "--ports", "3")
+        self.setup_unit(u)
+        with Realcomd({}) as rc:
+            conf = rc.path("realcom.conf")
+            self.dsu("map", u.host, "--user", "admin", "--ports", "1-3", "--config", conf,
+                     password=PASSWORD)
+            with open(conf) as f:
+                text = f.read()
+            # a hand-written comment on ttyR1, and a unit dsu did not map
+            text = text.replace("[ttyR1]", "; ttyR1: the label printer\n[ttyR1]")
+            text += ("\n; the scale, by hand\n[ttyR7]\nhost = 192.0.2.77\nport = 2\n"
+                     "data_port = 951\ncommand_port = 967\n")
+            with open(conf, "w") as f:
+                f.write(text)
+            rc.ctl(cmd="reload")
+            wait_for(lambda: rc.port(7), "ttyR7 in realcomd")
+
+            r = self.dsu("list", "--config", conf)
+            rows = [line.split() for line in r.stdout.splitlines()]
+            self.assertEqual(rows[0], ["TTY", "HOST", "PORT", "PROTOCOL", "STATE", "TLS"])
+            self.assertEqual([row[:4] for row in rows[1:]],
+                             [["ttyR0", "127.0.0.1", "1", "realcom"],
+                              ["ttyR1", "127.0.0.1", "2", "realcom"],
+                              ["ttyR2", "127.0.0.1", "3", "realcom"],
+                              ["ttyR7", "192.0.2.77", "2", "realcom"]])
+            for row in rows[1:]:
+                self.assertEqual(row[4], rc.port(int(row[0][4:]))["state"])
+                self.assertEqual(row[5], "-")
+            listed = json.loads(self.dsu("list", "--config", conf, "--json").stdout)
+            self.assertEqual(listed[0]["path"], rc.tty(0))
+            self.assertEqual([e["tty"] for e in listed], ["ttyR0", "ttyR1", "ttyR2", "ttyR7"])
+
+            # no terminal, no --yes: refused, the file as it was
+            r = self.dsu("unmap", "ttyR0", "--config", conf, want=1)
+            self.assertIn("add --yes", r.stderr)
+            self.assertIn("- [ttyR0]", r.stdout)
+            with open(conf) as f:
+                self.assertEqual(f.read(), text)
+            # on a terminal: "n" changes nothing, "y" removes
+            for answer, want in ((b"n\n", 1), (b"y\n", 0)):
+                master, slave = os.openpty()
+                try:
+                    os.write(master, answer)
+                    p = subprocess.run([DSU, "unmap", "/dev/ttyR0", "--config", conf],
+                                       stdin=slave, capture_output=True, text=True,
+                                       timeout=60, env={"HOME": self.home})
+                finally:
+                    os.close(master)
+                    os.close(slave)
+                self.assertEqual(p.returncode, want, p.stderr)
+                self.assertIn("Remove 1 section? [y/N]", p.stderr)
+            self.assertIn("realcomd reloaded", p.stderr)
+            wait_for(lambda: rc.port(0) is None, "realcomd to drop ttyR0")
+            with open(conf) as f:
+                now = f.read()
+            self.assertNotIn("[ttyR0]", now)
+            self.assertIn("; ttyR1: the label printer\n[ttyR1]", now)
+            self.assertEqual(now, text[:text.index("[ttyR0]")] + text[text.index("; ttyR1"):])
+
+            # by host: every section of it, the other unit's stays
+            r = self.dsu("unmap", u.host, "--config", conf, "--yes")
+            self.assertIn("- [ttyR1]", r.stdout)
+            self.assertIn("- [ttyR2]", r.stdout)
+            wait_for(lambda: rc.port(1) is None and rc.port(2) is None, "ttyR1, ttyR2 gone")
+            with open(conf) as f:
+                now = f.read()
+            self.assertEqual(re.findall(r"^\[(\S+)\]$", now, re.M), ["global", "ttyR7"])
+            self.assertIn("; ttyR1: the label printer\n", now)
+            self.assertIn("; the scale, by hand\n[ttyR7]", now)
+            r = subprocess.run([REALCOMD, "-t", "-c", conf], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            for arg, why in (("ttyR0", "nothing in"), ("192.0.2.99", "maps 192.0.2.99"),
+                             ("bad host!", "neither ttyR<N> nor a host")):
+                r = self.dsu("unmap", arg, "--config", conf, "--yes", want=1)
+                self.assertIn(why, r.stderr)
+            with open(conf) as f:
+                self.assertEqual(f.read(), now)
+            self.dsu("unmap", "--config", conf, want=2)
+        # realcomd gone: list says so, unmap still writes and says nothing reloaded
+        conf = os.path.join(self.home, "realcom.conf")
+        with open(conf, "w") as f:
+            f.write(now.replace(f"control_socket = {rc.path('control')}",
+                                f"control_socket = {os.path.join(self.home, 'control')}"))
+        r = self.dsu("list", "--config", conf)
+        self.assertIn("realcomd not running", r.stderr)
+        self.assertIn("not running", r.stdout.splitlines()[1])
+        r = self.dsu("unmap", "ttyR7", "--config", conf, "--yes")
+        self.assertIn("realcomd is not running", r.stderr)
+        self.assertIn("nothing reloaded", r.stderr)
+        with open(conf) as f:
+            self.assertNotIn("[ttyR7]", f.read())
+
     def test_search_without_avahi_says_so(self):
         # no avahi-daemon in the root namespace, ever: dsu must say what is missing
         r = self.dsu("search", "--timeout", "1", want=1)
