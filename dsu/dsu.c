@@ -75,8 +75,9 @@ int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *u
 			break;
 		return dsu_fail(d->host, "login refused: wrong user name or password for \"%s\"", user);
 	case 403:
-		return dsu_fail(d->host, "%s%s%s\"%s\" may not do this: it needs an administrator "
-				"(%s)", get ? method : "", get ? " " : "", get ? path : "", user, why);
+		return dsu_fail(d->host, "%s%s%s%s\"%s\" may not do this: it needs an administrator "
+				"(%s)", get ? method : "", get ? " " : "", get ? path : "", get ? ": " : "",
+				user, why);
 	case 409:
 		if (get)
 			break;

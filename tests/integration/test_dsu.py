@@ -477,8 +477,8 @@ class Dsu(unittest.TestCase):
         self.assertIn("a directory", r.stderr)
         self.dsu("backup", u.host, want=2)            # no --user
         r = self.dsu("backup", u.host, "--user", "op", "-o", out, password=PASSWORD, want=1)
-        self.assertIn("GET /api/v1/system/config", r.stderr)
-        self.assertIn('"op" may not do this: it needs an administrator', r.stderr)
+        self.assertIn('GET /api/v1/system/config: "op" may not do this: it needs an '
+                      'administrator', r.stderr)
         r = self.dsu("backup", new.host, "--user", "admin", "-o", out, password=PASSWORD,
                      want=1)
         self.assertIn("dsu setup", r.stderr)
