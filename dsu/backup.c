@@ -61,21 +61,6 @@ static bool backup_mac(const char *in, char out[18])
 	return true;
 }
 
-/* mkdir -p for the parent directories of path, mode 0700. */
-static int backup_mkdirs(char *path, char *err)
-{
-	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			snprintf(err, DSU_ERR_MAX, "cannot create %.400s: %s", path, strerror(errno));
-			*s = '/';
-			return -1;
-		}
-		*s = '/';
-	}
-	return 0;
-}
-
 /* text into path through a new file of mode 0600 beside it and a rename. */
 static int backup_write(const char *path, const char *text, char *err)
 {
@@ -117,7 +102,7 @@ static int backup_record(const char *mac, time_t when, const char *saved, char *
 	int r;
 
 	if (!text || backup_record_path(path, sizeof(path), err) < 0 ||
-	    backup_mkdirs(path, err) < 0) {
+	    dsu_mkdirs(path, err) < 0) {
 		free(text);
 		return -1;
 	}

@@ -75,8 +75,7 @@ int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err)
 	return found;
 }
 
-/* mkdir -p for the parent directories of path, mode 0700. */
-static int known_mkdirs(char *path, char *err)
+int dsu_mkdirs(char *path, char *err)
 {
 	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
@@ -99,7 +98,7 @@ int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err)
 	char *k;
 	int fd;
 
-	if (known_path(path, sizeof(path), err) < 0 || known_mkdirs(path, err) < 0)
+	if (known_path(path, sizeof(path), err) < 0 || dsu_mkdirs(path, err) < 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

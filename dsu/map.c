@@ -21,7 +21,6 @@
 
 #define MAP_FILE_MAX	(1024 * 1024)
 #define MAP_DEFAULT	"/etc/realcom/realcom.conf"
-#define MAP_CONTROL	"/run/realcom/control"
 
 static const char help[] =
 	"Usage: dsu map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
@@ -252,23 +251,61 @@ static void map_section(FILE *out, const struct map_opts *o, const struct dsu_de
 	fputc('\n', out);
 }
 
+/* A new file beside config, of its mode, to be finished by conffile_commit(). */
+static FILE *conffile_create(const char *config, const struct conffile *f, char tmp[4200])
+{
+	FILE *out = NULL;
+	int fd;
+
+	snprintf(tmp, 4200, "%s.dsu-%d", config, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
+	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+		dsu_fail(NULL, "cannot write next to %s: %s", config, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return out;
+}
+
+/* Let realcomd's parser judge the new file, then put it in config's place. */
+static int conffile_commit(const char *config, FILE *out, const char *tmp)
+{
+	struct realcom_config *cfg;
+	char err[CONF_ERR_MAX];
+	int r;
+
+	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
+		fclose(out);
+		unlink(tmp);
+		return dsu_fail(NULL, "%s: %s", tmp, strerror(errno));
+	}
+	fclose(out);
+	cfg = malloc(sizeof(*cfg));
+	r = cfg ? config_load(tmp, cfg, err) : -1;
+	free(cfg);
+	if (r < 0) {
+		unlink(tmp);
+		return dsu_fail(NULL, "the new %s would not load, left unchanged: %s", config,
+				cfg ? err : "out of memory");
+	}
+	if (rename(tmp, config) < 0) {
+		unlink(tmp);
+		return dsu_fail(NULL, "cannot replace %s: %s", config, strerror(errno));
+	}
+	return 0;
+}
+
 /* Write the new file next to the old one, let realcomd's parser judge it, rename. */
 static int map_write(const struct map_opts *o, struct conffile *f, const struct dsu_dev *d,
 		     const char *host, json_object *dev, const struct map_port *mp, size_t n)
 {
-	char tmp[4200], err[CONF_ERR_MAX];
-	struct realcom_config *cfg;
+	char tmp[4200];
 	size_t pos = 0;
 	FILE *out;
-	int fd, r;
 
-	snprintf(tmp, sizeof(tmp), "%s.dsu-%d", o->config, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
-		return dsu_fail(NULL, "cannot write next to %s: %s", o->config, strerror(errno));
-	}
+	out = conffile_create(o->config, f, tmp);
+	if (!out)
+		return 1;
 	/* the file in order, each section we replace written where it was */
 	for (size_t i = 0; i < f->n; i++) {
 		const struct map_port *hit = NULL;
@@ -290,25 +327,7 @@ static int map_write(const struct map_opts *o, struct conffile *f, const struct 
 			map_section(out, o, d, host, dev, &mp[j]);
 			f->len = 0;	/* one blank line before the first only */
 		}
-	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
-		fclose(out);
-		unlink(tmp);
-		return dsu_fail(NULL, "%s: %s", tmp, strerror(errno));
-	}
-	fclose(out);
-	cfg = malloc(sizeof(*cfg));
-	r = cfg ? config_load(tmp, cfg, err) : -1;
-	free(cfg);
-	if (r < 0) {
-		unlink(tmp);
-		return dsu_fail(NULL, "the new %s would not load, left unchanged: %s", o->config,
-				cfg ? err : "out of memory");
-	}
-	if (rename(tmp, o->config) < 0) {
-		unlink(tmp);
-		return dsu_fail(NULL, "cannot replace %s: %s", o->config, strerror(errno));
-	}
-	return 0;
+	return conffile_commit(o->config, out, tmp);
 }
 
 /* Ask realcomd to reload and print where each tty is; realcomd down is no error. */
@@ -318,9 +337,8 @@ static void map_reload(const char *config, const struct map_port *mp, size_t n)
 	char err[CONF_ERR_MAX], path[256];
 	json_object *o = NULL, *ports;
 
-	snprintf(path, sizeof(path), "%s", MAP_CONTROL);
-	if (cfg && config_load(config, cfg, err) == 0 && cfg->control_socket[0])
-		snprintf(path, sizeof(path), "%s", cfg->control_socket);
+	dsu_control_path(cfg && config_load(config, cfg, err) == 0 ? cfg : NULL, path,
+			 sizeof(path));
 	free(cfg);
 	o = ctlsock_ask(path, "{\"cmd\":\"reload\"}\n", err, sizeof(err));
 	if (!o) {
@@ -620,19 +638,12 @@ static bool unmap_confirm(size_t n)
 /* The file without the dropped sections, checked by realcomd's parser, renamed. */
 static int unmap_write(const char *config, const struct conffile *f, const bool drop[])
 {
-	char tmp[4200], err[CONF_ERR_MAX];
-	struct realcom_config *cfg;
+	char tmp[4200];
 	size_t pos = 0;
-	FILE *out;
-	int fd, r;
+	FILE *out = conffile_create(config, f, tmp);
 
-	snprintf(tmp, sizeof(tmp), "%s.dsu-%d", config, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
-		return dsu_fail(NULL, "cannot write next to %s: %s", config, strerror(errno));
-	}
+	if (!out)
+		return 1;
 	for (size_t i = 0; i < f->n; i++) {
 		if (!drop[i])
 			continue;
@@ -640,21 +651,7 @@ static int unmap_write(const char *config, const struct conffile *f, const bool 
 		pos = unmap_end(f, &f->sec[i]);
 	}
 	fwrite(f->text + pos, 1, f->len - pos, out);
-	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
-		fclose(out);
-		unlink(tmp);
-		return dsu_fail(NULL, "%s: %s", tmp, strerror(errno));
-	}
-	fclose(out);
-	cfg = malloc(sizeof(*cfg));
-	r = cfg ? config_load(tmp, cfg, err) : -1;
-	free(cfg);
-	if (r < 0 || rename(tmp, config) < 0) {
-		unlink(tmp);
-		return dsu_fail(NULL, "%s left unchanged: %s", config,
-				r < 0 ? (cfg ? err : "out of memory") : strerror(errno));
-	}
-	return 0;
+	return conffile_commit(config, out, tmp);
 }
 
 /* Ask realcomd to reload; it not running is no error, only said. */
