@@ -57,6 +57,7 @@ static const struct {
 	[API_SNTP] = { "GET", "/api/v1/system/sntp", true },
 	[API_DOS_DEFENSE] = { "GET", "/api/v1/security/dos-defense", true },
 	[API_WEB_SESSIONS] = { "GET", "/api/v1/security/web-sessions", true },
+	[API_CONFIG] = { "GET", "/api/v1/system/config", true },
 };
 
 #define API_REPLY_MAX	(256 * 1024)
@@ -64,6 +65,33 @@ static const struct {
 const char *api_path(enum api_call call)
 {
 	return calls[call].path;
+}
+
+const char *api_method(enum api_call call)
+{
+	return calls[call].method;
+}
+
+/* RFC 9110's words for the statuses a unit may answer, so a status is shown
+ * as a user knows it; the unit's own reason phrase is not read. */
+const char *api_status_text(int status)
+{
+	static const struct {
+		int status;
+		const char *text;
+	} words[] = {
+		{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+		{ 404, "Not Found" }, { 405, "Method Not Allowed" }, { 408, "Request Timeout" },
+		{ 409, "Conflict" }, { 413, "Content Too Large" }, { 422, "Unprocessable Content" },
+		{ 423, "Locked" }, { 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+		{ 501, "Not Implemented" }, { 502, "Bad Gateway" }, { 503, "Service Unavailable" },
+		{ 504, "Gateway Timeout" },
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (words[i].status == status)
+			return words[i].text;
+	return "";
 }
 
 int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char *err)
@@ -228,6 +256,7 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 	CURL *curl;
 
 	*reply = NULL;
+	d->call = call;
 	curl = curl_easy_init();
 	if (!curl) {
 		snprintf(err, DSU_ERR_MAX, "cannot start libcurl");
@@ -248,8 +277,9 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdr);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");	/* a device on the LAN */
+	/* --timeout is the whole wait for this call: connection, TLS and answer */
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)d->timeout);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)d->timeout * 2);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)d->timeout);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "dsu/" REALCOM_VERSION);
 	/* Identity is the pinned certificate (api_verify), not a name or a CA. */

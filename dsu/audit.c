@@ -481,20 +481,6 @@ static enum audit_status check_certificate(struct audit_unit *u, json_object *a,
 
 /* ---- backup.recent: what dsu backup records ---- */
 
-/* $XDG_STATE_HOME/realcom/NAME, else ~/.local/state/realcom/NAME. */
-static int state_path(const char *name, char *out, size_t len)
-{
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-
-	if (xdg && xdg[0] == '/')
-		snprintf(out, len, "%s/realcom/%s", xdg, name);
-	else if (home && home[0] == '/')
-		snprintf(out, len, "%s/.local/state/realcom/%s", home, name);
-	else
-		return -1;
-	return 0;
-}
-
 /* One "MAC UNIX_SECONDS PATH" line: the time when it is for mac. */
 static bool backup_parse(const char *line, const char *mac, int64_t *when)
 {
@@ -555,7 +541,7 @@ static enum audit_status check_backup(struct audit_unit *u, json_object *dev, ch
 
 	if (!mac[0] || strlen(mac) > 32)
 		return missing(detail, API_DEVICE, "MAC address");
-	if (state_path("backups", path, sizeof(path)) < 0) {
+	if (dsu_state_path("backups", path, sizeof(path)) < 0) {
 		say(detail, "neither XDG_STATE_HOME nor HOME is set: nowhere to find dsu backup's "
 		    "records");
 		return AUDIT_UNKNOWN;
@@ -604,7 +590,7 @@ static enum audit_status check_pin(struct audit_unit *u, json_object *dev, char 
 		say(detail, "no certificate seen");
 		return AUDIT_UNKNOWN;
 	}
-	if (state_path("audited_certificates", path, sizeof(path)) < 0) {
+	if (dsu_state_path("audited_certificates", path, sizeof(path)) < 0) {
 		say(detail, "neither XDG_STATE_HOME nor HOME is set: nowhere to keep what the last "
 		    "audit saw");
 		return AUDIT_UNKNOWN;
@@ -780,7 +766,7 @@ static int audit_start(struct audit_unit *u, const char *host, const struct dsu_
 			snprintf(err, DSU_ERR_MAX, "GET %s: the answer is not a JSON object",
 				 api_path(API_DEVICE));
 		else
-			dsu_refused_text(status, dev, "", err, DSU_ERR_MAX);
+			dsu_refused_text(&u->d, status, dev, "", err, DSU_ERR_MAX);
 		json_object_put(dev);
 		return -1;
 	}

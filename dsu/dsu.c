@@ -33,6 +33,13 @@ static const char usage[] =
 	"  audit HOST... [--user NAME] [--json] [--junit FILE]\n"
 	"                  check units against the G2 hardening guide (exit 1: a check failed,\n"
 	"                  2: a unit could not be audited)\n"
+	"  unmap TTY...|HOST... [--config FILE] [--yes]\n"
+	"                  remove realcomd sections (asked on a terminal) and reload realcomd\n"
+	"  list [--config FILE] [--json]\n"
+	"                  every mapped tty: unit, port, protocol, TLS pin, state in realcomd\n"
+	"  backup HOST... --user NAME [-o, --output FILE|DIR]\n"
+	"                  save each unit's configuration export (mode 0600), recorded\n"
+	"                  in $XDG_STATE_HOME/realcom/backups\n"
 	"\n"
 	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
 	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
@@ -53,25 +60,40 @@ int dsu_fail(const char *host, const char *fmt, ...)
 	return 1;
 }
 
-/* An HTTP answer that is not the one wanted, in words a user can act on. */
-void dsu_refused_text(int status, json_object *reply, const char *user, char *out, size_t len)
+/*
+ * An HTTP answer to d's last call that is not the one wanted, in words a user
+ * can act on.  A GET names itself: "GET /api/v1/...: 503 Service Unavailable:
+ * the unit's words", as does any status without words of its own here.
+ */
+void dsu_refused_text(const struct dsu_dev *d, int status, json_object *reply, const char *user,
+		      char *out, size_t len)
 {
+	const char *method = api_method(d->call), *path = api_path(d->call);
+	const char *words = api_status_text(status);
+	bool get = strcmp(method, "GET") == 0;
 	char why[300];
 
 	api_error_text(reply, why, sizeof(why));
 	switch (status) {
 	case 401:
+		if (get)
+			break;
 		snprintf(out, len, "login refused: wrong user name or password for \"%s\"", user);
 		return;
 	case 403:
-		snprintf(out, len, "\"%s\" may not do this: it needs an administrator (%s)", user,
+		snprintf(out, len, "%s%s%s%s\"%s\" may not do this: it needs an administrator (%s)",
+			 get ? method : "", get ? " " : "", get ? path : "", get ? ": " : "", user,
 			 why);
 		return;
 	case 409:
+		if (get)
+			break;
 		snprintf(out, len, "already set up: the unit has an administrator (log in with "
 			 "--user instead)");
 		return;
 	case 422:
+		if (get)
+			break;
 		snprintf(out, len, "the device refused the password: %s", why);
 		return;
 	case 423:
@@ -79,15 +101,24 @@ void dsu_refused_text(int status, json_object *reply, const char *user, char *ou
 			 (long long)json_int(reply, F.retry_after, -1));
 		return;
 	}
-	snprintf(out, len, "HTTP %d: %s", status, why);
+	snprintf(out, len, "%s %s: %d%s%s: %s", method, path, status, words[0] ? " " : "", words,
+		 why);
 }
 
 int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user)
 {
 	char text[512];
 
-	dsu_refused_text(status, reply, user, text, sizeof(text));
+	dsu_refused_text(d, status, reply, user, text, sizeof(text));
 	return dsu_fail(d->host, "%s", text);
+}
+
+int dsu_needs_setup(const struct dsu_dev *d, json_object *dev)
+{
+	if (strcmp(json_str(dev, F.state), "needs-setup") != 0)
+		return 0;
+	return dsu_fail(d->host, "a new unit, still waiting for its first administrator: create it "
+			"with  dsu setup %s --user NAME", d->host);
 }
 
 /* Connect with the trust of --fingerprint / known_devices / first use. */
@@ -138,7 +169,7 @@ int dsu_login_with(struct dsu_dev *d, const char *user, const char *password, ch
 		if (status == 200)
 			snprintf(err, DSU_ERR_MAX, "the login answer carries no usable token");
 		else
-			dsu_refused_text(status, reply, user, err, DSU_ERR_MAX);
+			dsu_refused_text(d, status, reply, user, err, DSU_ERR_MAX);
 		json_object_put(reply);
 		return -1;
 	}
@@ -251,7 +282,7 @@ static int cmd_info(int argc, char **argv)
 		goto out;
 	}
 	if (o.user) {
-		if (dsu_login(&d, o.user, o.password_file) < 0)
+		if (dsu_needs_setup(&d, dev) || dsu_login(&d, o.user, o.password_file) < 0)
 			goto out;
 		status = dsu_call(&d, API_PORTS, NULL, &ports);
 		if (status != 200 || !json_object_is_type(ports, json_type_array)) {
@@ -348,6 +379,9 @@ static const struct cli_command commands[] = {
 	{ "setup", cmd_setup },
 	{ "map", dsu_map },
 	{ "audit", dsu_audit },
+	{ "backup", dsu_backup },
+	{ "list", dsu_list },
+	{ "unmap", dsu_unmap },
 };
 
 int main(int argc, char **argv)

@@ -41,6 +41,7 @@ enum api_call {
 	API_SNTP,		/* GET {enabled, servers: [..]} */
 	API_DOS_DEFENSE,	/* GET {enabled} */
 	API_WEB_SESSIONS,	/* GET {max_sessions} */
+	API_CONFIG,		/* GET (admin): the configuration export */
 	API_CALLS
 };
 
@@ -69,6 +70,7 @@ struct dsu_dev {
 	bool seen_set;			/* seen holds what the device showed */
 	uint8_t seen[TLS_FP_LEN];
 	bool mismatch;			/* the device showed another certificate */
+	enum api_call call;		/* the last one made, for messages */
 	char token[256];
 };
 
@@ -83,8 +85,11 @@ int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char
 int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
 	     char *err);
 
-/* The call's path, for messages. */
+/* The call's path and method, for messages. */
 const char *api_path(enum api_call call);
+const char *api_method(enum api_call call);
+/* "Service Unavailable" for 503; "" for a status without common words. */
+const char *api_status_text(int status);
 
 /* The device's own words for a refused call: "message (error)". */
 void api_error_text(json_object *reply, char *out, size_t len);
@@ -109,6 +114,8 @@ int64_t json_int(json_object *o, const char *key, int64_t dflt);
 int known_path(char *out, size_t len, char *err);
 /* The pin for key: 1 found, 0 not, -1 error. */
 int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err);
+/* mkdir -p for the parent directories of path, each mode 0700; 0 or -1 with err. */
+int dsu_mkdirs(char *path, char *err);
 /* Add or replace key's pin (file 0600, directory 0700). */
 int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err);
 /* The same in another file of that format (dsu audit's record); header
@@ -139,7 +146,7 @@ int secret_get(const char *file, bool confirm, char out[DSU_PASSWORD_MAX], char 
 const char *secret_policy(const char *password);
 void secret_wipe(void *p, size_t n);
 
-/* ---- subcommands (dsu.c, search.c, map.c) ---- */
+/* ---- subcommands (dsu.c, search.c, map.c, backup.c, list.c) ---- */
 
 /* Options the HOST commands share. */
 struct dsu_common {
@@ -163,19 +170,35 @@ void dsu_common_opt(struct dsu_common *o, int c, const char *cmd_usage);
 int dsu_search(int argc, char **argv);
 int dsu_map(int argc, char **argv);
 int dsu_audit(int argc, char **argv);
+int dsu_unmap(int argc, char **argv);
+int dsu_backup(int argc, char **argv);
+int dsu_list(int argc, char **argv);
+
+/* $XDG_STATE_HOME/realcom/NAME, else ~/.local/state/realcom/NAME; -1 when
+ * neither is set.  "backups" has one "MAC UNIX_SECONDS PATH" line per unit,
+ * its last backup (backup.c), which audit.c reads. */
+int dsu_state_path(const char *name, char *out, size_t len);
+
+/* realcomd's control socket: the configuration's, else the default (list.c). */
+#define DSU_CONTROL_DEFAULT	"/run/realcom/control"
+struct realcom_config;
+void dsu_control_path(const struct realcom_config *cfg, char *out, size_t len);
 
 /* Set d up for host with the trust of --fingerprint, known_devices or first use. */
 int dsu_open(struct dsu_dev *d, const char *host, const char *fingerprint, unsigned int timeout);
 /* One call, trust pinned after it: the HTTP status, or -1 (printed). */
 int dsu_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply);
-/* An unwanted HTTP answer in words a user can act on; returns 1. */
+/* An unwanted HTTP answer to the last call in words a user can act on; returns 1. */
 int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *user);
+/* 1 (printed, pointing at dsu setup) when dev, GET /device's answer, is a new unit. */
+int dsu_needs_setup(const struct dsu_dev *d, json_object *dev);
 /* Log in as user with a password from the usual sources; 0 or -1 (printed). */
 int dsu_login(struct dsu_dev *d, const char *user, const char *password_file);
 /* Log in with a password already read (secret_get()): 0, or -1 with err. */
 int dsu_login_with(struct dsu_dev *d, const char *user, const char *password, char *err);
 /* What dsu_refused() prints, into out. */
-void dsu_refused_text(int status, json_object *reply, const char *user, char *out, size_t len);
+void dsu_refused_text(const struct dsu_dev *d, int status, json_object *reply, const char *user,
+		      char *out, size_t len);
 void dsu_logout(struct dsu_dev *d);
 
 /* "dsu: HOST: why" on stderr; returns 1 for the caller's exit status. */

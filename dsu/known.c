@@ -82,8 +82,7 @@ int known_lookup_in(const char *path, const char *key, uint8_t fp[TLS_FP_LEN], c
 	return found;
 }
 
-/* mkdir -p for the parent directories of path, mode 0700. */
-static int known_mkdirs(char *path, char *err)
+int dsu_mkdirs(char *path, char *err)
 {
 	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
@@ -118,7 +117,7 @@ int known_store_in(const char *path_in, const char *header, const char *key,
 	int fd;
 
 	snprintf(path, sizeof(path), "%s", path_in);
-	if (known_mkdirs(path, err) < 0)
+	if (dsu_mkdirs(path, err) < 0)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -22,7 +22,6 @@
 
 #define MAP_FILE_MAX	(1024 * 1024)
 #define MAP_DEFAULT	"/etc/realcom/realcom.conf"
-#define MAP_CONTROL	"/run/realcom/control"
 
 static const char help[] =
 	"Usage: dsu map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
@@ -211,14 +210,35 @@ static struct section *conffile_tty(struct conffile *f, unsigned int tty)
 	return NULL;
 }
 
+/*
+ * What the unit calls itself goes into a comment, cut short: realcomd's
+ * parser (common/conf.c over libinih) takes lines of at most 198 characters, and a
+ * unit's name may be longer than ours (nportsim: 63).  Cut text ends in "...".
+ */
+#define MAP_NAME_SHOWN	64
+#define MAP_MODEL_SHOWN	32
+
+static void map_text(FILE *out, const char *s, int most)
+{
+	if ((int)strlen(s) <= most)
+		fputs(s, out);
+	else
+		fprintf(out, "%.*s...", most - 3, s);
+}
+
 static void map_section(FILE *out, const struct map_opts *o, const struct dsu_dev *d,
 			const char *host, json_object *dev, const struct map_port *mp)
 {
 	char fp[TLS_FP_STRLEN];
 
-	fprintf(out, "[ttyR%u]\n; dsu map: %s (%s, %s) port %u\nhost = %s\nport = %u\n"
-		"protocol = %s\n", mp->tty, json_str(dev, F.name), json_str(dev, F.model),
-		json_str(dev, F.mac), mp->port, host, mp->port, mp->protocol);
+	fprintf(out, "[ttyR%u]\n; dsu map: ", mp->tty);
+	map_text(out, json_str(dev, F.name), MAP_NAME_SHOWN);
+	fputs(" (", out);
+	map_text(out, json_str(dev, F.model), MAP_MODEL_SHOWN);
+	fputs(", ", out);
+	map_text(out, json_str(dev, F.mac), MAP_MODEL_SHOWN);
+	fprintf(out, ") port %u\nhost = %s\nport = %u\nprotocol = %s\n", mp->port, host, mp->port,
+		mp->protocol);
 	if (strcmp(mp->protocol, "realcom") == 0)
 		fprintf(out, "data_port = %u\ncommand_port = %u\n", mp->data_port, mp->command_port);
 	else
@@ -232,23 +252,61 @@ static void map_section(FILE *out, const struct map_opts *o, const struct dsu_de
 	fputc('\n', out);
 }
 
+/* A new file beside config, of its mode, to be finished by conffile_commit(). */
+static FILE *conffile_create(const char *config, const struct conffile *f, char tmp[4200])
+{
+	FILE *out = NULL;
+	int fd;
+
+	snprintf(tmp, 4200, "%s.dsu-%d", config, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
+	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+		dsu_fail(NULL, "cannot write next to %s: %s", config, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return out;
+}
+
+/* Let realcomd's parser judge the new file, then put it in config's place. */
+static int conffile_commit(const char *config, FILE *out, const char *tmp)
+{
+	struct realcom_config *cfg;
+	char err[CONF_ERR_MAX];
+	int r;
+
+	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
+		fclose(out);
+		unlink(tmp);
+		return dsu_fail(NULL, "%s: %s", tmp, strerror(errno));
+	}
+	fclose(out);
+	cfg = malloc(sizeof(*cfg));
+	r = cfg ? config_load(tmp, cfg, err) : -1;
+	free(cfg);
+	if (r < 0) {
+		unlink(tmp);
+		return dsu_fail(NULL, "the new %s would not load, left unchanged: %s", config,
+				cfg ? err : "out of memory");
+	}
+	if (rename(tmp, config) < 0) {
+		unlink(tmp);
+		return dsu_fail(NULL, "cannot replace %s: %s", config, strerror(errno));
+	}
+	return 0;
+}
+
 /* Write the new file next to the old one, let realcomd's parser judge it, rename. */
 static int map_write(const struct map_opts *o, struct conffile *f, const struct dsu_dev *d,
 		     const char *host, json_object *dev, const struct map_port *mp, size_t n)
 {
-	char tmp[4200], err[CONF_ERR_MAX];
-	struct realcom_config *cfg;
+	char tmp[4200];
 	size_t pos = 0;
 	FILE *out;
-	int fd, r;
 
-	snprintf(tmp, sizeof(tmp), "%s.dsu-%d", o->config, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
-		return dsu_fail(NULL, "cannot write next to %s: %s", o->config, strerror(errno));
-	}
+	out = conffile_create(o->config, f, tmp);
+	if (!out)
+		return 1;
 	/* the file in order, each section we replace written where it was */
 	for (size_t i = 0; i < f->n; i++) {
 		const struct map_port *hit = NULL;
@@ -270,25 +328,7 @@ static int map_write(const struct map_opts *o, struct conffile *f, const struct 
 			map_section(out, o, d, host, dev, &mp[j]);
 			f->len = 0;	/* one blank line before the first only */
 		}
-	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
-		fclose(out);
-		unlink(tmp);
-		return dsu_fail(NULL, "%s: %s", tmp, strerror(errno));
-	}
-	fclose(out);
-	cfg = malloc(sizeof(*cfg));
-	r = cfg ? config_load(tmp, cfg, err) : -1;
-	free(cfg);
-	if (r < 0) {
-		unlink(tmp);
-		return dsu_fail(NULL, "the new %s would not load, left unchanged: %s", o->config,
-				cfg ? err : "out of memory");
-	}
-	if (rename(tmp, o->config) < 0) {
-		unlink(tmp);
-		return dsu_fail(NULL, "cannot replace %s: %s", o->config, strerror(errno));
-	}
-	return 0;
+	return conffile_commit(o->config, out, tmp);
 }
 
 /* Ask realcomd to reload and print where each tty is; realcomd down is no error. */
@@ -298,9 +338,8 @@ static void map_reload(const char *config, const struct map_port *mp, size_t n)
 	char err[CONF_ERR_MAX], path[256];
 	json_object *o = NULL, *ports;
 
-	snprintf(path, sizeof(path), "%s", MAP_CONTROL);
-	if (cfg && config_load(config, cfg, err) == 0 && cfg->control_socket[0])
-		snprintf(path, sizeof(path), "%s", cfg->control_socket);
+	dsu_control_path(cfg && config_load(config, cfg, err) == 0 ? cfg : NULL, path,
+			 sizeof(path));
 	free(cfg);
 	o = ctlsock_ask(path, "{\"cmd\":\"reload\"}\n", err, sizeof(err));
 	if (!o) {
@@ -417,7 +456,15 @@ int dsu_map(int argc, char **argv)
 		dsu_fail(NULL, "%s", err);
 		goto out;
 	}
-	if (dsu_call(&d, API_DEVICE, NULL, &dev) != 200 || dsu_login(&d, c.user, c.password_file) < 0)
+	r = dsu_call(&d, API_DEVICE, NULL, &dev);
+	if (r != 200) {
+		if (r > 0)
+			dsu_refused(&d, r, dev, c.user);
+		r = 1;
+		goto out;
+	}
+	r = 1;
+	if (dsu_needs_setup(&d, dev) || dsu_login(&d, c.user, c.password_file) < 0)
 		goto out;
 	r = dsu_call(&d, API_PORTS, NULL, &ports);
 	if (r == 200 && !json_object_is_type(ports, json_type_array)) {
@@ -483,6 +530,220 @@ out:
 	dsu_logout(&d);
 	json_object_put(dev);
 	json_object_put(ports);
+	free(f.text);
+	return r;
+}
+
+/* ---- dsu unmap ---- */
+
+static const char unmap_help[] =
+	"Usage: dsu unmap TTY...|HOST... [--config FILE] [--yes]\n"
+	"Remove the sections of the ttys named (ttyR3 or /dev/ttyR3), or of every port of\n"
+	"HOST, from FILE (default " MAP_DEFAULT "), keeping comments and other sections,\n"
+	"and reload realcomd.  Asks on a terminal; --yes goes ahead without one.\n";
+
+/* The line at pos: its end, and whether it is blank or a comment. */
+static size_t unmap_line(const struct conffile *f, size_t pos, size_t limit, bool *blank,
+			 bool *comment)
+{
+	size_t eol = pos + strcspn(f->text + pos, "\n");
+	const char *c = f->text + pos + strspn(f->text + pos, " \t\r");
+
+	*blank = c >= f->text + eol;
+	*comment = !*blank && (*c == ';' || *c == '#');
+	return eol < limit ? eol + 1 : limit;
+}
+
+/*
+ * Where section s's text ends for removal.  Comments right under its keys
+ * are its own; a block of comments after a blank line with no key after it
+ * leads into what follows (the next section's description) and stays.
+ */
+static size_t unmap_end(const struct conffile *f, const struct section *s)
+{
+	size_t pos = s->start, end = s->start;
+	bool gap = false, blank, comment;
+
+	while (pos < s->end) {
+		size_t next = unmap_line(f, pos, s->end, &blank, &comment);
+
+		if (comment && gap) {
+			size_t p = next;
+			bool key = false, b, c;
+
+			while (p < s->end && !key) {
+				size_t q = unmap_line(f, p, s->end, &b, &c);
+
+				key = !b && !c;
+				p = q;
+			}
+			if (!key)
+				break;
+		}
+		gap = blank || (gap && comment);
+		end = next;
+		pos = next;
+	}
+	return end;
+}
+
+/* The sections an argument names: a tty, or every one of a host.  How many. */
+static int unmap_match(struct conffile *f, const char *arg, bool drop[])
+{
+	char host[DSU_HOST_MAX], err[DSU_ERR_MAX];
+	const char *t = strncmp(arg, "/dev/", 5) == 0 ? arg + 5 : arg;
+	struct dsu_dev d;
+	unsigned int tty;
+	char end;
+	int n = 0;
+
+	if (sscanf(t, "ttyR%u%c", &tty, &end) == 1) {
+		for (size_t i = 0; i < f->n; i++)
+			if (f->sec[i].tty == tty) {
+				drop[i] = true;
+				n++;
+			}
+		return n;
+	}
+	if (dsu_dev_init(&d, arg, 1, err) < 0)
+		return -1;
+	/* as dsu map writes it: the name or address without brackets or :port */
+	snprintf(host, sizeof(host), "%s", d.key + (d.key[0] == '['));
+	host[strcspn(host, d.key[0] == '[' ? "]" : ":")] = '\0';
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->sec[i].host, host) == 0) {
+			drop[i] = true;
+			n++;
+		}
+	return n;
+}
+
+/* On a terminal, "y" goes ahead; elsewhere --yes must. */
+static bool unmap_confirm(size_t n)
+{
+	char answer[16];
+
+	if (!isatty(STDIN_FILENO)) {
+		dsu_fail(NULL, "not on a terminal: add --yes to remove %s", n == 1 ? "it" : "them");
+		return false;
+	}
+	fprintf(stderr, "Remove %zu section%s? [y/N] ", n, n == 1 ? "" : "s");
+	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
+						       strcmp(answer, "yes\n"))) {
+		fprintf(stderr, "dsu: nothing changed\n");
+		return false;
+	}
+	return true;
+}
+
+/* The file without the dropped sections, checked by realcomd's parser, renamed. */
+static int unmap_write(const char *config, const struct conffile *f, const bool drop[])
+{
+	char tmp[4200];
+	size_t pos = 0;
+	FILE *out = conffile_create(config, f, tmp);
+
+	if (!out)
+		return 1;
+	for (size_t i = 0; i < f->n; i++) {
+		if (!drop[i])
+			continue;
+		fwrite(f->text + pos, 1, f->sec[i].start - pos, out);
+		pos = unmap_end(f, &f->sec[i]);
+	}
+	fwrite(f->text + pos, 1, f->len - pos, out);
+	return conffile_commit(config, out, tmp);
+}
+
+/* Ask realcomd to reload; it not running is no error, only said. */
+static void unmap_reload(const char *config)
+{
+	struct realcom_config *cfg = malloc(sizeof(*cfg));
+	char err[CONF_ERR_MAX], path[256];
+	json_object *o;
+
+	dsu_control_path(cfg && config_load(config, cfg, err) == 0 ? cfg : NULL, path,
+			 sizeof(path));
+	free(cfg);
+	o = ctlsock_ask(path, "{\"cmd\":\"reload\"}\n", err, sizeof(err));
+	if (!o) {
+		fprintf(stderr, "dsu: realcomd is not running (%s): %s is written, nothing "
+			"reloaded\n", err, config);
+		return;
+	}
+	if (!json_object_get_boolean(json_object_object_get(o, "ok")))
+		fprintf(stderr, "dsu: realcomd reloaded with errors: %s\n", json_str(o, "error"));
+	else
+		fprintf(stderr, "dsu: realcomd reloaded\n");
+	json_object_put(o);
+}
+
+int dsu_unmap(int argc, char **argv)
+{
+	enum { O_CONFIG = O_FIRST_OPT, O_YES };
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "yes", no_argument, NULL, O_YES },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = MAP_DEFAULT;
+	bool yes = false, drop[REALCOM_TTYS_MAX] = { false };
+	char err[DSU_ERR_MAX];
+	struct conffile f;
+	size_t n = 0;
+	int ch, r = 1;
+
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (ch == O_CONFIG) {
+			config = optarg;
+		} else if (ch == O_YES) {
+			yes = true;
+		} else if (ch == 'h') {
+			fputs(unmap_help, stdout);
+			return 0;
+		} else {
+			return cli_option_error(ch, argv, longopts);
+		}
+	}
+	if (optind == argc)
+		return cli_usage_error("missing TTY or HOST");
+	if (conffile_read(&f, config, err) < 0)
+		return dsu_fail(NULL, "%s", err);
+	for (int i = optind; i < argc; i++) {
+		int m = unmap_match(&f, argv[i], drop);
+
+		if (m < 0) {
+			dsu_fail(NULL, "'%s': neither ttyR<N> nor a host", argv[i]);
+			goto out;
+		}
+		if (m == 0) {
+			dsu_fail(NULL, "nothing in %s maps %s", config, argv[i]);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < f.n; i++)
+		n += drop[i];
+	printf("Removing from %s:\n", config);
+	for (size_t i = 0; i < f.n; i++) {
+		size_t end = unmap_end(&f, &f.sec[i]);
+
+		for (size_t pos = f.sec[i].start; drop[i] && pos < end;) {
+			size_t eol = pos + strcspn(f.text + pos, "\n");
+
+			if (eol > end)
+				eol = end;
+			printf("- %.*s\n", (int)(eol - pos), f.text + pos);
+			pos = eol + 1;
+		}
+	}
+	if (!yes && !unmap_confirm(n))
+		goto out;
+	if (unmap_write(config, &f, drop))
+		goto out;
+	unmap_reload(config);
+	r = 0;
+out:
 	free(f.text);
 	return r;
 }

@@ -16,12 +16,14 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from itlib import Certs, Realcomd, Unit, open_tty, read_n, wait_for, write_all  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
+REALCOMD = os.environ.get("REALCOMD", "realcomd")
 PASSWORD = "correct horse 1"
 
 
@@ -75,12 +77,12 @@ class Dsu(unittest.TestCase):
         self.units.append(u)
         return u
 
-    def dsu(self, *args, password=None, want=0):
-        env = {"HOME": self.home, "PATH": "/usr/bin:/bin"}
+    def dsu(self, *args, password=None, want=0, env=None, cwd=None):
+        env = {"HOME": self.home, "PATH": "/usr/bin:/bin", **(env or {})}
         if password is not None:
             env["DSU_PASSWORD"] = password
         r = subprocess.run([DSU, *args], capture_output=True, text=True, env=env, timeout=60,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, cwd=cwd)
         if want is not None:
             self.assertEqual(r.returncode, want, f"dsu {' '.join(args)}:\n{r.stdout}{r.stderr}")
         return r
@@ -243,6 +245,351 @@ class Dsu(unittest.TestCase):
         self.assertIn("not a host name", r.stderr)
         self.dsu("info", want=2)
         self.dsu("frobnicate", want=2)
+
+    def test_map_on_a_new_unit_points_at_setup(self):
+        """A unit still waiting for its first account: map says so and names
+        the command that creates it, asks no password, writes nothing."""
+        u = self.unit("--factory")
+        conf = os.path.join(self.home, "realcom.conf")
+        # no password given: asking for one would fail differently
+        r = self.dsu("map", u.host, "--user", "admin", "--ports", "1", "--config", conf, want=1)
+        self.assertIn("waiting for its first administrator", r.stderr)
+        self.assertIn(f"dsu setup {u.host} --user NAME", r.stderr)
+        self.assertNotIn("wrong user name or password", r.stderr)
+        self.assertFalse(os.path.exists(conf))
+        self.assertEqual(self.state(u), "needs-setup")
+        r = self.dsu("info", u.host, "--user", "admin", want=1)
+        self.assertIn(f"dsu setup {u.host} --user NAME", r.stderr)
+
+    def test_error_status_is_printed(self):
+        """A GET answered with an error status: the call, the status and
+        the unit's own message (printable) on stderr, never a silent exit."""
+        busy = (503, '{"error":"busy","message":"restarting\\u001b[2J now"}')
+        answers = {
+            "/api/v1/device": busy,
+            "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
+            "/api/v1/auth/logout": (204, ""),
+        }
+        certs = Certs()
+        certs.setup()
+        srv = serve_impostor(certs, answers)
+        try:
+            host = f"127.0.0.1:{srv.server_address[1]}"
+            conf = os.path.join(self.home, "realcom.conf")
+            for args in (["info", host], ["map", host, "--user", "admin", "--ports", "1",
+                                          "--config", conf]):
+                r = self.dsu(*args, password=PASSWORD, want=1)
+                self.assertIn(f"dsu: {host}: GET /api/v1/device: 503 Service Unavailable: "
+                              "restarting?[2J now", r.stderr)
+            # a later GET, and an answer without JSON
+            answers["/api/v1/device"] = (200, '{"model":"NPort 6150-G2","serial":"S1",'
+                                              '"mac":"00:90:E8:00:00:01","firmware":"1.1",'
+                                              '"name":"x","ports":1,"state":"ready"}')
+            answers["/api/v1/serial/ports"] = (500, "<html>oops</html>")
+            r = self.dsu("info", host, "--user", "admin", password=PASSWORD, want=1)
+            self.assertIn(f"dsu: {host}: GET /api/v1/serial/ports: 500 Internal Server Error: "
+                          "no reason given", r.stderr)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+            certs.teardown()
+
+    def test_longest_names_make_valid_sections(self):
+        """The longest name and model nportsim allows, and far longer ones from
+        a unit we do not know the limits of: dsu map writes sections that
+        realcomd -t takes."""
+        u = self.unit("--factory", "--ports", "2", "--name", "N" * 63,
+                      "--model", "NPort 6150-G2 " + "M" * 17)
+        self.setup_unit(u)
+        conf = os.path.join(self.home, "realcom.conf")
+        self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+                 password=PASSWORD)
+        with open(conf) as f:
+            self.assertIn("N" * 63, f.read())
+        answers = {
+            "/api/v1/device": (200, '{"model":"' + "M" * 300 + '","serial":"S1",'
+                                    '"mac":"00:90:E8:00:00:01","firmware":"1.1","name":"'
+                                    + "L" * 1000 + '","ports":1,"state":"ready"}'),
+            "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
+            "/api/v1/auth/logout": (204, ""),
+            "/api/v1/serial/ports": (200, '[{"port":1,"mode":"realcom",'
+                                          '"connection":"unencrypted","data_port":950,'
+                                          '"command_port":966,"tcp_port":4001}]'),
+        }
+        certs = Certs()
+        certs.setup()
+        srv = serve_impostor(certs, answers)
+        try:
+            host = f"127.0.0.1:{srv.server_address[1]}"
+            # another file: the impostor is on 127.0.0.1 too
+            conf = os.path.join(self.home, "impostor.conf")
+            self.dsu("map", host, "--user", "admin", "--ports", "1", "--config", conf,
+                     password=PASSWORD)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+            certs.teardown()
+        with open(conf) as f:
+            text = f.read()
+        self.assertEqual(re.findall(r"^\[(\S+)\]$", text, re.M), ["global", "ttyR0"])
+        self.assertIn("; dsu map: " + "L" * 61 + "... (" + "M" * 29 + "..., 00:90:E8:00:00:01)",
+                      text)
+        for path in (os.path.join(self.home, "realcom.conf"), conf):
+            r = subprocess.run([REALCOMD, "-t", "-c", path], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_timeout_is_the_whole_wait(self):
+        """A listener that completes the TLS handshake and then never
+        answers: --timeout 2 ends the call within a bound, and says so."""
+        certs = Certs()
+        certs.setup()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(certs.path("server.pem"), certs.path("server.key"))
+        held = []
+        stop = threading.Event()
+        lsock = socket.socket()
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(4)
+        lsock.settimeout(0.1)
+
+        def silent():
+            for _ in range(600):                 # bounded: at most about 60 s
+                if stop.is_set():
+                    return
+                try:
+                    c, _ = lsock.accept()
+                except socket.timeout:
+                    continue
+                try:
+                    c.settimeout(5)
+                    held.append(ctx.wrap_socket(c, server_side=True))
+                except (OSError, ssl.SSLError):
+                    c.close()
+
+        t = threading.Thread(target=silent, daemon=True)
+        t.start()
+        try:
+            start = time.monotonic()
+            r = self.dsu("info", f"127.0.0.1:{lsock.getsockname()[1]}", "--timeout", "2",
+                         want=1)
+            took = time.monotonic() - start
+            self.assertIn("no answer within 2 s", r.stderr)
+            self.assertTrue(held, "the handshake was completed, the request not answered")
+            self.assertLess(took, 3.5, r.stderr)
+        finally:
+            stop.set()
+            t.join(5)
+            for c in held:
+                c.close()
+            lsock.close()
+            certs.teardown()
+
+    def records(self, path=None):
+        """The backup record as {MAC: (seconds, path)}, and its lines."""
+        path = path or os.path.join(self.home, ".local/state/realcom/backups")
+        with open(path) as f:
+            lines = f.read().splitlines()
+        out = {}
+        for line in lines:
+            if line and not line.startswith("#"):
+                mac, when, saved = line.split(" ", 2)
+                out[mac] = (int(when), saved)
+        return out, lines
+
+    def test_backup(self):
+        """One unit to a file, several to a directory named by MAC: each
+        file the export with the unit's identity and time, mode 0600 and
+        without a password; each recorded as the unit's last backup."""
+        a = self.unit("--factory", "--ports", "2")
+        b = self.unit("--factory", "--ports", "1")
+        for u in (a, b):
+            self.setup_unit(u)
+        token = a.login("admin", PASSWORD)
+        self.assertEqual(a.request("PUT", "security/services", {"snmp": True},
+                                   token=token)[0], 200)
+        mac_a, mac_b = (u.request("GET", "device")[1]["mac"] for u in (a, b))
+        # an older file with a wider mode is replaced, not reused
+        out = os.path.join(self.home, "a.json")
+        with open(out, "w") as f:
+            f.write("old")
+        os.chmod(out, 0o644)
+        before = int(time.time())
+        r = self.dsu("backup", a.host, "--user", "admin", "-o", out, password=PASSWORD)
+        self.assertEqual(r.stdout, f"{a.host}\t{mac_a}\t{out}\n")
+        self.assertEqual(stat.S_IMODE(os.stat(out).st_mode), 0o600)
+        with open(out) as f:
+            text = f.read()
+        self.assertNotIn(PASSWORD, text)
+        saved = json.loads(text)
+        self.assertEqual(saved["unit"]["mac"], mac_a)
+        self.assertEqual(saved["host"], a.host)
+        self.assertTrue(before <= saved["saved_at"] <= time.time())
+        self.assertEqual(saved["config"]["mac"], mac_a)
+        self.assertTrue(saved["config"]["settings"]["services"]["snmp"])
+        rec, _ = self.records()
+        self.assertEqual(rec, {mac_a: (saved["saved_at"], out)})
+        state = os.path.join(self.home, ".local/state/realcom/backups")
+        self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(state)).st_mode), 0o700)
+
+        # several units into a directory (relative: recorded absolute); another
+        # line in the record stays, each unit keeps one line
+        with open(state, "a") as f:
+            f.write("00:90:E8:00:00:99 1 /elsewhere/x.json\n")
+        os.mkdir(os.path.join(self.home, "saved"))
+        r = self.dsu("backup", a.host, b.host, "--user", "admin", "-o", "saved",
+                     password=PASSWORD, cwd=self.home)
+        self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
+        self.assertEqual(r.stderr, "", "quiet when not on a terminal")
+        rec, lines = self.records()
+        for mac in (mac_a, mac_b):
+            path = os.path.join(self.home, "saved", mac.replace(":", "-") + ".json")
+            self.assertEqual(rec[mac][1], path)
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+            with open(path) as f:
+                self.assertEqual(json.load(f)["unit"]["mac"], mac)
+        self.assertEqual(rec["00:90:E8:00:00:99"], (1, "/elsewhere/x.json"))
+        self.assertEqual(len(lines), 3, lines)
+
+        # $XDG_STATE_HOME wins over ~/.local/state
+        xdg = os.path.join(self.home, "xdg")
+        self.dsu("backup", b.host, "--user", "admin", "-o", out, password=PASSWORD,
+                 env={"XDG_STATE_HOME": xdg})
+        rec, _ = self.records(os.path.join(xdg, "realcom/backups"))
+        self.assertEqual(list(rec), [mac_b])
+
+    def test_backup_refusals(self):
+        """Usage, an operator, a new unit, an unreachable unit among others:
+        each said, nothing recorded for a unit not saved."""
+        accounts = os.path.join(self.home, "accounts")
+        with open(accounts, "w") as f:
+            f.write(f"admin:{PASSWORD}:admin\nop:{PASSWORD}:operator\n")
+        os.chmod(accounts, 0o600)
+        u = self.unit("--accounts", accounts)
+        new = self.unit("--factory")
+        out = os.path.join(self.home, "one.json")
+        r = self.dsu("backup", u.host, new.host, "--user", "admin", "-o", out, want=2)
+        self.assertIn("no such directory", r.stderr)
+        with open(out, "w"):
+            pass
+        r = self.dsu("backup", u.host, new.host, "--user", "admin", "-o", out, want=2)
+        self.assertIn("a directory", r.stderr)
+        self.dsu("backup", u.host, want=2)            # no --user
+        r = self.dsu("backup", u.host, "--user", "op", "-o", out, password=PASSWORD, want=1)
+        self.assertIn('GET /api/v1/system/config: "op" may not do this: it needs an '
+                      'administrator', r.stderr)
+        r = self.dsu("backup", new.host, "--user", "admin", "-o", out, password=PASSWORD,
+                     want=1)
+        self.assertIn("dsu setup", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.home, ".local/state/realcom/backups")))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed = f"127.0.0.1:{s.getsockname()[1]}"
+        r = self.dsu("backup", closed, u.host, "--user", "admin", "-o", self.home,
+                     password=PASSWORD, want=1)
+        self.assertIn("unreachable", r.stderr)
+        self.assertIn("1 of 2 units not saved", r.stderr)
+        rec, _ = self.records()
+        self.assertEqual(list(rec), [u.request("GET", "device")[1]["mac"]])
+
+    def test_list_and_unmap(self):
+        """dsu list shows what realcom.conf maps and realcomd's state; dsu
+        unmap removes sections by tty or host, keeping comments and other
+        sections, asks on a terminal, refuses without one unless --yes, and
+        reloads realcomd (or says it is not running)."""
+        u = self.unit("--factory", "--ports", "3")
+        self.setup_unit(u)
+        with Realcomd({}) as rc:
+            conf = rc.path("realcom.conf")
+            self.dsu("map", u.host, "--user", "admin", "--ports", "1-3", "--config", conf,
+                     password=PASSWORD)
+            with open(conf) as f:
+                text = f.read()
+            # a hand-written comment on ttyR1, and a unit dsu did not map
+            text = text.replace("[ttyR1]", "; ttyR1: the label printer\n[ttyR1]")
+            text += ("\n; the scale, by hand\n[ttyR7]\nhost = 192.0.2.77\nport = 2\n"
+                     "data_port = 951\ncommand_port = 967\n")
+            with open(conf, "w") as f:
+                f.write(text)
+            rc.ctl(cmd="reload")
+            wait_for(lambda: rc.port(7), "ttyR7 in realcomd")
+
+            r = self.dsu("list", "--config", conf)
+            rows = [line.split() for line in r.stdout.splitlines()]
+            self.assertEqual(rows[0], ["TTY", "HOST", "PORT", "PROTOCOL", "STATE", "TLS"])
+            self.assertEqual([row[:4] for row in rows[1:]],
+                             [["ttyR0", "127.0.0.1", "1", "realcom"],
+                              ["ttyR1", "127.0.0.1", "2", "realcom"],
+                              ["ttyR2", "127.0.0.1", "3", "realcom"],
+                              ["ttyR7", "192.0.2.77", "2", "realcom"]])
+            for row in rows[1:]:
+                self.assertEqual(row[4], rc.port(int(row[0][4:]))["state"])
+                self.assertEqual(row[5], "-")
+            listed = json.loads(self.dsu("list", "--config", conf, "--json").stdout)
+            self.assertEqual(listed[0]["path"], rc.tty(0))
+            self.assertEqual([e["tty"] for e in listed], ["ttyR0", "ttyR1", "ttyR2", "ttyR7"])
+
+            # no terminal, no --yes: refused, the file as it was
+            r = self.dsu("unmap", "ttyR0", "--config", conf, want=1)
+            self.assertIn("add --yes", r.stderr)
+            self.assertIn("- [ttyR0]", r.stdout)
+            with open(conf) as f:
+                self.assertEqual(f.read(), text)
+            # on a terminal: "n" changes nothing, "y" removes
+            for answer, want in ((b"n\n", 1), (b"y\n", 0)):
+                master, slave = os.openpty()
+                try:
+                    os.write(master, answer)
+                    p = subprocess.run([DSU, "unmap", "/dev/ttyR0", "--config", conf],
+                                       stdin=slave, capture_output=True, text=True,
+                                       timeout=60, env={"HOME": self.home})
+                finally:
+                    os.close(master)
+                    os.close(slave)
+                self.assertEqual(p.returncode, want, p.stderr)
+                self.assertIn("Remove 1 section? [y/N]", p.stderr)
+            self.assertIn("realcomd reloaded", p.stderr)
+            wait_for(lambda: rc.port(0) is None, "realcomd to drop ttyR0")
+            with open(conf) as f:
+                now = f.read()
+            self.assertNotIn("[ttyR0]", now)
+            self.assertIn("; ttyR1: the label printer\n[ttyR1]", now)
+            self.assertEqual(now, text[:text.index("[ttyR0]")] + text[text.index("; ttyR1"):])
+
+            # by host: every section of it, the other unit's stays
+            r = self.dsu("unmap", u.host, "--config", conf, "--yes")
+            self.assertIn("- [ttyR1]", r.stdout)
+            self.assertIn("- [ttyR2]", r.stdout)
+            wait_for(lambda: rc.port(1) is None and rc.port(2) is None, "ttyR1, ttyR2 gone")
+            with open(conf) as f:
+                now = f.read()
+            self.assertEqual(re.findall(r"^\[(\S+)\]$", now, re.M), ["global", "ttyR7"])
+            self.assertIn("; ttyR1: the label printer\n", now)
+            self.assertIn("; the scale, by hand\n[ttyR7]", now)
+            r = subprocess.run([REALCOMD, "-t", "-c", conf], capture_output=True, text=True,
+                               timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            for arg, why in (("ttyR0", "nothing in"), ("192.0.2.99", "maps 192.0.2.99"),
+                             ("bad host!", "neither ttyR<N> nor a host")):
+                r = self.dsu("unmap", arg, "--config", conf, "--yes", want=1)
+                self.assertIn(why, r.stderr)
+            with open(conf) as f:
+                self.assertEqual(f.read(), now)
+            self.dsu("unmap", "--config", conf, want=2)
+        # realcomd gone: list says so, unmap still writes and says nothing reloaded
+        conf = os.path.join(self.home, "realcom.conf")
+        with open(conf, "w") as f:
+            f.write(now.replace(f"control_socket = {rc.path('control')}",
+                                f"control_socket = {os.path.join(self.home, 'control')}"))
+        r = self.dsu("list", "--config", conf)
+        self.assertIn("realcomd not running", r.stderr)
+        self.assertIn("not running", r.stdout.splitlines()[1])
+        r = self.dsu("unmap", "ttyR7", "--config", conf, "--yes")
+        self.assertIn("realcomd is not running", r.stderr)
+        self.assertIn("nothing reloaded", r.stderr)
+        with open(conf) as f:
+            self.assertNotIn("[ttyR7]", f.read())
 
     def test_search_without_avahi_says_so(self):
         # no avahi-daemon in the root namespace, ever: dsu must say what is missing

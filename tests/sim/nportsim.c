@@ -412,8 +412,8 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 					       SIM_PASSWORD_MAX);
 			break;
 		case O_NAME:
-			if (!*optarg || strlen(optarg) > 63)
-				cli_usage_exit("--name: 1 to 63 characters");
+			if (!*optarg || strlen(optarg) > SIM_NAME_MAX)
+				cli_usage_exit("--name: 1 to %d characters", SIM_NAME_MAX);
 			o->name = optarg;
 			break;
 		case O_MODEL:

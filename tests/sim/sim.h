@@ -28,6 +28,7 @@ struct MHD_Daemon;
 struct sim_mdns;
 
 #define SIM_PORTS_MAX		32
+#define SIM_NAME_MAX		63	/* the device name: our model's limit */
 #define SIM_LOG_MAX		512	/* commands kept per port */
 #define SIM_TXQ_SIZE		(64 * 1024)	/* the device's serial transmit buffer */
 #define SIM_NET_BUF		(64 * 1024)
@@ -94,7 +95,7 @@ struct sim_policy {
 
 struct sim_mgmt {
 	bool needs_setup;
-	char name[64], model[32], serial[32], mac[18];
+	char name[SIM_NAME_MAX + 1], model[32], serial[32], mac[18];
 	struct sim_account account[SIM_ACCOUNTS_MAX];
 	unsigned int accounts;
 	struct sim_session session[SIM_SESSIONS_MAX];

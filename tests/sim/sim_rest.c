@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -38,7 +39,8 @@ const char sim_mdns_service_type[] = "_nport._tcp";
 /* ---- request bodies: the fields each one may carry ---- */
 
 enum field_kind {
-	F_BOOL, F_UINT, F_STRING, F_ENUM, F_IPV4, F_IPV4_OR_EMPTY, F_ARRAY, F_PEM, F_HOSTS
+	F_BOOL, F_UINT, F_STRING, F_ENUM, F_IPV4, F_IPV4_OR_EMPTY, F_ARRAY, F_PEM, F_HOSTS,
+	F_OBJECT
 };
 
 struct rest_field {
@@ -47,7 +49,7 @@ struct rest_field {
 	bool required;
 	unsigned int min, max;		/* F_UINT: value; F_STRING: length; F_ARRAY, F_HOSTS: items */
 	const char *const *values;	/* F_ENUM, NULL-terminated */
-	const struct rest_field *items;	/* F_ARRAY: each item is an object of these */
+	const struct rest_field *items;	/* F_ARRAY: each item, F_OBJECT: it, an object of these */
 };
 
 static const char *const ipv4_modes[] = { "manual", "dhcp", NULL };
@@ -64,6 +66,8 @@ static const char *const port_connections[] = {
 #define IPV4(n, req)		{ .name = n, .kind = F_IPV4, .required = req }
 #define ARRAY(n, most, of)	{ .name = n, .kind = F_ARRAY, .max = most, .items = of }
 #define HOSTS(n, most)		{ .name = n, .kind = F_HOSTS, .max = most }
+#define OBJECT(n, of, req)	{ .name = n, .kind = F_OBJECT, .items = of, .required = req }
+#define TEXT(n, hi)		{ .name = n, .kind = F_STRING, .max = hi }
 #define END			{ .name = NULL }
 
 static const struct rest_field credentials_fields[] = {
@@ -120,6 +124,31 @@ static const struct rest_field remote_ca_fields[] = {
 	{ .name = "pem", .kind = F_PEM, .required = true, .min = 1, .max = REST_PEM_MAX }, END,
 };
 
+/*
+ * A configuration export (GET /system/config) as PUT takes it back: identity
+ * and time are there to be read, not applied; settings holds each settings
+ * route's body under its own name, and the port modes.  No accounts.
+ */
+static const struct rest_field port_config_fields[] = {
+	{ .name = "port", .kind = F_UINT, .required = true, .min = 1, .max = SIM_PORTS_MAX },
+	ENUM("mode", port_modes), ENUM("connection", port_connections), END,
+};
+static const struct rest_field settings_fields[] = {
+	{ .name = "name", .kind = F_STRING, .min = 1, .max = SIM_NAME_MAX },
+	OBJECT("network", ipv4_fields, false), OBJECT("services", services_fields, false),
+	OBJECT("password_policy", policy_fields, false),
+	OBJECT("login_lockout", lockout_fields, false),
+	OBJECT("allowlist", allowlist_fields, false), OBJECT("syslog", syslog_fields, false),
+	OBJECT("sntp", sntp_fields, false), OBJECT("dos_defense", dos_defense_fields, false),
+	OBJECT("web_sessions", web_sessions_fields, false),
+	OBJECT("login_message", login_message_fields, false),
+	ARRAY("serial_ports", SIM_PORTS_MAX, port_config_fields), END,
+};
+static const struct rest_field config_fields[] = {
+	STRING("model", 1, 64), TEXT("firmware", 32), TEXT("mac", 32), TEXT("serial", 64),
+	TEXT("exported_at", 64), OBJECT("settings", settings_fields, true), END,
+};
+
 /* ---- the routes ---- */
 
 enum rest_auth { AUTH_NONE, AUTH_TOKEN, AUTH_ADMIN };
@@ -150,7 +179,7 @@ struct rest_route {
 
 static rest_fn get_device, post_setup, post_login, post_logout, get_stored, put_stored, put_ipv4,
 	get_ports, get_port, put_port, get_policy, put_policy, get_lockout, put_lockout,
-	get_certificate, post_remote_ca;
+	get_certificate, post_remote_ca, get_config, put_config;
 static int rest_certificate(struct sim *s, const char *address, char *err, size_t errlen);
 
 /* Does the unit make its own certificate (no --cert/--key given)? */
@@ -199,6 +228,8 @@ static const struct rest_route routes[] = {
 	ROUTE("GET", "/security/login-message", AUTH_ADMIN, get_stored, STORED(login_message)),
 	ROUTE("PUT", "/security/login-message", AUTH_ADMIN, put_stored,
 	      BODY(login_message_fields), STORED(login_message)),
+	ROUTE("GET", "/system/config", AUTH_ADMIN, get_config),
+	ROUTE("PUT", "/system/config", AUTH_ADMIN, put_config, BODY(config_fields)),
 };
 
 /* ---- answers ---- */
@@ -360,6 +391,12 @@ static bool rest_fields_ok(json_object *obj, const struct rest_field *fields, co
 					   "address", where, key);
 				return false;
 			}
+			break;
+		case F_OBJECT:
+			if (!json_object_is_type(val, json_type_object))
+				goto type;
+			if (!rest_fields_ok(val, f->items, key, r))
+				return false;
 			break;
 		case F_ARRAY:
 			if (!json_object_is_type(val, json_type_array))
@@ -936,6 +973,158 @@ static void post_remote_ca(struct rest_req *q)
 	o = json_object_new_object();
 	json_object_object_add(o, "sha256", json_object_new_string(fps + 7));
 	rest_ok(q->r, 201, o);
+}
+
+/* ---- configuration export and import ---- */
+
+/* The settings routes an export carries, by their key in "settings". */
+static const struct rest_setting {
+	const char *name;
+	rest_fn *get, *put;
+	size_t store;			/* as the route's STORED(), or 0 */
+} rest_settings[] = {
+	{ "network", get_stored, put_ipv4, offsetof(struct sim_mgmt, ipv4) },
+	{ "services", get_stored, put_stored, offsetof(struct sim_mgmt, services) },
+	{ "password_policy", get_policy, put_policy, 0 },
+	{ "login_lockout", get_lockout, put_lockout, 0 },
+	{ "allowlist", get_stored, put_stored, offsetof(struct sim_mgmt, allowlist) },
+	{ "syslog", get_stored, put_stored, offsetof(struct sim_mgmt, syslog) },
+	{ "sntp", get_stored, put_stored, offsetof(struct sim_mgmt, sntp) },
+	{ "dos_defense", get_stored, put_stored, offsetof(struct sim_mgmt, dos_defense) },
+	{ "web_sessions", get_stored, put_stored, offsetof(struct sim_mgmt, web_sessions) },
+	{ "login_message", get_stored, put_stored, offsetof(struct sim_mgmt, login_message) },
+};
+
+/* Run one settings route's handler on body (NULL: its GET); its answer. */
+static json_object *rest_setting_call(struct rest_req *q, const struct rest_setting *st,
+				      rest_fn *fn, json_object *body, unsigned int *status)
+{
+	struct sim_response r = { 0 };
+	struct rest_req sub = *q;
+	json_object *out;
+
+	sub.r = &r;
+	sub.body = body;
+	sub.store = st->store ? (json_object **)((char *)q->m + st->store) : NULL;
+	fn(&sub);
+	*status = r.status;
+	out = r.body;
+	return out;
+}
+
+static void get_config(struct rest_req *q)
+{
+	json_object *o = json_object_new_object(), *set = json_object_new_object();
+	json_object *ports = json_object_new_array();
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	unsigned int st;
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	json_object_object_add(o, "model", json_object_new_string(q->m->model));
+	json_object_object_add(o, "firmware", json_object_new_string(REST_FIRMWARE));
+	json_object_object_add(o, "mac", json_object_new_string(q->m->mac));
+	json_object_object_add(o, "serial", json_object_new_string(q->m->serial));
+	json_object_object_add(o, "exported_at", json_object_new_string(when));
+	json_object_object_add(set, "name", json_object_new_string(q->m->name));
+	for (size_t i = 0; i < sizeof(rest_settings) / sizeof(rest_settings[0]); i++)
+		json_object_object_add(set, rest_settings[i].name,
+				       rest_setting_call(q, &rest_settings[i], rest_settings[i].get,
+							 NULL, &st));
+	for (unsigned int i = 0; i < q->s->opt.ports; i++) {
+		const struct sim_port *p = &q->s->port[i];
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "port", json_object_new_int((int)p->n));
+		json_object_object_add(e, "mode", json_object_new_string(rest_port_mode(p)));
+		json_object_object_add(e, "connection",
+				       json_object_new_string(rest_port_connection(p)));
+		json_object_array_add(ports, e);
+	}
+	json_object_object_add(set, "serial_ports", ports);
+	json_object_object_add(o, "settings", set);
+	rest_ok(q->r, 200, o);
+}
+
+/* The ports of an import this unit has, in modes it can take; false with r filled. */
+static bool rest_config_ports_ok(struct rest_req *q, json_object *ports)
+{
+	for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
+		json_object *e = json_object_array_get_idx(ports, i);
+		unsigned int n = 0;
+
+		rest_uint(e, "port", &n);
+		if (n > q->s->opt.ports) {
+			rest_error(q->r, 422, "out_of_range", "settings: serial_ports: the unit has "
+				   "no port %u", n);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Import: the model must match; identity (MAC, serial) is never taken from
+ * the file, the address only when "network" is there.  Each setting goes
+ * through its own route's handler, the port modes last; the first refusal
+ * stops the import with that route's answer.
+ */
+static void put_config(struct rest_req *q)
+{
+	const char *model = rest_str(q->body, "model");
+	json_object *set, *v, *ports = NULL;
+	unsigned int st;
+
+	json_object_object_get_ex(q->body, "settings", &set);
+	if (strcmp(model, q->m->model) != 0) {
+		rest_error(q->r, 422, "wrong_model", "model: an export of \"%.64s\" does not fit "
+			   "this \"%s\"", model, q->m->model);
+		return;
+	}
+	json_object_object_get_ex(set, "serial_ports", &ports);
+	if (!rest_config_ports_ok(q, ports))
+		return;
+	if (json_object_object_get_ex(set, "name", &v))
+		snprintf(q->m->name, sizeof(q->m->name), "%s", json_object_get_string(v));
+	for (size_t i = 0; i < sizeof(rest_settings) / sizeof(rest_settings[0]); i++) {
+		const struct rest_setting *rs = &rest_settings[i];
+		json_object *answer;
+
+		if (!json_object_object_get_ex(set, rs->name, &v))
+			continue;
+		answer = rest_setting_call(q, rs, rs->put, v, &st);
+		if (st >= 300) {
+			rest_ok(q->r, st, answer);
+			return;
+		}
+		json_object_put(answer);
+	}
+	for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
+		json_object *e = json_object_array_get_idx(ports, i), *one = json_object_new_object();
+		const struct sim_port *p;
+		struct rest_req sub = *q;
+		unsigned int n = 0;
+		bool same;
+
+		rest_uint(e, "port", &n);
+		p = &q->s->port[n - 1];
+		/* a port is reconfigured (and its host dropped) only when it changes */
+		same = (!rest_str(e, "mode") || !strcmp(rest_str(e, "mode"), rest_port_mode(p))) &&
+		       (!rest_str(e, "connection") ||
+			!strcmp(rest_str(e, "connection"), rest_port_connection(p)));
+		json_object_object_foreach(e, key, val)
+			if (strcmp(key, "port") != 0)
+				json_object_object_add(one, key, json_object_get(val));
+		sub.body = one;
+		sub.port = n;
+		if (!same)
+			put_port(&sub);
+		json_object_put(one);
+		if (!same && q->r->status >= 300)
+			return;
+	}
+	rest_ok(q->r, 204, NULL);
 }
 
 /* ---- routing ---- */

@@ -448,6 +448,83 @@ class Ports(unittest.TestCase):
             self.assertEqual(put(1, {"mode": "serial"})[0], 422)
 
 
+class Config(unittest.TestCase):
+    """GET/PUT /system/config: an export carries identity, time and every
+    setting but no account; an import applies settings, never identity, and
+    refuses another model."""
+
+    def test_export_and_import(self):
+        path = accounts_file("boss:boss-password:admin\nop:op-password:operator\n")
+        try:
+            with Unit("--accounts", path, ports=2) as u:
+                boss = u.login("boss", "boss-password")
+                st, b, _ = u.request("PUT", "security/services", {"snmp": True}, token=boss)
+                self.assertEqual(st, 200, b)
+                st, b, _ = u.request("PUT", "serial/ports/2", {"mode": "disabled"}, token=boss)
+                self.assertEqual(st, 200, b)
+                st, exp, r = u.request("GET", "system/config", token=boss)
+                self.assertEqual(st, 200, exp)
+                dev = u.request("GET", "device")[1]
+                self.assertEqual((exp["model"], exp["mac"], exp["serial"], exp["firmware"]),
+                                 (dev["model"], dev["mac"], dev["serial"], dev["firmware"]))
+                self.assertRegex(exp["exported_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+                settings = exp["settings"]
+                self.assertEqual(set(settings), {"name", "network", "services",
+                                                 "password_policy", "login_lockout",
+                                                 "allowlist", "syslog", "serial_ports"})
+                self.assertTrue(settings["services"]["snmp"])
+                self.assertEqual([(p["port"], p["mode"]) for p in settings["serial_ports"]],
+                                 [(1, "realcom"), (2, "disabled")])
+                text = json.dumps(exp)
+                for secret in ("boss-password", "op-password", "boss", "\"op\""):
+                    self.assertNotIn(secret, text)
+                op = u.login("op", "op-password")
+                self.assertEqual(u.request("GET", "system/config", token=op)[0], 403)
+                self.assertEqual(u.request("PUT", "system/config", exp, token=op)[0], 403)
+
+                # changed on the unit, then the export put back: as exported again
+                for path_, body in (("security/services", {"snmp": False}),
+                                    ("serial/ports/2", {"mode": "realcom"}),
+                                    ("security/password-policy", {"min_length": 12})):
+                    self.assertEqual(u.request("PUT", path_, body, token=boss)[0], 200)
+                imp = dict(exp, mac="00:90:E8:FF:FF:FF", serial="OTHER")
+                imp["settings"] = dict(settings, name="renamed")
+                st, b, _ = u.request("PUT", "system/config", imp, token=boss)
+                self.assertEqual(st, 204, b)
+                now = u.request("GET", "system/config", token=boss)[1]
+                self.assertEqual(dict(now["settings"], name=None),
+                                 dict(settings, name=None))
+                self.assertEqual(now["settings"]["name"], "renamed")
+                self.assertEqual((now["mac"], now["serial"]), (exp["mac"], exp["serial"]))
+                self.assertTrue(u.refuses(u.data_port(2)))
+                # only what is there is applied
+                st, b, _ = u.request("PUT", "system/config",
+                                     {"model": exp["model"], "settings": {"services":
+                                                                          {"wins": True}}},
+                                     token=boss)
+                self.assertEqual(st, 204, b)
+                after = u.request("GET", "system/config", token=boss)[1]["settings"]
+                self.assertEqual(after["services"], dict(settings["services"], wins=True))
+                self.assertEqual(after["network"], settings["network"])
+
+                # refusals: another model, bad settings, a port the unit lacks
+                for body, code in (
+                        (dict(exp, model="NPort 6650-G2"), "wrong_model"),
+                        ({"model": exp["model"], "settings": {"services": {"x": 1}}},
+                         "unknown_field"),
+                        ({"model": exp["model"], "settings": {"serial_ports": [
+                            {"port": 3, "mode": "disabled"}]}}, "out_of_range"),
+                        ({"model": exp["model"]}, "missing_field"),
+                        ({"model": exp["model"], "settings": {"accounts": []}},
+                         "unknown_field")):
+                    st, b, _ = u.request("PUT", "system/config", body, token=boss)
+                    self.assertEqual((st, b["error"]), (422, code), body)
+                self.assertNotIn("x", u.request("GET", "security/services",
+                                                token=boss)[1])
+        finally:
+            os.unlink(path)
+
+
 def served(port):
     """The SHA-256 of the certificate a TLS server on 127.0.0.1:port shows,
     as the API writes it ("AB:CD:...")."""
