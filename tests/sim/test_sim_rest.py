@@ -462,6 +462,9 @@ class Config(unittest.TestCase):
                 self.assertEqual(st, 200, b)
                 st, b, _ = u.request("PUT", "serial/ports/2", {"mode": "disabled"}, token=boss)
                 self.assertEqual(st, 200, b)
+                st, b, _ = u.request("PUT", "system/sntp",
+                                     {"enabled": True, "servers": ["192.0.2.123"]}, token=boss)
+                self.assertEqual(st, 200, b)
                 st, exp, r = u.request("GET", "system/config", token=boss)
                 self.assertEqual(st, 200, exp)
                 dev = u.request("GET", "device")[1]
@@ -471,7 +474,10 @@ class Config(unittest.TestCase):
                 settings = exp["settings"]
                 self.assertEqual(set(settings), {"name", "network", "services",
                                                  "password_policy", "login_lockout",
-                                                 "allowlist", "syslog", "serial_ports"})
+                                                 "allowlist", "syslog", "sntp", "dos_defense",
+                                                 "web_sessions", "login_message",
+                                                 "serial_ports"})
+                self.assertEqual(settings["sntp"], {"enabled": True, "servers": ["192.0.2.123"]})
                 self.assertTrue(settings["services"]["snmp"])
                 self.assertEqual([(p["port"], p["mode"]) for p in settings["serial_ports"]],
                                  [(1, "realcom"), (2, "disabled")])
@@ -485,6 +491,8 @@ class Config(unittest.TestCase):
                 # changed on the unit, then the export put back: as exported again
                 for path_, body in (("security/services", {"snmp": False}),
                                     ("serial/ports/2", {"mode": "realcom"}),
+                                    ("system/sntp", {"enabled": False, "servers": []}),
+                                    ("security/login-message", {"text": "changed"}),
                                     ("security/password-policy", {"min_length": 12})):
                     self.assertEqual(u.request("PUT", path_, body, token=boss)[0], 200)
                 imp = dict(exp, mac="00:90:E8:FF:FF:FF", serial="OTHER")
