@@ -35,6 +35,7 @@ struct pty {
 	bool rx_blocked;	/* the pty was full: waiting for EPOLLOUT */
 	struct serial_line read;	/* the termios last passed to port.c */
 	struct serial_line applied;	/* set by pty_line_applied, its packet due */
+	bool extproc_locked;		/* TIOCSLCKTRMIOS took: EXTPROC stays on */
 	bool applied_due;
 };
 
@@ -67,8 +68,10 @@ static void pty_termios(struct pty *t)
 		if (!ours || memcmp(&l, &t->applied, sizeof(l)) != 0)
 			port_app_line(t->p, &l);
 	}
-	/* An application may have cleared EXTPROC: without it no more TIOCPKT_IOCTL. */
-	if (tcgetattr(t->slave, &tio) == 0 && !(tio.c_lflag & EXTPROC)) {
+	/* An application may have cleared EXTPROC: without it no more TIOCPKT_IOCTL.
+	 * Set it again, unless it is locked on (pty_open); this read and write
+	 * can overwrite a tcsetattr() the application makes between them. */
+	if (!t->extproc_locked && tcgetattr(t->slave, &tio) == 0 && !(tio.c_lflag & EXTPROC)) {
 		tio.c_lflag |= EXTPROC;
 		tcsetattr(t->slave, TCSANOW, &tio);
 	}
@@ -335,7 +338,7 @@ static int pty_open(struct port *p)
 {
 	struct pty *t = calloc(1, sizeof(*t));
 	struct daemon *d = p->d;
-	struct termios tio;
+	struct termios tio, lock;
 	char name[64];
 	int one = 1, r;
 
@@ -360,6 +363,12 @@ static int pty_open(struct port *p)
 	tio.c_lflag |= EXTPROC;
 	cfsetspeed(&tio, B9600);
 	tcsetattr(t->slave, TCSANOW, &tio);
+	/* Lock EXTPROC on, so an application's tcsetattr() cannot clear it
+	 * (tty_ioctl(4), TIOCSLCKTRMIOS; it needs CAP_SYS_ADMIN, which the
+	 * systemd unit does not give: then pty_termios() sets it again). */
+	memset(&lock, 0, sizeof(lock));
+	lock.c_lflag = EXTPROC;
+	t->extproc_locked = ioctl(t->slave, TIOCSLCKTRMIOS, &lock) == 0;
 	/* What a UART's node has (udev: group dialout, 0660), so the same users
 	 * can open it; pty_group and pty_mode in realcom.conf(5). */
 	if (fchown(t->slave, (uid_t)-1, d->pty_gid) < 0 || fchmod(t->slave, d->pty_mode) < 0)

@@ -64,6 +64,23 @@ class Basics(unittest.TestCase):
         finally:
             os.close(fd)
 
+    def test_settings_in_a_burst_after_clearing_local_flags(self):
+        """open_tty() clears every local flag, EXTPROC too; the settings that
+        follow at once, each announced only while EXTPROC is on, still all
+        reach the unit, the last one last."""
+        fd = open_tty(self.d.tty(0), termios.B19200)
+        try:
+            self.d.wait_state("up")
+            a = termios.tcgetattr(fd)
+            for rate in (termios.B1200, termios.B2400, termios.B4800, termios.B38400):
+                a[3] = 0
+                a[4] = a[5] = rate
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+            self.sim.wait_port("38400, the last rate set", lambda p: p["baud"] == 38400)
+            self.assertEqual(termios.tcgetattr(fd)[4], termios.B38400)
+        finally:
+            os.close(fd)
+
     def test_custom_baud(self):
         import fcntl
         import struct
