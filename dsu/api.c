@@ -35,7 +35,14 @@ const struct api_fields F = {
 	.max_failures = "max_failures", .lockout_minutes = "lockout_minutes", .entries = "entries",
 	.address = "address", .netmask = "netmask", .remote = "remote", .tls = "tls",
 	.servers = "servers", .max_sessions = "max_sessions", .pem = "pem", .connected = "connected",
+	.wins = "wins", .moxa_service = "moxa_service", .https = "https",
+	.serial_console = "serial_console", .text = "text",
 	.mode_disabled = "disabled", .conn_unencrypted = "unencrypted",
+};
+
+const char *const api_port_modes[] = { "realcom", "rfc2217", "tcp-server", "disabled", NULL };
+const char *const api_port_connections[] = {
+	"unencrypted", "encrypted", "encrypted-authenticated", NULL
 };
 
 static const struct {
@@ -58,6 +65,17 @@ static const struct {
 	[API_DOS_DEFENSE] = { "GET", "/api/v1/security/dos-defense", true },
 	[API_WEB_SESSIONS] = { "GET", "/api/v1/security/web-sessions", true },
 	[API_CONFIG] = { "GET", "/api/v1/system/config", true },
+	[API_PUT_SERVICES] = { "PUT", "/api/v1/security/services", true },
+	[API_PUT_PASSWORD_POLICY] = { "PUT", "/api/v1/security/password-policy", true },
+	[API_PUT_LOCKOUT] = { "PUT", "/api/v1/security/login-lockout", true },
+	[API_PUT_ALLOWLIST] = { "PUT", "/api/v1/security/allowlist", true },
+	[API_PUT_SYSLOG] = { "PUT", "/api/v1/system/syslog", true },
+	[API_PUT_SNTP] = { "PUT", "/api/v1/system/sntp", true },
+	[API_PUT_DOS_DEFENSE] = { "PUT", "/api/v1/security/dos-defense", true },
+	[API_PUT_WEB_SESSIONS] = { "PUT", "/api/v1/security/web-sessions", true },
+	[API_LOGIN_MESSAGE] = { "GET", "/api/v1/security/login-message", true },
+	[API_PUT_LOGIN_MESSAGE] = { "PUT", "/api/v1/security/login-message", true },
+	[API_PUT_PORT] = { "PUT", "/api/v1/serial/ports/{n}", true },
 };
 
 #define API_REPLY_MAX	(256 * 1024)
@@ -251,6 +269,8 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 	char detail[CURL_ERROR_SIZE] = "";
 	struct reply_buf rb = { 0 };
 	struct curl_slist *hdr = NULL;
+	const char *n;
+	char *ip = NULL;
 	long status = 0;
 	CURLcode rc;
 	CURL *curl;
@@ -262,7 +282,12 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 		snprintf(err, DSU_ERR_MAX, "cannot start libcurl");
 		return -1;
 	}
-	snprintf(url, sizeof(url), "%s%s", d->url_base, calls[call].path);
+	n = strstr(calls[call].path, "{n}");
+	if (n)
+		snprintf(url, sizeof(url), "%s%.*s%u%s", d->url_base, (int)(n - calls[call].path),
+			 calls[call].path, d->n, n + 3);
+	else
+		snprintf(url, sizeof(url), "%s%s", d->url_base, calls[call].path);
 	hdr = curl_slist_append(hdr, "Accept: application/json");
 	if (body)
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
@@ -300,6 +325,9 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 		secret_wipe((void *)txt, strlen(txt));
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	/* our own address on this connection: what an allowlist must let in */
+	if (curl_easy_getinfo(curl, CURLINFO_LOCAL_IP, &ip) == CURLE_OK && ip)
+		snprintf(d->local_ip, sizeof(d->local_ip), "%s", ip);
 	curl_slist_free_all(hdr);
 	curl_easy_cleanup(curl);
 	if (rc != CURLE_OK) {

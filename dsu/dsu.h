@@ -4,7 +4,8 @@
  * the management API model (every path, field and the service type, in one
  * place) and the HTTPS client; reply.c makes what devices say safe to show;
  * known.c the trust-on-first-use pins; secret.c passwords; search.c mDNS;
- * map.c realcomd's configuration; audit.c the hardening-guide audit.
+ * map.c realcomd's configuration; audit.c the hardening-guide audit; apply.c
+ * settings from a fleet file.
  */
 #ifndef REALCOM_DSU_H
 #define REALCOM_DSU_H
@@ -42,6 +43,18 @@ enum api_call {
 	API_DOS_DEFENSE,	/* GET {enabled} */
 	API_WEB_SESSIONS,	/* GET {max_sessions} */
 	API_CONFIG,		/* GET (admin): the configuration export */
+	/* the settings dsu apply writes (apply.c): each takes the GET's body */
+	API_PUT_SERVICES,
+	API_PUT_PASSWORD_POLICY,
+	API_PUT_LOCKOUT,
+	API_PUT_ALLOWLIST,
+	API_PUT_SYSLOG,
+	API_PUT_SNTP,
+	API_PUT_DOS_DEFENSE,
+	API_PUT_WEB_SESSIONS,
+	API_LOGIN_MESSAGE,	/* GET {text} */
+	API_PUT_LOGIN_MESSAGE,
+	API_PUT_PORT,		/* PUT {mode, connection} of port d->n */
 	API_CALLS
 };
 
@@ -55,8 +68,13 @@ struct api_fields {
 	const char *snmp, *min_length, *digit, *mixed_case, *special, *lifetime_days;
 	const char *enabled, *max_failures, *lockout_minutes, *entries, *address, *netmask;
 	const char *remote, *tls, *servers, *max_sessions, *pem, *connected;
+	/* settings dsu apply writes besides those */
+	const char *wins, *moxa_service, *https, *serial_console, *text;
 	const char *mode_disabled, *conn_unencrypted;	/* values */
 };
+/* The values of a port's mode and connection, NULL-terminated. */
+extern const char *const api_port_modes[];
+extern const char *const api_port_connections[];
 extern const struct api_fields F;
 
 /* One device's HTTPS endpoint and what we trust it by. */
@@ -71,6 +89,8 @@ struct dsu_dev {
 	uint8_t seen[TLS_FP_LEN];
 	bool mismatch;			/* the device showed another certificate */
 	enum api_call call;		/* the last one made, for messages */
+	unsigned int n;			/* fills "{n}" in the next call's path */
+	char local_ip[64];		/* our end of the last connection, "" unknown */
 	char token[256];
 };
 
@@ -78,7 +98,7 @@ struct dsu_dev {
 int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char *err);
 
 /*
- * One API call.  body may be NULL; arg fills "{n}" (unused so far).  Returns
+ * One API call.  body may be NULL; d->n fills "{n}" in the path.  Returns
  * the HTTP status (2xx..5xx) with *reply set (may be NULL), or -1 with err
  * saying what failed: no answer, refused, a changed certificate, ...
  */
@@ -173,6 +193,7 @@ int dsu_audit(int argc, char **argv);
 int dsu_unmap(int argc, char **argv);
 int dsu_backup(int argc, char **argv);
 int dsu_list(int argc, char **argv);
+int dsu_apply(int argc, char **argv);
 
 /* $XDG_STATE_HOME/realcom/NAME, else ~/.local/state/realcom/NAME; -1 when
  * neither is set.  "backups" has one "MAC UNIX_SECONDS PATH" line per unit,
