@@ -223,32 +223,33 @@ static bool is_off(const char *v)
 	return !strcasecmp(v, "off") || !strcasecmp(v, "none");
 }
 
-/* The next word of *s separated by blanks or commas, into w; false at the end. */
-static bool next_word(const char **s, char *w, size_t len, bool *comma)
+/* The next word of *s separated by blanks or commas, into w: 1, or 0 at the
+ * end, or -1 when it does not fit. */
+static int next_word(const char **s, char *w, size_t len)
 {
 	size_t n;
 
-	*comma = false;
 	while (**s == ' ' || **s == '\t' || **s == ',')
-		*comma |= *(*s)++ == ',';
+		(*s)++;
 	n = strcspn(*s, " \t,");
 	if (!n)
-		return false;
-	snprintf(w, len, "%.*s", (int)(n < len ? n : len - 1), *s);
+		return 0;
+	if (n >= len)
+		return -1;
+	snprintf(w, len, "%.*s", (int)n, *s);
 	*s += n;
-	return n < len;
+	return 1;
 }
 
 static json_object *parse_allowlist(const char *v)
 {
 	json_object *list, *o;
 	char w[64];
-	bool comma;
 
 	if (is_off(v))
 		return frag1(F.enabled, json_object_new_boolean(false));
 	list = json_object_new_array();
-	while (next_word(&v, w, sizeof(w), &comma)) {
+	while (next_word(&v, w, sizeof(w)) > 0) {
 		json_object *e = allow_entry(w);
 
 		if (!e || json_object_array_length(list) == APPLY_ALLOW_MAX) {
@@ -281,14 +282,15 @@ static json_object *parse_syslog(const char *v)
 		const char *q = item, *colon;
 		unsigned int port = 0;
 		struct in_addr a;
-		bool tls = false, comma;
+		bool tls = false;
 		json_object *e;
+		int r;
 
 		if (n >= sizeof(item) || json_object_array_length(list) == APPLY_SYSLOG_MAX)
 			goto bad;
 		snprintf(item, sizeof(item), "%.*s", (int)n, p);
 		p += n + (p[n] == ',');
-		if (!next_word(&q, w, sizeof(w), &comma))
+		if (next_word(&q, w, sizeof(w)) <= 0)
 			goto bad;
 		colon = strchr(w, ':');
 		if ((colon ? (size_t)(colon - w) : strlen(w)) >= sizeof(addr))
@@ -297,8 +299,11 @@ static json_object *parse_syslog(const char *v)
 		if (inet_pton(AF_INET, addr, &a) != 1 ||
 		    (colon && conf_parse_uint(colon + 1, 1, 65535, &port, why, sizeof(why)) < 0))
 			goto bad;
-		if (next_word(&q, w, sizeof(w), &comma)) {
-			if (strcmp(w, "tls") != 0 || next_word(&q, w, sizeof(w), &comma))
+		r = next_word(&q, w, sizeof(w));
+		if (r < 0)
+			goto bad;
+		if (r > 0) {
+			if (strcmp(w, "tls") != 0 || next_word(&q, w, sizeof(w)) != 0)
 				goto bad;
 			tls = true;
 		}
@@ -335,12 +340,11 @@ static json_object *parse_sntp(const char *v)
 {
 	json_object *list, *o;
 	char w[256];
-	bool comma;
 
 	if (is_off(v))
 		return frag1(F.enabled, json_object_new_boolean(false));
 	list = json_object_new_array();
-	while (next_word(&v, w, sizeof(w), &comma)) {
+	while (next_word(&v, w, sizeof(w)) > 0) {
 		if (!host_ok(w) || json_object_array_length(list) == APPLY_SNTP_MAX) {
 			json_object_put(list);
 			return NULL;

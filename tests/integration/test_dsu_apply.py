@@ -8,6 +8,7 @@ refusal half-way says what was applied and what not, and an unreachable unit
 does not stop the others."""
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -275,6 +276,25 @@ port.1.mode = rfc2217
         self.assertIn("dsu: gone: ", r.stderr)
         self.assertIn("here: applied", r.stdout)
         self.assertEqual(self.get(u, "security/web-sessions"), {"max_sessions": 4})
+
+    def test_example_file_is_valid(self):
+        """docs/fleet.example.ini passes the file check: with its units moved
+        to closed ports, each is tried (exit 1), none is a file error (2)."""
+        example = os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                               "fleet.example.ini")
+        with open(example) as f:
+            text = f.read()
+        self.assertIn("baseline = hardening-guide", text)
+        text = re.sub(r"(?m)^host = .*$", lambda m: f"host = 127.0.0.1:{free_port()}", text)
+        path = self.fleet(text)
+        pw = os.path.join(self.home, "line-3.password")
+        with open(pw, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(pw, 0o600)
+        r = self.dsu("apply", path, "--dry-run", want=1)
+        self.assertIn("dsu: line-3: ", r.stderr)
+        self.assertIn("dsu: line-4: ", r.stderr)
+        self.assertNotIn(path + ":", r.stderr)
 
 
 if __name__ == "__main__":
