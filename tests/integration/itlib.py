@@ -11,12 +11,40 @@ import subprocess
 import sys
 import tempfile
 import termios
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
 from simlib import DEADLINE, Sim, Unit, Certs, echo, read_n, stop, wait_for, write_all  # noqa: E402,F401
 
 REALCOMD = os.environ.get("REALCOMD", "realcomd")
 REALCOMCTL = os.environ.get("REALCOMCTL", "realcomctl")
+DSU = os.environ.get("DSU", "dsu")
+
+
+class DsuCase(unittest.TestCase):
+    """dsu's tests: a temporary HOME, the nportsim units a test keeps in
+    self.units (closed after it), and dsu run there with self.env added."""
+
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="dsu-test-")
+        self.units = []
+        self.env = {}
+
+    def tearDown(self):
+        for u in self.units:
+            u.close()
+        subprocess.run(["rm", "-rf", self.home])
+
+    def dsu(self, *args, password=None, want=0, env=None, cwd=None):
+        """dsu ARGS without a terminal; want: the exit status asserted (None: any)."""
+        env = {"HOME": self.home, "PATH": "/usr/bin:/bin", **self.env, **(env or {})}
+        if password is not None:
+            env["DSU_PASSWORD"] = password
+        r = subprocess.run([DSU, *args], capture_output=True, text=True, env=env, timeout=120,
+                           stdin=subprocess.DEVNULL, cwd=cwd)
+        if want is not None:
+            self.assertEqual(r.returncode, want, f"dsu {' '.join(args)}:\n{r.stdout}{r.stderr}")
+        return r
 
 
 def sd_notice(sock, want, timeout=DEADLINE):

@@ -14,15 +14,13 @@ import stat
 import subprocess
 import ssl
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Certs, Realcomd, Unit, open_tty, read_n, wait_for, write_all  # noqa: E402
+from itlib import DSU, Certs, DsuCase, Realcomd, Unit, open_tty, read_n, wait_for, write_all  # noqa: E402
 
-DSU = os.environ.get("DSU", "dsu")
 REALCOMD = os.environ.get("REALCOMD", "realcomd")
 PASSWORD = "correct horse 1"
 
@@ -75,30 +73,11 @@ def serve_impostor(certs, answers):
     return srv
 
 
-class Dsu(unittest.TestCase):
-    def setUp(self):
-        self.home = tempfile.mkdtemp(prefix="dsu-test-")
-        self.units = []
-
-    def tearDown(self):
-        for u in self.units:
-            u.close()
-        subprocess.run(["rm", "-rf", self.home])
-
+class Dsu(DsuCase):
     def unit(self, *args, **kw):
         u = Unit(*args, **kw)
         self.units.append(u)
         return u
-
-    def dsu(self, *args, password=None, want=0, env=None, cwd=None):
-        env = {"HOME": self.home, "PATH": "/usr/bin:/bin", **(env or {})}
-        if password is not None:
-            env["DSU_PASSWORD"] = password
-        r = subprocess.run([DSU, *args], capture_output=True, text=True, env=env, timeout=60,
-                           stdin=subprocess.DEVNULL, cwd=cwd)
-        if want is not None:
-            self.assertEqual(r.returncode, want, f"dsu {' '.join(args)}:\n{r.stdout}{r.stderr}")
-        return r
 
     def known(self):
         with open(os.path.join(self.home, ".config/realcom/known_devices")) as f:

@@ -9,15 +9,12 @@ does not stop the others."""
 import json
 import os
 import re
-import subprocess
 import sys
-import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Unit, free_port  # noqa: E402
+from itlib import DsuCase, Unit, free_port  # noqa: E402
 
-DSU = os.environ.get("DSU", "dsu")
 PASSWORD = "Correct-horse-battery-9"   # passes the baseline's password policy
 WEAK = "correct horse 1"               # no upper case: breaks it
 # the checks the baseline must make pass (dsu audit's ids)
@@ -26,15 +23,10 @@ BASELINE_CHECKS = ["services.snmp-off", "password.min-length", "password.strengt
                    "dos-defense.enabled"]
 
 
-class Apply(unittest.TestCase):
+class Apply(DsuCase):
     def setUp(self):
-        self.home = tempfile.mkdtemp(prefix="dsu-apply-test-")
-        self.units = []
-
-    def tearDown(self):
-        for u in self.units:
-            u.close()
-        subprocess.run(["rm", "-rf", self.home])
+        super().setUp()
+        self.env = {"XDG_STATE_HOME": os.path.join(self.home, "state")}
 
     def unit(self, *args, password=PASSWORD, **kw):
         u = Unit("--factory", *args, **kw)
@@ -54,16 +46,8 @@ class Apply(unittest.TestCase):
             f.write(text)
         return path
 
-    def dsu(self, *args, password=PASSWORD, want=0):
-        env = {"HOME": self.home, "PATH": "/usr/bin:/bin",
-               "XDG_STATE_HOME": os.path.join(self.home, "state")}
-        if password is not None:
-            env["DSU_PASSWORD"] = password
-        r = subprocess.run([DSU, *args], capture_output=True, text=True, env=env, timeout=120,
-                           stdin=subprocess.DEVNULL)
-        if want is not None:
-            self.assertEqual(r.returncode, want, f"dsu {' '.join(args)}:\n{r.stdout}{r.stderr}")
-        return r
+    def dsu(self, *args, password=PASSWORD, **kw):
+        return super().dsu(*args, password=password, **kw)
 
     def audit(self, u):
         r = self.dsu("audit", u.host, "--user", "admin", "--json", want=None)

@@ -19,10 +19,9 @@ import unittest
 import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Certs, Unit  # noqa: E402
+from itlib import DSU, Certs, DsuCase, Unit  # noqa: E402
 from test_dsu import serve_impostor  # noqa: E402
 
-DSU = os.environ.get("DSU", "dsu")
 PASSWORD = "correct horse 1"
 IDS = ["services.snmp-off", "password.min-length", "password.strength", "password.lifetime",
        "lockout.enabled", "allowlist.enabled", "syslog.remote", "syslog.tls", "sntp.enabled",
@@ -36,16 +35,11 @@ BASELINE = [("security/password-policy", {"min_length": 16, "digit": True, "mixe
             ("security/web-sessions", {"max_sessions": 4})]
 
 
-class Audit(unittest.TestCase):
+class Audit(DsuCase):
     def setUp(self):
-        self.home = tempfile.mkdtemp(prefix="dsu-audit-test-")
+        super().setUp()
         self.state = os.path.join(self.home, "state")
-        self.units = []
-
-    def tearDown(self):
-        for u in self.units:
-            u.close()
-        subprocess.run(["rm", "-rf", self.home])
+        self.env = {"XDG_STATE_HOME": self.state}
 
     def unit(self, *args, setup=True, **kw):
         u = Unit("--factory", *args, **kw)
@@ -58,16 +52,6 @@ class Audit(unittest.TestCase):
     def put(self, u, path, body):
         st, b, _ = u.request("PUT", path, body, token=u.token)
         self.assertEqual(st, 200, f"PUT {path}: {b}")
-
-    def dsu(self, *args, password=None, want=0):
-        env = {"HOME": self.home, "PATH": "/usr/bin:/bin", "XDG_STATE_HOME": self.state}
-        if password is not None:
-            env["DSU_PASSWORD"] = password
-        r = subprocess.run([DSU, *args], capture_output=True, text=True, env=env, timeout=120,
-                           stdin=subprocess.DEVNULL)
-        if want is not None:
-            self.assertEqual(r.returncode, want, f"dsu {' '.join(args)}:\n{r.stdout}{r.stderr}")
-        return r
 
     def audit(self, *hosts, user="admin", password=PASSWORD, want=None, extra=()):
         """dsu audit --json: [{unit, mac, model, firmware, checks}], the result."""
