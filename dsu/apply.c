@@ -241,18 +241,20 @@ static int next_word(const char **s, char *w, size_t len)
 	return 1;
 }
 
-static json_object *parse_allowlist(const char *v)
+/* "off", or words each made an item by item(): {enabled, key: [items]}. */
+static json_object *parse_enabled_list(const char *v, const char *key, size_t most,
+				       json_object *(*item)(const char *word))
 {
 	json_object *list, *o;
-	char w[64];
+	char w[256];
 
 	if (is_off(v))
 		return frag1(F.enabled, json_object_new_boolean(false));
 	list = json_object_new_array();
 	while (next_word(&v, w, sizeof(w)) > 0) {
-		json_object *e = allow_entry(w);
+		json_object *e = item(w);
 
-		if (!e || json_object_array_length(list) == APPLY_ALLOW_MAX) {
+		if (!e || json_object_array_length(list) == most) {
 			json_object_put(e);
 			json_object_put(list);
 			return NULL;
@@ -264,7 +266,7 @@ static json_object *parse_allowlist(const char *v)
 		return NULL;
 	}
 	o = frag1(F.enabled, json_object_new_boolean(true));
-	json_object_object_add(o, F.entries, list);
+	json_object_object_add(o, key, list);
 	return o;
 }
 
@@ -323,41 +325,18 @@ bad:
 	return NULL;
 }
 
-static bool host_ok(const char *h)
+/* An SNTP server: a host name or address, as a JSON string. */
+static json_object *sntp_server(const char *h)
 {
 	size_t n = strlen(h);
 
 	if (n == 0 || n > 253)
-		return false;
-	for (; *h; h++)
-		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') ||
-		      (*h >= '0' && *h <= '9') || *h == '.' || *h == '-'))
-			return false;
-	return true;
-}
-
-static json_object *parse_sntp(const char *v)
-{
-	json_object *list, *o;
-	char w[256];
-
-	if (is_off(v))
-		return frag1(F.enabled, json_object_new_boolean(false));
-	list = json_object_new_array();
-	while (next_word(&v, w, sizeof(w)) > 0) {
-		if (!host_ok(w) || json_object_array_length(list) == APPLY_SNTP_MAX) {
-			json_object_put(list);
-			return NULL;
-		}
-		json_object_array_add(list, json_object_new_string(w));
-	}
-	if (*v || json_object_array_length(list) == 0) {
-		json_object_put(list);
 		return NULL;
-	}
-	o = frag1(F.enabled, json_object_new_boolean(true));
-	json_object_object_add(o, F.servers, list);
-	return o;
+	for (const char *p = h; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			return NULL;
+	return json_object_new_string(h);
 }
 
 /* value as def wants it: the fragment of the route's body, or NULL. */
@@ -389,11 +368,11 @@ static json_object *parse_value(const struct key_def *def, const char *value)
 			;
 		return def->values[i] ? frag1(*def->field, json_object_new_string(value)) : NULL;
 	case K_ALLOWLIST:
-		return parse_allowlist(value);
+		return parse_enabled_list(value, F.entries, APPLY_ALLOW_MAX, allow_entry);
 	case K_SYSLOG:
 		return parse_syslog(value);
 	case K_SNTP:
-		return parse_sntp(value);
+		return parse_enabled_list(value, F.servers, APPLY_SNTP_MAX, sntp_server);
 	}
 	return NULL;
 }
@@ -698,21 +677,32 @@ static int fleet_read(struct fleet *fl)
 
 /* ---- showing values ---- */
 
-static void show_allowlist(json_object *o, char *out, size_t len)
+/* o's list under key when o is enabled and the list has items; else NULL
+ * with out saying "off" or "on, " and none. */
+static json_object *show_enabled_list(json_object *o, const char *key, const char *none,
+				      char *out, size_t len)
 {
-	json_object *on, *entries;
+	json_object *on, *list;
 
 	out[0] = '\0';
 	if (!json_object_object_get_ex(o, F.enabled, &on) || !json_object_get_boolean(on)) {
 		snprintf(out, len, "off");
-		return;
+		return NULL;
 	}
-	if (!json_object_object_get_ex(o, F.entries, &entries) ||
-	    !json_object_is_type(entries, json_type_array) ||
-	    json_object_array_length(entries) == 0) {
-		snprintf(out, len, "on, no entry");
-		return;
+	if (!json_object_object_get_ex(o, key, &list) ||
+	    !json_object_is_type(list, json_type_array) || json_object_array_length(list) == 0) {
+		snprintf(out, len, "on, %s", none);
+		return NULL;
 	}
+	return list;
+}
+
+static void show_allowlist(json_object *o, char *out, size_t len)
+{
+	json_object *entries = show_enabled_list(o, F.entries, "no entry", out, len);
+
+	if (!entries)
+		return;
 	for (size_t i = 0; i < json_object_array_length(entries); i++) {
 		json_object *e = json_object_array_get_idx(entries, i);
 		struct in_addr m;
@@ -762,18 +752,10 @@ static void show_syslog(json_object *o, char *out, size_t len)
 
 static void show_sntp(json_object *o, char *out, size_t len)
 {
-	json_object *on, *list;
+	json_object *list = show_enabled_list(o, F.servers, "no server", out, len);
 
-	out[0] = '\0';
-	if (!json_object_object_get_ex(o, F.enabled, &on) || !json_object_get_boolean(on)) {
-		snprintf(out, len, "off");
+	if (!list)
 		return;
-	}
-	if (!json_object_object_get_ex(o, F.servers, &list) ||
-	    !json_object_is_type(list, json_type_array) || json_object_array_length(list) == 0) {
-		snprintf(out, len, "on, no server");
-		return;
-	}
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		size_t n = strlen(out);
 
