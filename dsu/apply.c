@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "config.h"
 #include "dsu.h"
 
 #define APPLY_UNITS_MAX		256
@@ -58,7 +59,7 @@ static const char help[] =
  * allowlist last, so nothing after it can be cut off by it. */
 enum group {
 	G_SERVICES, G_POLICY, G_LOCKOUT, G_SYSLOG, G_SNTP, G_DOS, G_SESSIONS, G_MESSAGE,
-	G_PORT, G_ALLOWLIST, G_GROUPS
+	G_PORT, G_MAP, G_ALLOWLIST, G_GROUPS
 };
 
 static const struct {
@@ -79,11 +80,13 @@ static const struct {
 			 { &F.max_sessions } },
 	[G_MESSAGE] = { "login_message", API_LOGIN_MESSAGE, API_PUT_LOGIN_MESSAGE, { &F.text } },
 	[G_PORT] = { "port", API_PORTS, API_PUT_PORT, { &F.mode, &F.connection } },
+	/* realcom.conf, after the port modes: dsu map's code (map.c) */
+	[G_MAP] = { "map", API_PORTS, API_CALLS },
 	[G_ALLOWLIST] = { "allowlist", API_ALLOWLIST, API_PUT_ALLOWLIST,
 			  { &F.enabled, &F.entries } },
 };
 
-enum kind { K_BOOL, K_UINT, K_TEXT, K_ENUM, K_ALLOWLIST, K_SYSLOG, K_SNTP };
+enum kind { K_BOOL, K_UINT, K_TEXT, K_ENUM, K_ALLOWLIST, K_SYSLOG, K_SNTP, K_MAP };
 
 /* How a wanted number compares with the unit's: the baseline asks a bound. */
 enum bound { B_EQUAL, B_AT_LEAST, B_AT_MOST, B_AT_MOST_NONZERO };
@@ -125,6 +128,7 @@ static const struct key_def {
 	  .expect = "realcom, rfc2217, tcp-server or disabled" },
 	{ "port.N.connection", G_PORT, K_ENUM, &F.connection, .values = api_port_connections,
 	  .expect = "unencrypted, encrypted or encrypted-authenticated" },
+	{ "map", G_MAP, K_MAP, .expect = "PORT:ttyRN pairs such as 1:ttyR0 2:ttyR1" },
 };
 
 #define KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -142,8 +146,9 @@ struct want {
 struct unit {
 	char name[64];
 	unsigned int line;
-	char *host, *user, *password_file, *mac, *fingerprint;
+	char *host, *user, *password_file, *mac, *fingerprint, *config;
 	bool baseline;
+	struct map_opts map;		/* map = ...: want[] set */
 	struct want want[APPLY_SETTINGS_MAX];
 	size_t wants;
 	char password[DSU_PASSWORD_MAX];
@@ -373,7 +378,43 @@ static json_object *parse_value(const struct key_def *def, const char *value)
 		return parse_syslog(value);
 	case K_SNTP:
 		return parse_enabled_list(value, F.servers, APPLY_SNTP_MAX, sntp_server);
+	case K_MAP:
+		break;			/* parse_map(): the unit's own */
 	}
+	return NULL;
+}
+
+/* "1:ttyR0 2:ttyR1" into m's want[] and tty[]; the value as a JSON string. */
+static json_object *parse_map(const char *v, struct map_opts *m)
+{
+	const char *p = v;
+	char w[32];
+	int r;
+
+	for (int i = 0; i <= 32; i++)
+		m->tty[i] = -1;
+	while ((r = next_word(&p, w, sizeof(w))) > 0) {
+		unsigned int port, tty;
+		char *colon = strchr(w, ':'), why[64];
+
+		if (!colon || strncmp(colon + 1, "ttyR", 4) != 0)
+			return NULL;
+		*colon = '\0';
+		if (conf_parse_uint(w, 1, APPLY_PORTS_MAX, &port, why, sizeof(why)) < 0 ||
+		    conf_parse_uint(colon + 5, 0, REALCOM_TTYS_MAX - 1, &tty, why, sizeof(why)) < 0 ||
+		    m->want[port])
+			return NULL;
+		for (int i = 1; i <= 32; i++)
+			if (m->tty[i] == (int)tty)
+				return NULL;
+		m->want[port] = true;
+		m->tty[port] = (int)tty;
+	}
+	if (r < 0 || *p)
+		return NULL;
+	for (int i = 1; i <= 32; i++)
+		if (m->want[i])
+			return json_object_new_string(v);
 	return NULL;
 }
 
@@ -426,7 +467,7 @@ static const struct key_def *key_find(const char *name, unsigned int *port)
 }
 
 static const char *const unit_keys[] = {
-	"host", "user", "password_file", "mac", "fingerprint", "baseline",
+	"host", "user", "password_file", "mac", "fingerprint", "config", "baseline",
 };
 
 static bool mac_ok(const char *m)
@@ -452,7 +493,8 @@ static char *dup_or_die(const char *s)
 
 static void unit_key(struct fleet *fl, struct unit *u, const char *name, const char *value)
 {
-	char **field[] = { &u->host, &u->user, &u->password_file, &u->mac, &u->fingerprint, NULL };
+	char **field[] = { &u->host, &u->user, &u->password_file, &u->mac, &u->fingerprint,
+			   &u->config, NULL };
 	const struct key_def *def;
 	unsigned int port;
 	json_object *frag;
@@ -503,7 +545,7 @@ static void unit_key(struct fleet *fl, struct unit *u, const char *name, const c
 		file_error(fl, fl->line, "[unit %s]: %s given twice", u->name, name);
 		return;
 	}
-	frag = parse_value(def, value);
+	frag = def->kind == K_MAP ? parse_map(value, &u->map) : parse_value(def, value);
 	if (!frag) {
 		file_error(fl, fl->line, "[unit %s]: %s = '%s': expected %s", u->name, name, value,
 			   def->expect);
@@ -624,6 +666,20 @@ static void baseline_add(struct unit *u)
 	}
 }
 
+/* A path in the file relative to the file's directory. */
+static int fleet_relative(const struct fleet *fl, char **path)
+{
+	char *p;
+
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	if (asprintf(&p, "%s/%s", fl->dir, *path) < 0)
+		return -1;
+	free(*path);
+	*path = p;
+	return 0;
+}
+
 static int fleet_read(struct fleet *fl)
 {
 	const char *slash = strrchr(fl->path, '/');
@@ -663,14 +719,11 @@ static int fleet_read(struct fleet *fl)
 		if (!u->wants)
 			file_error(fl, u->line, "[unit %s]: no setting to apply (baseline = "
 				   "hardening-guide, or keys such as services.snmp)", u->name);
-		if (u->password_file && u->password_file[0] != '/') {
-			char *p;
-
-			if (asprintf(&p, "%s/%s", fl->dir, u->password_file) < 0)
-				return -1;
-			free(u->password_file);
-			u->password_file = p;
-		}
+		if (fleet_relative(fl, &u->password_file) < 0 || fleet_relative(fl, &u->config) < 0)
+			return -1;
+		u->map.config = u->config ? u->config : DSU_MAP_CONFIG;
+		u->map.first_tty = -1;
+		u->map.tls_from_unit = true;
 	}
 	return fl->errors ? -1 : 0;
 }
@@ -997,6 +1050,60 @@ static void halfway(const struct unit *u, const struct change *ch, size_t n)
 		done[0] ? done : "none", left[0] ? left : "none");
 }
 
+/* The map change, if any, into ch (ch->w stays NULL when realcom.conf has
+ * it already): judged on the ports as they will be once the port.N keys are
+ * applied.  -1 (said) when dsu map's checks refuse it. */
+static int plan_map(struct unit *u, struct dsu_dev *d, json_object *dev, json_object *ports,
+		    struct change *ch, json_object *res)
+{
+	json_object *after = NULL;
+	struct dsu_map_plan plan;
+	struct want *map = want_find(u, "map");
+	int r;
+
+	if (json_object_deep_copy(ports, &after, NULL) < 0)
+		return unit_fail(u, res, "out of memory"), -1;
+	for (size_t i = 0; i < u->wants; i++) {
+		json_object *p = port_of(after, u->want[i].port);
+
+		if (u->want[i].def->group != G_PORT || !p)
+			continue;
+		json_object_object_foreach(u->want[i].frag, key, val)
+			json_object_object_add(p, key, json_object_get(val));
+	}
+	u->map.quiet = true;
+	r = dsu_map_ports(d, &u->map, dev, after, false, &plan);
+	json_object_put(after);
+	if (r != 0) {
+		unit_fail(u, res, "map: refused (see above); nothing changed");
+		return -1;
+	}
+	if (plan.current)
+		return 0;
+	ch->w = map;
+	snprintf(ch->now, sizeof(ch->now), "%s", plan.now);
+	snprintf(ch->wanted, sizeof(ch->wanted), "%s%s", plan.wanted,
+		 strcmp(plan.now, plan.wanted) ? "" : " (sections renewed)");
+	return 0;
+}
+
+/* Write realcom.conf from the ports as the unit has them now. */
+static int apply_map(struct unit *u, struct dsu_dev *d, json_object *dev)
+{
+	json_object *ports = NULL;
+	char err[DSU_ERR_MAX];
+	int status = api_call(d, API_PORTS, NULL, &ports, err), r = -1;
+
+	if (status < 0)
+		dsu_fail(u->name, "map: %s", err);
+	else if (status != 200 || !json_object_is_type(ports, json_type_array))
+		dsu_fail(u->name, "map: GET %s: HTTP %d", api_path(API_PORTS), status);
+	else
+		r = dsu_map_ports(d, &u->map, dev, ports, true, NULL) == 0 ? 0 : -1;
+	json_object_put(ports);
+	return r;
+}
+
 static int unit_apply(struct unit *u, const struct run *run, json_object *res)
 {
 	json_object *read[G_GROUPS] = { 0 }, *dev = NULL, *reply = NULL;
@@ -1051,7 +1158,7 @@ static int unit_apply(struct unit *u, const struct run *run, json_object *res)
 	}
 	/* read each route once */
 	for (size_t i = 0; i < u->wants; i++) {
-		enum group g = u->want[i].def->group;
+		enum group g = u->want[i].def->group == G_MAP ? G_PORT : u->want[i].def->group;
 
 		if (read[g])
 			continue;
@@ -1078,6 +1185,12 @@ static int unit_apply(struct unit *u, const struct run *run, json_object *res)
 
 			if (w->def->group != (enum group)g)
 				continue;
+			if (g == G_MAP) {
+				if (plan_map(u, &d, dev, read[G_PORT], &ch[n], res) < 0)
+					goto out;
+				n += ch[n].w != NULL;
+				continue;
+			}
 			now = body_now(read, w);
 			if (!now) {
 				unit_fail(u, res, "%s: the unit has no serial port %u; nothing "
@@ -1144,6 +1257,17 @@ static int unit_apply(struct unit *u, const struct run *run, json_object *res)
 
 		if (ch[i].applied)
 			continue;
+		if (ch[i].w->def->group == G_MAP) {
+			if (apply_map(u, &d, dev) < 0) {
+				unit_fail(u, res, "map: %s not written (see above)",
+					  u->map.config);
+				halfway(u, ch, n);
+				result_changes(res, ch, n);
+				goto out;
+			}
+			ch[i].applied = true;
+			continue;
+		}
 		body = merged_body(body_now(read, ch[i].w), ch, n, i);
 		d.n = ch[i].w->port;
 		status = api_call(&d, groups[ch[i].w->def->group].put, body, &reply, err);
@@ -1196,6 +1320,7 @@ static void fleet_free(struct fleet *fl)
 		free(u->password_file);
 		free(u->mac);
 		free(u->fingerprint);
+		free(u->config);
 		secret_wipe(u->password, sizeof(u->password));
 		free(u);
 	}

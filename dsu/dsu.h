@@ -195,6 +195,36 @@ int dsu_backup(int argc, char **argv);
 int dsu_list(int argc, char **argv);
 int dsu_apply(int argc, char **argv);
 
+/* ---- realcomd's configuration (map.c) ---- */
+
+#define DSU_MAP_CONFIG	"/etc/realcom/realcom.conf"
+
+/* What to map of a unit, and where. */
+struct map_opts {
+	const char *protocol, *config, *cert, *key;	/* protocol NULL: the unit's */
+	bool tls;			/* --tls: the ports must be encrypted */
+	bool tls_from_unit;		/* or: TLS as each port has it (dsu apply) */
+	int first_tty;			/* -1: the lowest free ones */
+	bool want[33];			/* by port number */
+	int tty[33];			/* the port's ttyR number, or -1: as first_tty says */
+	bool quiet;			/* print no ttys (dsu apply) */
+};
+
+/* For dsu apply: each wanted port's tty now and after, "1:ttyR0 2:-". */
+struct dsu_map_plan {
+	char now[400], wanted[400];
+	bool current;			/* the file has these sections to the letter */
+};
+
+/*
+ * Map o->want's ports of the unit d (dev: its GET /device, ports: GET
+ * /serial/ports, logged in) into o->config.  write: replace the file (checked
+ * by realcomd's parser) and have realcomd reload; else only fill plan (may be
+ * NULL).  0, or 1 (printed).
+ */
+int dsu_map_ports(struct dsu_dev *d, const struct map_opts *o, json_object *dev,
+		  json_object *ports, bool write, struct dsu_map_plan *plan);
+
 /* $XDG_STATE_HOME/realcom/NAME, else ~/.local/state/realcom/NAME; -1 when
  * neither is set.  "backups" has one "MAC UNIX_SECONDS PATH" line per unit,
  * its last backup (backup.c), which audit.c reads. */

@@ -21,26 +21,18 @@
 #include "dsu.h"
 
 #define MAP_FILE_MAX	(1024 * 1024)
-#define MAP_DEFAULT	"/etc/realcom/realcom.conf"
 
 static const char help[] =
 	"Usage: dsu map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
 	"               [--cert FILE --key FILE] [--first-tty N] [--config FILE]\n"
 	"               [--password-file FILE] [--fingerprint FP] [--timeout SEC]\n"
-	"LIST: port numbers and ranges, e.g. 1-4 or 1,3.  FILE defaults to " MAP_DEFAULT ".\n";
+	"LIST: port numbers and ranges, e.g. 1-4 or 1,3.  FILE defaults to " DSU_MAP_CONFIG ".\n";
 
 struct map_port {
 	unsigned int port, tty;
 	const char *protocol;		/* "realcom" or "rfc2217" */
 	unsigned int data_port, command_port, tcp_port;
 	bool tls;
-};
-
-struct map_opts {
-	const char *protocol, *config, *cert, *key;
-	bool tls;
-	int first_tty;			/* -1: the lowest free ones */
-	bool want[33];
 };
 
 /* "1-4,7" into want[]; false on anything else. */
@@ -83,7 +75,13 @@ static int map_check_port(struct dsu_dev *d, const struct map_opts *o, json_obje
 				"change the port's mode on the unit", mp->port, mode, o->protocol);
 	mp->protocol = strcmp(mode, "realcom") == 0 ? "realcom" : "rfc2217";
 	mp->tls = strcmp(conn, "unencrypted") != 0;
-	if (mp->tls && !o->tls)
+	if (o->tls_from_unit && strcmp(conn, "encrypted-authenticated") == 0)
+		return dsu_fail(d->host, "port %u wants the host's certificate "
+				"(encrypted-authenticated): map it with dsu map --cert FILE --key FILE",
+				mp->port);
+	if (o->tls_from_unit)
+		;			/* TLS as the unit has it */
+	else if (mp->tls && !o->tls)
 		return dsu_fail(d->host, "port %u is %s on the device: add --tls", mp->port, conn);
 	if (!mp->tls && o->tls)
 		return dsu_fail(d->host, "port %u is unencrypted on the device: drop --tls or set the "
@@ -332,7 +330,7 @@ static int map_write(const struct map_opts *o, struct conffile *f, const struct 
 }
 
 /* Ask realcomd to reload and print where each tty is; realcomd down is no error. */
-static void map_reload(const char *config, const struct map_port *mp, size_t n)
+static void map_reload(const char *config, const struct map_port *mp, size_t n, bool quiet)
 {
 	struct realcom_config *cfg = malloc(sizeof(*cfg));
 	char err[CONF_ERR_MAX], path[256];
@@ -345,7 +343,7 @@ static void map_reload(const char *config, const struct map_port *mp, size_t n)
 	if (!o) {
 		fprintf(stderr, "dsu: realcomd did not reload (%s): the ports appear when it starts\n",
 			err);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; !quiet && i < n; i++)
 			printf("ttyR%u\tport %u\t%s%s\n", mp[i].tty, mp[i].port, mp[i].protocol,
 			       mp[i].tls ? ", TLS" : "");
 		return;
@@ -353,6 +351,8 @@ static void map_reload(const char *config, const struct map_port *mp, size_t n)
 	if (!json_object_get_boolean(json_object_object_get(o, "ok")))
 		fprintf(stderr, "dsu: realcomd reloaded with errors: %s\n", json_str(o, "error"));
 	json_object_put(o);
+	if (quiet)
+		return;
 	o = ctlsock_ask(path, "{\"cmd\":\"status\"}\n", err, sizeof(err));
 	ports = o ? json_object_object_get(o, "ports") : NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -372,6 +372,141 @@ static void map_reload(const char *config, const struct map_port *mp, size_t n)
 	json_object_put(o);
 }
 
+/* The sections of mp[] as map_write() would write them: already in f, to the letter? */
+static bool map_current(const struct map_opts *o, const struct conffile *f,
+			const struct dsu_dev *d, const char *host, json_object *dev,
+			const struct map_port *mp, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct section *s = conffile_tty((struct conffile *)f, mp[i].tty);
+		char *text = NULL;
+		size_t len = 0, have;
+		bool same;
+		FILE *out;
+
+		if (!s)
+			return false;
+		out = open_memstream(&text, &len);
+		if (!out)
+			return false;
+		map_section(out, o, d, host, dev, &mp[i]);
+		fclose(out);
+		have = s->end - s->start;
+		same = have >= len && memcmp(f->text + s->start, text, len) == 0 &&
+		       strspn(f->text + s->start + len, " \t\r\n") >= have - len;
+		free(text);
+		if (!same)
+			return false;
+	}
+	return true;
+}
+
+int dsu_map_ports(struct dsu_dev *d, const struct map_opts *o, json_object *dev,
+		  json_object *ports, bool write, struct dsu_map_plan *plan)
+{
+	char host[DSU_HOST_MAX], err[DSU_ERR_MAX];
+	struct map_port mp[32];
+	struct conffile f = { 0 };
+	unsigned int ndev;
+	size_t n = 0;
+	int r = 1;
+
+	/* realcomd's host: the name or address without brackets or :port */
+	snprintf(host, sizeof(host), "%s", d->key + (d->key[0] == '['));
+	host[strcspn(host, d->key[0] == '[' ? "]" : ":")] = '\0';
+
+	if (conffile_read(&f, o->config, err) < 0) {
+		dsu_fail(NULL, "%s", err);
+		goto out;
+	}
+	if (plan)
+		plan->now[0] = plan->wanted[0] = '\0';
+	ndev = (unsigned int)json_int(dev, F.ports, 0);
+	for (unsigned int port = 1, tty = o->first_tty < 0 ? 0 : (unsigned int)o->first_tty;
+	     port <= 32; port++) {
+		json_object *p = NULL;
+		struct section *s;
+
+		if (!o->want[port])
+			continue;
+		for (size_t j = 0; j < json_object_array_length(ports); j++)
+			if (json_int(json_object_array_get_idx(ports, j), F.port, 0) == port)
+				p = json_object_array_get_idx(ports, j);
+		if (!p || port > ndev) {
+			dsu_fail(d->host, "the unit has %u port%s, no port %u", ndev,
+				 ndev == 1 ? "" : "s", port);
+			goto out;
+		}
+		mp[n] = (struct map_port){ .port = port };
+		if (map_check_port(d, o, p, &mp[n]))
+			goto out;
+		/* the section that maps this port already, else the next free tty */
+		s = NULL;
+		for (size_t i = 0; i < f.n && !s; i++)
+			if (!strcmp(f.sec[i].host, host) && f.sec[i].port == port)
+				s = &f.sec[i];
+		if (plan) {
+			size_t l = strlen(plan->now);
+
+			if (s)
+				snprintf(plan->now + l, sizeof(plan->now) - l, "%s%u:ttyR%u",
+					 l ? " " : "", port, s->tty);
+			else
+				snprintf(plan->now + l, sizeof(plan->now) - l, "%s%u:-",
+					 l ? " " : "", port);
+		}
+		if (o->tty[port] >= 0) {
+			struct section *at = conffile_tty(&f, (unsigned int)o->tty[port]);
+
+			if (s && s->tty != (unsigned int)o->tty[port]) {
+				dsu_fail(NULL, "port %u is mapped to ttyR%u in %s already: dsu unmap "
+					 "ttyR%u first", port, s->tty, o->config, s->tty);
+				goto out;
+			}
+			if (at && (strcmp(at->host, host) || at->port != port)) {
+				dsu_fail(NULL, "ttyR%d already maps %s port %u in %s", o->tty[port],
+					 at->host, at->port, o->config);
+				goto out;
+			}
+			mp[n].tty = (unsigned int)o->tty[port];
+		} else if (s) {
+			mp[n].tty = s->tty;
+		} else {
+			while (o->first_tty < 0 && tty < REALCOM_TTYS_MAX && conffile_tty(&f, tty))
+				tty++;
+			if (tty >= REALCOM_TTYS_MAX) {
+				dsu_fail(NULL, "no free ttyR number below %d", REALCOM_TTYS_MAX);
+				goto out;
+			}
+			s = conffile_tty(&f, tty);
+			if (s) {
+				dsu_fail(NULL, "ttyR%u already maps %s port %u in %s: pick another "
+					 "--first-tty", tty, s->host, s->port, o->config);
+				goto out;
+			}
+			mp[n].tty = tty++;
+		}
+		if (plan) {
+			size_t l = strlen(plan->wanted);
+
+			snprintf(plan->wanted + l, sizeof(plan->wanted) - l, "%s%u:ttyR%u",
+				 l ? " " : "", port, mp[n].tty);
+		}
+		n++;
+	}
+	if (plan)
+		plan->current = map_current(o, &f, d, host, dev, mp, n);
+	if (write) {
+		if (map_write(o, &f, d, host, dev, mp, n))
+			goto out;
+		map_reload(o->config, mp, n, o->quiet);
+	}
+	r = 0;
+out:
+	free(f.text);
+	return r;
+}
+
 int dsu_map(int argc, char **argv)
 {
 	enum { O_PORTS = O_FIRST_OPT, O_PROTO, O_TLS, O_CERT, O_KEY, O_FIRST, O_CONFIG };
@@ -386,17 +521,16 @@ int dsu_map(int argc, char **argv)
 		DSU_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	struct dsu_common c = { .timeout = 10 };
-	struct map_opts o = { .config = MAP_DEFAULT, .first_tty = -1 };
-	struct map_port mp[32];
+	struct map_opts o = { .config = DSU_MAP_CONFIG, .first_tty = -1 };
 	json_object *dev = NULL, *ports = NULL;
-	char host[DSU_HOST_MAX], err[DSU_ERR_MAX], why[128];
-	struct conffile f = { 0 };
-	unsigned int ndev, v;
+	char why[128];
+	unsigned int v;
 	bool have_ports = false;
 	struct dsu_dev d;
-	size_t n = 0;
 	int ch, r = 1;
 
+	for (int i = 0; i <= 32; i++)
+		o.tty[i] = -1;
 	while ((ch = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_PORTS:
@@ -448,14 +582,6 @@ int dsu_map(int argc, char **argv)
 		return cli_usage_error("--cert and --key go with --tls");
 	if (dsu_open(&d, argv[optind], c.fingerprint, c.timeout))
 		return 1;
-	/* realcomd's host: the name or address without brackets or :port */
-	snprintf(host, sizeof(host), "%s", d.key + (d.key[0] == '['));
-	host[strcspn(host, d.key[0] == '[' ? "]" : ":")] = '\0';
-
-	if (conffile_read(&f, o.config, err) < 0) {
-		dsu_fail(NULL, "%s", err);
-		goto out;
-	}
 	r = dsu_call(&d, API_DEVICE, NULL, &dev);
 	if (r != 200) {
 		if (r > 0)
@@ -478,59 +604,11 @@ int dsu_map(int argc, char **argv)
 		r = 1;
 		goto out;
 	}
-	r = 1;
-	ndev = (unsigned int)json_int(dev, F.ports, 0);
-	for (unsigned int port = 1, tty = o.first_tty < 0 ? 0 : (unsigned int)o.first_tty;
-	     port <= 32; port++) {
-		json_object *p = NULL;
-		struct section *s;
-
-		if (!o.want[port])
-			continue;
-		for (size_t j = 0; j < json_object_array_length(ports); j++)
-			if (json_int(json_object_array_get_idx(ports, j), F.port, 0) == port)
-				p = json_object_array_get_idx(ports, j);
-		if (!p || port > ndev) {
-			dsu_fail(d.host, "the unit has %u port%s, no port %u", ndev, ndev == 1 ? "" : "s",
-				 port);
-			goto out;
-		}
-		mp[n] = (struct map_port){ .port = port };
-		if (map_check_port(&d, &o, p, &mp[n]))
-			goto out;
-		/* the section that maps this port already, else the next free tty */
-		s = NULL;
-		for (size_t i = 0; i < f.n && !s; i++)
-			if (!strcmp(f.sec[i].host, host) && f.sec[i].port == port)
-				s = &f.sec[i];
-		if (s) {
-			mp[n].tty = s->tty;
-		} else {
-			while (o.first_tty < 0 && tty < REALCOM_TTYS_MAX && conffile_tty(&f, tty))
-				tty++;
-			if (tty >= REALCOM_TTYS_MAX) {
-				dsu_fail(NULL, "no free ttyR number below %d", REALCOM_TTYS_MAX);
-				goto out;
-			}
-			s = conffile_tty(&f, tty);
-			if (s) {
-				dsu_fail(NULL, "ttyR%u already maps %s port %u in %s: pick another "
-					 "--first-tty", tty, s->host, s->port, o.config);
-				goto out;
-			}
-			mp[n].tty = tty++;
-		}
-		n++;
-	}
-	if (map_write(&o, &f, &d, host, dev, mp, n))
-		goto out;
-	map_reload(o.config, mp, n);
-	r = 0;
+	r = dsu_map_ports(&d, &o, dev, ports, true, NULL);
 out:
 	dsu_logout(&d);
 	json_object_put(dev);
 	json_object_put(ports);
-	free(f.text);
 	return r;
 }
 
@@ -539,7 +617,7 @@ out:
 static const char unmap_help[] =
 	"Usage: dsu unmap TTY...|HOST... [--config FILE] [--yes]\n"
 	"Remove the sections of the ttys named (ttyR3 or /dev/ttyR3), or of every port of\n"
-	"HOST, from FILE (default " MAP_DEFAULT "), keeping comments and other sections,\n"
+	"HOST, from FILE (default " DSU_MAP_CONFIG "), keeping comments and other sections,\n"
 	"and reload realcomd.  Asks on a terminal; --yes goes ahead without one.\n";
 
 /* The line at pos: its end, and whether it is blank or a comment. */
@@ -687,7 +765,7 @@ int dsu_unmap(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = MAP_DEFAULT;
+	const char *config = DSU_MAP_CONFIG;
 	bool yes = false, drop[REALCOM_TTYS_MAX] = { false };
 	char err[DSU_ERR_MAX];
 	struct conffile f;

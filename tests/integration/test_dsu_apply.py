@@ -180,6 +180,8 @@ port.1.mode = rfc2217
                   ":8: ", "IPv4"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nport.1.mode = fast\n",
                   ":8: ", "realcom, rfc2217"),
+                 ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nmap = 1:ttyR0 2:ttyR0\n",
+                  ":8: ", "PORT:ttyRN"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nbaseline = cis\n",
                   ":8: ", "hardening-guide"),
                  ("[unit f]\nhost = 127.0.0.1:1\nservices.snmp = off\n", ":5: ", "no user")]
@@ -257,6 +259,41 @@ port.1.mode = rfc2217
         self.assertIn("dsu: gone: ", r.stderr)
         self.assertIn("here: applied", r.stdout)
         self.assertEqual(self.get(u, "security/web-sessions"), {"max_sessions": 4})
+
+    def test_map_writes_what_dsu_map_writes(self):
+        """map = N:ttyRM writes realcom.conf with dsu map's own code, after the
+        port modes it depends on; a second run changes nothing."""
+        u = self.unit(ports=2)
+        conf = os.path.join(self.home, "realcom.conf")
+        path = self.fleet(f"[unit m]\nhost = {u.host}\nuser = admin\nconfig = realcom.conf\n"
+                          "port.2.mode = rfc2217\nmap = 1:ttyR3 2:ttyR4\n")
+        r = self.dsu("apply", path, "--dry-run")
+        self.assertIn("m: map: 1:- 2:- -> 1:ttyR3 2:ttyR4\n", r.stdout)
+        self.assertFalse(os.path.exists(conf))
+        r = self.dsu("apply", path, "--yes")
+        self.assertIn("m: port.2.mode: realcom -> rfc2217\nm: map: 1:- 2:- -> 1:ttyR3 2:ttyR4\n",
+                      r.stdout)
+        with open(conf) as f:
+            text = f.read()
+        self.assertIn("[ttyR3]\n", text)
+        self.assertIn("[ttyR4]\n", text)
+        self.assertRegex(text, r"\[ttyR4\]\n.*\nhost = 127\.0\.0\.1\nport = 2\nprotocol = rfc2217\n")
+        self.assertEqual(self.dsu("apply", path, "--yes").stdout, "m: up to date\n")
+        # the same sections as dsu map writes
+        other = os.path.join(self.home, "other.conf")
+        self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--first-tty", "3",
+                 "--config", other)
+        with open(other) as f:
+            self.assertEqual(f.read().replace("[global]\n\n", ""), text.replace("[global]\n\n", ""))
+        # a port mapped to another tty is refused before anything changes
+        path = self.fleet(f"[unit m]\nhost = {u.host}\nuser = admin\nconfig = realcom.conf\n"
+                          "services.wins = on\nmap = 1:ttyR3 2:ttyR5\n")
+        before = self.snapshot(u)
+        r = self.dsu("apply", path, "--yes", want=1)
+        self.assertIn("port 2 is mapped to ttyR4 in " + conf + " already: dsu unmap ttyR4 first",
+                      r.stderr)
+        self.assertIn("m: map: refused", r.stderr)
+        self.assertEqual(self.snapshot(u), before)
 
     def test_example_file_is_valid(self):
         """docs/fleet.example.ini passes the file check: with its units moved
