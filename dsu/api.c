@@ -36,7 +36,7 @@ const struct api_fields F = {
 	.address = "address", .netmask = "netmask", .remote = "remote", .tls = "tls",
 	.servers = "servers", .max_sessions = "max_sessions", .pem = "pem", .connected = "connected",
 	.wins = "wins", .moxa_service = "moxa_service", .https = "https",
-	.serial_console = "serial_console", .text = "text",
+	.serial_console = "serial_console", .text = "text", .sha256 = "sha256",
 	.mode_disabled = "disabled", .conn_unencrypted = "unencrypted",
 };
 
@@ -76,6 +76,8 @@ static const struct {
 	[API_LOGIN_MESSAGE] = { "GET", "/api/v1/security/login-message", true },
 	[API_PUT_LOGIN_MESSAGE] = { "PUT", "/api/v1/security/login-message", true },
 	[API_PUT_PORT] = { "PUT", "/api/v1/serial/ports/{n}", true },
+	[API_REMOTE_CA] = { "GET", "/api/v1/security/remote-ca", true },
+	[API_POST_REMOTE_CA] = { "POST", "/api/v1/security/remote-ca", true },
 };
 
 #define API_REPLY_MAX	(256 * 1024)

@@ -59,7 +59,7 @@ static const char help[] =
  * allowlist last, so nothing after it can be cut off by it. */
 enum group {
 	G_SERVICES, G_POLICY, G_LOCKOUT, G_SYSLOG, G_SNTP, G_DOS, G_SESSIONS, G_MESSAGE,
-	G_PORT, G_MAP, G_ALLOWLIST, G_GROUPS
+	G_REMOTE_CA, G_PORT, G_MAP, G_ALLOWLIST, G_GROUPS
 };
 
 static const struct {
@@ -79,6 +79,8 @@ static const struct {
 	[G_SESSIONS] = { "web_sessions", API_WEB_SESSIONS, API_PUT_WEB_SESSIONS,
 			 { &F.max_sessions } },
 	[G_MESSAGE] = { "login_message", API_LOGIN_MESSAGE, API_PUT_LOGIN_MESSAGE, { &F.text } },
+	/* before the ports that may need it */
+	[G_REMOTE_CA] = { "remote_ca", API_REMOTE_CA, API_POST_REMOTE_CA, { &F.pem } },
 	[G_PORT] = { "port", API_PORTS, API_PUT_PORT, { &F.mode, &F.connection } },
 	/* realcom.conf, after the port modes: dsu map's code (map.c) */
 	[G_MAP] = { "map", API_PORTS, API_CALLS },
@@ -86,7 +88,7 @@ static const struct {
 			  { &F.enabled, &F.entries } },
 };
 
-enum kind { K_BOOL, K_UINT, K_TEXT, K_ENUM, K_ALLOWLIST, K_SYSLOG, K_SNTP, K_MAP };
+enum kind { K_BOOL, K_UINT, K_TEXT, K_ENUM, K_ALLOWLIST, K_SYSLOG, K_SNTP, K_MAP, K_CA };
 
 /* How a wanted number compares with the unit's: the baseline asks a bound. */
 enum bound { B_EQUAL, B_AT_LEAST, B_AT_MOST, B_AT_MOST_NONZERO };
@@ -129,6 +131,7 @@ static const struct key_def {
 	{ "port.N.connection", G_PORT, K_ENUM, &F.connection, .values = api_port_connections,
 	  .expect = "unencrypted, encrypted or encrypted-authenticated" },
 	{ "map", G_MAP, K_MAP, .expect = "PORT:ttyRN pairs such as 1:ttyR0 2:ttyR1" },
+	{ "remote_ca", G_REMOTE_CA, K_CA, &F.pem, .expect = "a PEM certificate file" },
 };
 
 #define KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -141,6 +144,7 @@ struct want {
 	json_object *frag;		/* {field: value, ...} */
 	enum bound bound;
 	unsigned int line;
+	char sha256[TLS_FP_STRLEN];	/* K_CA: the certificate's fingerprint */
 };
 
 struct unit {
@@ -379,7 +383,8 @@ static json_object *parse_value(const struct key_def *def, const char *value)
 	case K_SNTP:
 		return parse_enabled_list(value, F.servers, APPLY_SNTP_MAX, sntp_server);
 	case K_MAP:
-		break;			/* parse_map(): the unit's own */
+	case K_CA:
+		break;			/* parse_map(), parse_ca(): their own */
 	}
 	return NULL;
 }
@@ -416,6 +421,39 @@ static json_object *parse_map(const char *v, struct map_opts *m)
 		if (m->want[i])
 			return json_object_new_string(v);
 	return NULL;
+}
+
+#define APPLY_PEM_MAX	(12 * 1024)	/* the model's limit */
+
+/* remote_ca = FILE: {pem} with its fingerprint in sha256, or NULL with why. */
+static json_object *parse_ca(const char *path, char sha256[TLS_FP_STRLEN], char *why, size_t len)
+{
+	uint8_t fp[TLS_FP_LEN];
+	char *text = NULL;
+	json_object *o;
+	size_t n = 0;
+	FILE *f;
+
+	if (tls_file_fingerprint(path, fp) < 0) {
+		snprintf(why, len, "%s: no PEM certificate there", path);
+		return NULL;
+	}
+	f = fopen(path, "re");
+	if (f) {
+		text = calloc(1, APPLY_PEM_MAX + 2);
+		n = text ? fread(text, 1, APPLY_PEM_MAX + 1, f) : 0;
+		fclose(f);
+	}
+	if (!text || n == 0 || n > APPLY_PEM_MAX) {
+		snprintf(why, len, "%s: %s", path, n > APPLY_PEM_MAX ? "larger than 12 KiB" :
+			 "cannot read it");
+		free(text);
+		return NULL;
+	}
+	tls_fingerprint_format(fp, sha256);
+	o = frag1(F.pem, json_object_new_string(text));
+	free(text);
+	return o;
 }
 
 /* ---- the file ---- */
@@ -491,10 +529,25 @@ static char *dup_or_die(const char *s)
 	return p;
 }
 
+/* A path in the file relative to the file's directory. */
+static int fleet_relative(const struct fleet *fl, char **path)
+{
+	char *p;
+
+	if (!*path || (*path)[0] == '/')
+		return 0;
+	if (asprintf(&p, "%s/%s", fl->dir, *path) < 0)
+		return -1;
+	free(*path);
+	*path = p;
+	return 0;
+}
+
 static void unit_key(struct fleet *fl, struct unit *u, const char *name, const char *value)
 {
 	char **field[] = { &u->host, &u->user, &u->password_file, &u->mac, &u->fingerprint,
 			   &u->config, NULL };
+	char sha256[TLS_FP_STRLEN] = "";
 	const struct key_def *def;
 	unsigned int port;
 	json_object *frag;
@@ -545,7 +598,20 @@ static void unit_key(struct fleet *fl, struct unit *u, const char *name, const c
 		file_error(fl, fl->line, "[unit %s]: %s given twice", u->name, name);
 		return;
 	}
-	frag = def->kind == K_MAP ? parse_map(value, &u->map) : parse_value(def, value);
+	if (def->kind == K_CA) {
+		char why[DSU_ERR_MAX], *path = dup_or_die(value);
+
+		frag = fleet_relative(fl, &path) < 0 ? NULL :
+		       parse_ca(path, sha256, why, sizeof(why));
+		free(path);
+		if (!frag) {
+			file_error(fl, fl->line, "[unit %s]: remote_ca = '%s': %s", u->name, value,
+				   why);
+			return;
+		}
+	} else {
+		frag = def->kind == K_MAP ? parse_map(value, &u->map) : parse_value(def, value);
+	}
 	if (!frag) {
 		file_error(fl, fl->line, "[unit %s]: %s = '%s': expected %s", u->name, name, value,
 			   def->expect);
@@ -562,6 +628,7 @@ static void unit_key(struct fleet *fl, struct unit *u, const char *name, const c
 	w->port = port;
 	w->frag = frag;
 	w->line = fl->line;
+	memcpy(w->sha256, sha256, sizeof(sha256));
 }
 
 static int fleet_handler(void *user, const char *section, const char *name, const char *value)
@@ -664,20 +731,6 @@ static void baseline_add(struct unit *u)
 		w->frag = parse_value(w->def, base[i].value);
 		w->bound = base[i].bound;
 	}
-}
-
-/* A path in the file relative to the file's directory. */
-static int fleet_relative(const struct fleet *fl, char **path)
-{
-	char *p;
-
-	if (!*path || (*path)[0] == '/')
-		return 0;
-	if (asprintf(&p, "%s/%s", fl->dir, *path) < 0)
-		return -1;
-	free(*path);
-	*path = p;
-	return 0;
 }
 
 static int fleet_read(struct fleet *fl)
@@ -832,6 +885,14 @@ static void show(const struct want *w, json_object *o, char *out, size_t len)
 	case K_SNTP:
 		show_sntp(o, out, len);
 		return;
+	case K_CA:
+		if (o == w->frag)
+			snprintf(out, len, "%s", w->sha256);
+		else if (json_str(o, F.sha256)[0])
+			snprintf(out, len, "sha256:%s", json_str(o, F.sha256));
+		else
+			snprintf(out, len, "none");
+		return;
 	default:
 		break;
 	}
@@ -868,6 +929,8 @@ struct run {
 /* Does the unit's body now already have what w wants? */
 static bool satisfied(const struct want *w, json_object *now)
 {
+	if (w->def->kind == K_CA)	/* the unit shows the fingerprint, not the PEM */
+		return strcmp(json_str(now, F.sha256), w->sha256 + strlen("sha256:")) == 0;
 	json_object_object_foreach(w->frag, key, val) {
 		json_object *have;
 		int64_t h, want;

@@ -55,6 +55,8 @@ enum api_call {
 	API_LOGIN_MESSAGE,	/* GET {text} */
 	API_PUT_LOGIN_MESSAGE,
 	API_PUT_PORT,		/* PUT {mode, connection} of port d->n */
+	API_REMOTE_CA,		/* GET {sha256}: the CA of encrypted-authenticated ports */
+	API_POST_REMOTE_CA,	/* POST {pem} -> 201 {sha256} */
 	API_CALLS
 };
 
@@ -69,7 +71,7 @@ struct api_fields {
 	const char *enabled, *max_failures, *lockout_minutes, *entries, *address, *netmask;
 	const char *remote, *tls, *servers, *max_sessions, *pem, *connected;
 	/* settings dsu apply writes besides those */
-	const char *wins, *moxa_service, *https, *serial_console, *text;
+	const char *wins, *moxa_service, *https, *serial_console, *text, *sha256;
 	const char *mode_disabled, *conn_unencrypted;	/* values */
 };
 /* The values of a port's mode and connection, NULL-terminated. */

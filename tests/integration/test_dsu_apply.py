@@ -9,11 +9,12 @@ does not stop the others."""
 import json
 import os
 import re
+import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import DsuCase, Unit, free_port  # noqa: E402
+from itlib import Certs, DsuCase, Unit, free_port  # noqa: E402
 
 PASSWORD = "Correct-horse-battery-9"   # passes the baseline's password policy
 WEAK = "correct horse 1"               # no upper case: breaks it
@@ -295,6 +296,30 @@ port.1.mode = rfc2217
         self.assertIn("m: map: refused", r.stderr)
         self.assertEqual(self.snapshot(u), before)
 
+    def test_remote_ca_uploaded_once(self):
+        """remote_ca = FILE: uploaded when the unit's CA has another fingerprint,
+        then up to date; another CA replaces it."""
+        certs = Certs()
+        certs.setup()
+        self.addCleanup(certs.teardown)
+        u = self.unit()
+        path = self.fleet(f"[unit ca]\nhost = {u.host}\nuser = admin\n"
+                          f"remote_ca = {certs.path('ca.pem')}\n")
+        r = self.dsu("apply", path, "--yes")
+        self.assertRegex(r.stdout, r"^ca: remote_ca: none -> sha256:[0-9A-F:]{95}\nca: applied")
+        fp = r.stdout.split(" -> ")[1].split("\n")[0]
+        self.assertEqual("sha256:" + self.get(u, "security/remote-ca")["sha256"], fp)
+        self.assertEqual(self.dsu("apply", path, "--yes").stdout, "ca: up to date\n")
+        path = self.fleet(f"[unit ca]\nhost = {u.host}\nuser = admin\n"
+                          f"remote_ca = {certs.path('other-ca.pem')}\n")
+        r = self.dsu("apply", path, "--yes")
+        self.assertIn(f"ca: remote_ca: {fp} -> sha256:", r.stdout)
+        # a file that is no certificate is a file error
+        path = self.fleet(f"[unit ca]\nhost = {u.host}\nuser = admin\nremote_ca = {path}\n")
+        r = self.dsu("apply", path, "--yes", want=2)
+        self.assertIn(":4: [unit ca]: remote_ca = ", r.stderr)
+        self.assertIn("no PEM certificate", r.stderr)
+
     def test_example_file_is_valid(self):
         """docs/fleet.example.ini passes the file check: with its units moved
         to closed ports, each is tried (exit 1), none is a file error (2)."""
@@ -309,6 +334,11 @@ port.1.mode = rfc2217
         with open(pw, "w") as f:
             f.write(PASSWORD + "\n")
         os.chmod(pw, 0o600)
+        certs = Certs()
+        certs.setup()
+        self.addCleanup(certs.teardown)
+        subprocess.run(["cp", certs.path("ca.pem"), os.path.join(self.home, "site-ca.pem")],
+                       check=True)
         r = self.dsu("apply", path, "--dry-run", want=1)
         self.assertIn("dsu: line-3: ", r.stderr)
         self.assertIn("dsu: line-4: ", r.stderr)

@@ -179,7 +179,7 @@ struct rest_route {
 
 static rest_fn get_device, post_setup, post_login, post_logout, get_stored, put_stored, put_ipv4,
 	get_ports, get_port, put_port, get_policy, put_policy, get_lockout, put_lockout,
-	get_certificate, post_remote_ca, get_config, put_config;
+	get_certificate, get_remote_ca, post_remote_ca, get_config, put_config;
 static int rest_certificate(struct sim *s, const char *address, char *err, size_t errlen);
 
 /* Does the unit make its own certificate (no --cert/--key given)? */
@@ -213,6 +213,7 @@ static const struct rest_route routes[] = {
 	ROUTE("PUT", "/security/allowlist", AUTH_ADMIN, put_stored, BODY(allowlist_fields),
 	      STORED(allowlist)),
 	ROUTE("GET", "/security/certificate", AUTH_TOKEN, get_certificate),
+	ROUTE("GET", "/security/remote-ca", AUTH_ADMIN, get_remote_ca),
 	ROUTE("POST", "/security/remote-ca", AUTH_ADMIN, post_remote_ca, BODY(remote_ca_fields)),
 	ROUTE("GET", "/system/syslog", AUTH_ADMIN, get_stored, STORED(syslog)),
 	ROUTE("PUT", "/system/syslog", AUTH_ADMIN, put_stored, BODY(syslog_fields),
@@ -938,33 +939,57 @@ static void get_certificate(struct rest_req *q)
 	rest_ok(q->r, 200, o);
 }
 
-static void post_remote_ca(struct rest_req *q)
+/* The CA's fingerprint without "sha256:" into out (TLS_FP_STRLEN); -1 when pem is none. */
+static int rest_ca_fingerprint(const char *pem, size_t len, char *out)
 {
-	json_object *v, *o;
-	const char *pem;
 	uint8_t fp[TLS_FP_LEN];
-	char fps[TLS_FP_STRLEN];
 	X509 *x = NULL;
-	BIO *b;
+	BIO *b = BIO_new_mem_buf(pem, (int)len);
+	int r = -1;
 
-	json_object_object_get_ex(q->body, "pem", &v);
-	pem = json_object_get_string(v);
-	b = BIO_new_mem_buf(pem, json_object_get_string_len(v));
 	if (b)
 		x = PEM_read_bio_X509(b, NULL, NULL, NULL);
 	BIO_free(b);
 	ERR_clear_error();
-	if (!x || tls_cert_fingerprint(x, fp) < 0) {
-		X509_free(x);
+	if (x && tls_cert_fingerprint(x, fp) == 0) {
+		char fps[TLS_FP_STRLEN];
+
+		tls_fingerprint_format(fp, fps);
+		snprintf(out, TLS_FP_STRLEN, "%s", fps + 7);
+		r = 0;
+	}
+	X509_free(x);
+	return r;
+}
+
+/* {sha256} of the CA uploaded, "" when there is none. */
+static void get_remote_ca(struct rest_req *q)
+{
+	char fps[TLS_FP_STRLEN] = "";
+	json_object *o = json_object_new_object();
+
+	if (q->m->remote_ca)
+		rest_ca_fingerprint(q->m->remote_ca, strlen(q->m->remote_ca), fps);
+	json_object_object_add(o, "sha256", json_object_new_string(fps));
+	rest_ok(q->r, 200, o);
+}
+
+static void post_remote_ca(struct rest_req *q)
+{
+	char fps[TLS_FP_STRLEN];
+	json_object *v, *o;
+	const char *pem;
+
+	json_object_object_get_ex(q->body, "pem", &v);
+	pem = json_object_get_string(v);
+	if (rest_ca_fingerprint(pem, (size_t)json_object_get_string_len(v), fps) < 0) {
 		rest_error(q->r, 422, "invalid_certificate", "pem: no PEM certificate");
 		return;
 	}
-	X509_free(x);
 	free(q->m->remote_ca);
 	q->m->remote_ca = strdup(pem);
-	tls_fingerprint_format(fp, fps);
 	o = json_object_new_object();
-	json_object_object_add(o, "sha256", json_object_new_string(fps + 7));
+	json_object_object_add(o, "sha256", json_object_new_string(fps));
 	rest_ok(q->r, 201, o);
 }
 
