@@ -561,7 +561,9 @@ static void unit_key(struct fleet *fl, struct unit *u, const char *name, const c
 			return;
 		}
 		if (!field[i]) {	/* baseline */
-			if (strcmp(value, "hardening-guide") != 0)
+			if (u->baseline)
+				file_error(fl, fl->line, "[unit %s]: baseline given twice", u->name);
+			else if (strcmp(value, "hardening-guide") != 0)
 				file_error(fl, fl->line, "[unit %s]: baseline = '%s': expected "
 					   "hardening-guide", u->name, value);
 			u->baseline = true;
@@ -1408,7 +1410,10 @@ static int fleet_passwords(struct fleet *fl)
 			continue;
 		}
 		if (!have && secret_get(NULL, false, shared, err) < 0) {
-			dsu_fail(NULL, "%s", err);
+			/* secret_get() speaks of --password-file, which apply spells otherwise */
+			dsu_fail(NULL, "[unit %s]: %s", u->name, strncmp(err, "no password", 11) ? err :
+				 "no password: give password_file in the file, DSU_PASSWORD, or run "
+				 "dsu on a terminal");
 			return -1;
 		}
 		have = true;
