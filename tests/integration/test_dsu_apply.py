@@ -14,7 +14,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Certs, DsuCase, Unit, free_port  # noqa: E402
+from itlib import DSU, Certs, DsuCase, Unit, free_port  # noqa: E402
 
 PASSWORD = "Correct-horse-battery-9"   # passes the baseline's password policy
 WEAK = "correct horse 1"               # no upper case: breaks it
@@ -104,6 +104,31 @@ class Apply(DsuCase):
         r = self.dsu("apply", path, want=2)
         self.assertIn("--yes", r.stderr)
         self.assertEqual(self.snapshot(u), before)
+
+    def on_terminal(self, path, answer):
+        """dsu apply FILE with a pty on stdin that answers answer: the result."""
+        master, slave = os.openpty()
+        try:
+            os.write(master, answer.encode())
+            env = {"HOME": self.home, "PATH": "/usr/bin:/bin", "DSU_PASSWORD": PASSWORD}
+            return subprocess.run([DSU, "apply", path], stdin=slave, capture_output=True,
+                                  text=True, env=env, timeout=120)
+        finally:
+            os.close(slave)
+            os.close(master)
+
+    def test_terminal_asks(self):
+        u = self.unit()
+        path = self.fleet(f"[unit t]\nhost = {u.host}\nuser = admin\nservices.wins = on\n")
+        r = self.on_terminal(path, "n\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("Apply 1 change to t? [y/N] ", r.stderr)
+        self.assertIn("not confirmed: nothing changed", r.stderr)
+        self.assertFalse(self.get(u, "security/services")["wins"])
+        r = self.on_terminal(path, "y\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("t: applied 1 change\n", r.stdout)
+        self.assertTrue(self.get(u, "security/services")["wins"])
 
     def test_explicit_keys_override_baseline(self):
         u = self.unit()
