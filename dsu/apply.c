@@ -38,10 +38,6 @@
 #define APPLY_MESSAGE_MAX	256
 #define APPLY_LINE_MAX		4096
 #define APPLY_TIMEOUT		10
-/* what dsu audit checks pass with (audit.c) */
-#define BASE_MIN_LENGTH		16
-#define BASE_LIFETIME_DAYS	90
-#define BASE_SESSIONS		4
 
 static const char help[] =
 	"Usage: dsu apply FILE [--dry-run] [--json] [--yes]\n"
@@ -704,20 +700,22 @@ static char *fleet_reader(char *str, int num, void *stream)
 /* The baseline's settings that no explicit key names. */
 static void baseline_add(struct unit *u)
 {
+	/* a switch's value, or a number's (value NULL) */
 	static const struct {
 		const char *key, *value;
+		int number;
 		enum bound bound;
 	} base[] = {
-		{ "services.snmp", "off", B_EQUAL },
-		{ "services.wins", "off", B_EQUAL },
-		{ "password_policy.min_length", "16", B_AT_LEAST },
-		{ "password_policy.digit", "on", B_EQUAL },
-		{ "password_policy.mixed_case", "on", B_EQUAL },
-		{ "password_policy.special", "on", B_EQUAL },
-		{ "password_policy.lifetime_days", "90", B_AT_MOST_NONZERO },
-		{ "login_lockout.enabled", "on", B_EQUAL },
-		{ "dos_defense", "on", B_EQUAL },
-		{ "web_sessions.max_sessions", "4", B_AT_MOST },
+		{ "services.snmp", "off", 0, B_EQUAL },
+		{ "services.wins", "off", 0, B_EQUAL },
+		{ "password_policy.min_length", NULL, DSU_GUIDE_MIN_LENGTH, B_AT_LEAST },
+		{ "password_policy.digit", "on", 0, B_EQUAL },
+		{ "password_policy.mixed_case", "on", 0, B_EQUAL },
+		{ "password_policy.special", "on", 0, B_EQUAL },
+		{ "password_policy.lifetime_days", NULL, DSU_GUIDE_LIFETIME_DAYS, B_AT_MOST_NONZERO },
+		{ "login_lockout.enabled", "on", 0, B_EQUAL },
+		{ "dos_defense", "on", 0, B_EQUAL },
+		{ "web_sessions.max_sessions", NULL, DSU_GUIDE_SESSIONS, B_AT_MOST },
 	};
 	unsigned int port;
 
@@ -730,7 +728,8 @@ static void baseline_add(struct unit *u)
 		if (!w)
 			return;
 		w->def = key_find(base[i].key, &port);
-		w->frag = parse_value(w->def, base[i].value);
+		w->frag = base[i].value ? parse_value(w->def, base[i].value) :
+			  frag1(*w->def->field, json_object_new_int(base[i].number));
 		w->bound = base[i].bound;
 	}
 }

@@ -27,9 +27,9 @@
 #include "dsu.h"
 
 #define AUDIT_DETAIL_MAX	400
-#define AUDIT_MIN_LENGTH	16	/* guide 3.4: "set the Min. Password Length to 16" */
-#define AUDIT_LIFETIME_DAYS	90	/* guide 3.4: its example lifetime */
-#define AUDIT_SESSIONS_LIMITED	4	/* docs/device-model.md: 4 or fewer is "limited" */
+#define AUDIT_MIN_LENGTH	DSU_GUIDE_MIN_LENGTH
+#define AUDIT_LIFETIME_DAYS	DSU_GUIDE_LIFETIME_DAYS
+#define AUDIT_SESSIONS_LIMITED	DSU_GUIDE_SESSIONS
 #define AUDIT_BACKUP_DAYS	90	/* guide 4.3 says "periodically": ours, like the lifetime */
 #define AUDIT_BACKUP_LINE	4352	/* MAC, seconds and a path */
 #define AUDIT_BACKUP_LINES	100000

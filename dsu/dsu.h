@@ -197,6 +197,12 @@ int dsu_backup(int argc, char **argv);
 int dsu_list(int argc, char **argv);
 int dsu_apply(int argc, char **argv);
 
+/* ---- the hardening guide's numbers: what audit.c checks and apply.c's baseline sets ---- */
+
+#define DSU_GUIDE_MIN_LENGTH	16	/* guide 3.4: "set the Min. Password Length to 16" */
+#define DSU_GUIDE_LIFETIME_DAYS	90	/* guide 3.4: its example lifetime */
+#define DSU_GUIDE_SESSIONS	4	/* docs/device-model.md: 4 or fewer is "limited" */
+
 /* ---- realcomd's configuration (map.c) ---- */
 
 #define DSU_MAP_CONFIG	"/etc/realcom/realcom.conf"
