@@ -404,9 +404,12 @@ class Inputs(unittest.TestCase):
         self.assertEqual(ssl.PEM_cert_to_DER_cert(b["pem"]), der)
         self.assertEqual(self.u.ok(cmd="status")["management"]["certificate_sha256"],
                          b["sha256"])
-        # the unit's certificate doubles as a CA upload
+        # the unit's certificate doubles as a CA upload, shown by its fingerprint
+        self.assertEqual(self.expect(200, "GET", "security/remote-ca")[0], {"sha256": ""})
         b2, _ = self.expect(201, "POST", "security/remote-ca", {"pem": b["pem"]})
         self.assertEqual(b2["sha256"], b["sha256"])
+        self.assertEqual(self.expect(200, "GET", "security/remote-ca")[0],
+                         {"sha256": b["sha256"]})
         self.expect(422, "POST", "security/remote-ca", {"pem": "-----BEGIN nothing"},
                     error="invalid_certificate")
 
