@@ -588,8 +588,17 @@ static void unit_key(struct fleet *fl, struct unit *u, const char *name, const c
 	}
 	def = key_find(name, &port);
 	if (!def) {
-		file_error(fl, fl->line, "[unit %s]: unknown key '%s' (see dsu(1), \"dsu apply\")",
-			   u->name, name);
+		const char *words[KEYS + sizeof(unit_keys) / sizeof(unit_keys[0])], *near;
+		size_t n = 0;
+
+		for (size_t i = 0; i < sizeof(unit_keys) / sizeof(unit_keys[0]); i++)
+			words[n++] = unit_keys[i];
+		for (size_t i = 0; i < KEYS; i++)
+			words[n++] = keys[i].name;
+		near = cli_suggest(name, words, n);
+		file_error(fl, fl->line, "[unit %s]: unknown key '%s': %s%s%s", u->name, name,
+			   near ? "did you mean '" : "expected a key of dsu(1), \"apply\"",
+			   near ? near : "", near ? "'?" : "");
 		return;
 	}
 	if (want_find(u, name)) {

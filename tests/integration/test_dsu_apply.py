@@ -199,7 +199,7 @@ port.1.mode = rfc2217
         before = self.snapshot(u)
         good = f"[unit e]\nhost = {u.host}\nuser = admin\nbaseline = hardening-guide\n"
         cases = [("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nservices.snmpp = off\n",
-                  ":8: ", "services.snmpp"),
+                  ":8: ", "unknown key 'services.snmpp': did you mean 'services.snmp'?"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nweb_sessions.max_sessions = 40\n",
                   ":8: ", "1 to 10"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nallowlist = 10.0.0.1/33\n",
