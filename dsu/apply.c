@@ -596,6 +596,17 @@ static void unit_key(struct fleet *fl, struct unit *u, const char *name, const c
 		for (size_t i = 0; i < KEYS; i++)
 			words[n++] = keys[i].name;
 		near = cli_suggest(name, words, n);
+		if (!strncmp(name, "port.", 5) && strchr(name + 5, '.')) {
+			char as_one[48];
+			unsigned int one;
+
+			snprintf(as_one, sizeof(as_one), "port.1%.32s", strchr(name + 5, '.'));
+			if (key_find(as_one, &one)) {
+				file_error(fl, fl->line, "[unit %s]: %s: expected a port number 1 "
+					   "to %d", u->name, name, APPLY_PORTS_MAX);
+				return;
+			}
+		}
 		file_error(fl, fl->line, "[unit %s]: unknown key '%s': %s%s%s", u->name, name,
 			   near ? "did you mean '" : "expected a key of dsu(1), \"apply\"",
 			   near ? near : "", near ? "'?" : "");

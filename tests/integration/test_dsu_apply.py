@@ -204,6 +204,8 @@ port.1.mode = rfc2217
                   ":8: ", "1 to 10"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nallowlist = 10.0.0.1/33\n",
                   ":8: ", "IPv4"),
+                 ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nport.33.mode = disabled\n",
+                  ":8: ", "port.33.mode: expected a port number 1 to 32"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nport.1.mode = fast\n",
                   ":8: ", "realcom, rfc2217"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nmap = 1:ttyR0 2:ttyR0\n",
