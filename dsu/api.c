@@ -58,6 +58,7 @@ static const struct {
 	[API_DOS_DEFENSE] = { "GET", "/api/v1/security/dos-defense", true },
 	[API_WEB_SESSIONS] = { "GET", "/api/v1/security/web-sessions", true },
 	[API_CONFIG] = { "GET", "/api/v1/system/config", true },
+	[API_CONFIG_PUT] = { "PUT", "/api/v1/system/config", true },
 };
 
 #define API_REPLY_MAX	(256 * 1024)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -40,6 +41,12 @@ static const char usage[] =
 	"  backup HOST... --user NAME [-o, --output FILE|DIR]\n"
 	"                  save each unit's configuration export (mode 0600), recorded\n"
 	"                  in $XDG_STATE_HOME/realcom/backups\n"
+	"  restore HOST FILE --user NAME [--network] [--force] [--dry-run] [--yes]\n"
+	"                  put a backup back into a unit, showing what changes (asked on a\n"
+	"                  terminal); its address only with --network\n"
+	"  replace OLD NEW --user NAME [-o DIR] [--config FILE] [--force] [--yes]\n"
+	"                  back up OLD (or take its last backup), restore it into NEW, and\n"
+	"                  move OLD's realcomd sections to NEW\n"
 	"\n"
 	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
 	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
@@ -70,7 +77,8 @@ void dsu_refused_text(const struct dsu_dev *d, int status, json_object *reply, c
 {
 	const char *method = api_method(d->call), *path = api_path(d->call);
 	const char *words = api_status_text(status);
-	bool get = strcmp(method, "GET") == 0;
+	/* login and setup speak of the account; any other call names itself */
+	bool get = strcmp(method, "POST") != 0;
 	char why[300];
 
 	api_error_text(reply, why, sizeof(why));
@@ -192,6 +200,23 @@ int dsu_login(struct dsu_dev *d, const char *user, const char *password_file)
 	if (r < 0)
 		dsu_fail(d->host, "%s", err);
 	return r;
+}
+
+bool dsu_confirm(const char *question, const char *todo)
+{
+	char answer[16];
+
+	if (!isatty(STDIN_FILENO)) {
+		dsu_fail(NULL, "not on a terminal: add --yes to %s", todo);
+		return false;
+	}
+	fprintf(stderr, "%s [y/N] ", question);
+	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
+						       strcmp(answer, "yes\n"))) {
+		fprintf(stderr, "dsu: nothing changed\n");
+		return false;
+	}
+	return true;
 }
 
 /* End the session; a failure here changes nothing for the user. */
@@ -382,6 +407,8 @@ static const struct cli_command commands[] = {
 	{ "backup", dsu_backup },
 	{ "list", dsu_list },
 	{ "unmap", dsu_unmap },
+	{ "restore", dsu_restore },
+	{ "replace", dsu_replace },
 };
 
 int main(int argc, char **argv)

@@ -4,7 +4,8 @@
  * the management API model (every path, field and the service type, in one
  * place) and the HTTPS client; reply.c makes what devices say safe to show;
  * known.c the trust-on-first-use pins; secret.c passwords; search.c mDNS;
- * map.c realcomd's configuration; audit.c the hardening-guide audit.
+ * map.c realcomd's configuration; audit.c the hardening-guide audit;
+ * backup.c and restore.c a unit's configuration export saved and put back.
  */
 #ifndef REALCOM_DSU_H
 #define REALCOM_DSU_H
@@ -42,6 +43,7 @@ enum api_call {
 	API_DOS_DEFENSE,	/* GET {enabled} */
 	API_WEB_SESSIONS,	/* GET {max_sessions} */
 	API_CONFIG,		/* GET (admin): the configuration export */
+	API_CONFIG_PUT,		/* PUT (admin) {model, settings}: import an export */
 	API_CALLS
 };
 
@@ -173,11 +175,55 @@ int dsu_audit(int argc, char **argv);
 int dsu_unmap(int argc, char **argv);
 int dsu_backup(int argc, char **argv);
 int dsu_list(int argc, char **argv);
+int dsu_restore(int argc, char **argv);
+int dsu_replace(int argc, char **argv);
 
 /* $XDG_STATE_HOME/realcom/NAME, else ~/.local/state/realcom/NAME; -1 when
  * neither is set.  "backups" has one "MAC UNIX_SECONDS PATH" line per unit,
  * its last backup (backup.c), which audit.c reads. */
 int dsu_state_path(const char *name, char *out, size_t len);
+
+/* ---- backups (backup.c) ---- */
+
+#define DSU_BACKUP_PATH_MAX	8194	/* a directory, then a name: 2 * PATH_MAX + 2 */
+
+/* "00:90:E8:0A:EA:E0" from in, upper case; false for anything else. */
+bool dsu_backup_mac(const char *in, char out[18]);
+/*
+ * Save a unit's export as dsu backup does: OUT/MAC.json (is_dir) or the file
+ * OUT, mode 0600, recorded as its last backup; path is where.  0 or -1 (printed).
+ */
+int dsu_backup_save(const struct dsu_dev *d, json_object *dev, json_object *config,
+		    const char *out, bool is_dir, char path[DSU_BACKUP_PATH_MAX]);
+/* A file dsu backup wrote ({format, host, saved_at, unit, config}), or NULL with err. */
+json_object *dsu_backup_load(const char *path, char *err);
+/*
+ * The newest recorded backup of mac, or (mac NULL) of the unit whose file
+ * says it was saved from a host of that known_devices key: 1 with its path,
+ * MAC and time, 0 none, -1 (err) when the record cannot be read.
+ */
+int dsu_backup_find(const char *mac, const char *key, char path[DSU_BACKUP_PATH_MAX],
+		    char mac_out[18], int64_t *when, char *err);
+
+/* ---- realcom.conf as dsu edits it (map.c) ---- */
+
+/* realcomd's host for d: the name or address without brackets or :port. */
+void dsu_conf_host(const struct dsu_dev *d, char *out, size_t len);
+/* The ttys and device ports of the sections of config whose host is host:
+ * how many (at most max), or -1 (printed). */
+int dsu_conf_sections(const char *config, const char *host, unsigned int tty[],
+		      unsigned int port[], size_t max);
+/*
+ * Point every section of config whose host is old_host at the unit d (its
+ * GET /device dev and GET /serial/ports ports): its host, its TCP port
+ * numbers, its certificate pin where the section pins one; comments and
+ * other keys and sections as they were.  Checked by realcomd's parser,
+ * replaced atomically, realcomd reloaded.  0 or 1 (printed).
+ */
+int dsu_conf_move(const char *config, const char *old_host, const struct dsu_dev *d,
+		  json_object *dev, json_object *ports);
+/* Ask realcomd to reload config; it not running is said, not an error. */
+void dsu_conf_reload(const char *config);
 
 /* realcomd's control socket: the configuration's, else the default (list.c). */
 #define DSU_CONTROL_DEFAULT	"/run/realcom/control"
@@ -200,6 +246,11 @@ int dsu_login_with(struct dsu_dev *d, const char *user, const char *password, ch
 void dsu_refused_text(const struct dsu_dev *d, int status, json_object *reply, const char *user,
 		      char *out, size_t len);
 void dsu_logout(struct dsu_dev *d);
+/*
+ * On a terminal, ask question ("... [y/N]"): true for y; elsewhere false
+ * after "not on a terminal: add --yes to todo".  Either no: printed.
+ */
+bool dsu_confirm(const char *question, const char *todo);
 
 /* "dsu: HOST: why" on stderr; returns 1 for the caller's exit status. */
 int dsu_fail(const char *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
