@@ -104,12 +104,13 @@ static int restore_diff(const char *path, json_object *now, json_object *want)
 
 /*
  * What to send d for the export config (of a backup): refused (1, printed)
- * for another model than dev's unless force; else the body, {model,
+ * for another model than dev's unless force ("FROM \"MODEL\", this unit is
+ * an ..."); else the body, {model,
  * settings} without identity nor, unless network, the address, and the
  * changes against the unit's export now printed, their number in *changes.
  */
 static int restore_prepare(struct dsu_dev *d, json_object *dev, json_object *config,
-			   const char *file, const char *user, bool force, bool network,
+			   const char *from, const char *user, bool force, bool network,
 			   json_object **body, int *changes)
 {
 	const char *model = json_str(config, F.model), *unit = json_str(dev, F.model);
@@ -118,8 +119,8 @@ static int restore_prepare(struct dsu_dev *d, json_object *dev, json_object *con
 
 	*body = NULL;
 	if (strcmp(model, unit) != 0 && !force)
-		return dsu_fail(d->host, "%s is a backup of an \"%s\", this unit is an \"%s\": "
-				"add --force to import it anyway", file, model, unit);
+		return dsu_fail(d->host, "%s \"%s\", this unit is an \"%s\": add --force to "
+				"import it anyway", from, model, unit);
 	status = dsu_call(d, API_CONFIG, NULL, &now);
 	if (status != 200 || !json_object_is_type(json_object_object_get(now, "settings"),
 						  json_type_object)) {
@@ -185,7 +186,7 @@ int dsu_restore(int argc, char **argv)
 	struct dsu_common c = { .timeout = 10 };
 	bool network = false, force = false, dry = false, yes = false;
 	json_object *backup, *dev = NULL, *body = NULL;
-	char err[DSU_ERR_MAX];
+	char err[DSU_ERR_MAX], from[DSU_BACKUP_PATH_MAX + 32];
 	const char *file;
 	struct dsu_dev d;
 	int ch, changes = 0, r = 1;
@@ -221,7 +222,8 @@ int dsu_restore(int argc, char **argv)
 	if (restore_device(&d, c.user, &dev) || dsu_login(&d, c.user, c.password_file) < 0)
 		goto out;
 	printf("Restoring %s into %s:\n", file, d.host);
-	if (restore_prepare(&d, dev, json_object_object_get(backup, "config"), file, c.user, force,
+	snprintf(from, sizeof(from), "%s is a backup of an", file);
+	if (restore_prepare(&d, dev, json_object_object_get(backup, "config"), from, c.user, force,
 			    network, &body, &changes))
 		goto out;
 	if (!changes) {
@@ -347,6 +349,7 @@ int dsu_replace(int argc, char **argv)
 	json_object *dev = NULL, *body = NULL, *ports = NULL;
 	char pw[DSU_PASSWORD_MAX], err[DSU_ERR_MAX], mac[18], path[DSU_BACKUP_PATH_MAX];
 	char old_host[DSU_HOST_MAX], new_host[DSU_HOST_MAX];
+	char from[DSU_BACKUP_PATH_MAX + DSU_HOST_MAX + 32];
 	unsigned int tty[256], port[256];
 	bool force = false, yes = false, have_pw = false;
 	struct dsu_dev d = { 0 };
@@ -415,8 +418,11 @@ int dsu_replace(int argc, char **argv)
 	have_pw = false;
 	replace_plan(&o, &d, mac, out, config, old_host, new_host, tty, port, n);
 	printf("Settings of %s that change:\n", d.host);
-	if (restore_prepare(&d, dev, o.config, o.reachable ? o.d.host : o.path, c.user, force,
-			    false, &body, &changes))
+	if (o.reachable)
+		snprintf(from, sizeof(from), "%s is an", o.d.host);
+	else
+		snprintf(from, sizeof(from), "%s, the backup of %s, is of an", o.path, o.d.host);
+	if (restore_prepare(&d, dev, o.config, from, c.user, force, false, &body, &changes))
 		goto out;
 	if (!changes)
 		printf("none\n");
