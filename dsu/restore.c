@@ -161,6 +161,53 @@ static int restore_put(struct dsu_dev *d, json_object *body, const char *user)
 	return 1;
 }
 
+enum { O_NETWORK = O_FIRST_OPT, O_FORCE, O_DRY, O_YES, O_CONFIG };
+
+/* The options of restore and replace (each longopts has its own of them). */
+struct restore_opts {
+	struct dsu_common c;
+	const char *out, *config;
+	bool network, force, dry, yes;
+};
+
+/*
+ * Parse argv up to the two arguments named in args ("HOST", "FILE"), --user
+ * required (why: what needs it).  0, or the usage error's exit status.
+ */
+static int restore_options(int argc, char **argv, const struct option *longopts,
+			   const char *help, const char *const args[2], const char *why,
+			   struct restore_opts *o)
+{
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, ":o:u:h", longopts, NULL)) != -1) {
+		if (ch == '?' || ch == ':')
+			return cli_option_error(ch, argv, longopts);
+		if (ch == 'o')
+			o->out = optarg;
+		else if (ch == O_CONFIG)
+			o->config = optarg;
+		else if (ch == O_NETWORK)
+			o->network = true;
+		else if (ch == O_FORCE)
+			o->force = true;
+		else if (ch == O_DRY)
+			o->dry = true;
+		else if (ch == O_YES)
+			o->yes = true;
+		else
+			dsu_common_opt(&o->c, ch, help);
+	}
+	if (argc - optind < 2)
+		return optind == argc ? cli_usage_error("missing %s and %s", args[0], args[1]) :
+					cli_usage_error("missing %s", args[1]);
+	if (argc - optind > 2)
+		return cli_unexpected_argument(argv[optind + 2]);
+	if (!o->c.user)
+		return cli_usage_error("missing --user NAME: %s needs an administrator", why);
+	return 0;
+}
+
 /* GET /device: 0 with dev, or 1 (printed); a new unit is refused. */
 static int restore_device(struct dsu_dev *d, const char *user, json_object **dev)
 {
@@ -175,7 +222,6 @@ static int restore_device(struct dsu_dev *d, const char *user, json_object **dev
 
 int dsu_restore(int argc, char **argv)
 {
-	enum { O_NETWORK = O_FIRST_OPT, O_FORCE, O_DRY, O_YES };
 	static const struct option longopts[] = {
 		{ "network", no_argument, NULL, O_NETWORK },
 		{ "force", no_argument, NULL, O_FORCE },
@@ -183,34 +229,20 @@ int dsu_restore(int argc, char **argv)
 		{ "yes", no_argument, NULL, O_YES },
 		DSU_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 	};
-	struct dsu_common c = { .timeout = 10 };
-	bool network = false, force = false, dry = false, yes = false;
+	static const char *const args[] = { "HOST", "FILE" };
+	struct restore_opts ro = { .c.timeout = 10 };
+	struct dsu_common c;
 	json_object *backup, *dev = NULL, *body = NULL;
 	char err[DSU_ERR_MAX], from[DSU_BACKUP_PATH_MAX + 32];
 	const char *file;
 	struct dsu_dev d;
-	int ch, changes = 0, r = 1;
+	int changes = 0, r;
 
-	while ((ch = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1) {
-		if (ch == '?' || ch == ':')
-			return cli_option_error(ch, argv, longopts);
-		if (ch == O_NETWORK)
-			network = true;
-		else if (ch == O_FORCE)
-			force = true;
-		else if (ch == O_DRY)
-			dry = true;
-		else if (ch == O_YES)
-			yes = true;
-		else
-			dsu_common_opt(&c, ch, restore_help);
-	}
-	if (argc - optind < 2)
-		return cli_usage_error("missing %s", optind == argc ? "HOST and FILE" : "FILE");
-	if (argc - optind > 2)
-		return cli_unexpected_argument(argv[optind + 2]);
-	if (!c.user)
-		return cli_usage_error("missing --user NAME: a restore needs an administrator");
+	r = restore_options(argc, argv, longopts, restore_help, args, "a restore", &ro);
+	if (r)
+		return r;
+	r = 1;
+	c = ro.c;
 	file = argv[optind + 1];
 	backup = dsu_backup_load(file, err);
 	if (!backup)
@@ -223,16 +255,16 @@ int dsu_restore(int argc, char **argv)
 		goto out;
 	printf("Restoring %s into %s:\n", file, d.host);
 	snprintf(from, sizeof(from), "%s is a backup of an", file);
-	if (restore_prepare(&d, dev, json_object_object_get(backup, "config"), from, c.user, force,
-			    network, &body, &changes))
+	if (restore_prepare(&d, dev, json_object_object_get(backup, "config"), from, c.user, ro.force,
+			    ro.network, &body, &changes))
 		goto out;
 	if (!changes) {
 		printf("nothing to change\n");
 		r = 0;
 		goto out;
 	}
-	if (dry || (!yes && !dsu_confirm("Change these settings?", "change them"))) {
-		r = dry ? 0 : 1;
+	if (ro.dry || (!ro.yes && !dsu_confirm("Change these settings?", "change them"))) {
+		r = ro.dry ? 0 : 1;
 		goto out;
 	}
 	if (restore_put(&d, body, c.user))
@@ -335,7 +367,6 @@ static void replace_plan(const struct replace_old *o, const struct dsu_dev *d, c
 
 int dsu_replace(int argc, char **argv)
 {
-	enum { O_CONFIG = O_FIRST_OPT, O_FORCE, O_YES };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "config", required_argument, NULL, O_CONFIG },
@@ -343,39 +374,29 @@ int dsu_replace(int argc, char **argv)
 		{ "yes", no_argument, NULL, O_YES },
 		DSU_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 	};
-	struct dsu_common c = { .timeout = 10 };
-	const char *config = "/etc/realcom/realcom.conf", *out = ".";
+	static const char *const args[] = { "OLD", "NEW" };
+	struct restore_opts ro = { .c.timeout = 10, .out = ".",
+				   .config = "/etc/realcom/realcom.conf" };
+	struct dsu_common c;
+	const char *config, *out;
 	struct replace_old o = { 0 };
 	json_object *dev = NULL, *body = NULL, *ports = NULL;
 	char pw[DSU_PASSWORD_MAX], err[DSU_ERR_MAX], mac[18], path[DSU_BACKUP_PATH_MAX];
 	char old_host[DSU_HOST_MAX], new_host[DSU_HOST_MAX];
 	char from[DSU_BACKUP_PATH_MAX + DSU_HOST_MAX + 32];
 	unsigned int tty[256], port[256];
-	bool force = false, yes = false, have_pw = false;
+	bool have_pw = false;
 	struct dsu_dev d = { 0 };
 	struct stat st;
-	int ch, n, changes = 0, status, r = 1;
+	int n, changes = 0, status, r;
 
-	while ((ch = getopt_long(argc, argv, ":o:u:h", longopts, NULL)) != -1) {
-		if (ch == '?' || ch == ':')
-			return cli_option_error(ch, argv, longopts);
-		if (ch == 'o')
-			out = optarg;
-		else if (ch == O_CONFIG)
-			config = optarg;
-		else if (ch == O_FORCE)
-			force = true;
-		else if (ch == O_YES)
-			yes = true;
-		else
-			dsu_common_opt(&c, ch, replace_help);
-	}
-	if (argc - optind < 2)
-		return cli_usage_error("missing %s", optind == argc ? "OLD and NEW" : "NEW");
-	if (argc - optind > 2)
-		return cli_unexpected_argument(argv[optind + 2]);
-	if (!c.user)
-		return cli_usage_error("missing --user NAME: a replacement needs an administrator");
+	r = restore_options(argc, argv, longopts, replace_help, args, "a replacement", &ro);
+	if (r)
+		return r;
+	r = 1;
+	c = ro.c;
+	config = ro.config;
+	out = ro.out;
 	if (strchr(out, '\n'))
 		return cli_usage_error("-o: a path with a line break cannot be recorded");
 	if (stat(out, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -422,11 +443,11 @@ int dsu_replace(int argc, char **argv)
 		snprintf(from, sizeof(from), "%s is an", o.d.host);
 	else
 		snprintf(from, sizeof(from), "%s, the backup of %s, is of an", o.path, o.d.host);
-	if (restore_prepare(&d, dev, o.config, from, c.user, force, false, &body, &changes))
+	if (restore_prepare(&d, dev, o.config, from, c.user, ro.force, false, &body, &changes))
 		goto out;
 	if (!changes)
 		printf("none\n");
-	if (!yes && !dsu_confirm("Go ahead?", "replace the unit"))
+	if (!ro.yes && !dsu_confirm("Go ahead?", "replace the unit"))
 		goto out;
 
 	if (o.reachable) {

@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Certs, Realcomd, Unit, open_tty, read_n, wait_for, write_all  # noqa: E402
+from itlib import Certs, Realcomd, Unit, hand_edit, open_tty, talk, wait_for  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 REALCOMD = os.environ.get("REALCOMD", "realcomd")
@@ -504,14 +504,7 @@ class Dsu(unittest.TestCase):
             conf = rc.path("realcom.conf")
             self.dsu("map", u.host, "--user", "admin", "--ports", "1-3", "--config", conf,
                      password=PASSWORD)
-            with open(conf) as f:
-                text = f.read()
-            # a hand-written comment on ttyR1, and a unit dsu did not map
-            text = text.replace("[ttyR1]", "; ttyR1: the label printer\n[ttyR1]")
-            text += ("\n; the scale, by hand\n[ttyR7]\nhost = 192.0.2.77\nport = 2\n"
-                     "data_port = 951\ncommand_port = 967\n")
-            with open(conf, "w") as f:
-                f.write(text)
+            text = hand_edit(conf)
             rc.ctl(cmd="reload")
             wait_for(lambda: rc.port(7), "ttyR7 in realcomd")
 
@@ -614,10 +607,7 @@ class Dsu(unittest.TestCase):
         app = open_tty(rc.tty(0))
         dev = u.open_pty(1)
         try:
-            os.write(app, b"via dsu map")
-            self.assertEqual(read_n(dev, 11), b"via dsu map")
-            write_all(dev, b"and back")
-            self.assertEqual(read_n(app, 8), b"and back")
+            talk(app, dev, b"via dsu map", b"and back")
             # read while the tty is open: a port that connects on open drops
             # its connection, and what it knew of it, once the tty is closed
             status = rc.port(0)

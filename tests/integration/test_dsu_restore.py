@@ -18,7 +18,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Realcomd, Unit, open_tty, read_n, wait_for, write_all  # noqa: E402
+from itlib import Realcomd, Unit, hand_edit, open_tty, talk, wait_for  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 REALCOMD = os.environ.get("REALCOMD", "realcomd")
@@ -196,14 +196,7 @@ class DsuRestore(unittest.TestCase):
                         f"control_socket = {control}\n")
         self.dsu("map", f"localhost:{old.https_port}", "--user", "admin", "--ports", "1-2",
                  "--config", conf)
-        with open(conf) as f:
-            text = f.read()
-        text = text.replace("[ttyR1]", "; ttyR1: the label printer\n[ttyR1]")
-        text += ("\n; the scale, by hand\n[ttyR7]\nhost = 192.0.2.77\nport = 2\n"
-                 "data_port = 951\ncommand_port = 967\n")
-        with open(conf, "w") as f:
-            f.write(text)
-        return conf, text
+        return conf, hand_edit(conf)
 
     def check_moved(self, conf, before, old, new):
         """conf is before with OLD's sections pointing at NEW, nothing else."""
@@ -245,8 +238,7 @@ class DsuRestore(unittest.TestCase):
             app = open_tty(rc.tty(0))
             dev = old.open_pty(1)
             try:
-                os.write(app, b"to old")
-                self.assertEqual(read_n(dev, 6), b"to old")
+                talk(app, dev, b"to old", b"from old")
             finally:
                 os.close(dev)
             try:
@@ -271,10 +263,7 @@ class DsuRestore(unittest.TestCase):
                 wait_for(lambda: new.port(1)["connected"], "realcomd to connect to NEW")
                 dev = new.open_pty(1)
                 try:
-                    os.write(app, b"to new")
-                    self.assertEqual(read_n(dev, 6), b"to new")
-                    write_all(dev, b"from new")
-                    self.assertEqual(read_n(app, 8), b"from new")
+                    talk(app, dev, b"to new", b"from new")
                 finally:
                     os.close(dev)
                 self.assertEqual(rc.port(0)["path"], rc.tty(0))
