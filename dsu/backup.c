@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -383,8 +382,8 @@ static bool backup_line(char *line, char mac[18], int64_t *when, char **path)
 	return true;
 }
 
-int dsu_backup_find(const char *mac, const char *key, char path[DSU_BACKUP_PATH_MAX],
-		    char mac_out[18], int64_t *when, char *err)
+int dsu_backup_find(const char *key, char path[DSU_BACKUP_PATH_MAX], char mac[18],
+		    int64_t *when, char *err)
 {
 	char record[PATH_MAX], line[DSU_BACKUP_PATH_MAX + 64], m[18], *p;
 	int found = 0;
@@ -404,24 +403,20 @@ int dsu_backup_find(const char *mac, const char *key, char path[DSU_BACKUP_PATH_
 		return -1;
 	}
 	while (fgets(line, sizeof(line), in)) {
+		char why[DSU_ERR_MAX];
+		json_object *o;
+		struct dsu_dev d;
 		bool hit;
 
 		if (!backup_line(line, m, &t, &p) || (found && t <= *when))
 			continue;
-		if (mac) {
-			hit = strcasecmp(m, mac) == 0;
-		} else {
-			char why[DSU_ERR_MAX];
-			json_object *o = dsu_backup_load(p, why);
-			struct dsu_dev d;
-
-			hit = o && dsu_dev_init(&d, json_str(o, "host"), 1, why) == 0 &&
-			      strcmp(d.key, key) == 0;
-			json_object_put(o);
-		}
+		o = dsu_backup_load(p, why);
+		hit = o && dsu_dev_init(&d, json_str(o, "host"), 1, why) == 0 &&
+		      strcmp(d.key, key) == 0;
+		json_object_put(o);
 		if (hit) {
 			snprintf(path, DSU_BACKUP_PATH_MAX, "%s", p);
-			memcpy(mac_out, m, 18);
+			memcpy(mac, m, 18);
 			*when = t;
 			found = 1;
 		}

@@ -198,12 +198,13 @@ int dsu_backup_save(const struct dsu_dev *d, json_object *dev, json_object *conf
 /* A file dsu backup wrote ({format, host, saved_at, unit, config}), or NULL with err. */
 json_object *dsu_backup_load(const char *path, char *err);
 /*
- * The newest recorded backup of mac, or (mac NULL) of the unit whose file
- * says it was saved from a host of that known_devices key: 1 with its path,
- * MAC and time, 0 none, -1 (err) when the record cannot be read.
+ * The newest recorded backup whose file says it was read from a host of
+ * that known_devices key (the record is by MAC, which a unit that does not
+ * answer cannot tell): 1 with its path, MAC and time, 0 none, -1 (err) when
+ * the record cannot be read.
  */
-int dsu_backup_find(const char *mac, const char *key, char path[DSU_BACKUP_PATH_MAX],
-		    char mac_out[18], int64_t *when, char *err);
+int dsu_backup_find(const char *key, char path[DSU_BACKUP_PATH_MAX], char mac[18],
+		    int64_t *when, char *err);
 
 /* ---- realcom.conf as dsu edits it (map.c) ---- */
 

@@ -13,6 +13,7 @@
  * would make a new certificate and be cut off from us mid-way.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,13 +66,15 @@ static int restore_diff(const char *path, json_object *now, json_object *want)
 
 	if (json_object_is_type(want, json_type_object) &&
 	    json_object_is_type(now, json_type_object)) {
-		const char *keys[64];
+		const char **keys = calloc((size_t)json_object_object_length(want) + 1,
+					   sizeof(*keys));
 		size_t k = 0;
 
+		if (!keys)
+			abort();	/* a few dozen pointers */
 		json_object_object_foreach(want, key, val) {
 			(void)val;
-			if (k < sizeof(keys) / sizeof(keys[0]))
-				keys[k++] = key;
+			keys[k++] = key;
 		}
 		qsort(keys, k, sizeof(keys[0]), key_order);
 		for (size_t i = 0; i < k; i++) {
@@ -79,6 +82,7 @@ static int restore_diff(const char *path, json_object *now, json_object *want)
 			n += restore_diff(sub, json_object_object_get(now, keys[i]),
 					  json_object_object_get(want, keys[i]));
 		}
+		free(keys);
 		return n;
 	}
 	if (json_object_is_type(want, json_type_array) &&
@@ -326,7 +330,7 @@ static int replace_read_old(struct replace_old *o, const char *host, const struc
 					"export", api_path(API_CONFIG));
 		return status > 0 ? dsu_refused(&o->d, status, o->config, c->user) : 1;
 	}
-	status = dsu_backup_find(NULL, o->d.key, o->path, o->mac, &o->when, err);
+	status = dsu_backup_find(o->d.key, o->path, o->mac, &o->when, err);
 	if (status < 0)
 		return dsu_fail(o->d.host, "%s", err);
 	if (status == 0)
@@ -351,7 +355,9 @@ static void replace_plan(const struct replace_old *o, const struct dsu_dev *d, c
 
 	printf("Replacing %s (%s) by %s (%s):\n", o->d.host, o->mac, d->host, mac);
 	if (o->reachable) {
-		printf("- back up %s into %s\n", o->d.host, out);
+		char dir[PATH_MAX];
+
+		printf("- back up %s into %s\n", o->d.host, realpath(out, dir) ? dir : out);
 	} else {
 		if (!gmtime_r(&at, &tm) || !strftime(day, sizeof(day), "%Y-%m-%d %H:%M UTC", &tm))
 			snprintf(day, sizeof(day), "%lld", (long long)o->when);

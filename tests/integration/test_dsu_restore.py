@@ -185,7 +185,7 @@ class DsuRestore(unittest.TestCase):
         self.dsu("restore", u.host, file, want=2)
         self.dsu("restore", u.host, file, "x", "--user", "admin", want=2)
 
-    def conf_with_old(self, rc_dir, old, control):
+    def conf_with_old(self, rc_dir, old, control, *map_args):
         """realcom.conf mapping both of old's ports (as "localhost", so that
         OLD's sections differ from NEW's, which is 127.0.0.1), with a
         comment of the user's and a section of another unit."""
@@ -195,11 +195,12 @@ class DsuRestore(unittest.TestCase):
                 f.write(f"[global]\nbackend = pty\npty_dir = {rc_dir}/dev\n"
                         f"control_socket = {control}\n")
         self.dsu("map", f"localhost:{old.https_port}", "--user", "admin", "--ports", "1-2",
-                 "--config", conf)
+                 "--config", conf, *map_args)
         return conf, hand_edit(conf)
 
-    def check_moved(self, conf, before, old, new):
-        """conf is before with OLD's sections pointing at NEW, nothing else."""
+    def check_moved(self, conf, before, old, new, pins=None):
+        """conf is before with OLD's sections pointing at NEW, nothing else;
+        pins: OLD's and NEW's certificate fingerprints, for sections with TLS."""
         new_mac = new.request("GET", "device")[1]["mac"]
         old_mac = old.request("GET", "device")[1]["mac"] if old.proc else None
         with open(conf) as f:
@@ -211,6 +212,10 @@ class DsuRestore(unittest.TestCase):
             want = want.replace(f"command_port = {old.command_port(n)}\n",
                                 f"command_port = {new.command_port(n)}\n")
         want = want.replace("host = localhost\n", "host = 127.0.0.1\n")
+        if pins:
+            self.assertEqual(want.count(f"tls_fingerprint = {pins[0]}\n"), 2)
+            want = want.replace(f"tls_fingerprint = {pins[0]}\n",
+                                f"tls_fingerprint = {pins[1]}\n")
         # dsu map's comment names the unit: now the new one
         want = re.sub(r"; dsu map: .*\) port (\d)\n",
                       lambda m: f"; dsu map: {new.request('GET', 'device')[1]['name']} "
@@ -275,7 +280,16 @@ class DsuRestore(unittest.TestCase):
         new = self.unit("--mac", "00:90:E8:00:00:02")
         old_host = f"localhost:{old.https_port}"
         self.put(old, "system/sntp", {"enabled": True, "servers": ["192.0.2.123"]})
-        conf, before = self.conf_with_old(self.home, old, os.path.join(self.home, "control"))
+        # encrypted ports: the sections pin OLD's certificate, and will pin NEW's
+        for n in (1, 2):
+            st, b, _ = old.request("PUT", f"serial/ports/{n}", {"connection": "encrypted"},
+                                   token=old.login("admin", PASSWORD))
+            self.assertEqual(st, 200, b)
+        pins = ["sha256:" + u.ok(cmd="status")["management"]["certificate_sha256"]
+                for u in (old, new)]
+        conf, before = self.conf_with_old(self.home, old, os.path.join(self.home, "control"),
+                                          "--tls")
+        self.assertIn(f"tls = on\ntls_fingerprint = {pins[0]}\n", before)
         self.dsu("backup", old_host, "--user", "admin", "-o", self.home)
         old.close()
         r = self.dsu("replace", old_host, new.host, "--user", "admin", "--config", conf,
@@ -286,7 +300,9 @@ class DsuRestore(unittest.TestCase):
         self.assertIn("realcomd is not running", r.stderr)
         self.assertIn("nothing reloaded", r.stderr)
         self.assertEqual(self.export(new)["settings"]["sntp"]["servers"], ["192.0.2.123"])
-        self.check_moved(conf, before, old, new)
+        self.assertEqual([p["connection"] for p in self.export(new)["settings"]["serial_ports"]],
+                         ["encrypted", "encrypted"])
+        self.check_moved(conf, before, old, new, pins)
 
     def test_replace_refusals(self):
         old = self.unit("--mac", "00:90:E8:00:00:01")
