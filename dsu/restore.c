@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "config.h"
 #include "dsu.h"
 
 #define RESTORE_NETWORK	"network"	/* the settings member of the address */
@@ -390,7 +391,7 @@ int dsu_replace(int argc, char **argv)
 	char pw[DSU_PASSWORD_MAX], err[DSU_ERR_MAX], mac[18], path[DSU_BACKUP_PATH_MAX];
 	char old_host[DSU_HOST_MAX], new_host[DSU_HOST_MAX];
 	char from[DSU_BACKUP_PATH_MAX + DSU_HOST_MAX + 32];
-	unsigned int tty[256], port[256];
+	unsigned int tty[REALCOM_TTYS_MAX], port[REALCOM_TTYS_MAX];
 	bool have_pw = false;
 	struct dsu_dev d = { 0 };
 	struct stat st;
@@ -415,7 +416,7 @@ int dsu_replace(int argc, char **argv)
 	if (strcmp(o.d.key, d.key) == 0)
 		return cli_usage_error("OLD and NEW are the same host: %s", d.key);
 	dsu_conf_host(&o.d, old_host, sizeof(old_host));
-	n = dsu_conf_sections(config, old_host, tty, port, 256);
+	n = dsu_conf_sections(config, old_host, tty, port, REALCOM_TTYS_MAX);
 	if (n < 0)
 		return 1;
 
