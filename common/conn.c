@@ -255,6 +255,18 @@ static int conn_flush(struct conn *c)
 	return 0;
 }
 
+/* Bytes were queued: out now if open, else when it opens. */
+static int conn_queued(struct conn *c, bool was_empty)
+{
+	if (c->state != CONN_OPEN)
+		return 0;
+	if (conn_flush(c) < 0)
+		return 0;	/* closed; the owner hears through ops->closed */
+	if (was_empty != (buf_len(&c->out) == 0))
+		conn_update(c);
+	return 0;
+}
+
 int conn_send(struct conn *c, const void *p, size_t n)
 {
 	bool was_empty = buf_len(&c->out) == 0;
@@ -264,13 +276,7 @@ int conn_send(struct conn *c, const void *p, size_t n)
 	if (buf_room(&c->out) < n)
 		return -ENOBUFS;
 	buf_put(&c->out, p, n);
-	if (c->state != CONN_OPEN)
-		return 0;
-	if (conn_flush(c) < 0)
-		return 0;	/* closed; the owner hears through ops->closed */
-	if (was_empty != (buf_len(&c->out) == 0))
-		conn_update(c);
-	return 0;
+	return conn_queued(c, was_empty);
 }
 
 int conn_send_ahead(struct conn *c, const void *p, size_t n, size_t at)
@@ -287,13 +293,7 @@ int conn_send_ahead(struct conn *c, const void *p, size_t n, size_t at)
 	if (buf_insert(&c->out, at, p, n) != n)
 		return -ENOBUFS;
 	c->ahead_end = c->bytes_out + at + n;
-	if (c->state != CONN_OPEN)
-		return 0;
-	if (conn_flush(c) < 0)
-		return 0;	/* closed; the owner hears through ops->closed */
-	if (was_empty != (buf_len(&c->out) == 0))
-		conn_update(c);
-	return 0;
+	return conn_queued(c, was_empty);
 }
 
 void conn_pause(struct conn *c, bool pause)

@@ -275,6 +275,24 @@ static void print_ports(json_object *ports)
 	}
 }
 
+/* The common options and exactly one HOST (info, setup): 0, or a usage
+ * error's exit status. */
+static int one_host_args(int argc, char **argv, const struct option *longopts, const char *help,
+			 struct dsu_common *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1)
+		if (c == '?' || c == ':')
+			return cli_option_error(c, argv, longopts);
+		else
+			dsu_common_opt(o, c, help);
+	if (optind == argc)
+		return cli_usage_error("missing HOST");
+	if (optind != argc - 1)
+		return cli_unexpected_argument(argv[optind + 1]);
+	return 0;
+}
 static int cmd_info(int argc, char **argv)
 {
 	static const char help[] = "Usage: dsu info HOST [--user NAME [--password-file FILE]] "
@@ -288,15 +306,9 @@ static int cmd_info(int argc, char **argv)
 	struct dsu_dev d;
 	int c, status, r = 1;
 
-	while ((c = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1)
-		if (c == '?' || c == ':')
-			return cli_option_error(c, argv, longopts);
-		else
-			dsu_common_opt(&o, c, help);
-	if (optind == argc)
-		return cli_usage_error("missing HOST");
-	if (optind != argc - 1)
-		return cli_unexpected_argument(argv[optind + 1]);
+	c = one_host_args(argc, argv, longopts, help, &o);
+	if (c)
+		return c;
 	if (dsu_open(&d, argv[optind], o.fingerprint, o.timeout))
 		return 1;
 	status = dsu_call(&d, API_DEVICE, NULL, &dev);
@@ -359,15 +371,9 @@ static int cmd_setup(int argc, char **argv)
 	struct dsu_dev d;
 	int c, status;
 
-	while ((c = getopt_long(argc, argv, ":u:h", longopts, NULL)) != -1)
-		if (c == '?' || c == ':')
-			return cli_option_error(c, argv, longopts);
-		else
-			dsu_common_opt(&o, c, help);
-	if (optind == argc)
-		return cli_usage_error("missing HOST");
-	if (optind != argc - 1)
-		return cli_unexpected_argument(argv[optind + 1]);
+	c = one_host_args(argc, argv, longopts, help, &o);
+	if (c)
+		return c;
 	if (!o.user)
 		return cli_usage_error("missing --user NAME");
 	if (dsu_open(&d, argv[optind], o.fingerprint, o.timeout))

@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <libserialport.h>
 
 #include "cli.h"
 #include "ctlsock.h"
@@ -408,47 +408,16 @@ static int resolve_tty(const char *name, char *path, size_t len)
 	return -1;
 }
 
-/* The same report for a pty, read with termios2 (tty_line.c). */
-static int show_pty_line(const char *path)
-{
-	struct serial_line l;
-	int fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC), r;
-
-	if (fd < 0) {
-		fprintf(stderr, "realcomctl: %s: %s\n", path, strerror(errno));
-		return 1;
-	}
-	serial_line_default(&l);
-	r = tty_line_get(fd, &l);
-	close(fd);
-	if (r < 0) {
-		fprintf(stderr, "realcomctl: %s: %s\n", path, strerror(-r));
-		return 1;
-	}
-	printf("%s: %u baud, %u data bits, parity %s, %u stop bit%s\n", path, l.baud, l.data_bits,
-	       serial_parity_name(l.parity), l.stop_bits, l.stop_bits == 1 ? "" : "s");
-	printf("flow control: %s%s%s\n", l.flow & SERIAL_FLOW_CTS ? "RTS/CTS " : "",
-	       l.flow & (SERIAL_FLOW_IXON | SERIAL_FLOW_IXOFF) ? "XON/XOFF" : "",
-	       l.flow ? "" : "none");
-	printf("modem lines: not available on this tty (pty backend)\n");
-	return 0;
-}
-
+/*
+ * What an application sees on the tty: the line read with termios2
+ * (tty_line.c, as the daemon's pty backend reads it) and the modem lines
+ * with TIOCMGET, which a pty does not have.
+ */
 static int cmd_line(int argc, char **argv)
 {
-	static const char *const parities[] = {
-		[SP_PARITY_NONE] = "none", [SP_PARITY_ODD] = "odd", [SP_PARITY_EVEN] = "even",
-		[SP_PARITY_MARK] = "mark", [SP_PARITY_SPACE] = "space",
-	};
-	struct sp_port *sp = NULL;
-	struct sp_port_config *cfg = NULL;
-	enum sp_signal sig;
-	int baud, bits, stop, parity;
-	enum sp_rts rts;
-	enum sp_cts cts;
-	enum sp_xonxoff xon;
+	struct serial_line l;
 	char path[512];
-	int r = 1;
+	int fd, r, bits;
 
 	if (argc == 1)
 		return cli_usage_error("missing TTY");
@@ -456,45 +425,34 @@ static int cmd_line(int argc, char **argv)
 		return bad_argument(argv[2]);
 	if (resolve_tty(argv[1], path, sizeof(path)) < 0)
 		return 1;
-	if (sp_get_port_by_name(path, &sp) != SP_OK) {
-		/* libserialport knows only ports with a sysfs entry, not the pty backend's. */
-		r = show_pty_line(path);
-		goto out;
+	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "realcomctl: %s: %s\n", path, strerror(errno));
+		return 1;
 	}
-	if (sp_open(sp, SP_MODE_READ_WRITE) != SP_OK) {
-		fprintf(stderr, "realcomctl: %s: %s\n", path, sp_last_error_message());
-		goto out;
+	serial_line_default(&l);
+	r = tty_line_get(fd, &l);
+	if (r < 0) {
+		fprintf(stderr, "realcomctl: %s: %s\n", path, strerror(-r));
+		close(fd);
+		return 1;
 	}
-	if (sp_new_config(&cfg) != SP_OK || sp_get_config(sp, cfg) != SP_OK) {
-		fprintf(stderr, "realcomctl: %s: %s\n", path, sp_last_error_message());
-		goto out;
-	}
-	sp_get_config_baudrate(cfg, &baud);
-	sp_get_config_bits(cfg, &bits);
-	sp_get_config_stopbits(cfg, &stop);
-	sp_get_config_parity(cfg, (enum sp_parity *)&parity);
-	sp_get_config_rts(cfg, &rts);
-	sp_get_config_cts(cfg, &cts);
-	sp_get_config_xon_xoff(cfg, &xon);
-	printf("%s: %d baud, %d data bits, parity %s, %d stop bit%s\n", path, baud, bits,
-	       parity >= 0 && parity <= SP_PARITY_SPACE ? parities[parity] : "?", stop,
-	       stop == 1 ? "" : "s");
-	printf("flow control: %s%s\n", cts == SP_CTS_FLOW_CONTROL ? "RTS/CTS " : "",
-	       xon != SP_XONXOFF_DISABLED ? "XON/XOFF" : cts == SP_CTS_FLOW_CONTROL ? "" : "none");
-	if (sp_get_signals(sp, &sig) == SP_OK)
-		printf("modem lines: CTS %s, DSR %s, DCD %s, RI %s\n", sig & SP_SIG_CTS ? "on" : "off",
-		       sig & SP_SIG_DSR ? "on" : "off", sig & SP_SIG_DCD ? "on" : "off",
-		       sig & SP_SIG_RI ? "on" : "off");
+	printf("%s: %u baud, %u data bits, parity %s, %s stop bit%s\n", path, l.baud, l.data_bits,
+	       serial_parity_name(l.parity), l.stop_bits == SERIAL_STOP_2 ? "2" :
+	       l.stop_bits == SERIAL_STOP_1_5 ? "1.5" : "1", l.stop_bits == SERIAL_STOP_1 ? "" : "s");
+	printf("flow control: %s%s%s\n", l.flow & SERIAL_FLOW_CTS ? "RTS/CTS " : "",
+	       l.flow & (SERIAL_FLOW_IXON | SERIAL_FLOW_IXOFF) ? "XON/XOFF" : "",
+	       l.flow ? "" : "none");
+	if (ioctl(fd, TIOCMGET, &bits) == 0)
+		printf("modem lines: CTS %s, DSR %s, DCD %s, RI %s, DTR %s, RTS %s\n",
+		       bits & TIOCM_CTS ? "on" : "off", bits & TIOCM_DSR ? "on" : "off",
+		       bits & TIOCM_CAR ? "on" : "off", bits & TIOCM_RNG ? "on" : "off",
+		       bits & TIOCM_DTR ? "on" : "off", bits & TIOCM_RTS ? "on" : "off");
 	else
-		printf("modem lines: not available on this tty (%s)\n", sp_last_error_message());
-	r = 0;
-out:
-	sp_free_config(cfg);
-	if (sp) {
-		sp_close(sp);
-		sp_free_port(sp);
-	}
-	return r;
+		printf("modem lines: not available on this tty (%s)\n",
+		       errno == ENOTTY || errno == EINVAL ? "pty backend" : strerror(errno));
+	close(fd);
+	return 0;
 }
 
 static const struct cli_command commands[] = {

@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from check_options import DEADLINE_S, help_options  # noqa: E402
+from check_options import DEADLINE_S, help_options, run_checks  # noqa: E402
 
 BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
 
@@ -83,25 +83,12 @@ def check(name, program, path, cwd):
 
 
 def main(argv):
-    if not argv:
-        print(__doc__)
-        return 2
-    failed = 0
     with tempfile.TemporaryDirectory(prefix="completion-") as cwd:
-        for arg in argv:
-            name, _, rest = arg.partition("=")
+        def one(name, rest):
             program, _, path = rest.rpartition(":")
-            try:
-                problems, ncmd, nopt = check(name, program, os.path.abspath(path), cwd)
-            except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
-                problems = [f"{name}: {e}"]
-            for p in problems:
-                print(f"FAIL {p}")
-            if not problems:
-                print(f"ok {name}: complete -p defined, {ncmd} commands, {nopt} options")
-            failed += bool(problems)
-    print(f"{len(argv) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+            problems, ncmd, nopt = check(name, program, os.path.abspath(path), cwd)
+            return problems, f"complete -p defined, {ncmd} commands, {nopt} options"
+        return run_checks(argv, __doc__, one)
 
 
 if __name__ == "__main__":

@@ -78,25 +78,35 @@ def check(name, program, page):
     return problems, len(shown)
 
 
-def main(argv):
+def run_checks(argv, doc, check):
+    """Each NAME=REST argument through check(name, rest), which returns the
+    problems found and, for none, what was checked; "FAIL ..." or "ok NAME:
+    ..." per argument, then "N passed, N failed".  The exit status."""
     if not argv:
-        print(__doc__)
+        print(doc)
         return 2
     failed = 0
     for arg in argv:
         name, _, rest = arg.partition("=")
-        program, _, page = rest.rpartition(":")
         try:
-            problems, n = check(name, program, page)
+            problems, done = check(name, rest)
         except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
-            problems, n = [f"{name}: {e}"], 0
+            problems, done = [f"{name}: {e}"], ""
         for p in problems:
             print(f"FAIL {p}")
         if not problems:
-            print(f"ok {name}: {n} options agree between --help and {page}")
+            print(f"ok {name}: {done}")
         failed += bool(problems)
     print(f"{len(argv) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def main(argv):
+    def one(name, rest):
+        program, _, page = rest.rpartition(":")
+        problems, n = check(name, program, page)
+        return problems, f"{n} options agree between --help and {page}"
+    return run_checks(argv, __doc__, one)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,13 @@ exactly two lines on stderr, "NAME: message" and "Try 'NAME [COMMAND] --help'."
 (common/cli.c); the message must say what was wrong, and a misspelt command
 must be answered with the command meant.  Nothing here reaches a daemon or a
 device: every case fails before the program does any work."""
+import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_options import run_checks  # noqa: E402
 
 DEADLINE_S = 30
 
@@ -83,23 +87,10 @@ def check(name, program):
 
 
 def main(argv):
-    if not argv:
-        print(__doc__)
-        return 2
-    failed = 0
-    for arg in argv:
-        name, _, program = arg.partition("=")
-        try:
-            problems, n = check(name, program)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            problems, n = [f"{name}: {e}"], 0
-        for p in problems:
-            print(f"FAIL {p}")
-        if not problems:
-            print(f"ok {name}: {n} usage errors exit 2 in the common shape")
-        failed += bool(problems)
-    print(f"{len(argv) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    def one(name, program):
+        problems, n = check(name, program)
+        return problems, f"{n} usage errors exit 2 in the common shape"
+    return run_checks(argv, __doc__, one)
 
 
 if __name__ == "__main__":

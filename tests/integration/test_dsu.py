@@ -50,6 +50,19 @@ class Impostor(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def impostor_answers(device):
+    """A one-port unit that lets anyone log in: GET /device answers the
+    JSON text device."""
+    return {
+        "/api/v1/device": (200, device),
+        "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
+        "/api/v1/auth/logout": (204, ""),
+        "/api/v1/serial/ports": (200, '[{"port":1,"mode":"realcom",'
+                                      '"connection":"unencrypted","data_port":950,'
+                                      '"command_port":966,"tcp_port":4001}]'),
+    }
+
+
 def serve_impostor(certs, answers):
     """An HTTPS server on a free port of 127.0.0.1 in a thread; returns it."""
     handler = type("Answers", (Impostor,), {"answers": answers})
@@ -189,16 +202,9 @@ class Dsu(unittest.TestCase):
         one line of printable ASCII; an answer with more than one JSON value,
         or nested too deep, is refused."""
         evil = json.dumps("Evil\n[ttyR9]\nhost = 192.0.2.66\x1b[2J\x07\u009b")
-        answers = {
-            "/api/v1/device": (200, '{"model":"NPort 6150-G2\\u0000x","serial":"S1",'
-                                    '"mac":"00:90:E8:00:00:01","firmware":"1.0","name":'
-                                    + evil + ',"ports":1,"state":"ready"}'),
-            "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
-            "/api/v1/auth/logout": (204, ""),
-            "/api/v1/serial/ports": (200, '[{"port":1,"mode":"realcom",'
-                                          '"connection":"unencrypted","data_port":950,'
-                                          '"command_port":966,"tcp_port":4001}]'),
-        }
+        answers = impostor_answers('{"model":"NPort 6150-G2\\u0000x","serial":"S1",'
+                                   '"mac":"00:90:E8:00:00:01","firmware":"1.0","name":'
+                                   + evil + ',"ports":1,"state":"ready"}')
         certs = Certs()
         certs.setup()
         srv = serve_impostor(certs, answers)
@@ -306,16 +312,9 @@ class Dsu(unittest.TestCase):
                  password=PASSWORD)
         with open(conf) as f:
             self.assertIn("N" * 63, f.read())
-        answers = {
-            "/api/v1/device": (200, '{"model":"' + "M" * 300 + '","serial":"S1",'
-                                    '"mac":"00:90:E8:00:00:01","firmware":"1.1","name":"'
-                                    + "L" * 1000 + '","ports":1,"state":"ready"}'),
-            "/api/v1/auth/login": (200, '{"token":"' + "ab" * 16 + '","expires_in":900}'),
-            "/api/v1/auth/logout": (204, ""),
-            "/api/v1/serial/ports": (200, '[{"port":1,"mode":"realcom",'
-                                          '"connection":"unencrypted","data_port":950,'
-                                          '"command_port":966,"tcp_port":4001}]'),
-        }
+        answers = impostor_answers('{"model":"' + "M" * 300 + '","serial":"S1",'
+                                   '"mac":"00:90:E8:00:00:01","firmware":"1.1","name":"'
+                                   + "L" * 1000 + '","ports":1,"state":"ready"}')
         certs = Certs()
         certs.setup()
         srv = serve_impostor(certs, answers)

@@ -399,18 +399,6 @@ static bool rest_fields_ok(json_object *obj, const struct rest_field *fields, co
 				return false;
 			break;
 		case F_ARRAY:
-			if (!json_object_is_type(val, json_type_array))
-				goto type;
-			if (json_object_array_length(val) > f->max) {
-				rest_error(r, 422, "too_many", "%s: %s: at most %u entries", where,
-					   key, f->max);
-				return false;
-			}
-			for (size_t i = 0; i < json_object_array_length(val); i++)
-				if (!rest_fields_ok(json_object_array_get_idx(val, i), f->items, key,
-						    r))
-					return false;
-			break;
 		case F_HOSTS:
 			if (!json_object_is_type(val, json_type_array))
 				goto type;
@@ -420,12 +408,17 @@ static bool rest_fields_ok(json_object *obj, const struct rest_field *fields, co
 				return false;
 			}
 			for (size_t i = 0; i < json_object_array_length(val); i++) {
-				json_object *h = json_object_array_get_idx(val, i);
+				json_object *item = json_object_array_get_idx(val, i);
 
-				if (!json_object_is_type(h, json_type_string))
+				if (f->kind == F_ARRAY) {
+					if (!rest_fields_ok(item, f->items, key, r))
+						return false;
+					continue;
+				}
+				if (!json_object_is_type(item, json_type_string))
 					goto type;
-				if (!rest_host_ok(json_object_get_string(h),
-						  (size_t)json_object_get_string_len(h))) {
+				if (!rest_host_ok(json_object_get_string(item),
+						  (size_t)json_object_get_string_len(item))) {
 					rest_error(r, 422, "invalid_address", "%s: %s: not a host "
 						   "name or address", where, key);
 					return false;
