@@ -18,7 +18,8 @@
 
 static const char usage[] =
 	"Usage: dsu COMMAND [OPTION]...\n"
-	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd, audit them.\n"
+	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd, audit and\n"
+	"upgrade them.\n"
 	"\n"
 	"Commands:\n"
 	"  search [--timeout SEC] [--interface IF] [--service-type TYPE] [--json]\n"
@@ -40,6 +41,9 @@ static const char usage[] =
 	"  backup HOST... --user NAME [-o, --output FILE|DIR]\n"
 	"                  save each unit's configuration export (mode 0600), recorded\n"
 	"                  in $XDG_STATE_HOME/realcom/backups\n"
+	"  upgrade HOST... IMAGE --sha512 HEX --user NAME [--yes] [--wait SEC]\n"
+	"                  put a firmware image on units one after another, checked against\n"
+	"                  its published SHA-512 and each unit's model first\n"
 	"\n"
 	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
 	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
@@ -382,6 +386,7 @@ static const struct cli_command commands[] = {
 	{ "backup", dsu_backup },
 	{ "list", dsu_list },
 	{ "unmap", dsu_unmap },
+	{ "upgrade", dsu_upgrade },
 };
 
 int main(int argc, char **argv)

@@ -4,7 +4,8 @@
  * the management API model (every path, field and the service type, in one
  * place) and the HTTPS client; reply.c makes what devices say safe to show;
  * known.c the trust-on-first-use pins; secret.c passwords; search.c mDNS;
- * map.c realcomd's configuration; audit.c the hardening-guide audit.
+ * map.c realcomd's configuration; audit.c the hardening-guide audit;
+ * upgrade.c firmware upgrades.
  */
 #ifndef REALCOM_DSU_H
 #define REALCOM_DSU_H
@@ -42,6 +43,7 @@ enum api_call {
 	API_DOS_DEFENSE,	/* GET {enabled} */
 	API_WEB_SESSIONS,	/* GET {max_sessions} */
 	API_CONFIG,		/* GET (admin): the configuration export */
+	API_FIRMWARE,		/* POST (admin) a firmware image, raw: 202 {firmware} */
 	API_CALLS
 };
 
@@ -84,6 +86,17 @@ int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char
  */
 int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
 	     char *err);
+
+/*
+ * The same with a binary body (a firmware image, application/octet-stream)
+ * of at most API_IMAGE_MAX bytes.  --timeout bounds the connection and any
+ * stall, not the whole upload.  progress (may be NULL) is called as the
+ * body goes out, with the bytes sent so far and the total.
+ */
+#define API_IMAGE_MAX	(32 * 1024 * 1024)	/* the model's bound (413 beyond) */
+typedef void api_progress_fn(void *arg, size_t sent, size_t total);
+int api_upload(struct dsu_dev *d, enum api_call call, const void *data, size_t len,
+	       api_progress_fn *progress, void *arg, json_object **reply, char *err);
 
 /* The call's path and method, for messages. */
 const char *api_path(enum api_call call);
@@ -173,6 +186,7 @@ int dsu_audit(int argc, char **argv);
 int dsu_unmap(int argc, char **argv);
 int dsu_backup(int argc, char **argv);
 int dsu_list(int argc, char **argv);
+int dsu_upgrade(int argc, char **argv);
 
 /* $XDG_STATE_HOME/realcom/NAME, else ~/.local/state/realcom/NAME; -1 when
  * neither is set.  "backups" has one "MAC UNIX_SECONDS PATH" line per unit,

@@ -60,6 +60,7 @@ static const char usage[] =
 	"      --serial SERIAL      serial number (default derived from the MAC)\n"
 	"      --firmware VERSION   the firmware version it reports (default 1.1)\n"
 	"      --restart-seconds SEC  a firmware upgrade's restart: 503 meanwhile (default 2)\n"
+	"      --keep-firmware      fault: an accepted image does not take (the version stays)\n"
 	"      --mdns, --no-mdns    announce on mDNS through avahi-daemon (default: on\n"
 	"                           with the REST API)\n"
 	"  -v, --verbose            log every connection and command\n"
@@ -280,7 +281,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 {
 	enum { O_DATA = 256, O_CMD, O_TCP, O_RATE, O_IDLE, O_INTERVAL, O_MAX, O_TLS, O_CERT,
 	       O_KEY, O_CA, O_HTTPS, O_FACTORY, O_ACCOUNTS, O_LOCK_N, O_LOCK_S, O_MIN_PW, O_NAME, O_MODEL,
-	       O_MAC, O_SERIAL, O_MDNS, O_NO_MDNS, O_FIRMWARE, O_RESTART };
+	       O_MAC, O_SERIAL, O_MDNS, O_NO_MDNS, O_FIRMWARE, O_RESTART, O_KEEP_FW };
 	static const struct option opts[] = {
 		{ "ports", required_argument, NULL, 'n' },
 		{ "mode", required_argument, NULL, 'm' },
@@ -311,6 +312,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 		{ "serial", required_argument, NULL, O_SERIAL },
 		{ "firmware", required_argument, NULL, O_FIRMWARE },
 		{ "restart-seconds", required_argument, NULL, O_RESTART },
+		{ "keep-firmware", no_argument, NULL, O_KEEP_FW },
 		{ "mdns", no_argument, NULL, O_MDNS },
 		{ "no-mdns", no_argument, NULL, O_NO_MDNS },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -445,6 +447,9 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 			if (parse_seconds(optarg, &o->restart_ms) < 0)
 				cli_usage_exit("--restart-seconds '%s': expected seconds (0.001 to "
 					       "86400)", optarg);
+			break;
+		case O_KEEP_FW:
+			o->keep_firmware = true;
 			break;
 		case O_MDNS:
 		case O_NO_MDNS:

@@ -59,6 +59,7 @@ struct sim_options {
 	const char *name, *model, *mac, *serial;
 	const char *firmware;		/* the version reported at start */
 	unsigned int restart_ms;	/* a firmware upgrade's restart */
+	bool keep_firmware;		/* fault: an upgrade does not take */
 };
 
 #define SIM_USER_MAX		32

@@ -1194,7 +1194,8 @@ void sim_rest_restarted(struct sim *s)
 	struct sim_mgmt *m = &s->mgmt;
 
 	m->restarting = false;
-	snprintf(m->firmware, sizeof(m->firmware), "%s", m->pending_firmware);
+	if (!s->opt.keep_firmware)
+		snprintf(m->firmware, sizeof(m->firmware), "%s", m->pending_firmware);
 	log_info("https: restarted with firmware %s", m->firmware);
 	sim_mdns_update(s);
 }

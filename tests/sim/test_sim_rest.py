@@ -640,6 +640,14 @@ class Firmware(unittest.TestCase):
             wait_for(lambda: u.request("GET", "device")[0] == 200, "the unit back")
             self.assertEqual(u.request("GET", "device")[1]["firmware"], "2.0.1")
 
+    def test_keep_firmware_fault(self):
+        with Unit("--factory", "--firmware", "1.0.0", "--restart-seconds", "0.2",
+                  "--keep-firmware") as u:
+            token = u.setup()
+            self.assertEqual(self.upload(u, self.IMAGE, token)[0], 202)
+            wait_for(lambda: not u.ok(cmd="status")["management"]["restarting"], "the restart")
+            self.assertEqual(u.request("GET", "device")[1]["firmware"], "1.0.0")
+
     def test_refused_images(self):
         with Unit("--factory", "--firmware", "1.0.0") as u:
             token = u.setup()
