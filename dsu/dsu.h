@@ -127,6 +127,10 @@ int64_t json_int(json_object *o, const char *key, int64_t dflt);
 int known_path(char *out, size_t len, char *err);
 /* The pin for key: 1 found, 0 not, -1 error. */
 int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err);
+/* The key of host (as realcom.conf has it, without a port) in known_devices:
+ * host itself, else host:PORT, the unit's web service where dsu reached it.
+ * 1 with out filled, or 0. */
+int known_endpoint(const char *host, char *out, size_t len);
 /* mkdir -p for the parent directories of path, each mode 0700; 0 or -1 with err. */
 int dsu_mkdirs(char *path, char *err);
 /* Add or replace key's pin (file 0600, directory 0700). */
