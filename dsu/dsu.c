@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -116,6 +117,23 @@ int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *u
 
 	dsu_refused_text(d, status, reply, user, text, sizeof(text));
 	return dsu_fail(d->host, "%s", text);
+}
+
+bool dsu_confirm(const char *question, const char *action, const char *nothing)
+{
+	char answer[16];
+
+	if (!isatty(STDIN_FILENO)) {
+		dsu_fail(NULL, "not on a terminal: add --yes to %s", action);
+		return false;
+	}
+	fprintf(stderr, "%s [y/N] ", question);
+	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
+						       strcmp(answer, "yes\n"))) {
+		fprintf(stderr, "dsu: %s\n", nothing);
+		return false;
+	}
+	return true;
 }
 
 int dsu_needs_setup(const struct dsu_dev *d, json_object *dev)

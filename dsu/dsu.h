@@ -219,6 +219,11 @@ void dsu_refused_text(const struct dsu_dev *d, int status, json_object *reply, c
 		      char *out, size_t len);
 void dsu_logout(struct dsu_dev *d);
 
+/* On a terminal, ask question ("Remove 2 sections?" and " [y/N]"): "y" or
+ * "yes" goes ahead, anything else prints "dsu: NOTHING".  Elsewhere --yes
+ * must: "not on a terminal: add --yes to ACTION".  True to go ahead. */
+bool dsu_confirm(const char *question, const char *action, const char *nothing);
+
 /* "dsu: HOST: why" on stderr; returns 1 for the caller's exit status. */
 int dsu_fail(const char *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -652,24 +652,6 @@ static int unmap_match(struct conffile *f, const char *arg, bool drop[])
 	return n;
 }
 
-/* On a terminal, "y" goes ahead; elsewhere --yes must. */
-static bool unmap_confirm(size_t n)
-{
-	char answer[16];
-
-	if (!isatty(STDIN_FILENO)) {
-		dsu_fail(NULL, "not on a terminal: add --yes to remove %s", n == 1 ? "it" : "them");
-		return false;
-	}
-	fprintf(stderr, "Remove %zu section%s? [y/N] ", n, n == 1 ? "" : "s");
-	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
-						       strcmp(answer, "yes\n"))) {
-		fprintf(stderr, "dsu: nothing changed\n");
-		return false;
-	}
-	return true;
-}
-
 /* The file without the dropped sections, checked by realcomd's parser, renamed. */
 static int unmap_write(const char *config, const struct conffile *f, const bool drop[])
 {
@@ -771,8 +753,13 @@ int dsu_unmap(int argc, char **argv)
 			pos = eol + 1;
 		}
 	}
-	if (!yes && !unmap_confirm(n))
-		goto out;
+	if (!yes) {
+		char question[64];
+
+		snprintf(question, sizeof(question), "Remove %zu section%s?", n, n == 1 ? "" : "s");
+		if (!dsu_confirm(question, n == 1 ? "remove it" : "remove them", "nothing changed"))
+			goto out;
+	}
 	if (unmap_write(config, &f, drop))
 		goto out;
 	unmap_reload(config);

@@ -163,24 +163,6 @@ out:
 	return r;
 }
 
-/* On a terminal, "y" goes ahead; elsewhere --yes must. */
-static bool upgrade_confirm(int n)
-{
-	char answer[16];
-
-	if (!isatty(STDIN_FILENO)) {
-		dsu_fail(NULL, "not on a terminal: add --yes to upgrade %s", n == 1 ? "it" : "them");
-		return false;
-	}
-	fprintf(stderr, "Upgrade %d unit%s? [y/N] ", n, n == 1 ? "" : "s");
-	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
-						       strcmp(answer, "yes\n"))) {
-		fprintf(stderr, "dsu: nothing sent\n");
-		return false;
-	}
-	return true;
-}
-
 /* One line on the terminal, rewritten as the image goes out. */
 struct progress {
 	const char *host;
@@ -405,8 +387,13 @@ int dsu_upgrade(int argc, char **argv)
 		r = 0;
 		goto out;
 	}
-	if (!yes && !upgrade_confirm(todo))
-		goto out;
+	if (!yes) {
+		char question[64];
+
+		snprintf(question, sizeof(question), "Upgrade %d unit%s?", todo, todo == 1 ? "" : "s");
+		if (!dsu_confirm(question, todo == 1 ? "upgrade it" : "upgrade them", "nothing sent"))
+			goto out;
+	}
 	if (secret_get(c.password_file, false, pw, err) < 0) {
 		dsu_fail(NULL, "%s", err);
 		goto out;

@@ -148,6 +148,25 @@ class Upgrade(unittest.TestCase):
         self.assertIn(f"{u.host}: {MODEL} firmware 1.0.0 -> 1.1.0", r.stdout)  # the plan
         self.assertEqual(self.mgmt(u)["firmware_uploads"], 0)
 
+    def test_asks_on_a_terminal(self):
+        u = self.unit("--restart-seconds", "0.5")
+        path, sha = self.image()
+        env = {"HOME": self.home, "PATH": "/usr/bin:/bin", "DSU_PASSWORD": PASSWORD}
+        for answer, want, uploads in ((b"n\n", 1, 0), (b"y\n", 0, 1)):
+            master, slave = os.openpty()
+            try:
+                os.write(master, answer)
+                p = subprocess.run([DSU, "upgrade", u.host, path, "--sha512", sha, "--user",
+                                    "admin", "--wait", "30"], stdin=slave,
+                                   capture_output=True, text=True, timeout=120, env=env)
+            finally:
+                os.close(master)
+                os.close(slave)
+            self.assertEqual(p.returncode, want, p.stdout + p.stderr)
+            self.assertIn("Upgrade 1 unit? [y/N]", p.stderr)
+            self.assertEqual(self.mgmt(u)["firmware_uploads"], uploads)
+        self.assertIn(f"{u.host}: firmware 1.0.0 -> 1.1.0", p.stdout)
+
     def test_unchanged_version_is_a_failure(self):
         # the unit takes the image, restarts, and comes back as it was
         u = self.unit("--restart-seconds", "1.5", "--keep-firmware")
