@@ -106,6 +106,7 @@ struct sim_mgmt {
 	char pending_firmware[SIM_FW_MAX + 1];
 	bool restarting;
 	unsigned int firmware_uploads;	/* images accepted */
+	unsigned int firmware_requests;	/* images an administrator sent, refused or not */
 	struct sim_account account[SIM_ACCOUNTS_MAX];
 	unsigned int accounts;
 	struct sim_session session[SIM_SESSIONS_MAX];

@@ -1149,6 +1149,7 @@ static void post_firmware(struct rest_req *q)
 	json_object *o;
 	size_t n;
 
+	q->m->firmware_requests++;
 	if (!q->raw_len) {
 		rest_error(q->r, 422, "bad_image", "no image: send it as the body "
 			   "(application/octet-stream)");
@@ -1408,6 +1409,8 @@ json_object *sim_rest_status(const struct sim *s, uint64_t now_ms)
 	json_object_object_add(o, "mac", json_object_new_string(m->mac));
 	json_object_object_add(o, "firmware", json_object_new_string(m->firmware));
 	json_object_object_add(o, "firmware_uploads", json_object_new_int((int)m->firmware_uploads));
+	json_object_object_add(o, "firmware_requests",
+			       json_object_new_int((int)m->firmware_requests));
 	json_object_object_add(o, "restarting", json_object_new_boolean(m->restarting));
 	json_object_object_add(o, "accounts", json_object_new_int((int)m->accounts));
 	json_object_object_add(o, "users", users);
