@@ -19,7 +19,8 @@
 
 static const char usage[] =
 	"Usage: dsu COMMAND [OPTION]...\n"
-	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd, audit them.\n"
+	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd, audit and\n"
+	"upgrade them.\n"
 	"\n"
 	"Commands:\n"
 	"  search [--timeout SEC] [--interface IF] [--service-type TYPE] [--json]\n"
@@ -36,8 +37,9 @@ static const char usage[] =
 	"                  2: a unit could not be audited)\n"
 	"  unmap TTY...|HOST... [--config FILE] [--yes]\n"
 	"                  remove realcomd sections (asked on a terminal) and reload realcomd\n"
-	"  list [--config FILE] [--json]\n"
-	"                  every mapped tty: unit, port, protocol, TLS pin, state in realcomd\n"
+	"  list [--config FILE] [--json] [--check]\n"
+	"                  every mapped tty: unit, port, protocol, TLS pin, state in realcomd;\n"
+	"                  --check: whether each host still answers as the unit mapped\n"
 	"  backup HOST... --user NAME [-o, --output FILE|DIR]\n"
 	"                  save each unit's configuration export (mode 0600), recorded\n"
 	"                  in $XDG_STATE_HOME/realcom/backups\n"
@@ -47,6 +49,9 @@ static const char usage[] =
 	"  replace OLD NEW --user NAME [-o DIR] [--config FILE] [--force] [--yes]\n"
 	"                  back up OLD (or take its last backup), restore it into NEW, and\n"
 	"                  move OLD's realcomd sections to NEW\n"
+	"  upgrade HOST... IMAGE --sha512 HEX --user NAME [--yes] [--wait SEC]\n"
+	"                  put a firmware image on units one after another, checked against\n"
+	"                  its published SHA-512 and each unit's model first\n"
 	"\n"
 	"HOST is a name or address, with :PORT when the web service is not on 443.\n"
 	"Passwords come from --password-file FILE, DSU_PASSWORD, or the terminal.\n"
@@ -119,6 +124,23 @@ int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *u
 
 	dsu_refused_text(d, status, reply, user, text, sizeof(text));
 	return dsu_fail(d->host, "%s", text);
+}
+
+bool dsu_confirm(const char *question, const char *action, const char *nothing)
+{
+	char answer[16];
+
+	if (!isatty(STDIN_FILENO)) {
+		dsu_fail(NULL, "not on a terminal: add --yes to %s", action);
+		return false;
+	}
+	fprintf(stderr, "%s [y/N] ", question);
+	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
+						       strcmp(answer, "yes\n"))) {
+		fprintf(stderr, "dsu: %s\n", nothing);
+		return false;
+	}
+	return true;
 }
 
 int dsu_needs_setup(const struct dsu_dev *d, json_object *dev)
@@ -200,23 +222,6 @@ int dsu_login(struct dsu_dev *d, const char *user, const char *password_file)
 	if (r < 0)
 		dsu_fail(d->host, "%s", err);
 	return r;
-}
-
-bool dsu_confirm(const char *question, const char *todo)
-{
-	char answer[16];
-
-	if (!isatty(STDIN_FILENO)) {
-		dsu_fail(NULL, "not on a terminal: add --yes to %s", todo);
-		return false;
-	}
-	fprintf(stderr, "%s [y/N] ", question);
-	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
-						       strcmp(answer, "yes\n"))) {
-		fprintf(stderr, "dsu: nothing changed\n");
-		return false;
-	}
-	return true;
 }
 
 /* End the session; a failure here changes nothing for the user. */
@@ -415,6 +420,7 @@ static const struct cli_command commands[] = {
 	{ "unmap", dsu_unmap },
 	{ "restore", dsu_restore },
 	{ "replace", dsu_replace },
+	{ "upgrade", dsu_upgrade },
 };
 
 int main(int argc, char **argv)

@@ -6,6 +6,7 @@
  * known.c the trust-on-first-use pins; secret.c passwords; search.c mDNS;
  * map.c realcomd's configuration; audit.c the hardening-guide audit;
  * backup.c and restore.c a unit's configuration export saved and put back.
+ * upgrade.c firmware upgrades.
  */
 #ifndef REALCOM_DSU_H
 #define REALCOM_DSU_H
@@ -44,6 +45,7 @@ enum api_call {
 	API_WEB_SESSIONS,	/* GET {max_sessions} */
 	API_CONFIG,		/* GET (admin): the configuration export */
 	API_CONFIG_PUT,		/* PUT (admin) {model, settings}: import an export */
+	API_FIRMWARE,		/* POST (admin) a firmware image, raw: 202 {firmware} */
 	API_CALLS
 };
 
@@ -87,6 +89,17 @@ int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char
 int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
 	     char *err);
 
+/*
+ * The same with a binary body (a firmware image, application/octet-stream)
+ * of at most API_IMAGE_MAX bytes.  --timeout bounds the connection and any
+ * stall, not the whole upload.  progress (may be NULL) is called as the
+ * body goes out, with the bytes sent so far and the total.
+ */
+#define API_IMAGE_MAX	(32 * 1024 * 1024)	/* the model's bound (413 beyond) */
+typedef void api_progress_fn(void *arg, size_t sent, size_t total);
+int api_upload(struct dsu_dev *d, enum api_call call, const void *data, size_t len,
+	       api_progress_fn *progress, void *arg, json_object **reply, char *err);
+
 /* The call's path and method, for messages. */
 const char *api_path(enum api_call call);
 const char *api_method(enum api_call call);
@@ -116,6 +129,10 @@ int64_t json_int(json_object *o, const char *key, int64_t dflt);
 int known_path(char *out, size_t len, char *err);
 /* The pin for key: 1 found, 0 not, -1 error. */
 int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err);
+/* The key of host (as realcom.conf has it, without a port) in known_devices:
+ * host itself, else host:PORT, the unit's web service where dsu reached it.
+ * 1 with out filled, or 0. */
+int known_endpoint(const char *host, char *out, size_t len);
 /* mkdir -p for the parent directories of path, each mode 0700; 0 or -1 with err. */
 int dsu_mkdirs(char *path, char *err);
 /* Add or replace key's pin (file 0600, directory 0700). */
@@ -177,6 +194,7 @@ int dsu_backup(int argc, char **argv);
 int dsu_list(int argc, char **argv);
 int dsu_restore(int argc, char **argv);
 int dsu_replace(int argc, char **argv);
+int dsu_upgrade(int argc, char **argv);
 
 /* $XDG_STATE_HOME/realcom/NAME, else ~/.local/state/realcom/NAME; -1 when
  * neither is set.  "backups" has one "MAC UNIX_SECONDS PATH" line per unit,
@@ -247,11 +265,10 @@ int dsu_login_with(struct dsu_dev *d, const char *user, const char *password, ch
 void dsu_refused_text(const struct dsu_dev *d, int status, json_object *reply, const char *user,
 		      char *out, size_t len);
 void dsu_logout(struct dsu_dev *d);
-/*
- * On a terminal, ask question ("... [y/N]"): true for y; elsewhere false
- * after "not on a terminal: add --yes to todo".  Either no: printed.
- */
-bool dsu_confirm(const char *question, const char *todo);
+/* On a terminal, ask question ("Remove 2 sections?" and " [y/N]"): "y" or
+ * "yes" goes ahead, anything else prints "dsu: NOTHING".  Elsewhere --yes
+ * must: "not on a terminal: add --yes to ACTION".  True to go ahead. */
+bool dsu_confirm(const char *question, const char *action, const char *nothing);
 
 /* "dsu: HOST: why" on stderr; returns 1 for the caller's exit status. */
 int dsu_fail(const char *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -112,6 +112,7 @@ struct section {
 	size_t start, end;		/* byte offsets: the header line up to the next header */
 	char host[256];
 	unsigned int port;
+	char mac[18];			/* the unit's, as map recorded it, or "" */
 };
 
 struct conffile {
@@ -162,6 +163,8 @@ static void conffile_scan(struct conffile *f)
 				snprintf(cur->host, sizeof(cur->host), "%s", eq + 1);
 			else if (strcmp(line, "port") == 0)
 				cur->port = (unsigned int)strtoul(eq + 1, NULL, 10);
+			else if (strcmp(line, "mac") == 0 && !config_mac_parse(eq + 1, cur->mac))
+				cur->mac[0] = '\0';
 		}
 		pos = eol < f->len ? eol + 1 : eol;
 	}
@@ -249,7 +252,7 @@ static void map_comment(FILE *out, json_object *dev, unsigned int port)
 static void map_section(FILE *out, const struct map_opts *o, const struct dsu_dev *d,
 			const char *host, json_object *dev, const struct map_port *mp)
 {
-	char fp[TLS_FP_STRLEN];
+	char fp[TLS_FP_STRLEN], mac[18];
 
 	fprintf(out, "[ttyR%u]\n", mp->tty);
 	map_comment(out, dev, mp->port);
@@ -258,6 +261,9 @@ static void map_section(FILE *out, const struct map_opts *o, const struct dsu_de
 		fprintf(out, "data_port = %u\ncommand_port = %u\n", mp->data_port, mp->command_port);
 	else
 		fprintf(out, "tcp_port = %u\n", mp->tcp_port);
+	/* the unit itself, whatever its address: how a second mapping is noticed */
+	if (config_mac_parse(json_str(dev, F.mac), mac))
+		fprintf(out, "mac = %s\n", mac);
 	if (mp->tls) {
 		tls_fingerprint_format(d->pin, fp);
 		fprintf(out, "tls = on\ntls_fingerprint = %s\n", fp);
@@ -346,6 +352,26 @@ static int map_write(const struct map_opts *o, struct conffile *f, const struct 
 	return conffile_commit(o->config, out, tmp);
 }
 
+/*
+ * The unit with this MAC mapped under another host (name, address) already:
+ * a second tty for the same device port would fight the first for it, so
+ * map refuses and names the tty there is.  1 (printed) or 0.
+ */
+static int map_same_unit(const struct dsu_dev *d, const struct conffile *f, const char *mac,
+			 const char *host, unsigned int port, const char *config)
+{
+	for (size_t i = 0; mac[0] && i < f->n; i++) {
+		const struct section *s = &f->sec[i];
+
+		if (strcmp(s->mac, mac) || s->port != port || !strcmp(s->host, host))
+			continue;
+		return dsu_fail(d->host, "this unit (MAC %s) is mapped already as %s in %s: its "
+				"port %u is ttyR%u. Map it under %s, or  dsu unmap %s  first",
+				mac, s->host, config, port, s->tty, s->host, s->host);
+	}
+	return 0;
+}
+
 /* Ask realcomd to reload and print where each tty is; realcomd down is no error. */
 static void map_reload(const char *config, const struct map_port *mp, size_t n)
 {
@@ -404,7 +430,7 @@ int dsu_map(int argc, char **argv)
 	struct map_opts o = { .config = MAP_DEFAULT, .first_tty = -1 };
 	struct map_port mp[32];
 	json_object *dev = NULL, *ports = NULL;
-	char host[DSU_HOST_MAX], err[DSU_ERR_MAX], why[128];
+	char host[DSU_HOST_MAX], err[DSU_ERR_MAX], why[128], mac[18];
 	struct conffile f = { 0 };
 	unsigned int ndev, v;
 	bool have_ports = false;
@@ -492,6 +518,8 @@ int dsu_map(int argc, char **argv)
 		goto out;
 	}
 	r = 1;
+	if (!config_mac_parse(json_str(dev, F.mac), mac))
+		mac[0] = '\0';
 	ndev = (unsigned int)json_int(dev, F.ports, 0);
 	for (unsigned int port = 1, tty = o.first_tty < 0 ? 0 : (unsigned int)o.first_tty;
 	     port <= 32; port++) {
@@ -516,6 +544,12 @@ int dsu_map(int argc, char **argv)
 		for (size_t i = 0; i < f.n && !s; i++)
 			if (!strcmp(f.sec[i].host, host) && f.sec[i].port == port)
 				s = &f.sec[i];
+		if (!s && map_same_unit(&d, &f, mac, host, port, o.config))
+			goto out;
+		if (s && s->mac[0] && mac[0] && strcmp(s->mac, mac))
+			fprintf(stderr, "dsu: %s: ttyR%u mapped the unit with MAC %s here; the unit "
+				"at this address now is %s: ttyR%u follows it\n", d.host, s->tty,
+				s->mac, mac, s->tty);
 		if (s) {
 			mp[n].tty = s->tty;
 		} else {
@@ -730,7 +764,8 @@ int dsu_unmap(int argc, char **argv)
 		}
 	}
 	snprintf(question, sizeof(question), "Remove %zu section%s?", n, n == 1 ? "" : "s");
-	if (!yes && !dsu_confirm(question, n == 1 ? "remove it" : "remove them"))
+	if (!yes && !dsu_confirm(question, n == 1 ? "remove it" : "remove them",
+				   "nothing changed"))
 		goto out;
 	if (unmap_write(config, &f, drop))
 		goto out;
@@ -773,19 +808,23 @@ static bool move_key(const struct conffile *f, size_t pos, const char *name)
 	return strncmp(k, name, n) == 0 && k[n + strspn(k + n, " \t")] == '=';
 }
 
-/* Section s with what changes for the unit d: host, TCP ports, pin, the dsu map comment. */
+/* Section s with what changes for the unit d: host, TCP ports, MAC, pin, the dsu map
+ * comment. */
 static void move_section(FILE *out, const struct conffile *f, const struct section *s,
 			 const char *host, const struct dsu_dev *d, json_object *dev,
 			 const struct map_port *mp)
 {
 	static const char *const keys[] = { "data_port", "command_port", "tcp_port" };
 	unsigned int value[] = { mp->data_port, mp->command_port, mp->tcp_port };
-	bool realcom = strcmp(mp->protocol, "realcom") == 0, has[3] = { false };
-	char fp[TLS_FP_STRLEN];
+	bool realcom = strcmp(mp->protocol, "realcom") == 0, has[3] = { false }, has_mac = false;
+	char fp[TLS_FP_STRLEN], mac[18];
+	bool mac_ok = config_mac_parse(json_str(dev, F.mac), mac);
 
-	for (size_t pos = s->start; pos < s->end; pos += strcspn(f->text + pos, "\n") + 1)
+	for (size_t pos = s->start; pos < s->end; pos += strcspn(f->text + pos, "\n") + 1) {
 		for (int k = 0; k < 3; k++)
 			has[k] = has[k] || move_key(f, pos, keys[k]);
+		has_mac = has_mac || move_key(f, pos, "mac");
+	}
 	tls_fingerprint_format(d->pin, fp);
 	for (size_t pos = s->start; pos < s->end;) {
 		size_t eol = pos + strcspn(f->text + pos, "\n");
@@ -803,6 +842,13 @@ static void move_section(FILE *out, const struct conffile *f, const struct secti
 			for (int k = 0; k < 3; k++)
 				if (!has[k] && (realcom ? k < 2 : k == 2))
 					fprintf(out, "%s = %u\n", keys[k], value[k]);
+			/* the new unit itself, as dsu map records it */
+			if (!has_mac && mac_ok)
+				fprintf(out, "mac = %s\n", mac);
+			done = true;
+		} else if (move_key(f, pos, "mac")) {
+			if (mac_ok)
+				fprintf(out, "mac = %s\n", mac);
 			done = true;
 		} else if (move_key(f, pos, "tls_fingerprint")) {
 			fprintf(out, "tls_fingerprint = %s\n", fp);

@@ -268,7 +268,7 @@ int dsu_restore(int argc, char **argv)
 		r = 0;
 		goto out;
 	}
-	if (ro.dry || (!ro.yes && !dsu_confirm("Change these settings?", "change them"))) {
+	if (ro.dry || (!ro.yes && !dsu_confirm("Change these settings?", "change them", "nothing changed"))) {
 		r = ro.dry ? 0 : 1;
 		goto out;
 	}
@@ -454,7 +454,7 @@ int dsu_replace(int argc, char **argv)
 		goto out;
 	if (!changes)
 		printf("none\n");
-	if (!ro.yes && !dsu_confirm("Go ahead?", "replace the unit"))
+	if (!ro.yes && !dsu_confirm("Go ahead?", "replace the unit", "nothing changed"))
 		goto out;
 
 	if (o.reachable) {

@@ -212,6 +212,9 @@ class DsuRestore(unittest.TestCase):
             want = want.replace(f"command_port = {old.command_port(n)}\n",
                                 f"command_port = {new.command_port(n)}\n")
         want = want.replace("host = localhost\n", "host = 127.0.0.1\n")
+        # the unit's MAC, as dsu map records it: now the new one's
+        self.assertEqual(len(re.findall(r"^mac = ", want, re.M)), 2, want)
+        want = re.sub(r"^mac = .*$", f"mac = {new_mac.upper()}", want, flags=re.M)
         if pins:
             self.assertEqual(want.count(f"tls_fingerprint = {pins[0]}\n"), 2)
             want = want.replace(f"tls_fingerprint = {pins[0]}\n",
