@@ -65,6 +65,8 @@ static const struct {
 	[API_DOS_DEFENSE] = { "GET", "/api/v1/security/dos-defense", true },
 	[API_WEB_SESSIONS] = { "GET", "/api/v1/security/web-sessions", true },
 	[API_CONFIG] = { "GET", "/api/v1/system/config", true },
+	[API_CONFIG_PUT] = { "PUT", "/api/v1/system/config", true },
+	[API_FIRMWARE] = { "POST", "/api/v1/system/firmware", true },
 	[API_PUT_SERVICES] = { "PUT", "/api/v1/security/services", true },
 	[API_PUT_PASSWORD_POLICY] = { "PUT", "/api/v1/security/password-policy", true },
 	[API_PUT_LOCKOUT] = { "PUT", "/api/v1/security/login-lockout", true },
@@ -264,8 +266,27 @@ static void api_curl_error(struct dsu_dev *d, CURLcode rc, const char *detail, c
 	}
 }
 
-int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
-	     char *err)
+/* A binary body on its way out, and who hears of its progress. */
+struct api_body {
+	const char *data;		/* NULL: JSON text or none */
+	size_t len;
+	api_progress_fn *progress;
+	void *arg;
+};
+
+static int api_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			curl_off_t ulnow)
+{
+	struct api_body *b = arg;
+
+	if (ulnow >= 0)
+		b->progress(b->arg, (size_t)ulnow, b->len);
+	return 0;
+}
+
+/* One request: a JSON body (body), a binary one (raw), or none. */
+static int api_request(struct dsu_dev *d, enum api_call call, json_object *body,
+		       struct api_body *raw, json_object **reply, char *err)
 {
 	char url[sizeof(d->url_base) + 64], auth[sizeof(d->token) + 32];
 	char detail[CURL_ERROR_SIZE] = "";
@@ -293,6 +314,8 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 	hdr = curl_slist_append(hdr, "Accept: application/json");
 	if (body)
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+	if (raw)
+		hdr = curl_slist_append(hdr, "Content-Type: application/octet-stream");
 	if (calls[call].auth) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->token);
 		hdr = curl_slist_append(hdr, auth);
@@ -306,7 +329,13 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 	curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");	/* a device on the LAN */
 	/* --timeout is the whole wait for this call: connection, TLS and answer */
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)d->timeout);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)d->timeout);
+	if (raw) {
+		/* an image takes what it takes: --timeout bounds a stall instead */
+		curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long)d->timeout);
+	} else {
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)d->timeout);
+	}
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "dsu/" REALCOM_VERSION);
 	/* Identity is the pinned certificate (api_verify), not a name or a CA. */
@@ -318,6 +347,15 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &rb);
 	if (body)
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_object_to_json_string(body));
+	if (raw) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, raw->data);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)raw->len);
+		if (raw->progress) {
+			curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, api_xferinfo);
+			curl_easy_setopt(curl, CURLOPT_XFERINFODATA, raw);
+			curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		}
+	}
 	d->mismatch = false;
 	rc = curl_easy_perform(curl);
 	if (body) {
@@ -347,6 +385,26 @@ int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_obje
 	}
 	free(rb.p);
 	return (int)status;
+}
+
+int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
+	     char *err)
+{
+	return api_request(d, call, body, NULL, reply, err);
+}
+
+int api_upload(struct dsu_dev *d, enum api_call call, const void *data, size_t len,
+	       api_progress_fn *progress, void *arg, json_object **reply, char *err)
+{
+	struct api_body raw = { .data = data, .len = len, .progress = progress, .arg = arg };
+
+	if (len > API_IMAGE_MAX) {
+		*reply = NULL;
+		snprintf(err, DSU_ERR_MAX, "%zu bytes: a unit takes at most %d MiB", len,
+			 API_IMAGE_MAX / (1024 * 1024));
+		return -1;
+	}
+	return api_request(d, call, NULL, &raw, reply, err);
 }
 
 void api_error_text(json_object *reply, char *out, size_t len)

@@ -1065,17 +1065,6 @@ static const char *policy_broken(json_object *policy, const char *pw)
 	return NULL;
 }
 
-static bool confirm(const struct unit *u, size_t n)
-{
-	char answer[16];
-
-	fprintf(stderr, "Apply %zu change%s to %s? [y/N] ", n, n == 1 ? "" : "s", u->name);
-	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
-						       strcmp(answer, "yes\n")))
-		return false;
-	return true;
-}
-
 /* The unit's result for --json: {unit, host, changes, error}. */
 static json_object *result_new(const struct unit *u)
 {
@@ -1330,10 +1319,17 @@ static int unit_apply(struct unit *u, const struct run *run, json_object *res)
 		r = 0;
 		goto out;
 	}
-	if (!run->yes && !confirm(u, n)) {
-		unit_fail(u, res, "not confirmed: nothing changed");
-		result_changes(res, ch, n);
-		goto out;
+	if (!run->yes) {
+		char question[128], nothing[96];
+
+		snprintf(question, sizeof(question), "Apply %zu change%s to %s?", n,
+			 n == 1 ? "" : "s", u->name);
+		snprintf(nothing, sizeof(nothing), "%s: not confirmed, nothing changed", u->name);
+		if (!dsu_confirm(question, "apply them", nothing)) {
+			json_object_object_add(res, "error", json_object_new_string(nothing));
+			result_changes(res, ch, n);
+			goto out;
+		}
 	}
 	/* one PUT per route (per port), the first refusal stops the unit */
 	for (size_t i = 0; i < n; i++) {
@@ -1483,9 +1479,10 @@ int dsu_apply(int argc, char **argv)
 	}
 	if (!run.dry_run && !run.yes && !isatty(STDIN_FILENO)) {
 		fleet_free(&fl);
+		/* as dsu_confirm() would say, before any unit is contacted */
 		dsu_fail(NULL, "not on a terminal: add --yes to apply the changes, or --dry-run to "
 			 "see them; nothing changed");
-		return CLI_EXIT_USAGE;
+		return 1;
 	}
 	if (fleet_passwords(&fl) < 0) {
 		fleet_free(&fl);

@@ -23,7 +23,7 @@
 
 #define BACKUP_RECORD_MAX	(1024 * 1024)
 #define BACKUP_FORMAT		"realcom-dsu-backup-1"
-#define BACKUP_PATH_MAX		(2 * PATH_MAX + 2)	/* the directory, then the name */
+#define BACKUP_FILE_MAX		(1024 * 1024)
 
 static const char help[] =
 	"Usage: dsu backup HOST... --user NAME [-o FILE|DIR] [--password-file FILE]\n"
@@ -46,7 +46,7 @@ int dsu_state_path(const char *name, char *out, size_t len)
 }
 
 /* "00:90:E8:0A:EA:E0" from the device, upper case; false for anything else. */
-static bool backup_mac(const char *in, char out[18])
+bool dsu_backup_mac(const char *in, char out[18])
 {
 	if (strlen(in) != 17)
 		return false;
@@ -62,7 +62,7 @@ static bool backup_mac(const char *in, char out[18])
 /* text into path through a new file of mode 0600 beside it and a rename. */
 static int backup_write(const char *path, const char *text, char *err)
 {
-	char tmp[BACKUP_PATH_MAX + 32];
+	char tmp[DSU_BACKUP_PATH_MAX + 32];
 	size_t len = strlen(text);
 	FILE *out;
 	int fd;
@@ -93,7 +93,7 @@ static int backup_write(const char *path, const char *text, char *err)
 /* Replace mac's line in the record with "MAC SECONDS PATH", keep the others. */
 static int backup_record(const char *mac, time_t when, const char *saved, char *err)
 {
-	char path[PATH_MAX], line[BACKUP_PATH_MAX + 64];
+	char path[PATH_MAX], line[DSU_BACKUP_PATH_MAX + 64];
 	size_t total = 0, len = 0, cap = 4096;
 	char *text;
 	FILE *in;
@@ -154,7 +154,7 @@ static int backup_record(const char *mac, time_t when, const char *saved, char *
 
 /* The file for this unit: -o FILE, or DIR/MAC.json; absolute, for the record. */
 static int backup_target(const char *out, bool is_dir, const char *mac,
-			 char path[BACKUP_PATH_MAX], char *err)
+			 char path[DSU_BACKUP_PATH_MAX], char *err)
 {
 	char name[PATH_MAX], cwd[PATH_MAX];
 
@@ -170,14 +170,14 @@ static int backup_target(const char *out, bool is_dir, const char *mac,
 		snprintf(name, sizeof(name), "%s", out);
 	}
 	if (name[0] == '/') {
-		snprintf(path, BACKUP_PATH_MAX, "%s", name);
+		snprintf(path, DSU_BACKUP_PATH_MAX, "%s", name);
 		return 0;
 	}
 	if (!getcwd(cwd, sizeof(cwd))) {
 		snprintf(err, DSU_ERR_MAX, "cannot tell the current directory: %s", strerror(errno));
 		return -1;
 	}
-	snprintf(path, BACKUP_PATH_MAX, "%s/%s", strcmp(cwd, "/") ? cwd : "", name);
+	snprintf(path, DSU_BACKUP_PATH_MAX, "%s/%s", strcmp(cwd, "/") ? cwd : "", name);
 	if (strlen(path) >= PATH_MAX) {
 		snprintf(err, DSU_ERR_MAX, "%.100s...: path too long", path);
 		return -1;
@@ -206,13 +206,38 @@ static char *backup_text(const struct dsu_dev *d, json_object *dev, json_object 
 	return text;
 }
 
+int dsu_backup_save(const struct dsu_dev *d, json_object *dev, json_object *config,
+		    const char *out, bool is_dir, char path[DSU_BACKUP_PATH_MAX])
+{
+	char mac[18], err[DSU_ERR_MAX], *text;
+	time_t when = time(NULL);
+
+	if (!dsu_backup_mac(json_str(dev, F.mac), mac)) {
+		dsu_fail(d->host, "the unit gives no usable MAC address (\"%.40s\")",
+			 json_str(dev, F.mac));
+		return -1;
+	}
+	text = backup_text(d, dev, config, when);
+	if (!text || backup_target(out, is_dir, mac, path, err) < 0 ||
+	    backup_write(path, text, err) < 0) {
+		dsu_fail(d->host, "%s", text ? err : "out of memory");
+		free(text);
+		return -1;
+	}
+	free(text);
+	if (backup_record(mac, when, path, err) < 0) {
+		dsu_fail(d->host, "saved to %s, but not recorded: %s", path, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* One unit: 0, or 1 with the reason printed. */
 static int backup_one(const char *host, const struct dsu_common *c, const char *out, bool is_dir)
 {
 	json_object *dev = NULL, *config = NULL;
-	char mac[18], path[BACKUP_PATH_MAX], err[DSU_ERR_MAX], *text = NULL;
+	char mac[18], path[DSU_BACKUP_PATH_MAX];
 	struct dsu_dev d;
-	time_t when;
 	int r = 1, status;
 
 	if (dsu_open(&d, host, c->fingerprint, c->timeout))
@@ -223,7 +248,7 @@ static int backup_one(const char *host, const struct dsu_common *c, const char *
 			dsu_refused(&d, status, dev, c->user);
 		goto out;
 	}
-	if (!backup_mac(json_str(dev, F.mac), mac)) {
+	if (!dsu_backup_mac(json_str(dev, F.mac), mac)) {
 		dsu_fail(d.host, "the unit gives no usable MAC address (\"%.40s\")",
 			 json_str(dev, F.mac));
 		goto out;
@@ -242,22 +267,12 @@ static int backup_one(const char *host, const struct dsu_common *c, const char *
 			 api_path(API_CONFIG));
 		goto out;
 	}
-	when = time(NULL);
-	text = backup_text(&d, dev, config, when);
-	if (!text || backup_target(out, is_dir, mac, path, err) < 0 ||
-	    backup_write(path, text, err) < 0) {
-		dsu_fail(d.host, "%s", text ? err : "out of memory");
+	if (dsu_backup_save(&d, dev, config, out, is_dir, path) < 0)
 		goto out;
-	}
-	if (backup_record(mac, when, path, err) < 0) {
-		dsu_fail(d.host, "saved to %s, but not recorded: %s", path, err);
-		goto out;
-	}
 	printf("%s\t%s\t%s\n", d.host, mac, path);
 	r = 0;
 out:
 	dsu_logout(&d);
-	free(text);
 	json_object_put(dev);
 	json_object_put(config);
 	return r;
@@ -310,4 +325,102 @@ int dsu_backup(int argc, char **argv)
 	if (failed && n > 1)
 		dsu_fail(NULL, "%d of %d units not saved", failed, n);
 	return failed ? 1 : 0;
+}
+
+json_object *dsu_backup_load(const char *path, char *err)
+{
+	json_object *o, *config, *settings;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(path, "re");
+
+	if (!f) {
+		snprintf(err, DSU_ERR_MAX, "%.400s: %s", path, strerror(errno));
+		return NULL;
+	}
+	text = malloc(BACKUP_FILE_MAX + 1);
+	if (text)
+		len = fread(text, 1, BACKUP_FILE_MAX + 1, f);
+	fclose(f);
+	if (!text || len > BACKUP_FILE_MAX) {
+		snprintf(err, DSU_ERR_MAX, "%.400s: %s", path, text ? "too large for a backup" :
+			 "out of memory");
+		free(text);
+		return NULL;
+	}
+	text[len] = '\0';
+	o = dsu_reply_parse(text, len);
+	free(text);
+	if (!o || strcmp(json_str(o, "format"), BACKUP_FORMAT) != 0 ||
+	    !json_object_object_get_ex(o, "config", &config) ||
+	    !json_object_object_get_ex(config, "settings", &settings) ||
+	    !json_object_is_type(settings, json_type_object) || !json_str(config, F.model)[0]) {
+		snprintf(err, DSU_ERR_MAX, "%.400s: not a backup made by dsu backup (%s)", path,
+			 BACKUP_FORMAT);
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* "MAC SECONDS PATH\n" into its parts; false for anything else. */
+static bool backup_line(char *line, char mac[18], int64_t *when, char **path)
+{
+	char *end;
+
+	line[strcspn(line, "\n")] = '\0';
+	if (strlen(line) < 20 || line[17] != ' ')
+		return false;
+	line[17] = '\0';
+	if (!dsu_backup_mac(line, mac) || line[18] < '0' || line[18] > '9')
+		return false;
+	errno = 0;
+	*when = strtoll(line + 18, &end, 10);
+	if (errno || *end != ' ' || end[1] != '/')
+		return false;
+	*path = end + 1;
+	return true;
+}
+
+int dsu_backup_find(const char *key, char path[DSU_BACKUP_PATH_MAX], char mac[18],
+		    int64_t *when, char *err)
+{
+	char record[PATH_MAX], line[DSU_BACKUP_PATH_MAX + 64], m[18], *p;
+	int found = 0;
+	int64_t t;
+	FILE *in;
+
+	if (dsu_state_path("backups", record, sizeof(record)) < 0) {
+		snprintf(err, DSU_ERR_MAX, "neither XDG_STATE_HOME nor HOME is set: no record of "
+			 "backups");
+		return -1;
+	}
+	in = fopen(record, "re");
+	if (!in) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		snprintf(err, DSU_ERR_MAX, "%.400s: %s", record, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), in)) {
+		char why[DSU_ERR_MAX];
+		json_object *o;
+		struct dsu_dev d;
+		bool hit;
+
+		if (!backup_line(line, m, &t, &p) || (found && t <= *when))
+			continue;
+		o = dsu_backup_load(p, why);
+		hit = o && dsu_dev_init(&d, json_str(o, "host"), 1, why) == 0 &&
+		      strcmp(d.key, key) == 0;
+		json_object_put(o);
+		if (hit) {
+			snprintf(path, DSU_BACKUP_PATH_MAX, "%s", p);
+			memcpy(mac, m, 18);
+			*when = t;
+			found = 1;
+		}
+	}
+	fclose(in);
+	return found;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -18,8 +19,8 @@
 
 static const char usage[] =
 	"Usage: dsu COMMAND [OPTION]...\n"
-	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd, audit them,\n"
-	"apply settings to them.\n"
+	"Find NPort 6000-G2 units, set up new ones, map their ports into realcomd, audit and\n"
+	"upgrade them, apply settings to them.\n"
 	"\n"
 	"Commands:\n"
 	"  search [--timeout SEC] [--interface IF] [--service-type TYPE] [--json]\n"
@@ -36,11 +37,21 @@ static const char usage[] =
 	"                  2: a unit could not be audited)\n"
 	"  unmap TTY...|HOST... [--config FILE] [--yes]\n"
 	"                  remove realcomd sections (asked on a terminal) and reload realcomd\n"
-	"  list [--config FILE] [--json]\n"
-	"                  every mapped tty: unit, port, protocol, TLS pin, state in realcomd\n"
+	"  list [--config FILE] [--json] [--check]\n"
+	"                  every mapped tty: unit, port, protocol, TLS pin, state in realcomd;\n"
+	"                  --check: whether each host still answers as the unit mapped\n"
 	"  backup HOST... --user NAME [-o, --output FILE|DIR]\n"
 	"                  save each unit's configuration export (mode 0600), recorded\n"
 	"                  in $XDG_STATE_HOME/realcom/backups\n"
+	"  restore HOST FILE --user NAME [--network] [--force] [--dry-run] [--yes]\n"
+	"                  put a backup back into a unit, showing what changes (asked on a\n"
+	"                  terminal); its address only with --network\n"
+	"  replace OLD NEW --user NAME [-o DIR] [--config FILE] [--force] [--yes]\n"
+	"                  back up OLD (or take its last backup), restore it into NEW, and\n"
+	"                  move OLD's realcomd sections to NEW\n"
+	"  upgrade HOST... IMAGE --sha512 HEX --user NAME [--yes] [--wait SEC]\n"
+	"                  put a firmware image on units one after another, checked against\n"
+	"                  its published SHA-512 and each unit's model first\n"
 	"  apply FILE [--dry-run] [--json] [--yes]\n"
 	"                  bring each [unit NAME] of FILE to its settings or the hardening\n"
 	"                  baseline, changing only what differs (asked on a terminal)\n"
@@ -74,7 +85,8 @@ void dsu_refused_text(const struct dsu_dev *d, int status, json_object *reply, c
 {
 	const char *method = api_method(d->call), *path = api_path(d->call);
 	const char *words = api_status_text(status);
-	bool get = strcmp(method, "GET") == 0;
+	/* login and setup speak of the account; any other call names itself */
+	bool get = strcmp(method, "POST") != 0;
 	char why[300];
 
 	api_error_text(reply, why, sizeof(why));
@@ -115,6 +127,23 @@ int dsu_refused(struct dsu_dev *d, int status, json_object *reply, const char *u
 
 	dsu_refused_text(d, status, reply, user, text, sizeof(text));
 	return dsu_fail(d->host, "%s", text);
+}
+
+bool dsu_confirm(const char *question, const char *action, const char *nothing)
+{
+	char answer[16];
+
+	if (!isatty(STDIN_FILENO)) {
+		dsu_fail(NULL, "not on a terminal: add --yes to %s", action);
+		return false;
+	}
+	fprintf(stderr, "%s [y/N] ", question);
+	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
+						       strcmp(answer, "yes\n"))) {
+		fprintf(stderr, "dsu: %s\n", nothing);
+		return false;
+	}
+	return true;
 }
 
 int dsu_needs_setup(const struct dsu_dev *d, json_object *dev)
@@ -392,6 +421,9 @@ static const struct cli_command commands[] = {
 	{ "backup", dsu_backup },
 	{ "list", dsu_list },
 	{ "unmap", dsu_unmap },
+	{ "restore", dsu_restore },
+	{ "replace", dsu_replace },
+	{ "upgrade", dsu_upgrade },
 	{ "apply", dsu_apply },
 };
 

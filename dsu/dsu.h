@@ -4,8 +4,9 @@
  * the management API model (every path, field and the service type, in one
  * place) and the HTTPS client; reply.c makes what devices say safe to show;
  * known.c the trust-on-first-use pins; secret.c passwords; search.c mDNS;
- * map.c realcomd's configuration; audit.c the hardening-guide audit; apply.c
- * settings from a fleet file.
+ * map.c realcomd's configuration; audit.c the hardening-guide audit;
+ * backup.c and restore.c a unit's configuration export saved and put back.
+ * upgrade.c firmware upgrades; apply.c settings from a fleet file.
  */
 #ifndef REALCOM_DSU_H
 #define REALCOM_DSU_H
@@ -43,6 +44,8 @@ enum api_call {
 	API_DOS_DEFENSE,	/* GET {enabled} */
 	API_WEB_SESSIONS,	/* GET {max_sessions} */
 	API_CONFIG,		/* GET (admin): the configuration export */
+	API_CONFIG_PUT,		/* PUT (admin) {model, settings}: import an export */
+	API_FIRMWARE,		/* POST (admin) a firmware image, raw: 202 {firmware} */
 	/* the settings dsu apply writes (apply.c): each takes the GET's body */
 	API_PUT_SERVICES,
 	API_PUT_PASSWORD_POLICY,
@@ -107,6 +110,17 @@ int dsu_dev_init(struct dsu_dev *d, const char *host, unsigned int timeout, char
 int api_call(struct dsu_dev *d, enum api_call call, json_object *body, json_object **reply,
 	     char *err);
 
+/*
+ * The same with a binary body (a firmware image, application/octet-stream)
+ * of at most API_IMAGE_MAX bytes.  --timeout bounds the connection and any
+ * stall, not the whole upload.  progress (may be NULL) is called as the
+ * body goes out, with the bytes sent so far and the total.
+ */
+#define API_IMAGE_MAX	(32 * 1024 * 1024)	/* the model's bound (413 beyond) */
+typedef void api_progress_fn(void *arg, size_t sent, size_t total);
+int api_upload(struct dsu_dev *d, enum api_call call, const void *data, size_t len,
+	       api_progress_fn *progress, void *arg, json_object **reply, char *err);
+
 /* The call's path and method, for messages. */
 const char *api_path(enum api_call call);
 const char *api_method(enum api_call call);
@@ -136,6 +150,10 @@ int64_t json_int(json_object *o, const char *key, int64_t dflt);
 int known_path(char *out, size_t len, char *err);
 /* The pin for key: 1 found, 0 not, -1 error. */
 int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err);
+/* The key of host (as realcom.conf has it, without a port) in known_devices:
+ * host itself, else host:PORT, the unit's web service where dsu reached it.
+ * 1 with out filled, or 0. */
+int known_endpoint(const char *host, char *out, size_t len);
 /* mkdir -p for the parent directories of path, each mode 0700; 0 or -1 with err. */
 int dsu_mkdirs(char *path, char *err);
 /* Add or replace key's pin (file 0600, directory 0700). */
@@ -195,6 +213,9 @@ int dsu_audit(int argc, char **argv);
 int dsu_unmap(int argc, char **argv);
 int dsu_backup(int argc, char **argv);
 int dsu_list(int argc, char **argv);
+int dsu_restore(int argc, char **argv);
+int dsu_replace(int argc, char **argv);
+int dsu_upgrade(int argc, char **argv);
 int dsu_apply(int argc, char **argv);
 
 /* ---- the hardening guide's numbers: what audit.c checks and apply.c's baseline sets ---- */
@@ -238,6 +259,49 @@ int dsu_map_ports(struct dsu_dev *d, const struct map_opts *o, json_object *dev,
  * its last backup (backup.c), which audit.c reads. */
 int dsu_state_path(const char *name, char *out, size_t len);
 
+/* ---- backups (backup.c) ---- */
+
+#define DSU_BACKUP_PATH_MAX	8194	/* a directory, then a name: 2 * PATH_MAX + 2 */
+
+/* "00:90:E8:0A:EA:E0" from in, upper case; false for anything else. */
+bool dsu_backup_mac(const char *in, char out[18]);
+/*
+ * Save a unit's export as dsu backup does: OUT/MAC.json (is_dir) or the file
+ * OUT, mode 0600, recorded as its last backup; path is where.  0 or -1 (printed).
+ */
+int dsu_backup_save(const struct dsu_dev *d, json_object *dev, json_object *config,
+		    const char *out, bool is_dir, char path[DSU_BACKUP_PATH_MAX]);
+/* A file dsu backup wrote ({format, host, saved_at, unit, config}), or NULL with err. */
+json_object *dsu_backup_load(const char *path, char *err);
+/*
+ * The newest recorded backup whose file says it was read from a host of
+ * that known_devices key (the record is by MAC, which a unit that does not
+ * answer cannot tell): 1 with its path, MAC and time, 0 none, -1 (err) when
+ * the record cannot be read.
+ */
+int dsu_backup_find(const char *key, char path[DSU_BACKUP_PATH_MAX], char mac[18],
+		    int64_t *when, char *err);
+
+/* ---- realcom.conf as dsu edits it (map.c) ---- */
+
+/* realcomd's host for d: the name or address without brackets or :port. */
+void dsu_conf_host(const struct dsu_dev *d, char *out, size_t len);
+/* The ttys and device ports of the sections of config whose host is host:
+ * how many (at most max), or -1 (printed). */
+int dsu_conf_sections(const char *config, const char *host, unsigned int tty[],
+		      unsigned int port[], size_t max);
+/*
+ * Point every section of config whose host is old_host at the unit d (its
+ * GET /device dev and GET /serial/ports ports): its host, its TCP port
+ * numbers, its certificate pin where the section pins one; comments and
+ * other keys and sections as they were.  Checked by realcomd's parser,
+ * replaced atomically, realcomd reloaded.  0 or 1 (printed).
+ */
+int dsu_conf_move(const char *config, const char *old_host, const struct dsu_dev *d,
+		  json_object *dev, json_object *ports);
+/* Ask realcomd to reload config; it not running is said, not an error. */
+void dsu_conf_reload(const char *config);
+
 /* realcomd's control socket: the configuration's, else the default (list.c). */
 #define DSU_CONTROL_DEFAULT	"/run/realcom/control"
 struct realcom_config;
@@ -259,6 +323,10 @@ int dsu_login_with(struct dsu_dev *d, const char *user, const char *password, ch
 void dsu_refused_text(const struct dsu_dev *d, int status, json_object *reply, const char *user,
 		      char *out, size_t len);
 void dsu_logout(struct dsu_dev *d);
+/* On a terminal, ask question ("Remove 2 sections?" and " [y/N]"): "y" or
+ * "yes" goes ahead, anything else prints "dsu: NOTHING".  Elsewhere --yes
+ * must: "not on a terminal: add --yes to ACTION".  True to go ahead. */
+bool dsu_confirm(const char *question, const char *action, const char *nothing);
 
 /* "dsu: HOST: why" on stderr; returns 1 for the caller's exit status. */
 int dsu_fail(const char *host, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

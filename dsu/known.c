@@ -82,6 +82,31 @@ int known_lookup_in(const char *path, const char *key, uint8_t fp[TLS_FP_LEN], c
 	return found;
 }
 
+int known_endpoint(const char *host, char *out, size_t len)
+{
+	char path[4096], err[DSU_ERR_MAX], line[KNOWN_LINE_MAX], name[DSU_HOST_MAX + 2], *k;
+	uint8_t fp[TLS_FP_LEN];
+	size_t n;
+	int found = 0;
+	FILE *f;
+
+	/* keys are as dsu_dev_init() makes them: an IPv6 address in brackets */
+	snprintf(name, sizeof(name), strchr(host, ':') ? "[%s]" : "%s", host);
+	n = strlen(name);
+	if (known_path(path, sizeof(path), err) < 0 || !(f = fopen(path, "re")))
+		return 0;
+	for (int i = 0; i < 100000 && found < 2 && fgets(line, sizeof(line), f); i++) {
+		if (!known_parse(line, &k, fp) || strncmp(k, name, n) || (k[n] && k[n] != ':'))
+			continue;
+		/* the default port wins over another one */
+		if (!found || !k[n])
+			snprintf(out, len, "%s", k);
+		found = k[n] ? 1 : 2;
+	}
+	fclose(f);
+	return found > 0;
+}
+
 int dsu_mkdirs(char *path, char *err)
 {
 	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {

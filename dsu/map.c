@@ -35,6 +35,12 @@ struct map_port {
 	bool tls;
 };
 
+void dsu_conf_host(const struct dsu_dev *d, char *out, size_t len)
+{
+	snprintf(out, len, "%s", d->key + (d->key[0] == '['));
+	out[strcspn(out, d->key[0] == '[' ? "]" : ":")] = '\0';
+}
+
 /* "1-4,7" into want[]; false on anything else. */
 static bool map_parse_ports(const char *s, bool want[33])
 {
@@ -62,7 +68,7 @@ static bool map_parse_ports(const char *s, bool want[33])
 }
 
 /* The device's word for each port against what was asked: 0 or 1 (printed). */
-static int map_check_port(struct dsu_dev *d, const struct map_opts *o, json_object *p,
+static int map_check_port(const struct dsu_dev *d, const struct map_opts *o, json_object *p,
 			  struct map_port *mp)
 {
 	const char *mode = json_str(p, F.mode), *conn = json_str(p, F.connection);
@@ -104,6 +110,7 @@ struct section {
 	size_t start, end;		/* byte offsets: the header line up to the next header */
 	char host[256];
 	unsigned int port;
+	char mac[18];			/* the unit's, as map recorded it, or "" */
 };
 
 struct conffile {
@@ -154,6 +161,8 @@ static void conffile_scan(struct conffile *f)
 				snprintf(cur->host, sizeof(cur->host), "%s", eq + 1);
 			else if (strcmp(line, "port") == 0)
 				cur->port = (unsigned int)strtoul(eq + 1, NULL, 10);
+			else if (strcmp(line, "mac") == 0 && !config_mac_parse(eq + 1, cur->mac))
+				cur->mac[0] = '\0';
 		}
 		pos = eol < f->len ? eol + 1 : eol;
 	}
@@ -224,23 +233,35 @@ static void map_text(FILE *out, const char *s, int most)
 		fprintf(out, "%.*s...", most - 3, s);
 }
 
-static void map_section(FILE *out, const struct map_opts *o, const struct dsu_dev *d,
-			const char *host, json_object *dev, const struct map_port *mp)
-{
-	char fp[TLS_FP_STRLEN];
+#define MAP_COMMENT	"; dsu map: "
 
-	fprintf(out, "[ttyR%u]\n; dsu map: ", mp->tty);
+/* The line that says which unit and port a section maps. */
+static void map_comment(FILE *out, json_object *dev, unsigned int port)
+{
+	fputs(MAP_COMMENT, out);
 	map_text(out, json_str(dev, F.name), MAP_NAME_SHOWN);
 	fputs(" (", out);
 	map_text(out, json_str(dev, F.model), MAP_MODEL_SHOWN);
 	fputs(", ", out);
 	map_text(out, json_str(dev, F.mac), MAP_MODEL_SHOWN);
-	fprintf(out, ") port %u\nhost = %s\nport = %u\nprotocol = %s\n", mp->port, host, mp->port,
-		mp->protocol);
+	fprintf(out, ") port %u\n", port);
+}
+
+static void map_section(FILE *out, const struct map_opts *o, const struct dsu_dev *d,
+			const char *host, json_object *dev, const struct map_port *mp)
+{
+	char fp[TLS_FP_STRLEN], mac[18];
+
+	fprintf(out, "[ttyR%u]\n", mp->tty);
+	map_comment(out, dev, mp->port);
+	fprintf(out, "host = %s\nport = %u\nprotocol = %s\n", host, mp->port, mp->protocol);
 	if (strcmp(mp->protocol, "realcom") == 0)
 		fprintf(out, "data_port = %u\ncommand_port = %u\n", mp->data_port, mp->command_port);
 	else
 		fprintf(out, "tcp_port = %u\n", mp->tcp_port);
+	/* the unit itself, whatever its address: how a second mapping is noticed */
+	if (config_mac_parse(json_str(dev, F.mac), mac))
+		fprintf(out, "mac = %s\n", mac);
 	if (mp->tls) {
 		tls_fingerprint_format(d->pin, fp);
 		fprintf(out, "tls = on\ntls_fingerprint = %s\n", fp);
@@ -329,6 +350,26 @@ static int map_write(const struct map_opts *o, struct conffile *f, const struct 
 	return conffile_commit(o->config, out, tmp);
 }
 
+/*
+ * The unit with this MAC mapped under another host (name, address) already:
+ * a second tty for the same device port would fight the first for it, so
+ * map refuses and names the tty there is.  1 (printed) or 0.
+ */
+static int map_same_unit(const struct dsu_dev *d, const struct conffile *f, const char *mac,
+			 const char *host, unsigned int port, const char *config)
+{
+	for (size_t i = 0; mac[0] && i < f->n; i++) {
+		const struct section *s = &f->sec[i];
+
+		if (strcmp(s->mac, mac) || s->port != port || !strcmp(s->host, host))
+			continue;
+		return dsu_fail(d->host, "this unit (MAC %s) is mapped already as %s in %s: its "
+				"port %u is ttyR%u. Map it under %s, or  dsu unmap %s  first",
+				mac, s->host, config, port, s->tty, s->host, s->host);
+	}
+	return 0;
+}
+
 /* Ask realcomd to reload and print where each tty is; realcomd down is no error. */
 static void map_reload(const char *config, const struct map_port *mp, size_t n, bool quiet)
 {
@@ -404,16 +445,16 @@ static bool map_current(const struct map_opts *o, const struct conffile *f,
 int dsu_map_ports(struct dsu_dev *d, const struct map_opts *o, json_object *dev,
 		  json_object *ports, bool write, struct dsu_map_plan *plan)
 {
-	char host[DSU_HOST_MAX], err[DSU_ERR_MAX];
+	char host[DSU_HOST_MAX], err[DSU_ERR_MAX], mac[18];
 	struct map_port mp[32];
 	struct conffile f = { 0 };
 	unsigned int ndev;
 	size_t n = 0;
 	int r = 1;
 
-	/* realcomd's host: the name or address without brackets or :port */
-	snprintf(host, sizeof(host), "%s", d->key + (d->key[0] == '['));
-	host[strcspn(host, d->key[0] == '[' ? "]" : ":")] = '\0';
+	dsu_conf_host(d, host, sizeof(host));
+	if (!config_mac_parse(json_str(dev, F.mac), mac))
+		mac[0] = '\0';
 
 	if (conffile_read(&f, o->config, err) < 0) {
 		dsu_fail(NULL, "%s", err);
@@ -445,6 +486,12 @@ int dsu_map_ports(struct dsu_dev *d, const struct map_opts *o, json_object *dev,
 		for (size_t i = 0; i < f.n && !s; i++)
 			if (!strcmp(f.sec[i].host, host) && f.sec[i].port == port)
 				s = &f.sec[i];
+		if (!s && map_same_unit(d, &f, mac, host, port, o->config))
+			goto out;
+		if (s && s->mac[0] && mac[0] && strcmp(s->mac, mac))
+			fprintf(stderr, "dsu: %s: ttyR%u mapped the unit with MAC %s here; the unit "
+				"at this address now is %s: ttyR%u follows it\n", d->host, s->tty,
+				s->mac, mac, s->tty);
 		if (plan) {
 			size_t l = strlen(plan->now);
 
@@ -685,33 +732,13 @@ static int unmap_match(struct conffile *f, const char *arg, bool drop[])
 	}
 	if (dsu_dev_init(&d, arg, 1, err) < 0)
 		return -1;
-	/* as dsu map writes it: the name or address without brackets or :port */
-	snprintf(host, sizeof(host), "%s", d.key + (d.key[0] == '['));
-	host[strcspn(host, d.key[0] == '[' ? "]" : ":")] = '\0';
+	dsu_conf_host(&d, host, sizeof(host));
 	for (size_t i = 0; i < f->n; i++)
 		if (strcmp(f->sec[i].host, host) == 0) {
 			drop[i] = true;
 			n++;
 		}
 	return n;
-}
-
-/* On a terminal, "y" goes ahead; elsewhere --yes must. */
-static bool unmap_confirm(size_t n)
-{
-	char answer[16];
-
-	if (!isatty(STDIN_FILENO)) {
-		dsu_fail(NULL, "not on a terminal: add --yes to remove %s", n == 1 ? "it" : "them");
-		return false;
-	}
-	fprintf(stderr, "Remove %zu section%s? [y/N] ", n, n == 1 ? "" : "s");
-	if (!fgets(answer, sizeof(answer), stdin) || (strcmp(answer, "y\n") &&
-						       strcmp(answer, "yes\n"))) {
-		fprintf(stderr, "dsu: nothing changed\n");
-		return false;
-	}
-	return true;
 }
 
 /* The file without the dropped sections, checked by realcomd's parser, renamed. */
@@ -733,8 +760,7 @@ static int unmap_write(const char *config, const struct conffile *f, const bool 
 	return conffile_commit(config, out, tmp);
 }
 
-/* Ask realcomd to reload; it not running is no error, only said. */
-static void unmap_reload(const char *config)
+void dsu_conf_reload(const char *config)
 {
 	struct realcom_config *cfg = malloc(sizeof(*cfg));
 	char err[CONF_ERR_MAX], path[256];
@@ -767,7 +793,7 @@ int dsu_unmap(int argc, char **argv)
 	};
 	const char *config = DSU_MAP_CONFIG;
 	bool yes = false, drop[REALCOM_TTYS_MAX] = { false };
-	char err[DSU_ERR_MAX];
+	char err[DSU_ERR_MAX], question[64];
 	struct conffile f;
 	size_t n = 0;
 	int ch, r = 1;
@@ -815,13 +841,162 @@ int dsu_unmap(int argc, char **argv)
 			pos = eol + 1;
 		}
 	}
-	if (!yes && !unmap_confirm(n))
+	snprintf(question, sizeof(question), "Remove %zu section%s?", n, n == 1 ? "" : "s");
+	if (!yes && !dsu_confirm(question, n == 1 ? "remove it" : "remove them",
+				   "nothing changed"))
 		goto out;
 	if (unmap_write(config, &f, drop))
 		goto out;
-	unmap_reload(config);
+	dsu_conf_reload(config);
 	r = 0;
 out:
+	free(f.text);
+	return r;
+}
+
+/* ---- dsu replace: sections moved to another unit ---- */
+
+int dsu_conf_sections(const char *config, const char *host, unsigned int tty[],
+		      unsigned int port[], size_t max)
+{
+	char err[DSU_ERR_MAX];
+	struct conffile f;
+	size_t n = 0;
+
+	if (conffile_read(&f, config, err) < 0) {
+		free(f.text);
+		dsu_fail(NULL, "%s", err);
+		return -1;
+	}
+	for (size_t i = 0; i < f.n && n < max; i++)
+		if (strcmp(f.sec[i].host, host) == 0) {
+			tty[n] = f.sec[i].tty;
+			port[n++] = f.sec[i].port;
+		}
+	free(f.text);
+	return (int)n;
+}
+
+/* Whether the line from pos is "name = ...". */
+static bool move_key(const struct conffile *f, size_t pos, const char *name)
+{
+	const char *k = f->text + pos + strspn(f->text + pos, " \t");
+	size_t n = strlen(name);
+
+	return strncmp(k, name, n) == 0 && k[n + strspn(k + n, " \t")] == '=';
+}
+
+/* Section s with what changes for the unit d: host, TCP ports, MAC, pin, the dsu map
+ * comment. */
+static void move_section(FILE *out, const struct conffile *f, const struct section *s,
+			 const char *host, const struct dsu_dev *d, json_object *dev,
+			 const struct map_port *mp)
+{
+	static const char *const keys[] = { "data_port", "command_port", "tcp_port" };
+	unsigned int value[] = { mp->data_port, mp->command_port, mp->tcp_port };
+	bool realcom = strcmp(mp->protocol, "realcom") == 0, has[3] = { false }, has_mac = false;
+	char fp[TLS_FP_STRLEN], mac[18];
+	bool mac_ok = config_mac_parse(json_str(dev, F.mac), mac);
+
+	for (size_t pos = s->start; pos < s->end; pos += strcspn(f->text + pos, "\n") + 1) {
+		for (int k = 0; k < 3; k++)
+			has[k] = has[k] || move_key(f, pos, keys[k]);
+		has_mac = has_mac || move_key(f, pos, "mac");
+	}
+	tls_fingerprint_format(d->pin, fp);
+	for (size_t pos = s->start; pos < s->end;) {
+		size_t eol = pos + strcspn(f->text + pos, "\n");
+		size_t next = eol < s->end ? eol + 1 : s->end;
+		bool done = false;
+
+		for (int k = 0; k < 3; k++)
+			if (move_key(f, pos, keys[k])) {
+				fprintf(out, "%s = %u\n", keys[k], value[k]);
+				done = true;
+			}
+		if (move_key(f, pos, "host")) {
+			fprintf(out, "host = %s\n", host);
+			/* the ports realcomd would otherwise take by default */
+			for (int k = 0; k < 3; k++)
+				if (!has[k] && (realcom ? k < 2 : k == 2))
+					fprintf(out, "%s = %u\n", keys[k], value[k]);
+			/* the new unit itself, as dsu map records it */
+			if (!has_mac && mac_ok)
+				fprintf(out, "mac = %s\n", mac);
+			done = true;
+		} else if (move_key(f, pos, "mac")) {
+			if (mac_ok)
+				fprintf(out, "mac = %s\n", mac);
+			done = true;
+		} else if (move_key(f, pos, "tls_fingerprint")) {
+			fprintf(out, "tls_fingerprint = %s\n", fp);
+			done = true;
+		} else if (strncmp(f->text + pos, MAP_COMMENT, strlen(MAP_COMMENT)) == 0) {
+			map_comment(out, dev, mp->port);
+			done = true;
+		}
+		if (!done)
+			fwrite(f->text + pos, 1, next - pos, out);
+		pos = next;
+	}
+}
+
+int dsu_conf_move(const char *config, const char *old_host, const struct dsu_dev *d,
+		  json_object *dev, json_object *ports)
+{
+	struct realcom_config *cfg = malloc(sizeof(*cfg));
+	char host[DSU_HOST_MAX], err[CONF_ERR_MAX], tmp[4200];
+	struct map_port mp[REALCOM_TTYS_MAX];
+	struct conffile f = { 0 };
+	size_t pos = 0, n = 0;
+	int r = 1;
+	FILE *out;
+
+	dsu_conf_host(d, host, sizeof(host));
+	if (!cfg || conffile_read(&f, config, err) < 0 || config_load(config, cfg, err) < 0) {
+		dsu_fail(NULL, "%s", cfg ? err : "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < f.n; i++) {
+		const struct port_config *pc = &cfg->port[f.sec[i].tty];
+		struct map_opts o = { .protocol = config_protocol_names[pc->protocol],
+				      .tls = pc->tls != PORT_TLS_OFF,
+				      .cert = pc->tls_cert[0] ? pc->tls_cert : NULL };
+		json_object *p = NULL;
+
+		if (strcmp(f.sec[i].host, old_host) != 0)
+			continue;
+		for (size_t j = 0; j < json_object_array_length(ports); j++)
+			if (json_int(json_object_array_get_idx(ports, j), F.port, 0) == pc->dev_port)
+				p = json_object_array_get_idx(ports, j);
+		mp[n] = (struct map_port){ .port = pc->dev_port, .tty = f.sec[i].tty };
+		if (!p) {
+			dsu_fail(d->host, "no port %u for ttyR%u", pc->dev_port, f.sec[i].tty);
+			goto out;
+		}
+		if (map_check_port(d, &o, p, &mp[n]))
+			goto out;
+		n++;
+	}
+	out = conffile_create(config, &f, tmp);
+	if (!out)
+		goto out;
+	for (size_t i = 0, k = 0; i < f.n; i++) {
+		if (strcmp(f.sec[i].host, old_host) != 0)
+			continue;
+		fwrite(f.text + pos, 1, f.sec[i].start - pos, out);
+		move_section(out, &f, &f.sec[i], host, d, dev, &mp[k++]);
+		pos = f.sec[i].end;
+	}
+	fwrite(f.text + pos, 1, f.len - pos, out);
+	if (conffile_commit(config, out, tmp))
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		printf("ttyR%u\tport %u\t%s\n", mp[i].tty, mp[i].port, host);
+	dsu_conf_reload(config);
+	r = 0;
+out:
+	free(cfg);
 	free(f.text);
 	return r;
 }

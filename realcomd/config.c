@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* realcom.conf schema and rules; see config.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -25,6 +26,28 @@ static int parse_fingerprint(const char *value, void *field, char *why, size_t w
 	}
 	pc->pinned = true;
 	return 0;
+}
+
+bool config_mac_parse(const char *value, char out[18])
+{
+	bool ok = strlen(value) == 17 && strncasecmp(value, "00:90:E8:", 9) == 0;
+
+	for (size_t i = 0; ok && i < 17; i++)
+		ok = i % 3 == 2 ? value[i] == ':' : isxdigit((unsigned char)value[i]);
+	if (!ok)
+		return false;
+	for (size_t i = 0; i < 17; i++)
+		out[i] = (char)toupper((unsigned char)value[i]);
+	out[17] = '\0';
+	return true;
+}
+
+static int parse_mac(const char *value, void *field, char *why, size_t whylen)
+{
+	if (config_mac_parse(value, field))
+		return 0;
+	snprintf(why, whylen, "expected a Moxa unit's MAC address, 00:90:E8:XX:XX:XX");
+	return -1;
 }
 
 /* pty_mode: octal like chmod(1); the owner (root) keeps read and write. */
@@ -60,7 +83,7 @@ static const struct conf_key global_keys[] = {
 /* Bits of the keys below, for the cross-key checks. */
 enum { K_HOST, K_PORT, K_PROTOCOL, K_DATA, K_COMMAND, K_TCP, K_TLS, K_CA, K_FP, K_CERT, K_KEY,
        K_VERIFY, K_CONNECT, K_KEEPALIVE, K_BACKUP_HOST, K_BACKUP_DATA, K_BACKUP_COMMAND,
-       K_BACKUP_TCP };
+       K_BACKUP_TCP, K_MAC };
 
 static const struct conf_key port_keys[] = {
 	[K_HOST] = { "host", STR(PC, host), .required = true },
@@ -91,6 +114,7 @@ static const struct conf_key port_keys[] = {
 			       .offset = offsetof(PC, backup_command_port), .min = 1, .max = 65535 },
 	[K_BACKUP_TCP] = { "backup_tcp_port", CONF_UINT, .offset = offsetof(PC, backup_tcp_port),
 			   .min = 1, .max = 65535 },
+	[K_MAC] = { "mac", CONF_CUSTOM, .offset = offsetof(PC, mac), .parse = parse_mac },
 	{ 0 },
 };
 
@@ -263,6 +287,7 @@ static const struct {
 	F(backup_data_port, PORT_CHANGE_SESSION),
 	F(backup_command_port, PORT_CHANGE_SESSION),
 	F(backup_tcp_port, PORT_CHANGE_SESSION),
+	F(mac, PORT_CHANGE_NONE),	/* informational */
 };
 #undef F
 

@@ -41,6 +41,9 @@ struct port_config {
 	 * Its TCP ports default to the ones above. */
 	char backup_host[256];
 	unsigned int backup_data_port, backup_command_port, backup_tcp_port;
+	/* The unit's MAC as dsu map saw it, "00:90:E8:XX:XX:XX" upper case, or "":
+	 * informational (dsu notices a unit under another host), unused here. */
+	char mac[18];
 };
 
 struct realcom_config {
@@ -52,6 +55,10 @@ struct realcom_config {
 	unsigned int pty_mode;		/* their mode, 0600-0666 */
 	struct port_config port[REALCOM_TTYS_MAX];
 };
+
+/* A Moxa unit's MAC, 00:90:E8:XX:XX:XX in either case, into out upper case
+ * (the mac key's rule); false for anything else. */
+bool config_mac_parse(const char *value, char out[18]);
 
 /* Load path into c (zeroed first).  0, or -1/-errno with err filled. */
 int config_load(const char *path, struct realcom_config *c, char err[CONF_ERR_MAX]);

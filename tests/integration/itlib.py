@@ -171,6 +171,32 @@ def realcom_port(sim, n=1, **extra):
     return keys
 
 
+def hand_edit(conf):
+    """What a user adds to a realcom.conf that dsu map wrote: a comment on
+    ttyR1 and a section of a unit dsu did not map (ttyR7).  The new text."""
+    with open(conf) as f:
+        text = f.read()
+    text = text.replace("[ttyR1]", "; ttyR1: the label printer\n[ttyR1]")
+    text += ("\n; the scale, by hand\n[ttyR7]\nhost = 192.0.2.77\nport = 2\n"
+             "data_port = 951\ncommand_port = 967\n")
+    with open(conf, "w") as f:
+        f.write(text)
+    return text
+
+
+def talk(app, dev, there, back):
+    """there from an application's tty (app) to the unit's serial end (dev),
+    then back the other way; AssertionError when either does not arrive."""
+    write_all(app, there)
+    got = read_n(dev, len(there))
+    if got != there:
+        raise AssertionError(f"the unit got {got!r}, not {there!r}")
+    write_all(dev, back)
+    got = read_n(app, len(back))
+    if got != back:
+        raise AssertionError(f"the application got {got!r}, not {back!r}")
+
+
 def open_tty(path, baud=termios.B115200):
     """Open a mapped tty the way a serial program does: raw, non-blocking."""
     fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)

@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import DSU, Certs, DsuCase, Realcomd, Unit, open_tty, read_n, wait_for, write_all  # noqa: E402
+from itlib import DSU, Certs, DsuCase, Realcomd, Unit, hand_edit, open_tty, talk, wait_for  # noqa: E402
 
 REALCOMD = os.environ.get("REALCOMD", "realcomd")
 PASSWORD = "correct horse 1"
@@ -482,14 +482,7 @@ class Dsu(DsuCase):
             conf = rc.path("realcom.conf")
             self.dsu("map", u.host, "--user", "admin", "--ports", "1-3", "--config", conf,
                      password=PASSWORD)
-            with open(conf) as f:
-                text = f.read()
-            # a hand-written comment on ttyR1, and a unit dsu did not map
-            text = text.replace("[ttyR1]", "; ttyR1: the label printer\n[ttyR1]")
-            text += ("\n; the scale, by hand\n[ttyR7]\nhost = 192.0.2.77\nport = 2\n"
-                     "data_port = 951\ncommand_port = 967\n")
-            with open(conf, "w") as f:
-                f.write(text)
+            text = hand_edit(conf)
             rc.ctl(cmd="reload")
             wait_for(lambda: rc.port(7), "ttyR7 in realcomd")
 
@@ -569,6 +562,69 @@ class Dsu(DsuCase):
         with open(conf) as f:
             self.assertNotIn("[ttyR7]", f.read())
 
+    def test_map_remembers_the_unit(self):
+        """map writes the unit's MAC into each section; the same unit under
+        another host string is refused, naming the tty it has; list --check
+        says whether the unit at each host is still the one mapped."""
+        certs = Certs()
+        certs.setup()
+        try:
+            tls = ("--cert", certs.path("server.pem"), "--key", certs.path("server.key"))
+            u = self.unit("--factory", "--ports", "2", *tls)
+            self.setup_unit(u)
+            mac = u.request("GET", "device")[1]["mac"]
+            with Realcomd({}) as rc:
+                conf = rc.path("realcom.conf")
+                self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+                         password=PASSWORD)
+                with open(conf) as f:
+                    text = f.read()
+                self.assertEqual(text.count(f"\nmac = {mac.upper()}\n"), 2, text)
+                wait_for(lambda: rc.port(0) and rc.port(1), "realcomd to take both")
+                # the same unit by another name: no second tty for its port
+                other = f"localhost:{u.https_port}"
+                r = self.dsu("map", other, "--user", "admin", "--ports", "2", "--config", conf,
+                             password=PASSWORD, want=1)
+                self.assertIn(f"this unit (MAC {mac.upper()}) is mapped already as 127.0.0.1",
+                              r.stderr)
+                self.assertIn("port 2 is ttyR1", r.stderr)
+                with open(conf) as f:
+                    self.assertEqual(f.read(), text)
+                # the same host again is the same sections
+                self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+                         password=PASSWORD)
+                with open(conf) as f:
+                    self.assertEqual(f.read(), text)
+
+                # list: the MAC; --check asks the unit
+                listed = json.loads(self.dsu("list", "--config", conf, "--json").stdout)
+                self.assertEqual([e["mac"] for e in listed], [mac.upper()] * 2)
+                r = self.dsu("list", "--config", conf, "--check")
+                rows = [line.split() for line in r.stdout.splitlines()]
+                self.assertEqual(rows[0][5], "UNIT")
+                self.assertEqual([row[5] for row in rows[1:]], ["same", "same"])
+                self.dsu("list", "--config", conf, "--timeout", "3", want=2)
+
+                # another unit answers at that address now (same certificate, other MAC)
+                port = u.https_port
+                u.close()
+                self.units.remove(u)
+                v = self.unit("--https-port", str(port), "--ports", "2", *tls)
+                vmac = v.request("GET", "device")[1]["mac"]
+                self.assertNotEqual(vmac, mac)
+                r = self.dsu("list", "--config", conf, "--check", "--json", want=1)
+                self.assertEqual([e["unit"] for e in json.loads(r.stdout)],
+                                 [f"other:{vmac.upper()}"] * 2)
+                self.assertIn(f"the unit mapped (MAC {mac.upper()}) is not at 127.0.0.1", r.stderr)
+                # nobody there: unreachable, which is no finding
+                v.close()
+                self.units.remove(v)
+                r = self.dsu("list", "--config", conf, "--check", "--timeout", "2")
+                self.assertEqual([line.split()[5] for line in r.stdout.splitlines()[1:]],
+                                 ["unreachable"] * 2)
+        finally:
+            certs.teardown()
+
     def test_search_without_avahi_says_so(self):
         # no avahi-daemon in the root namespace, ever: dsu must say what is missing
         r = self.dsu("search", "--timeout", "1", want=1)
@@ -592,10 +648,7 @@ class Dsu(DsuCase):
         app = open_tty(rc.tty(0))
         dev = u.open_pty(1)
         try:
-            os.write(app, b"via dsu map")
-            self.assertEqual(read_n(dev, 11), b"via dsu map")
-            write_all(dev, b"and back")
-            self.assertEqual(read_n(app, 8), b"and back")
+            talk(app, dev, b"via dsu map", b"and back")
             # read while the tty is open: a port that connects on open drops
             # its connection, and what it knew of it, once the tty is closed
             status = rc.port(0)

@@ -100,8 +100,8 @@ class Apply(DsuCase):
         self.assertIn({"setting": "sntp", "now": "off", "wanted": "127.0.0.1 pool.example",
                        "applied": False}, out["changes"])
         self.assertEqual(self.snapshot(u), before)
-        # without a terminal and without --yes: refused, nothing changed
-        r = self.dsu("apply", path, want=2)
+        # without a terminal and without --yes: refused, nothing changed (as dsu unmap)
+        r = self.dsu("apply", path, want=1)
         self.assertIn("--yes", r.stderr)
         self.assertEqual(self.snapshot(u), before)
 
@@ -123,7 +123,7 @@ class Apply(DsuCase):
         r = self.on_terminal(path, "n\n")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("Apply 1 change to t? [y/N] ", r.stderr)
-        self.assertIn("not confirmed: nothing changed", r.stderr)
+        self.assertIn("dsu: t: not confirmed, nothing changed\n", r.stderr)
         self.assertFalse(self.get(u, "security/services")["wins"])
         r = self.on_terminal(path, "y\n")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -58,6 +58,9 @@ static const char usage[] =
 	"      --model MODEL        model (default \"NPort 6150-G2\")\n"
 	"      --mac MAC            MAC address (default 00:90:E8 and 3 derived bytes)\n"
 	"      --serial SERIAL      serial number (default derived from the MAC)\n"
+	"      --firmware VERSION   the firmware version it reports (default 1.1)\n"
+	"      --restart-seconds SEC  a firmware upgrade's restart: 503 meanwhile (default 2)\n"
+	"      --keep-firmware      fault: an accepted image does not take (the version stays)\n"
 	"      --mdns, --no-mdns    announce on mDNS through avahi-daemon (default: on\n"
 	"                           with the REST API)\n"
 	"  -v, --verbose            log every connection and command\n"
@@ -278,7 +281,7 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 {
 	enum { O_DATA = 256, O_CMD, O_TCP, O_RATE, O_IDLE, O_INTERVAL, O_MAX, O_TLS, O_CERT,
 	       O_KEY, O_CA, O_HTTPS, O_FACTORY, O_ACCOUNTS, O_LOCK_N, O_LOCK_S, O_MIN_PW, O_NAME, O_MODEL,
-	       O_MAC, O_SERIAL, O_MDNS, O_NO_MDNS };
+	       O_MAC, O_SERIAL, O_MDNS, O_NO_MDNS, O_FIRMWARE, O_RESTART, O_KEEP_FW };
 	static const struct option opts[] = {
 		{ "ports", required_argument, NULL, 'n' },
 		{ "mode", required_argument, NULL, 'm' },
@@ -307,6 +310,9 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 		{ "model", required_argument, NULL, O_MODEL },
 		{ "mac", required_argument, NULL, O_MAC },
 		{ "serial", required_argument, NULL, O_SERIAL },
+		{ "firmware", required_argument, NULL, O_FIRMWARE },
+		{ "restart-seconds", required_argument, NULL, O_RESTART },
+		{ "keep-firmware", no_argument, NULL, O_KEEP_FW },
 		{ "mdns", no_argument, NULL, O_MDNS },
 		{ "no-mdns", no_argument, NULL, O_NO_MDNS },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -429,6 +435,22 @@ static void parse_options(int argc, char **argv, struct sim_options *o)
 				cli_usage_exit("--serial: 1 to 31 characters");
 			o->serial = optarg;
 			break;
+		case O_FIRMWARE:
+			if (!*optarg || strlen(optarg) > SIM_FW_MAX ||
+			    strspn(optarg, "0123456789abcdefghijklmnopqrstuvwxyz"
+				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-_") != strlen(optarg))
+				cli_usage_exit("--firmware '%s': 1 to %d letters, digits, '.', '-' "
+					       "or '_'", optarg, SIM_FW_MAX);
+			o->firmware = optarg;
+			break;
+		case O_RESTART:
+			if (parse_seconds(optarg, &o->restart_ms) < 0)
+				cli_usage_exit("--restart-seconds '%s': expected seconds (0.001 to "
+					       "86400)", optarg);
+			break;
+		case O_KEEP_FW:
+			o->keep_firmware = true;
+			break;
 		case O_MDNS:
 		case O_NO_MDNS:
 			o->mdns = c == O_MDNS;
@@ -471,7 +493,7 @@ int main(int argc, char **argv)
 			.data_base = 950, .command_base = 966, .tcp_base = 4000, .pty_dir = ".",
 			.poll_idle_ms = 40000, .poll_interval_ms = 3000, .poll_max = 4,
 			.https_port = 443, .mdns = -1, .lockout_failures = 5, .lockout_seconds = 300,
-			.min_password = 8,
+			.min_password = 8, .restart_ms = 2000,
 		},
 		.control = { .fd = -1 },
 		.mgmt = { .http_fd = -1 },

@@ -57,6 +57,9 @@ struct sim_options {
 	unsigned int lockout_failures, lockout_seconds;
 	unsigned int min_password;	/* the password policy's min_length at start */
 	const char *name, *model, *mac, *serial;
+	const char *firmware;		/* the version reported at start */
+	unsigned int restart_ms;	/* a firmware upgrade's restart */
+	bool keep_firmware;		/* fault: an upgrade does not take */
 };
 
 #define SIM_USER_MAX		32
@@ -67,6 +70,8 @@ struct sim_options {
 #define SIM_TOKEN_BYTES		32
 #define SIM_SESSION_S		900	/* a token's lifetime */
 #define SIM_BODY_MAX		(16 * 1024)	/* request bodies above this are refused */
+#define SIM_IMAGE_MAX		(32 * 1024 * 1024)	/* a firmware image (413 above) */
+#define SIM_FW_MAX		31	/* a firmware version's length */
 
 struct sim_account {
 	char user[SIM_USER_MAX + 1];
@@ -96,6 +101,12 @@ struct sim_policy {
 struct sim_mgmt {
 	bool needs_setup;
 	char name[SIM_NAME_MAX + 1], model[32], serial[32], mac[18];
+	char firmware[SIM_FW_MAX + 1];
+	/* a firmware upgrade: the version it brings, the restart under way */
+	char pending_firmware[SIM_FW_MAX + 1];
+	bool restarting;
+	unsigned int firmware_uploads;	/* images accepted */
+	unsigned int firmware_requests;	/* images an administrator sent, refused or not */
 	struct sim_account account[SIM_ACCOUNTS_MAX];
 	unsigned int accounts;
 	struct sim_session session[SIM_SESSIONS_MAX];
@@ -119,6 +130,7 @@ struct sim_mgmt {
 	int http_fd;
 	struct loop_watch http_watch;
 	struct loop_timer http_timer;
+	struct loop_timer restart_timer;	/* the end of a firmware restart */
 	enum { HTTP_RENEW_NO, HTTP_RENEW_AFTER_REQUEST, HTTP_RENEW_NOW } renew;
 	struct sim_mdns *mdns;
 };
@@ -283,6 +295,11 @@ void sim_rest_free(struct sim *s);
  * Authorization header or NULL; body need not be NUL-terminated. */
 void sim_rest_handle(struct sim *s, const char *method, const char *url, const char *auth,
 		     const char *body, size_t len, uint64_t now_ms, struct sim_response *r);
+/* The largest body the route of method and url takes: SIM_BODY_MAX, or
+ * SIM_IMAGE_MAX for the firmware upload (a binary body). */
+size_t sim_rest_body_max(const char *method, const char *url);
+/* A firmware restart is over: the new version runs. */
+void sim_rest_restarted(struct sim *s);
 /* "needs-setup" or "ready" */
 const char *sim_rest_state(const struct sim *s);
 /* The DNS-SD record: service type and TXT strings "key=value" (n at most). */
@@ -296,6 +313,8 @@ int sim_http_open(struct sim *s);
 void sim_http_close(struct sim *s);
 /* Serve the new certificate once the request at hand is answered. */
 void sim_http_renew(struct sim *s);
+/* The unit restarts for ms: sim_rest_restarted() when it is over. */
+void sim_http_restart_in(struct sim *s, unsigned int ms);
 
 /* sim_mdns.c */
 int sim_mdns_open(struct sim *s);

@@ -3,9 +3,11 @@
  * The management API's transport: libmicrohttpd over HTTPS (TLS 1.2/1.3,
  * the certificate of sim_rest.c given in memory), driven by nportsim's one
  * loop through MHD's epoll descriptor and its timeout; no thread of MHD's
- * own.  Bodies are collected up to SIM_BODY_MAX and handed to sim_rest.c.
+ * own.  Bodies are collected up to their route's bound (SIM_BODY_MAX, or
+ * SIM_IMAGE_MAX for a firmware image) and handed to sim_rest.c.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,8 +23,8 @@
 #define HTTP_DISCARD_MAX	(1024 * 1024)	/* then an oversized body ends the connection */
 
 struct http_req {
-	size_t len, seen;
-	char body[SIM_BODY_MAX];
+	size_t len, seen, max, cap;
+	char *body;			/* grows as the body comes, up to max */
 };
 
 static enum MHD_Result http_send(struct MHD_Connection *c, struct sim_response *r)
@@ -47,14 +49,44 @@ static enum MHD_Result http_send(struct MHD_Connection *c, struct sim_response *
 	return ok;
 }
 
-static enum MHD_Result http_too_large(struct MHD_Connection *c)
+/* 400 on the JSON routes (as ever), 413 for a firmware image over its bound. */
+static enum MHD_Result http_too_large(struct MHD_Connection *c, size_t max)
 {
-	struct sim_response r = { .status = 400, .body = json_object_new_object() };
+	struct sim_response r = { .status = max > SIM_BODY_MAX ? 413 : 400,
+				  .body = json_object_new_object() };
+	char msg[80];
 
+	snprintf(msg, sizeof(msg), "request bodies are limited to %zu bytes here", max);
 	json_object_object_add(r.body, "error", json_object_new_string("too_large"));
-	json_object_object_add(r.body, "message", json_object_new_string(
-		"request bodies are limited to 16384 bytes"));
+	json_object_object_add(r.body, "message", json_object_new_string(msg));
 	return http_send(c, &r);
+}
+
+/* Keep n more bytes of the body: false when out of memory. */
+static bool http_keep(struct http_req *q, const char *data, size_t n)
+{
+	if (q->len + n > q->cap) {
+		size_t cap = q->cap ? q->cap : 4096;
+		char *p;
+
+		while (cap < q->len + n)
+			cap *= 2;
+		if (cap > q->max)
+			cap = q->max;
+		p = malloc(cap);
+		if (!p)
+			return false;
+		if (q->len)
+			memcpy(p, q->body, q->len);
+		if (q->body)
+			OPENSSL_cleanse(q->body, q->len);	/* bodies carry passwords */
+		free(q->body);
+		q->body = p;
+		q->cap = cap;
+	}
+	memcpy(q->body + q->len, data, n);
+	q->len += n;
+	return true;
 }
 
 static enum MHD_Result http_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -67,32 +99,32 @@ static enum MHD_Result http_request(void *cls, struct MHD_Connection *c, const c
 	const char *len;
 
 	if (!q) {
+		size_t max = sim_rest_body_max(method, url);
+
 		/* A declared length over the bound is refused before any body. */
 		len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						  MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (len && strtoull(len, NULL, 10) > SIM_BODY_MAX)
-			return http_too_large(c);
-		q = malloc(sizeof(*q));
+		if (len && strtoull(len, NULL, 10) > max)
+			return http_too_large(c, max);
+		q = calloc(1, sizeof(*q));
 		if (!q)
 			return MHD_NO;
-		q->len = q->seen = 0;
+		q->max = max;
 		*con_cls = q;
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		/* A chunked body past the bound is read and dropped, up to a point. */
 		q->seen += *upload_size;
-		if (q->seen > HTTP_DISCARD_MAX)
+		if (q->seen > q->max + HTTP_DISCARD_MAX)
 			return MHD_NO;
-		if (q->seen <= SIM_BODY_MAX) {
-			memcpy(q->body + q->len, upload, *upload_size);
-			q->len += *upload_size;
-		}
+		if (q->seen <= q->max && !http_keep(q, upload, *upload_size))
+			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (q->seen > SIM_BODY_MAX)
-		return http_too_large(c);
+	if (q->seen > q->max)
+		return http_too_large(c, q->max);
 	sim_rest_handle(s, method, url,
 			MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION),
@@ -111,8 +143,10 @@ static void http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		m->renew = HTTP_RENEW_NOW;	/* its answer is out: see http_run */
 
 	/* bodies carry passwords */
+	if (q && q->body)
+		OPENSSL_cleanse(q->body, q->len);
 	if (q)
-		OPENSSL_cleanse(q, sizeof(*q));
+		free(q->body);
 	free(q);
 	*con_cls = NULL;
 }
@@ -178,6 +212,16 @@ static void http_timeout(struct loop_timer *t)
 	http_run(t->arg);
 }
 
+static void http_restarted(struct loop_timer *t)
+{
+	sim_rest_restarted(t->arg);
+}
+
+void sim_http_restart_in(struct sim *s, unsigned int ms)
+{
+	loop_timer_arm(&s->mgmt.restart_timer, ms, 0);
+}
+
 /* MHD on m->http_fd with the certificate of the moment, watched by the loop. */
 static int http_start(struct sim *s)
 {
@@ -233,6 +277,8 @@ int sim_http_open(struct sim *s)
 		return m->http_fd;
 	}
 	r = loop_timer_init(s->loop, &m->http_timer, http_timeout, s);
+	if (r == 0)
+		r = loop_timer_init(s->loop, &m->restart_timer, http_restarted, s);
 	if (r < 0) {
 		log_warnc(r, "https: timer");
 		return r;
@@ -257,6 +303,7 @@ void sim_http_close(struct sim *s)
 
 	loop_watch_del(&m->http_watch);
 	loop_timer_free(&m->http_timer);
+	loop_timer_free(&m->restart_timer);
 	if (m->httpd)
 		MHD_stop_daemon(m->httpd);	/* closes the listening socket too */
 	else if (m->http_fd >= 0)

@@ -24,9 +24,11 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "log.h"
 #include "sim.h"
 
-#define REST_FIRMWARE		"1.1"
+#define REST_FIRMWARE		"1.1"	/* without --firmware */
+#define REST_IMAGE_LINE		128	/* an image's first line, "MODEL firmware VERSION" */
 #define REST_API		"/api/v1"
 #define REST_PBKDF2_ITER	1000
 #define REST_JSON_DEPTH		8
@@ -160,6 +162,8 @@ struct rest_req {
 	const struct sim_account *who;
 	struct sim_session *session;
 	json_object *body;
+	const char *raw;		/* a binary body (a route with .binary) */
+	size_t raw_len;
 	unsigned int port;		/* {n} */
 	json_object **store;		/* the stored object of a plain settings route */
 	const struct rest_field *fields;
@@ -175,11 +179,12 @@ struct rest_route {
 	rest_fn *fn;
 	const struct rest_field *fields;	/* the body's, or NULL: no body */
 	size_t store;			/* offsetof(struct sim_mgmt, ...) or 0 */
+	bool binary;			/* the body is bytes up to SIM_IMAGE_MAX, not JSON */
 };
 
 static rest_fn get_device, post_setup, post_login, post_logout, get_stored, put_stored, put_ipv4,
 	get_ports, get_port, put_port, get_policy, put_policy, get_lockout, put_lockout,
-	get_certificate, get_remote_ca, post_remote_ca, get_config, put_config;
+	get_certificate, get_remote_ca, post_remote_ca, get_config, put_config, post_firmware;
 static int rest_certificate(struct sim *s, const char *address, char *err, size_t errlen);
 
 /* Does the unit make its own certificate (no --cert/--key given)? */
@@ -231,6 +236,7 @@ static const struct rest_route routes[] = {
 	      BODY(login_message_fields), STORED(login_message)),
 	ROUTE("GET", "/system/config", AUTH_ADMIN, get_config),
 	ROUTE("PUT", "/system/config", AUTH_ADMIN, put_config, BODY(config_fields)),
+	ROUTE("POST", "/system/firmware", AUTH_ADMIN, post_firmware, .binary = true),
 };
 
 /* ---- answers ---- */
@@ -633,7 +639,7 @@ static void get_device(struct rest_req *q)
 	json_object_object_add(o, "model", json_object_new_string(q->m->model));
 	json_object_object_add(o, "serial", json_object_new_string(q->m->serial));
 	json_object_object_add(o, "mac", json_object_new_string(q->m->mac));
-	json_object_object_add(o, "firmware", json_object_new_string(REST_FIRMWARE));
+	json_object_object_add(o, "firmware", json_object_new_string(q->m->firmware));
 	json_object_object_add(o, "name", json_object_new_string(q->m->name));
 	json_object_object_add(o, "ports", json_object_new_int((int)q->s->opt.ports));
 	json_object_object_add(o, "state", json_object_new_string(sim_rest_state(q->s)));
@@ -1041,7 +1047,7 @@ static void get_config(struct rest_req *q)
 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	json_object_object_add(o, "model", json_object_new_string(q->m->model));
-	json_object_object_add(o, "firmware", json_object_new_string(REST_FIRMWARE));
+	json_object_object_add(o, "firmware", json_object_new_string(q->m->firmware));
 	json_object_object_add(o, "mac", json_object_new_string(q->m->mac));
 	json_object_object_add(o, "serial", json_object_new_string(q->m->serial));
 	json_object_object_add(o, "exported_at", json_object_new_string(when));
@@ -1145,6 +1151,74 @@ static void put_config(struct rest_req *q)
 	rest_ok(q->r, 204, NULL);
 }
 
+/* ---- firmware ---- */
+
+/*
+ * An image (our model's format, docs/device-model.md): a first line
+ * "MODEL firmware VERSION", then any bytes.  Accepted for this model, it
+ * ends every session and the unit restarts: 503 for --restart-seconds, then
+ * the new version.  Nothing is flashed: the version is all there is.
+ */
+static void post_firmware(struct rest_req *q)
+{
+	const char *nl = memchr(q->raw, '\n', q->raw_len < REST_IMAGE_LINE ? q->raw_len
+								    : REST_IMAGE_LINE);
+	char line[REST_IMAGE_LINE + 1], *sep, *version;
+	json_object *o;
+	size_t n;
+
+	q->m->firmware_requests++;
+	if (!q->raw_len) {
+		rest_error(q->r, 422, "bad_image", "no image: send it as the body "
+			   "(application/octet-stream)");
+		return;
+	}
+	n = nl ? (size_t)(nl - q->raw) : 0;
+	if (n && q->raw[n - 1] == '\r')
+		n--;
+	if (n)
+		memcpy(line, q->raw, n);
+	line[n] = '\0';
+	sep = n && rest_string_ok(line, n, false) ? strstr(line, " firmware ") : NULL;
+	version = sep ? sep + strlen(" firmware ") : NULL;
+	if (!sep || sep == line || !version[0] || strlen(version) > SIM_FW_MAX ||
+	    strspn(version, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_") !=
+	    strlen(version)) {
+		rest_error(q->r, 422, "bad_image", "not a firmware image: its first line is not "
+			   "\"MODEL firmware VERSION\"");
+		return;
+	}
+	*sep = '\0';
+	if (strcmp(line, q->m->model) != 0) {
+		rest_error(q->r, 422, "wrong_model", "the image is for %.40s, this unit is %s", line,
+			   q->m->model);
+		return;
+	}
+	snprintf(q->m->pending_firmware, sizeof(q->m->pending_firmware), "%s", version);
+	q->m->firmware_uploads++;
+	/* every session ends with the restart; the answer is already ours */
+	OPENSSL_cleanse(q->m->session, sizeof(q->m->session));
+	q->m->restarting = true;
+	sim_http_restart_in(q->s, q->s->opt.restart_ms);
+	sim_reboot(q->s, q->s->opt.restart_ms);	/* the serial side restarts too */
+	o = json_object_new_object();
+	json_object_object_add(o, "firmware", json_object_new_string(version));
+	json_object_object_add(o, "restart_seconds",
+			       json_object_new_int((int)((q->s->opt.restart_ms + 999) / 1000)));
+	rest_ok(q->r, 202, o);
+}
+
+void sim_rest_restarted(struct sim *s)
+{
+	struct sim_mgmt *m = &s->mgmt;
+
+	m->restarting = false;
+	if (!s->opt.keep_firmware)
+		snprintf(m->firmware, sizeof(m->firmware), "%s", m->pending_firmware);
+	log_info("https: restarted with firmware %s", m->firmware);
+	sim_mdns_update(s);
+}
+
 /* ---- routing ---- */
 
 /* Does url match pattern?  "{n}" takes 1 or 2 digits into *n. */
@@ -1168,6 +1242,23 @@ static bool rest_match(const char *pattern, const char *url, unsigned int *n)
 	return strcmp(url + 1, brace + 3) == 0;
 }
 
+/* Does the route of method and url take a binary body? */
+static bool rest_binary(const char *method, const char *url)
+{
+	unsigned int n;
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (routes[i].binary && strcmp(routes[i].method, method) == 0 &&
+		    rest_match(routes[i].path, url, &n))
+			return true;
+	return false;
+}
+
+size_t sim_rest_body_max(const char *method, const char *url)
+{
+	return rest_binary(method, url) ? SIM_IMAGE_MAX : SIM_BODY_MAX;
+}
+
 void sim_rest_handle(struct sim *s, const char *method, const char *url, const char *auth,
 		     const char *body, size_t len, uint64_t now_ms, struct sim_response *r)
 {
@@ -1175,22 +1266,33 @@ void sim_rest_handle(struct sim *s, const char *method, const char *url, const c
 	const struct rest_route *route = NULL;
 	char allow[sizeof(r->allow)] = "";
 	size_t url_len = strnlen(url, REST_URL_MAX + 1);
+	bool binary;
 
 	*r = (struct sim_response){ 0 };
+	/* a firmware restart: the web server is not back yet */
+	if (s->mgmt.restarting) {
+		rest_error(r, 503, "restarting", "the unit is restarting");
+		return;
+	}
 	/* CVE-2025-2026: NUL or control characters anywhere are refused first. */
 	if (url_len > REST_URL_MAX) {
 		rest_error(r, 400, "bad_request", "path longer than %d bytes", REST_URL_MAX);
 		return;
 	}
+	binary = rest_binary(method, url);
 	if (!rest_string_ok(url, url_len, false) || strstr(url, "%0") || strstr(url, "%1") ||
 	    strcasestr(url, "%7f") || (auth && !rest_string_ok(auth, strlen(auth), false)) ||
-	    !rest_text_ok(body, len)) {
+	    (!binary && !rest_text_ok(body, len))) {
 		rest_error(r, 400, "control_character", "control characters are not allowed");
 		return;
 	}
-	if (len > SIM_BODY_MAX) {
-		rest_error(r, 400, "too_large", "request bodies are limited to %d bytes",
-			   SIM_BODY_MAX);
+	if (len > (binary ? SIM_IMAGE_MAX : SIM_BODY_MAX)) {
+		if (binary)
+			rest_error(r, 413, "too_large", "an image is at most %d bytes",
+				   SIM_IMAGE_MAX);
+		else
+			rest_error(r, 400, "too_large", "request bodies are limited to %d bytes",
+				   SIM_BODY_MAX);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -1263,6 +1365,10 @@ void sim_rest_handle(struct sim *s, const char *method, const char *url, const c
 	}
 	if (route->store)
 		q.store = (json_object **)((char *)&s->mgmt + route->store);
+	if (route->binary) {
+		q.raw = body;
+		q.raw_len = len;
+	}
 	route->fn(&q);
 	json_object_put(q.body);
 }
@@ -1279,7 +1385,7 @@ unsigned int sim_rest_txt(const struct sim *s, char txt[][80], unsigned int n)
 	TXT("model=%s", m->model);
 	TXT("mac=%s", m->mac);
 	TXT("serial=%s", m->serial);
-	TXT("fw=%s", REST_FIRMWARE);
+	TXT("fw=%s", m->firmware);
 	TXT("state=%s", sim_rest_state(s));
 	TXT("api=%s", REST_API);
 #undef TXT
@@ -1319,6 +1425,11 @@ json_object *sim_rest_status(const struct sim *s, uint64_t now_ms)
 	json_object_object_add(o, "https_port", json_object_new_int((int)s->opt.https_port));
 	json_object_object_add(o, "name", json_object_new_string(m->name));
 	json_object_object_add(o, "mac", json_object_new_string(m->mac));
+	json_object_object_add(o, "firmware", json_object_new_string(m->firmware));
+	json_object_object_add(o, "firmware_uploads", json_object_new_int((int)m->firmware_uploads));
+	json_object_object_add(o, "firmware_requests",
+			       json_object_new_int((int)m->firmware_requests));
+	json_object_object_add(o, "restarting", json_object_new_boolean(m->restarting));
 	json_object_object_add(o, "accounts", json_object_new_int((int)m->accounts));
 	json_object_object_add(o, "users", users);
 	json_object_object_add(o, "sessions", json_object_new_int((int)sessions));
@@ -1451,6 +1562,7 @@ int sim_rest_init(struct sim *s, char *err, size_t errlen)
 	size_t nd;
 
 	snprintf(m->model, sizeof(m->model), "%s", o->model ? o->model : "NPort 6150-G2");
+	snprintf(m->firmware, sizeof(m->firmware), "%s", o->firmware ? o->firmware : REST_FIRMWARE);
 	if (o->mac) {
 		if (rest_parse_mac(o->mac, mac) < 0) {
 			snprintf(err, errlen, "--mac %s: expected XX:XX:XX:XX:XX:XX", o->mac);

@@ -602,5 +602,116 @@ class Address(unittest.TestCase):
             certs.teardown()
 
 
+class Firmware(unittest.TestCase):
+    """POST /system/firmware: a binary image whose first line is "MODEL
+    firmware VERSION"; accepted, the unit drops its sessions, answers 503 for
+    --restart-seconds and comes back with the new version."""
+
+    IMAGE = b"NPort 6150-G2 firmware 2.0.1\n" + bytes(range(256)) * 64
+
+    def upload(self, u, data, token):
+        return u.request("POST", "system/firmware", raw=data, token=token,
+                         headers={"Content-Type": "application/octet-stream"})
+
+    def test_upgrade_restart_new_version(self):
+        with Unit("--factory", "--firmware", "1.0.0", "--restart-seconds", "0.5") as u:
+            token = u.setup()
+            self.assertEqual(u.request("GET", "device")[1]["firmware"], "1.0.0")
+            st, b, _ = self.upload(u, self.IMAGE, token)
+            self.assertEqual((st, b["firmware"]), (202, "2.0.1"), b)
+            # restarting: 503, then back with the new version
+            st, b, _ = u.request("GET", "device")
+            if st == 503:
+                self.assertEqual(b["error"], "restarting")
+            wait_for(lambda: u.request("GET", "device")[0] == 200, "the unit back")
+            self.assertEqual(u.request("GET", "device")[1]["firmware"], "2.0.1")
+            mgmt = u.ok(cmd="status")["management"]
+            self.assertEqual((mgmt["firmware"], mgmt["firmware_uploads"]), ("2.0.1", 1))
+            # the session ended with the restart
+            self.assertEqual(u.request("GET", "serial/ports", token=token)[0], 401)
+            self.assertEqual(mgmt["sessions"], 0)
+
+    def test_restart_window(self):
+        with Unit("--factory", "--restart-seconds", "3") as u:
+            token = u.setup()
+            self.assertEqual(self.upload(u, self.IMAGE, token)[0], 202)
+            st, b, _ = u.request("GET", "device")
+            self.assertEqual((st, b["error"]), (503, "restarting"))
+            self.assertEqual(u.request("POST", "auth/login", {"username": "admin",
+                                                              "password": ADMIN_PW})[0], 503)
+            self.assertTrue(u.ok(cmd="status")["management"]["restarting"])
+            wait_for(lambda: u.request("GET", "device")[0] == 200, "the unit back")
+            self.assertEqual(u.request("GET", "device")[1]["firmware"], "2.0.1")
+
+    def test_keep_firmware_fault(self):
+        with Unit("--factory", "--firmware", "1.0.0", "--restart-seconds", "0.2",
+                  "--keep-firmware") as u:
+            token = u.setup()
+            self.assertEqual(self.upload(u, self.IMAGE, token)[0], 202)
+            wait_for(lambda: not u.ok(cmd="status")["management"]["restarting"], "the restart")
+            self.assertEqual(u.request("GET", "device")[1]["firmware"], "1.0.0")
+
+    def test_refused_images(self):
+        with Unit("--factory", "--firmware", "1.0.0") as u:
+            token = u.setup()
+            for data, code in (
+                    (b"NPort 5110 firmware 2.0\n" + b"\0" * 100, "wrong_model"),
+                    (b"NPort 6150-G2 firmware 2.0.1", "bad_image"),      # no line end
+                    (b"NPort 6150-G2 2.0.1\n\0", "bad_image"),
+                    (b"NPort 6150-G2 firmware \n\0", "bad_image"),
+                    (b"NPort 6150-G2 firmware 2.0\x01\n", "bad_image"),
+                    (b"", "bad_image")):
+                st, b, _ = self.upload(u, data, token)
+                self.assertEqual((st, b["error"]), (422, code), data[:40])
+            self.assertEqual(u.request("GET", "device")[1]["firmware"], "1.0.0")
+            mgmt = u.ok(cmd="status")["management"]
+            self.assertEqual((mgmt["firmware_uploads"], mgmt["firmware_requests"]), (0, 6))
+            # a JSON route still refuses binary bytes
+            self.assertEqual(u.request("POST", "auth/login", raw=b"\x01")[0], 400)
+
+    def test_too_large(self):
+        with Unit("--factory") as u:
+            token = u.setup()
+            raw = socket.create_connection(("127.0.0.1", u.https_port), timeout=10)
+            s = unverified().wrap_socket(raw)
+            try:
+                s.sendall(b"POST /api/v1/system/firmware HTTP/1.1\r\nHost: x\r\n"
+                          b"Authorization: Bearer " + token.encode() + b"\r\n"
+                          b"Content-Type: application/octet-stream\r\n"
+                          b"Content-Length: %d\r\n\r\n" % (32 * 1024 * 1024 + 1))
+                head = b""
+                while not head.endswith(b"}"):     # the answer, then the unit closes
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    head += chunk
+            finally:
+                s.close()
+            self.assertTrue(head.startswith(b"HTTP/1.1 413"), head[:80])
+            self.assertIn(b'"too_large"', head)
+            self.assertEqual(u.request("GET", "device")[1]["firmware"], "1.1")
+
+    def test_operator_and_anonymous_refused(self):
+        path = accounts_file("boss:boss-password:admin\nop:op-password:operator\n")
+        try:
+            with Unit("--accounts", path) as u:
+                op = u.login("op", "op-password")
+                st, b, _ = self.upload(u, self.IMAGE, op)
+                self.assertEqual((st, b["error"]), (403, "forbidden"))
+                self.assertEqual(self.upload(u, self.IMAGE, None)[0], 401)
+                self.assertEqual(u.request("GET", "system/firmware", token=op)[0], 405)
+                self.assertEqual(u.ok(cmd="status")["management"]["firmware_uploads"], 0)
+        finally:
+            os.unlink(path)
+
+    def test_option_errors(self):
+        for args in (["--firmware", "1 0"], ["--firmware", ""], ["--restart-seconds", "0"],
+                     ["--restart-seconds", "x"]):
+            p = subprocess.run([simlib.NPORTSIM, *args], capture_output=True, text=True,
+                               timeout=10)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn("Try 'nportsim --help'", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -186,7 +186,8 @@ static void test_port_keys(void **state)
 
 	load_ok("[ttyR255]\nhost = 192.0.2.10\nport = 4\nprotocol = rfc2217\ntls = on\n"
 		"tls_ca = PEM\ntls_fingerprint = " FP "\ntls_cert = PEM\ntls_key = PEM\n"
-		"connect = always\nkeepalive = 3600\nbackup_host = 192.0.2.11\n");
+		"connect = always\nkeepalive = 3600\nbackup_host = 192.0.2.11\n"
+		"mac = 00:90:e8:0a:Ea:e0\n");
 	assert_int_equal(pc->index, 255);
 	assert_int_equal(pc->dev_port, 4);
 	assert_int_equal(pc->protocol, PROTO_RFC2217);
@@ -201,6 +202,9 @@ static void test_port_keys(void **state)
 	assert_int_equal(pc->connect, CONNECT_ALWAYS);
 	assert_int_equal(pc->keepalive, 3600);
 	assert_string_equal(pc->backup_host, "192.0.2.11");
+	assert_string_equal(pc->mac, "00:90:E8:0A:EA:E0");	/* kept upper case */
+	load_ok("[ttyR0]\nhost = h\n");
+	assert_string_equal(cfg->port[0].mac, "");		/* optional */
 
 	/* what tls = on needs is one way to verify, or verification off */
 	load_ok("[ttyR0]\nhost = h\ntls = on\ntls_fingerprint = " FP "\n");
@@ -241,6 +245,12 @@ static void test_rules_refused(void **state)
 		{ "[ttyR0]\nhost = h\ntls = on\ntls_ca = /nonexistent/ca.pem\n",
 		  "tls_ca = '/nonexistent/ca.pem': cannot read it" },
 		{ "[ttyR0]\nhost = h\ntls = on\ntls_ca = /tmp\n", "not a regular file" },
+		{ "[ttyR0]\nhost = h\nmac = 00:11:22:33:44:55\n",
+		  "mac = '00:11:22:33:44:55': expected a Moxa unit's MAC address, 00:90:E8:XX:XX:XX" },
+		{ "[ttyR0]\nhost = h\nmac = 00:90:E8:0A:EA\n", "expected a Moxa unit's MAC" },
+		{ "[ttyR0]\nhost = h\nmac = 00:90:E8:0A:EA:E0:00\n", "expected a Moxa unit's MAC" },
+		{ "[ttyR0]\nhost = h\nmac = 00-90-E8-0A-EA-E0\n", "expected a Moxa unit's MAC" },
+		{ "[ttyR0]\nhost = h\nmac = 00:90:E8:0A:EA:G0\n", "expected a Moxa unit's MAC" },
 		{ "[ttyR0]\nhost = h\nport = 0\n",
 		  "port = '0': expected a whole number from 1 to 32" },
 		{ "[ttyR0]\nhost = h\nport = 33\n", "expected a whole number from 1 to 32" },
@@ -336,6 +346,8 @@ static void test_change_classes(void **state)
 	assert_int_equal(change_between(BASE "keepalive = 10\nport = 1\n",
 					"[ttyR0]\nport = 1\nhost = unit\n"), PORT_CHANGE_NONE);
 	assert_int_equal(change_between(BASE, BASE "keepalive = 5\n"), PORT_CHANGE_LIVE);
+	/* the unit's MAC is informational: no change to a running port */
+	assert_int_equal(change_between(BASE, BASE "mac = 00:90:E8:0A:EA:E0\n"), PORT_CHANGE_NONE);
 	for (size_t i = 0; i < sizeof(session) / sizeof(session[0]); i++)
 		assert_int_equal(change_between(BASE, session[i]), PORT_CHANGE_SESSION);
 }
