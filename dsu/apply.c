@@ -8,8 +8,10 @@
  * fields (docs/device-model.md) that override the baseline.  The whole file
  * is checked before any unit is contacted.  Each unit is read, its plan
  * printed ("unit: setting: now -> wanted"), and only what differs is written,
- * one PUT of the route's merged body per route; the first refusal stops that
- * unit, which then reports what was applied and what not.  Nothing is retried.
+ * one PUT of the route's merged body per route (remote_ca: a POST of the
+ * PEM when the unit's CA has another fingerprint; map: realcom.conf written
+ * by dsu map's own code, map.c); the first refusal stops that unit, which
+ * then reports what was applied and what not.  Nothing is retried.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
