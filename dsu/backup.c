@@ -62,32 +62,13 @@ bool dsu_backup_mac(const char *in, char out[18])
 /* text into path through a new file of mode 0600 beside it and a rename. */
 static int backup_write(const char *path, const char *text, char *err)
 {
-	char tmp[DSU_BACKUP_PATH_MAX + 32];
-	size_t len = strlen(text);
-	FILE *out;
-	int fd;
+	char tmp[DSU_TMP_MAX];
+	FILE *out = dsu_file_create(path, 0600, tmp, err);
 
-	snprintf(tmp, sizeof(tmp), "%s.dsu-%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
-		snprintf(err, DSU_ERR_MAX, "cannot write next to %.400s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (!out)
 		return -1;
-	}
-	if (fwrite(text, 1, len, out) != len || fflush(out) != 0 || fsync(fileno(out)) < 0) {
-		snprintf(err, DSU_ERR_MAX, "%.400s: %s", tmp, strerror(errno));
-		fclose(out);
-		unlink(tmp);
-		return -1;
-	}
-	fclose(out);
-	if (rename(tmp, path) < 0) {
-		snprintf(err, DSU_ERR_MAX, "cannot replace %.400s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	fputs(text, out);
+	return dsu_file_commit(path, out, tmp, NULL, err);
 }
 
 /* Replace mac's line in the record with "MAC SECONDS PATH", keep the others. */

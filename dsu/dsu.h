@@ -14,12 +14,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 #include <json-c/json.h>
 
 #include "tls.h"
 
 #define DSU_ERR_MAX	1024
+#define DSU_BACKUP_PATH_MAX	8194	/* a directory, then a name: 2 * PATH_MAX + 2 */
 #define DSU_HOST_MAX	256
 
 /* ---- the management API model (api.c) ---- */
@@ -156,6 +159,16 @@ int known_lookup(const char *key, uint8_t fp[TLS_FP_LEN], char *err);
 int known_endpoint(const char *host, char *out, size_t len);
 /* mkdir -p for the parent directories of path, each mode 0700; 0 or -1 with err. */
 int dsu_mkdirs(char *path, char *err);
+/*
+ * Files dsu writes are replaced whole: a new file beside path (mode), its
+ * name in tmp, written through the FILE and then dsu_file_commit(): flushed,
+ * synced, judged by check (NULL: none; it says why in err), renamed over
+ * path.  Any failure removes the new file and leaves path as it was.
+ */
+#define DSU_TMP_MAX	(DSU_BACKUP_PATH_MAX + 32)
+FILE *dsu_file_create(const char *path, mode_t mode, char tmp[DSU_TMP_MAX], char *err);
+int dsu_file_commit(const char *path, FILE *out, const char *tmp,
+		    int (*check)(const char *tmp, const char *path, char *err), char *err);
 /* Add or replace key's pin (file 0600, directory 0700). */
 int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err);
 /* The same in another file of that format (dsu audit's record); header
@@ -261,7 +274,6 @@ int dsu_state_path(const char *name, char *out, size_t len);
 
 /* ---- backups (backup.c) ---- */
 
-#define DSU_BACKUP_PATH_MAX	8194	/* a directory, then a name: 2 * PATH_MAX + 2 */
 
 /* "00:90:E8:0A:EA:E0" from in, upper case; false for anything else. */
 bool dsu_backup_mac(const char *in, char out[18]);

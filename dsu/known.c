@@ -121,6 +121,43 @@ int dsu_mkdirs(char *path, char *err)
 	return 0;
 }
 
+FILE *dsu_file_create(const char *path, mode_t mode, char tmp[DSU_TMP_MAX], char *err)
+{
+	FILE *out = NULL;
+	int fd;
+
+	snprintf(tmp, DSU_TMP_MAX, "%s.dsu-%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+		snprintf(err, DSU_ERR_MAX, "cannot write next to %.400s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	return out;
+}
+
+int dsu_file_commit(const char *path, FILE *out, const char *tmp,
+		    int (*check)(const char *tmp, const char *path, char *err), char *err)
+{
+	bool written = !ferror(out) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+
+	if (fclose(out) != 0 || !written) {
+		snprintf(err, DSU_ERR_MAX, "cannot write %.400s: %s", tmp, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	if (check && check(tmp, path, err) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) < 0) {
+		snprintf(err, DSU_ERR_MAX, "cannot replace %.400s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err)
 {
 	char path[4096];
@@ -134,24 +171,16 @@ int known_store(const char *key, const uint8_t fp[TLS_FP_LEN], char *err)
 int known_store_in(const char *path_in, const char *header, const char *key,
 		   const uint8_t fp[TLS_FP_LEN], char *err)
 {
-	char path[4096], tmp[4200], line[KNOWN_LINE_MAX], copy[KNOWN_LINE_MAX], fps[TLS_FP_STRLEN];
+	char path[4096], tmp[DSU_TMP_MAX], line[KNOWN_LINE_MAX], copy[KNOWN_LINE_MAX];
+	char fps[TLS_FP_STRLEN];
 	uint8_t old[TLS_FP_LEN];
 	size_t total = 0;
 	FILE *in, *out;
 	char *k;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s", path_in);
-	if (dsu_mkdirs(path, err) < 0)
+	if (dsu_mkdirs(path, err) < 0 || !(out = dsu_file_create(path, 0600, tmp, err)))
 		return -1;
-	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
-		snprintf(err, DSU_ERR_MAX, "%.400s: %s", tmp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
 	/* every other line as it was, then this device's */
 	in = fopen(path, "re");
 	while (in && total < KNOWN_MAX_BYTES && fgets(line, sizeof(line), in)) {
@@ -169,13 +198,7 @@ int known_store_in(const char *path_in, const char *header, const char *key,
 		fputs(header, out);
 	tls_fingerprint_format(fp, fps);
 	fprintf(out, "%s %s\n", key, fps);
-	if (fflush(out) != 0 || fsync(fileno(out)) < 0 || fclose(out) != 0 ||
-	    rename(tmp, path) < 0) {
-		snprintf(err, DSU_ERR_MAX, "cannot write %.400s: %s", path, strerror(errno));
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return dsu_file_commit(path, out, tmp, NULL, err);
 }
 
 int dsu_trust(struct dsu_dev *d, const char *fingerprint, char *err)

@@ -272,46 +272,37 @@ static void map_section(FILE *out, const struct map_opts *o, const struct dsu_de
 }
 
 /* A new file beside config, of its mode, to be finished by conffile_commit(). */
-static FILE *conffile_create(const char *config, const struct conffile *f, char tmp[4200])
+static FILE *conffile_create(const char *config, const struct conffile *f, char tmp[DSU_TMP_MAX])
 {
-	FILE *out = NULL;
-	int fd;
+	char err[DSU_ERR_MAX];
+	FILE *out = dsu_file_create(config, f->mode, tmp, err);
 
-	snprintf(tmp, 4200, "%s.dsu-%d", config, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, f->mode);
-	if (fd < 0 || !(out = fdopen(fd, "w"))) {
-		dsu_fail(NULL, "cannot write next to %s: %s", config, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
+	if (!out)
+		dsu_fail(NULL, "%s", err);
 	return out;
+}
+
+/* realcomd's parser judges the new file. */
+static int conffile_check(const char *tmp, const char *config, char *err)
+{
+	struct realcom_config *cfg = malloc(sizeof(*cfg));
+	char why[CONF_ERR_MAX];
+	int r = cfg ? config_load(tmp, cfg, why) : -1;
+
+	free(cfg);
+	if (r < 0)
+		snprintf(err, DSU_ERR_MAX, "the new %.400s would not load, left unchanged: %.500s",
+			 config, cfg ? why : "out of memory");
+	return r < 0 ? -1 : 0;
 }
 
 /* Let realcomd's parser judge the new file, then put it in config's place. */
 static int conffile_commit(const char *config, FILE *out, const char *tmp)
 {
-	struct realcom_config *cfg;
-	char err[CONF_ERR_MAX];
-	int r;
+	char err[DSU_ERR_MAX];
 
-	if (fflush(out) != 0 || fsync(fileno(out)) < 0) {
-		fclose(out);
-		unlink(tmp);
-		return dsu_fail(NULL, "%s: %s", tmp, strerror(errno));
-	}
-	fclose(out);
-	cfg = malloc(sizeof(*cfg));
-	r = cfg ? config_load(tmp, cfg, err) : -1;
-	free(cfg);
-	if (r < 0) {
-		unlink(tmp);
-		return dsu_fail(NULL, "the new %s would not load, left unchanged: %s", config,
-				cfg ? err : "out of memory");
-	}
-	if (rename(tmp, config) < 0) {
-		unlink(tmp);
-		return dsu_fail(NULL, "cannot replace %s: %s", config, strerror(errno));
-	}
+	if (dsu_file_commit(config, out, tmp, conffile_check, err) < 0)
+		return dsu_fail(NULL, "%s", err);
 	return 0;
 }
 
@@ -319,7 +310,7 @@ static int conffile_commit(const char *config, FILE *out, const char *tmp)
 static int map_write(const struct map_opts *o, struct conffile *f, const struct dsu_dev *d,
 		     const char *host, json_object *dev, const struct map_port *mp, size_t n)
 {
-	char tmp[4200];
+	char tmp[DSU_TMP_MAX];
 	size_t pos = 0;
 	FILE *out;
 
@@ -744,7 +735,7 @@ static int unmap_match(struct conffile *f, const char *arg, bool drop[])
 /* The file without the dropped sections, checked by realcomd's parser, renamed. */
 static int unmap_write(const char *config, const struct conffile *f, const bool drop[])
 {
-	char tmp[4200];
+	char tmp[DSU_TMP_MAX];
 	size_t pos = 0;
 	FILE *out = conffile_create(config, f, tmp);
 
@@ -945,7 +936,7 @@ int dsu_conf_move(const char *config, const char *old_host, const struct dsu_dev
 		  json_object *dev, json_object *ports)
 {
 	struct realcom_config *cfg = malloc(sizeof(*cfg));
-	char host[DSU_HOST_MAX], err[CONF_ERR_MAX], tmp[4200];
+	char host[DSU_HOST_MAX], err[CONF_ERR_MAX], tmp[DSU_TMP_MAX];
 	struct map_port mp[REALCOM_TTYS_MAX];
 	struct conffile f = { 0 };
 	size_t pos = 0, n = 0;
