@@ -570,7 +570,7 @@ class Dsu(DsuCase):
         certs.setup()
         try:
             tls = ("--cert", certs.path("server.pem"), "--key", certs.path("server.key"))
-            u = self.unit("--factory", "--ports", "2", *tls)
+            u = self.unit("--factory", "--ports", "2", "--mac", "00:90:E8:00:00:0A", *tls)
             self.setup_unit(u)
             mac = u.request("GET", "device")[1]["mac"]
             with Realcomd({}) as rc:
@@ -609,7 +609,8 @@ class Dsu(DsuCase):
                 port = u.https_port
                 u.close()
                 self.units.remove(u)
-                v = self.unit("--https-port", str(port), "--ports", "2", *tls)
+                v = self.unit("--https-port", str(port), "--ports", "2",
+                              "--mac", "00:90:E8:00:00:0B", *tls)
                 vmac = v.request("GET", "device")[1]["mac"]
                 self.assertNotEqual(vmac, mac)
                 r = self.dsu("list", "--config", conf, "--check", "--json", want=1)
