@@ -81,7 +81,7 @@ static const struct {
 	[G_REMOTE_CA] = { "remote_ca", API_REMOTE_CA, API_POST_REMOTE_CA, { &F.pem } },
 	[G_PORT] = { "port", API_PORTS, API_PUT_PORT, { &F.mode, &F.connection } },
 	/* realcom.conf, after the port modes: dsu map's code (map.c) */
-	[G_MAP] = { "map", API_PORTS, API_CALLS },
+	[G_MAP] = { "map", API_PORTS, API_CALLS, { NULL } },
 	[G_ALLOWLIST] = { "allowlist", API_ALLOWLIST, API_PUT_ALLOWLIST,
 			  { &F.enabled, &F.entries } },
 };

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "log.h"
 #include "sim.h"
 
 /* What sim_rest.c needs from the rest of nportsim, without sockets. */
@@ -50,6 +51,19 @@ void sim_mdns_update(struct sim *s)
 }
 
 void sim_certificate_changed(struct sim *s)
+{
+}
+
+/* A firmware image taken: the unit would restart. */
+void sim_reboot(struct sim *s, unsigned int ms)
+{
+}
+
+void sim_http_restart_in(struct sim *s, unsigned int ms)
+{
+}
+
+void log_info(const char *fmt, ...)
 {
 }
 
