@@ -279,6 +279,25 @@ int conn_send(struct conn *c, const void *p, size_t n)
 	return conn_queued(c, was_empty);
 }
 
+int conn_queue(struct conn *c, const void *p, size_t n)
+{
+	if (c->state == CONN_IDLE)
+		return -ENOTCONN;
+	if (buf_room(&c->out) < n)
+		return -ENOBUFS;
+	buf_put(&c->out, p, n);
+	return 0;
+}
+
+void conn_push(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	if (conn_flush(c) < 0)
+		return;	/* closed; the owner hears through ops->closed */
+	conn_update(c);
+}
+
 int conn_send_ahead(struct conn *c, const void *p, size_t n, size_t at)
 {
 	bool was_empty = buf_len(&c->out) == 0;
