@@ -275,8 +275,50 @@ int conn_send(struct conn *c, const void *p, size_t n)
 		return -ENOTCONN;
 	if (buf_room(&c->out) < n)
 		return -ENOBUFS;
+	/* Nothing queued, no TLS: write from the caller's memory and queue only
+	 * what the socket did not take (one copy less; the buffer's pages stay
+	 * untouched while the socket keeps up). */
+	if (was_empty && !c->ssl && c->state == CONN_OPEN && n > 0) {
+		ssize_t w = write(c->fd, p, n);
+
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			int err = errno;
+
+			conn_fail(c, -err, strerror(err));
+			return 0;	/* closed; the owner hears through ops->closed */
+		}
+		if (w > 0) {
+			c->bytes_out += (uint64_t)w;
+			p = (const uint8_t *)p + w;
+			n -= (size_t)w;
+		}
+		if (n > 0) {
+			buf_put(&c->out, p, n);
+			conn_update(c);
+		}
+		return 0;
+	}
 	buf_put(&c->out, p, n);
 	return conn_queued(c, was_empty);
+}
+
+int conn_queue(struct conn *c, const void *p, size_t n)
+{
+	if (c->state == CONN_IDLE)
+		return -ENOTCONN;
+	if (buf_room(&c->out) < n)
+		return -ENOBUFS;
+	buf_put(&c->out, p, n);
+	return 0;
+}
+
+void conn_push(struct conn *c)
+{
+	if (c->state != CONN_OPEN)
+		return;
+	if (conn_flush(c) < 0)
+		return;	/* closed; the owner hears through ops->closed */
+	conn_update(c);
 }
 
 int conn_send_ahead(struct conn *c, const void *p, size_t n, size_t at)

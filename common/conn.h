@@ -72,6 +72,10 @@ int conn_start(struct conn *c, int fd, bool connecting, SSL *ssl);
 /* Queue bytes and write what the socket takes now.  Returns 0, or -ENOBUFS
  * (nothing queued) when the output buffer lacks room for all n bytes. */
 int conn_send(struct conn *c, const void *p, size_t n);
+/* conn_send() in pieces: conn_queue() queues without writing (same returns),
+ * conn_push() writes what is queued, so several pieces go in one write. */
+int conn_queue(struct conn *c, const void *p, size_t n);
+void conn_push(struct conn *c);
 /*
  * Queue n bytes ahead of queued output (an XON/XOFF a UART sends before its
  * FIFO): after the first at queued bytes, which the owner picks so no

@@ -263,6 +263,20 @@ void telnet_recv(struct telnet *t, const uint8_t *in, size_t n, uint8_t *data, s
 				continue;
 		}
 
+		if (t->state == TS_DATA && c != TELNET_IAC && c != CR) {
+			/* a run of plain data: copied at once up to the next IAC or CR */
+			const uint8_t *p = in + i, *stop = memchr(p, TELNET_IAC, n - i);
+			size_t run = stop ? (size_t)(stop - p) : n - i;
+
+			stop = memchr(p, CR, run);
+			if (stop)
+				run = (size_t)(stop - p);
+			memmove(data + out, p, run);
+			out += run;
+			i += run - 1;
+			continue;
+		}
+
 		switch (t->state) {
 		case TS_DATA:
 			if (c == TELNET_IAC) {
@@ -334,6 +348,18 @@ size_t telnet_escape(const uint8_t *in, size_t n, uint8_t *out, size_t cap, size
 	size_t i, o = 0;
 
 	for (i = 0; i < n; i++) {
+		if (in[i] != TELNET_IAC && o < cap) {
+			/* a run without IAC: copied at once, as far as out has room */
+			const uint8_t *stop = memchr(in + i, TELNET_IAC, n - i);
+			size_t run = stop ? (size_t)(stop - (in + i)) : n - i;
+
+			if (run > cap - o)
+				run = cap - o;
+			memcpy(out + o, in + i, run);
+			o += run;
+			i += run - 1;
+			continue;
+		}
 		if (in[i] == TELNET_IAC) {
 			if (cap - o < 2)	/* never split an FF pair */
 				break;

@@ -25,6 +25,7 @@
 #include "tty_line.h"
 
 #define PTY_CHUNK	4096
+#define PTY_GATHER	(64 * 1024)	/* pty data given to the driver at once, at most */
 
 struct pty {
 	struct port *p;
@@ -77,32 +78,65 @@ static void pty_termios(struct pty *t)
 	}
 }
 
-/* Read what the application wrote, no more than the driver can take. */
+/*
+ * Read what the application wrote, no more than the driver can take.  The
+ * data of successive reads is gathered and given to the driver at once (one
+ * send to the device instead of one per pty read, which n_tty caps at 4095
+ * bytes); a packet that is not data (termios, flush) first passes on what was
+ * read before it, so it keeps its place.  A read shorter than asked for (or
+ * than n_tty's 4095 bytes) emptied the pty: the loop stops there instead of reading again for EAGAIN
+ * (epoll is level-triggered: what comes meanwhile is announced).
+ */
 static void pty_read(struct pty *t)
 {
-	uint8_t buf[PTY_CHUNK + 1];
+	/* raw[0] is where the first read's packet byte goes; the data starts at
+	 * raw[1].  Each later read lands one byte early, on the last data byte
+	 * gathered, which is kept aside and put back: no data is moved. */
+	static uint8_t raw[1 + PTY_GATHER];
+	uint8_t *data = raw + 1, keep = 0;
+	size_t room = port_app_tx_room(t->p), have = 0;
 
 	for (int i = 0; i < 16; i++) {
-		size_t room = port_app_tx_room(t->p);
+		size_t want = room - have;
+		uint8_t head;
 		ssize_t n;
 
 		/* Nothing is read while the driver is full, termios packets included:
 		 * they keep their place behind the data written before them. */
-		if (room == 0)
+		if (want == 0)
 			break;
-		n = read(t->master, buf, (room < PTY_CHUNK ? room : PTY_CHUNK) + 1);
+		if (want > PTY_GATHER - have)
+			want = PTY_GATHER - have;
+		if (want == 0)
+			break;
+		if (have)
+			keep = data[have - 1];
+		n = read(t->master, data + have - 1, want + 1);
+		head = data[have - 1];
+		if (have)
+			data[have - 1] = keep;
 		if (n <= 0)
 			break;
-		if (buf[0] == TIOCPKT_DATA) {
-			if (n > 1)
-				port_app_tx(t->p, buf + 1, (size_t)n - 1);
+		if (head == TIOCPKT_DATA) {
+			have += (size_t)n - 1;
+			/* n_tty hands out at most its buffer, less one, per read */
+			if ((size_t)n - 1 < (want < PTY_CHUNK - 1 ? want : PTY_CHUNK - 1))
+				break;	/* the pty is empty */
 			continue;
 		}
-		if (buf[0] & TIOCPKT_IOCTL)
+		if (have) {
+			port_app_tx(t->p, data, have);
+			have = 0;
+			room = port_app_tx_room(t->p);
+		}
+		if (head & TIOCPKT_IOCTL)
 			pty_termios(t);
-		if (buf[0] & (TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE))
-			port_app_flush(t->p, buf[0] & TIOCPKT_FLUSHREAD, buf[0] & TIOCPKT_FLUSHWRITE);
+		if (head & (TIOCPKT_FLUSHREAD | TIOCPKT_FLUSHWRITE))
+			port_app_flush(t->p, head & TIOCPKT_FLUSHREAD, head & TIOCPKT_FLUSHWRITE);
+		room = port_app_tx_room(t->p);
 	}
+	if (have)
+		port_app_tx(t->p, data, have);
 	pty_update(t);
 }
 

@@ -247,11 +247,13 @@ static size_t rf_tx(struct port *p, const uint8_t *d, size_t n)
 		size_t used, len = telnet_escape(d + done, n - done, out,
 						 room < sizeof(out) ? room : sizeof(out), &used);
 
-		if (used == 0 || conn_send(&rf->c, out, len) < 0)
+		if (used == 0 || conn_queue(&rf->c, out, len) < 0)
 			break;
 		room -= len;
 		done += used;
 	}
+	if (done)
+		conn_push(&rf->c);	/* every chunk in one write */
 	return done;
 }
 

@@ -1,16 +1,22 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""realcomd benchmarks (pty backend, Real COM, loopback).  Measures, never
-judges: every figure is printed with its anchor from the same run.
+"""realcomd benchmarks (pty backend, loopback).  Measures, never judges:
+every figure is printed with its anchor from the same run, and a target.
 
-  round trip   1-byte echo through ttyR0 -> realcomd -> nportsim --echo, against a
-               raw socat relay (pty <-> TCP <-> echo) and ser2net with defaults
-  bulk         MiB/s echoed both ways at once, and CPU seconds per MiB, vs the relay
+  rounds       ROUNDS interleaved rounds: the socat relay (pty <-> TCP <-> echo),
+               then realcomd with Real COM, with RFC 2217, and with Real COM over
+               TLS, each to nportsim --echo.  In each: 1-byte round trips (median,
+               p99) and a bulk echo both ways (MiB/s, CPU per MiB).  Each figure is
+               the median over the rounds of its ratio to the anchor of the same
+               round (the relay; for TLS, Real COM in plain), with the spread.
   open         open() of ttyR0 to the first command on the device's wire
   termios      tcsetattr() to the new PORT_INIT on the wire
   reconnect    the device back from a reboot to the host connected again
   dead peer    a device that stops answering, to realcomd noticing (keepalive = 1)
-  scale        ports in one daemon, all moving data; the daemon's RSS
+  ser2net      round trip through our RFC 2217 driver to ser2net with defaults
+  scale        8 units x 32 ports with --line-rate on at 921600 baud, every port
+               echoing as fast as the line goes for a busy window: each port's
+               throughput against the line rate, the daemon's CPU and RSS
 
 Usage: bench.py [--json] [--quick]
 """
@@ -28,11 +34,17 @@ import termios
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
-from itlib import Realcomd, Sim, open_tty, realcom_port, wait_for  # noqa: E402
+from itlib import Certs, Realcomd, Sim, open_tty, realcom_port, wait_for  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-ROUNDS = 300 if QUICK else 2000
-BULK = (8 if QUICK else 64) << 20
+ROUNDS = 5                              # interleaved relay / realcomd rounds
+TRIPS = 300 if QUICK else 2000          # round trips per path per round
+BULK = (8 if QUICK else 64) << 20       # bytes echoed per path per round
+SCALE_UNITS, SCALE_PORTS = 8, 32
+SCALE_BAUD = 921600
+SCALE_WARMUP = 1.0                      # seconds before the busy window
+SCALE_WINDOW = 3.0 if QUICK else 10.0   # the busy window, seconds
+os.environ.setdefault("MKCERTS", os.path.join(os.path.dirname(__file__), "..", "lib", "mkcerts.sh"))
 
 
 def cpu_seconds(pid):
@@ -49,7 +61,7 @@ def rss_kib(pid):
     return 0
 
 
-def round_trips(fd, rounds=ROUNDS):
+def round_trips(fd, rounds=TRIPS):
     times = []
     for i in range(rounds):
         b = bytes([i & 0xFF])
@@ -64,6 +76,16 @@ def round_trips(fd, rounds=ROUNDS):
         times.append(time.perf_counter() - t0)
     times.sort()
     return statistics.median(times) * 1e3, times[int(len(times) * 0.99)] * 1e3
+
+
+def drain(fd):
+    """Throw away what the tty holds (a bounded number of reads)."""
+    termios.tcflush(fd, termios.TCIOFLUSH)
+    for _ in range(1024):
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if not r:
+            return
+        os.read(fd, 1 << 20)
 
 
 def bulk(fd, total=BULK, chunk=65536, pids=()):
@@ -90,6 +112,7 @@ class Relay:
     """The anchor: socat pty <-> TCP <-> socat echo, nothing else."""
 
     def __init__(self):
+        self.fd = None
         self.dir = tempfile.mkdtemp(prefix="bench-relay-")
         self.link = os.path.join(self.dir, "tty")
         port = 30000 + os.getpid() % 20000
@@ -100,6 +123,7 @@ class Relay:
                                        f"TCP:127.0.0.1:{port},nodelay"], stderr=subprocess.DEVNULL)
         wait_for(lambda: os.path.exists(self.link), "the socat relay")
         self.pids = (self.echo.pid, self.relay.pid)
+        self.fd = open_tty(self.link)
 
     @staticmethod
     def _listening(port):
@@ -110,6 +134,8 @@ class Relay:
             return False
 
     def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
         for p in (self.relay, self.echo):
             p.send_signal(signal.SIGTERM)
             p.wait()
@@ -152,25 +178,66 @@ def sim_command_time(sim, prefix, after_ms):
     return None
 
 
-def main():
-    res = {}
-    # anchors
-    relay = Relay()
-    fd = open_tty(relay.link)
-    res["relay_rtt_ms"] = round_trips(fd)
-    res["relay_bulk"] = bulk(fd, pids=relay.pids)
-    os.close(fd)
-    relay.close()
+def ratio_stats(values):
+    """Median, min and max of a list of per-round ratios."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values),
+            "rounds": values}
 
+
+def interleaved_rounds(res):
+    """ROUNDS rounds of relay, Real COM, RFC 2217, Real COM over TLS; each path
+    measured once a round, in that order, so a load that comes and goes on the
+    machine falls on all of them alike."""
+    certs = Certs()
+    certs.setup()
+    relay = plain = rfc = tls = d = None
+    try:
+        relay = Relay()
+        plain = Sim("--echo")
+        rfc = Sim("--echo", mode="rfc2217")
+        tls = Sim("--echo", "--tls", "on", "--cert", certs.path("server.pem"),
+                  "--key", certs.path("server.key"))
+        d = Realcomd({0: realcom_port(plain),
+                      1: {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": rfc.tcp_base + 1},
+                      2: realcom_port(tls, tls="on", tls_ca=certs.path("ca.pem"))},
+                     verbose=False)
+        fds = {}
+        for n in range(3):
+            fds[n] = open_tty(d.tty(n))
+            d.wait_state("up", n)
+        paths = [("relay", relay.fd, relay.pids), ("realcom", fds[0], (d.proc.pid, plain.proc.pid)),
+                 ("rfc2217", fds[1], (d.proc.pid, rfc.proc.pid)),
+                 ("tls", fds[2], (d.proc.pid, tls.proc.pid))]
+        raw = {name: [] for name, _, _ in paths}
+        for _ in range(ROUNDS):
+            for name, fd, pids in paths:
+                drain(fd)
+                rtt, p99 = round_trips(fd)
+                mibs, cpu = bulk(fd, pids=pids)
+                raw[name].append({"rtt_ms": rtt, "p99_ms": p99, "mib_s": mibs, "cpu_ms_per_mib": cpu * 1e3})
+        res["rounds"] = raw
+        for fd in fds.values():
+            os.close(fd)
+    finally:
+        for x in (d, tls, rfc, plain, relay):
+            if x:
+                x.close()
+        certs.teardown()
+    figures = {}
+    for name, anchor in (("realcom", "relay"), ("rfc2217", "relay"), ("tls", "realcom")):
+        figures[name] = {k: ratio_stats([o[k] / a[k] for o, a in zip(raw[name], raw[anchor])])
+                         for k in ("rtt_ms", "p99_ms", "mib_s", "cpu_ms_per_mib")}
+    res["ratios"] = figures
+
+
+def one_shots(res):
+    """Single measurements of events: open, termios, reconnect, dead peer."""
     with Sim("--echo") as sim, Realcomd({0: realcom_port(sim, keepalive=1)}) as d:
-        pids = (d.proc.pid, sim.proc.pid)
         t0 = int(time.monotonic() * 1000)
         fd = open_tty(d.tty(0))
         first = wait_for(lambda: sim_command_time(sim, "2c", t0), "the first PORT_INIT")
         res["open_to_wire_ms"] = first - t0
         d.wait_state("up")
-        res["rtt_ms"] = round_trips(fd)
-        res["bulk"] = bulk(fd, pids=pids)
         # termios change to the new PORT_INIT on the wire
         a = termios.tcgetattr(fd)
         a[4] = a[5] = termios.B9600
@@ -200,69 +267,172 @@ def main():
                            "tcp_port": s2n.port}}) as d:
             fd = open_tty(d.tty(0))
             d.wait_state("up")
-            res["ser2net_rtt_ms"] = round_trips(fd, min(ROUNDS, 300))
+            res["rtt_vs_ser2net_ms"] = round_trips(fd, min(TRIPS, 300))
+            drain(fd)
             os.close(fd)
         s2n.close()
     except Exception as e:  # noqa: BLE001 - a missing peer is reported, not fatal
-        res["ser2net_rtt_ms"] = None
+        res["rtt_vs_ser2net_ms"] = None
         res["ser2net_error"] = str(e)
 
-    # scale: units x 32 ports in one daemon, each moving a little data
-    units = 2 if QUICK else 8
-    sims = [Sim("--ports", "32", "--echo") for _ in range(units)]
+
+def busy(fds, seconds, counts):
+    """Keep every tty's output full and read every echo for `seconds`; bytes read
+    per fd are added to counts.  Bounded in time; a window in which nothing at
+    all moves for 5 s ends it with an error."""
+    data = b"\x55" * 4096
+    ep = select.epoll()
+    index = {}
+    for i, fd in enumerate(fds):
+        ep.register(fd, select.EPOLLIN | select.EPOLLOUT)
+        index[fd] = i
+    end = time.monotonic() + seconds
+    last_move = time.monotonic()
     try:
+        while True:
+            now = time.monotonic()
+            if now >= end:
+                return
+            if now - last_move > 5:
+                raise RuntimeError("scale: no data moved for 5 s")
+            for fd, ev in ep.poll(min(0.5, end - now)):
+                if ev & select.EPOLLIN:
+                    try:
+                        counts[index[fd]] += len(os.read(fd, 65536))
+                        last_move = now
+                    except BlockingIOError:
+                        pass
+                if ev & select.EPOLLOUT:
+                    try:
+                        os.write(fd, data)
+                    except BlockingIOError:
+                        pass
+    finally:
+        ep.close()
+
+
+def scale(res):
+    """SCALE_UNITS x SCALE_PORTS ports of nportsim --line-rate on at SCALE_BAUD,
+    all echoing as fast as the line carries; per-port throughput against the
+    line rate over the busy window, the daemon's CPU (fraction of one core) and
+    RSS."""
+    sims = []
+    try:
+        for _ in range(SCALE_UNITS):
+            sims.append(Sim("--echo", "--line-rate", "on", ports=SCALE_PORTS))
         ports = {}
         for u, sim in enumerate(sims):
-            for n in range(1, 33):
-                ports[u * 32 + n - 1] = realcom_port(sim, n)
-        with Realcomd(ports) as d:
-            fds = [open_tty(d.tty(i)) for i in range(len(ports))]
-            wait_for(lambda: all(p["state"] == "up" for p in d.ctl(cmd="status")["ports"]),
-                     "every port up", 60)
-            for fd in fds:
-                os.write(fd, b"x" * 64)
-            wait_for(lambda: all(p["rx_bytes"] >= 64 for p in d.ctl(cmd="status")["ports"]),
-                     "every port's echo", 60)
-            res["scale_ports"] = len(ports)
-            res["scale_rss_mib"] = rss_kib(d.proc.pid) / 1024
-            for fd in fds:
-                os.close(fd)
+            for n in range(1, SCALE_PORTS + 1):
+                ports[u * SCALE_PORTS + n - 1] = realcom_port(sim, n)
+        with Realcomd(ports, verbose=False) as d:
+            fds = [open_tty(d.tty(i), termios.B921600) for i in range(len(ports))]
+            try:
+                wait_for(lambda: all(p["state"] == "up" for p in d.ctl(cmd="status")["ports"]),
+                         "every port up", 60)
+                counts = [0] * len(fds)
+                busy(fds, SCALE_WARMUP, counts)
+                counts = [0] * len(fds)
+                pid = d.proc.pid
+                cpu0, sims0 = cpu_seconds(pid), sum(cpu_seconds(s.proc.pid) for s in sims)
+                me0 = os.times()
+                t0 = time.monotonic()
+                busy(fds, SCALE_WINDOW, counts)
+                secs = time.monotonic() - t0
+                me1 = os.times()
+                cpu = (cpu_seconds(pid) - cpu0) / secs
+                sims_cpu = (sum(cpu_seconds(s.proc.pid) for s in sims) - sims0) / secs
+                rss = rss_kib(pid) / 1024
+                with open(f"/proc/{pid}/status") as f:
+                    hwm = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 1024
+            finally:
+                for fd in fds:
+                    termios.tcflush(fd, termios.TCIOFLUSH)
+                    os.close(fd)
     finally:
         for s in sims:
             s.close()
+    line = SCALE_BAUD / 10
+    per_port = sorted(c / secs / line for c in counts)
+    res["scale"] = {
+        "ports": len(counts), "baud": SCALE_BAUD, "window_s": secs,
+        "line_rate_bytes_s": line,
+        "per_port_vs_line": {"min": per_port[0], "p1": per_port[len(per_port) // 100],
+                             "median": statistics.median(per_port), "max": per_port[-1]},
+        "total_mib_s": sum(counts) / secs / (1 << 20),
+        "daemon_cpu_cores": cpu, "sims_cpu_cores": sims_cpu,
+        "bench_cpu_cores": (me1.user + me1.system - me0.user - me0.system) / secs,
+        "daemon_rss_mib": rss, "daemon_hwm_mib": hwm,
+    }
 
+
+def main():
+    res = {"quick": QUICK, "rounds_count": ROUNDS, "trips": TRIPS, "bulk_bytes": BULK}
+    interleaved_rounds(res)
+    one_shots(res)
+    scale(res)
     report(res)
 
 
+def med(raw, name, key):
+    return statistics.median(r[key] for r in raw[name])
+
+
 def report(r):
-    rtt, rtt99 = r["rtt_ms"]
-    a_rtt, a_rtt99 = r["relay_rtt_ms"]
-    mbs, cpu = r["bulk"]
-    a_mbs, a_cpu = r["relay_bulk"]
-    rows = [
-        ("1-byte round trip, median", f"{rtt:.3f} ms", f"relay {a_rtt:.3f} ms", f"{rtt / a_rtt:.2f}x"),
-        ("1-byte round trip, p99", f"{rtt99:.3f} ms", f"relay {a_rtt99:.3f} ms", f"{rtt99 / a_rtt99:.2f}x"),
-    ]
-    if r.get("ser2net_rtt_ms"):
-        s, _ = r["ser2net_rtt_ms"]
-        rows.append(("round trip vs ser2net (defaults)", f"{rtt:.3f} ms",
-                     f"ser2net {s:.3f} ms", f"{rtt / s:.2f}x"))
-    rows += [
-        ("bulk echo both ways", f"{mbs:.1f} MiB/s", f"relay {a_mbs:.1f} MiB/s", f"{mbs / a_mbs:.2f}x"),
-        ("CPU per MiB", f"{cpu * 1000:.1f} ms", f"relay {a_cpu * 1000:.1f} ms", f"{cpu / a_cpu:.2f}x"),
-        ("open -> first byte on the wire", f"{r['open_to_wire_ms']:.1f} ms", "", ""),
-        ("termios change -> on the wire", f"{r['termios_to_wire_ms']:.1f} ms", "", ""),
-        ("reconnect after the device returns",
-         f"{r['reconnect_ms']:.0f} ms" if r["reconnect_ms"] is not None else "?", "", ""),
-        ("dead peer found (keepalive = 1 s)", f"{r['dead_peer_s']:.2f} s", "", ""),
-        (f"{r['scale_ports']} ports in one daemon: RSS", f"{r['scale_rss_mib']:.1f} MiB", "", ""),
-    ]
     if "--json" in sys.argv:
         print(json.dumps(r, indent=2))
         return
-    print(f"machine: {os.uname().machine}, {os.cpu_count()} cores, kernel {os.uname().release}")
+    raw, q = r["rounds"], r["ratios"]
+
+    def spread(s):
+        return f"{s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f})"
+
+    rows = []
+    labels = {"realcom": "Real COM", "rfc2217": "RFC 2217", "tls": "Real COM over TLS"}
+    targets = {"relay": {"rtt_ms": "<= 0.6x", "p99_ms": "<= 0.7x", "mib_s": ">= 1.5x",
+                         "cpu_ms_per_mib": ""},
+               "realcom": {"rtt_ms": "<= 1.2x", "p99_ms": "", "mib_s": ">= 0.8x",
+                           "cpu_ms_per_mib": ""}}
+    for name, anchor in (("realcom", "relay"), ("rfc2217", "relay"), ("tls", "realcom")):
+        an = "relay" if anchor == "relay" else "plain"
+        for key, what, unit, fmt in (("rtt_ms", "1-byte round trip, median", "ms", "{:.3f}"),
+                                     ("p99_ms", "1-byte round trip, p99", "ms", "{:.3f}"),
+                                     ("mib_s", "bulk echo both ways", "MiB/s", "{:.1f}"),
+                                     ("cpu_ms_per_mib", "CPU per MiB", "ms", "{:.1f}")):
+            rows.append((f"{labels[name]}: {what}", fmt.format(med(raw, name, key)) + " " + unit,
+                         f"{an} " + fmt.format(med(raw, anchor, key)) + " " + unit,
+                         spread(q[name][key]), targets[anchor][key]))
+    if r.get("rtt_vs_ser2net_ms"):
+        s, _ = r["rtt_vs_ser2net_ms"]
+        ours = med(raw, "rfc2217", "rtt_ms")
+        rows.append(("RFC 2217: round trip vs ser2net", f"{ours:.3f} ms", f"ser2net {s:.3f} ms",
+                     f"{ours / s:.2f}x", "<= 0.1x"))
+    sc = r["scale"]
+    pp = sc["per_port_vs_line"]
+    rows += [
+        ("open -> first byte on the wire", f"{r['open_to_wire_ms']:.1f} ms", "", "", "< 5 ms"),
+        ("termios change -> on the wire", f"{r['termios_to_wire_ms']:.1f} ms", "", "", "< 1 ms"),
+        ("reconnect after the device returns",
+         f"{r['reconnect_ms']:.0f} ms" if r["reconnect_ms"] is not None else "?", "", "", "< 1 s"),
+        ("dead peer found (keepalive = 1 s)", f"{r['dead_peer_s']:.2f} s", "", "", "<= 1 s"),
+        (f"{sc['ports']} ports busy: per-port throughput, min",
+         f"{pp['min'] * sc['line_rate_bytes_s'] / 1024:.1f} KiB/s",
+         f"line {sc['line_rate_bytes_s'] / 1024:.1f} KiB/s", f"{pp['min']:.2f}x", ""),
+        (f"{sc['ports']} ports busy: per-port throughput, median",
+         f"{pp['median'] * sc['line_rate_bytes_s'] / 1024:.1f} KiB/s",
+         f"line {sc['line_rate_bytes_s'] / 1024:.1f} KiB/s", f"{pp['median']:.2f}x", ""),
+        (f"{sc['ports']} ports busy: daemon CPU", f"{sc['daemon_cpu_cores']:.2f} core", "", "", ""),
+        (f"{sc['ports']} ports busy: daemon RSS (peak)",
+         f"{sc['daemon_rss_mib']:.1f} ({sc['daemon_hwm_mib']:.1f}) MiB", "", "", "< 32 MiB"),
+    ]
+    print(f"machine: {os.uname().machine}, {os.cpu_count()} cores, kernel {os.uname().release}; "
+          f"{ROUNDS} interleaved rounds of {TRIPS} round trips and {BULK >> 20} MiB; "
+          f"ratio: median (min-max) over the rounds")
+    print(f"{'figure':46} {'realcomd':>14}  {'anchor':>22}  {'ratio':>19}  target")
     for row in rows:
-        print(f"{row[0]:38} {row[1]:>14}  {row[2]:>22}  {row[3]:>7}")
+        print(f"{row[0]:46} {row[1]:>14}  {row[2]:>22}  {row[3]:>19}  {row[4]}")
+    print(f"scale: {sc['window_s']:.1f} s busy window at {sc['baud']} baud, "
+          f"{sc['total_mib_s']:.1f} MiB/s echoed in all; simulators {sc['sims_cpu_cores']:.2f} core, "
+          f"this script {sc['bench_cpu_cores']:.2f} core")
     if r.get("ser2net_error"):
         print(f"ser2net anchor not measured: {r['ser2net_error']}")
 
