@@ -100,7 +100,13 @@ static void check_com_port(const uint8_t *val, size_t n)
 		r = rfc2217_encode(enc, sizeof(enc), m.code, m.text, m.text_len);
 		break;
 	case RFC2217_SET_BAUDRATE:
-		if (n == 5) {
+		if (n == 9) {
+			/* sredird's answer: the rate and four zero bytes, which
+			 * the encoders leave out */
+			CHECK(!(val[5] | val[6] | val[7] | val[8]));
+			canon = 5;
+			r = rfc2217_encode_baud(enc, sizeof(enc), m.code, m.value);
+		} else if (n == 5) {
 			r = rfc2217_encode_baud(enc, sizeof(enc), m.code, m.value);
 		} else {
 			CHECK(n == 2 && m.value == val[1]);
