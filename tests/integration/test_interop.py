@@ -48,7 +48,9 @@ class Peer(unittest.TestCase):
         finally:
             os.close(fd)
 
-    def exchange(self, extra=None):
+    def exchange(self, extra=None, burst=None):
+        """Data both ways, then a baud change; burst: the most the server
+        side is sent at a time toward us (each piece read before the next)."""
         keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": self.port}
         keys.update(extra or {})
         with Realcomd({0: keys}) as d:
@@ -59,8 +61,11 @@ class Peer(unittest.TestCase):
                 data = bytes(range(256)) * 16      # FF doubled on the wire, whole here
                 write_all(fd, data)
                 self.assertEqual(read_n(dev, len(data)), data)
-                write_all(dev, data[::-1])
-                self.assertEqual(read_n(fd, len(data)), data[::-1])
+                back, step = bytearray(), burst or len(data)
+                for at in range(0, len(data), step):
+                    write_all(dev, data[::-1][at:at + step])
+                    back += read_n(fd, len(data[at:at + step]))
+                self.assertEqual(bytes(back), data[::-1])
                 # a baud change reaches the server's serial port
                 a = termios.tcgetattr(fd)
                 a[4] = a[5] = termios.B57600
@@ -94,7 +99,11 @@ class Sredird(Peer):
     def test_sredird(self):
         self.start(["socat", f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork",
                     f"EXEC:/usr/sbin/sredird 5 {self.pair.a} {self.dir}/lock.ttyA"])
-        p = self.exchange()
+        # sredird passed on only about 2 KiB of a 4 KiB burst from its serial
+        # side when the machine was loaded (2 runs in about 50, under CPU
+        # burners; the other peers, and nportsim with 16 MiB, lose nothing):
+        # it is given 1 KiB at a time
+        p = self.exchange(burst=1024)
         self.assertEqual(p["state"], "up")
 
 
