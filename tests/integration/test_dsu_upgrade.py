@@ -194,7 +194,9 @@ class Upgrade(unittest.TestCase):
         path, sha = self.image()
         r = self.dsu(u.host, path, "--sha512", sha, "--yes", "--wait", "2", want=1)
         self.assertIn("not back with firmware 1.1.0 within 2 s", r.stderr)
-        self.assertIn("503", r.stderr)
+        # why the last ask failed: the unit's 503 while it restarts, or, on a
+        # slow machine, no answer within the time left (either is the truth)
+        self.assertRegex(r.stderr, r"within 2 s \((.*503|no answer within)")
 
     def test_usage(self):
         path, sha = self.image()
