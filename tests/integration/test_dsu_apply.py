@@ -202,7 +202,7 @@ port.1.mode = rfc2217
                   ":8: ", "unknown key 'services.snmpp': did you mean 'services.snmp'?"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nweb_sessions.max_sessions = 40\n",
                   ":8: ", "1 to 10"),
-                 ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nallowlist = 10.0.0.1/33\n",
+                 ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nallowlist = 192.0.2.1/33\n",
                   ":8: ", "IPv4"),
                  ("[unit f]\nhost = 127.0.0.1:1\nuser = admin\nport.33.mode = disabled\n",
                   ":8: ", "port.33.mode: expected a port number 1 to 32"),
