@@ -198,9 +198,12 @@ static void conn_read(struct conn *c)
 			buf_commit(&c->in, (size_t)n);
 			c->bytes_in += (uint64_t)n;
 			got = true;
-			more = c->ssl && SSL_pending(c->ssl) > 0;
-			if (!more && !c->ssl)
-				break;	/* a short read() emptied the socket: skip the EAGAIN */
+			/* Nothing left in OpenSSL's hands: the watch is level-triggered
+			 * and announces what the socket still holds, so skip the read
+			 * that would only say EAGAIN. */
+			more = c->ssl && SSL_has_pending(c->ssl);
+			if (!more)
+				break;
 		}
 		if (got && c->ops->input) {
 			c->ops->input(c);
@@ -354,7 +357,7 @@ void conn_resume(struct conn *c)
 	if (c->state != CONN_OPEN)
 		return;
 	/* TLS may hold decrypted bytes that epoll will never announce. */
-	if (c->ssl && SSL_pending(c->ssl) > 0 && !c->paused)
+	if (c->ssl && SSL_has_pending(c->ssl) && !c->paused)
 		conn_read(c);
 	else
 		conn_update(c);
@@ -366,7 +369,14 @@ size_t conn_unread(const struct conn *c)
 
 	if (c->state == CONN_IDLE || ioctl(c->fd, FIONREAD, &n) < 0 || n < 0)
 		n = 0;
-	return (size_t)n + (c->ssl ? (size_t)SSL_pending(c->ssl) : 0);
+	if (c->ssl) {
+		/* With read-ahead (a client), records OpenSSL holds undecrypted
+		 * count as one byte: a lower bound there, exact on a server. */
+		int held = SSL_pending(c->ssl);
+
+		n += held > 0 ? held : SSL_has_pending(c->ssl);
+	}
+	return (size_t)n;
 }
 
 static void conn_event(struct loop_watch *w, uint32_t events)

@@ -107,7 +107,8 @@ void conn_resume(struct conn *c);
 /* Close now, without calling ops->closed; queued output is dropped. */
 void conn_close(struct conn *c);
 
-/* Bytes the peer has sent that are not read yet (socket and TLS buffers). */
+/* Bytes the peer has sent that are not read yet (socket and TLS buffers;
+ * on a TLS client, records not yet decrypted count as one byte). */
 size_t conn_unread(const struct conn *c);
 
 #endif

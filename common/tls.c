@@ -194,6 +194,12 @@ SSL_CTX *tls_ctx_new(const struct tls_config *c, char err[TLS_ERR_MAX])
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* A client takes what the socket holds in one read(), not a header and
+	 * then a body per record.  A server (nportsim) reads by record, so that
+	 * conn_unread() counts every byte it has not taken: Real COM's FLUSH and
+	 * OQUEUE answers are made of it. */
+	if (!c->server)
+		SSL_CTX_set_read_ahead(ctx, 1);
 	if (c->cert && c->key) {
 		if (SSL_CTX_use_certificate(ctx, c->cert) != 1 ||
 		    SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
