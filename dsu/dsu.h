@@ -249,7 +249,8 @@ struct map_opts {
 	int first_tty;			/* -1: the lowest free ones */
 	bool want[33];			/* by port number */
 	int tty[33];			/* the port's ttyR number, or -1: as first_tty says */
-	bool quiet;			/* print no ttys (dsu apply) */
+	bool quiet;			/* dsu apply: no question, no ttys printed */
+	bool yes;			/* --yes: show the changes, ask nothing */
 };
 
 /* For dsu apply: each wanted port's tty now and after, "1:ttyR0 2:-". */

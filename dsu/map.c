@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * dsu map: read a unit's port modes, write one realcomd [ttyRN] section per
- * port (the pinned fingerprint with it when TLS is on), check the result
- * with realcomd's own parser, replace the file atomically, ask realcomd to
- * reload and print the ttys.  Sections of other devices are left as they are.
+ * dsu map: read a unit's port modes, show the realcomd [ttyRN] section it
+ * will write per port (the pinned fingerprint with it when TLS is on) and
+ * ask, check the result with realcomd's own parser, replace the file
+ * atomically, ask realcomd to reload and print the ttys.  Sections of other
+ * devices are left as they are.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,9 +25,10 @@
 
 static const char help[] =
 	"Usage: dsu map HOST --user NAME --ports LIST [--protocol realcom|rfc2217] [--tls]\n"
-	"               [--cert FILE --key FILE] [--first-tty N] [--config FILE]\n"
+	"               [--cert FILE --key FILE] [--first-tty N] [--config FILE] [--yes]\n"
 	"               [--password-file FILE] [--fingerprint FP] [--timeout SEC]\n"
-	"LIST: port numbers and ranges, e.g. 1-4 or 1,3.  FILE defaults to " DSU_MAP_CONFIG ".\n";
+	"LIST: port numbers and ranges, e.g. 1-4 or 1,3.  FILE defaults to " DSU_MAP_CONFIG ".\n"
+	"Shows the sections it will write and asks on a terminal; --yes goes ahead without one.\n";
 
 struct map_port {
 	unsigned int port, tty;
@@ -271,6 +273,48 @@ static void map_section(FILE *out, const struct map_opts *o, const struct dsu_de
 	fputc('\n', out);
 }
 
+/* map_section() into memory: the text (free it) and its length, or NULL. */
+static char *map_render(const struct map_opts *o, const struct dsu_dev *d, const char *host,
+			json_object *dev, const struct map_port *mp, size_t *len)
+{
+	char *text = NULL;
+	FILE *out = open_memstream(&text, len);
+
+	if (!out)
+		return NULL;
+	map_section(out, o, d, host, dev, mp);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Section s holds text to the letter (blank lines after it aside)? */
+static bool section_is(const struct conffile *f, const struct section *s, const char *text,
+		       size_t len)
+{
+	size_t have = s->end - s->start;
+
+	return have >= len && memcmp(f->text + s->start, text, len) == 0 &&
+	       strspn(f->text + s->start + len, " \t\r\n") >= have - len;
+}
+
+/* Each line of text[0..len) with prefix before it; blank lines at the end left out. */
+static void lines_print(const char *prefix, const char *text, size_t len)
+{
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	for (size_t pos = 0; pos < len;) {
+		size_t eol = pos + strcspn(text + pos, "\n");
+
+		if (eol > len)
+			eol = len;
+		printf("%s%.*s\n", prefix, (int)(eol - pos), text + pos);
+		pos = eol + 1;
+	}
+}
+
 /* A new file beside config, of its mode, to be finished by conffile_commit(). */
 static FILE *conffile_create(const char *config, const struct conffile *f, char tmp[DSU_TMP_MAX])
 {
@@ -404,33 +448,63 @@ static void map_reload(const char *config, const struct map_port *mp, size_t n, 
 	json_object_put(o);
 }
 
-/* The sections of mp[] as map_write() would write them: already in f, to the letter? */
-static bool map_current(const struct map_opts *o, const struct conffile *f,
-			const struct dsu_dev *d, const char *host, json_object *dev,
-			const struct map_port *mp, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		struct section *s = conffile_tty((struct conffile *)f, mp[i].tty);
-		char *text = NULL;
-		size_t len = 0, have;
-		bool same;
-		FILE *out;
+static size_t unmap_end(const struct conffile *f, const struct section *s);
 
-		if (!s)
-			return false;
-		out = open_memstream(&text, &len);
-		if (!out)
-			return false;
-		map_section(out, o, d, host, dev, &mp[i]);
-		fclose(out);
-		have = s->end - s->start;
-		same = have >= len && memcmp(f->text + s->start, text, len) == 0 &&
-		       strspn(f->text + s->start + len, " \t\r\n") >= have - len;
+/*
+ * The sections of mp[] as map_write() would write them against f: with show,
+ * each one that differs is printed, "- " its lines now and "+ " its lines
+ * then.  How many differ (0: f has them to the letter), or -1 out of memory.
+ */
+static int map_changes(const struct map_opts *o, struct conffile *f, const struct dsu_dev *d,
+		       const char *host, json_object *dev, const struct map_port *mp, size_t n,
+		       bool show)
+{
+	int changed = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct section *s = conffile_tty(f, mp[i].tty);
+		size_t len;
+		char *text = map_render(o, d, host, dev, &mp[i], &len);
+
+		if (!text)
+			return -1;
+		if (!s || !section_is(f, s, text, len)) {
+			if (show && !changed)
+				printf("Writing to %s:\n", o->config);
+			if (show && s)
+				lines_print("- ", f->text + s->start, unmap_end(f, s) - s->start);
+			if (show)
+				lines_print("+ ", text, len);
+			changed++;
+		}
 		free(text);
-		if (!same)
-			return false;
 	}
-	return true;
+	return changed;
+}
+
+/* Show what map_write() will change and ask (no question with --yes).
+ * true to write; nothing to change is true too, with nothing to write. */
+static bool map_ask(const struct map_opts *o, struct conffile *f, const struct dsu_dev *d,
+		    const char *host, json_object *dev, const struct map_port *mp, size_t n,
+		    bool *nothing)
+{
+	char question[64];
+	int changed = map_changes(o, f, d, host, dev, mp, n, true);
+
+	*nothing = changed == 0;
+	if (changed < 0) {
+		dsu_fail(NULL, "out of memory");
+		return false;
+	}
+	if (!changed) {
+		printf("%s maps %s already as asked: nothing to change\n", o->config,
+		       n == 1 ? "this port" : "these ports");
+		return true;
+	}
+	snprintf(question, sizeof(question), "Write %d section%s?", changed,
+		 changed == 1 ? "" : "s");
+	return o->yes || dsu_confirm(question, changed == 1 ? "write it" : "write them",
+				     "nothing changed");
 }
 
 int dsu_map_ports(struct dsu_dev *d, const struct map_opts *o, json_object *dev,
@@ -533,9 +607,14 @@ int dsu_map_ports(struct dsu_dev *d, const struct map_opts *o, json_object *dev,
 		n++;
 	}
 	if (plan)
-		plan->current = map_current(o, &f, d, host, dev, mp, n);
+		plan->current = map_changes(o, &f, d, host, dev, mp, n, false) == 0;
 	if (write) {
-		if (map_write(o, &f, d, host, dev, mp, n))
+		bool nothing = false;
+
+		/* dsu apply (quiet) has shown its plan and asked */
+		if (!o->quiet && !map_ask(o, &f, d, host, dev, mp, n, &nothing))
+			goto out;
+		if (!nothing && map_write(o, &f, d, host, dev, mp, n))
 			goto out;
 		map_reload(o->config, mp, n, o->quiet);
 	}
@@ -547,7 +626,7 @@ out:
 
 int dsu_map(int argc, char **argv)
 {
-	enum { O_PORTS = O_FIRST_OPT, O_PROTO, O_TLS, O_CERT, O_KEY, O_FIRST, O_CONFIG };
+	enum { O_PORTS = O_FIRST_OPT, O_PROTO, O_TLS, O_CERT, O_KEY, O_FIRST, O_CONFIG, O_YES };
 	static const struct option longopts[] = {
 		{ "ports", required_argument, NULL, O_PORTS },
 		{ "protocol", required_argument, NULL, O_PROTO },
@@ -556,6 +635,7 @@ int dsu_map(int argc, char **argv)
 		{ "key", required_argument, NULL, O_KEY },
 		{ "first-tty", required_argument, NULL, O_FIRST },
 		{ "config", required_argument, NULL, O_CONFIG },
+		{ "yes", no_argument, NULL, O_YES },
 		DSU_COMMON_OPTIONS, { NULL, 0, NULL, 0 },
 	};
 	struct dsu_common c = { .timeout = 10 };
@@ -600,6 +680,9 @@ int dsu_map(int argc, char **argv)
 			break;
 		case O_CONFIG:
 			o.config = optarg;
+			break;
+		case O_YES:
+			o.yes = true;
 			break;
 		case '?':
 		case ':':
@@ -820,18 +903,10 @@ int dsu_unmap(int argc, char **argv)
 	for (size_t i = 0; i < f.n; i++)
 		n += drop[i];
 	printf("Removing from %s:\n", config);
-	for (size_t i = 0; i < f.n; i++) {
-		size_t end = unmap_end(&f, &f.sec[i]);
-
-		for (size_t pos = f.sec[i].start; drop[i] && pos < end;) {
-			size_t eol = pos + strcspn(f.text + pos, "\n");
-
-			if (eol > end)
-				eol = end;
-			printf("- %.*s\n", (int)(eol - pos), f.text + pos);
-			pos = eol + 1;
-		}
-	}
+	for (size_t i = 0; i < f.n; i++)
+		if (drop[i])
+			lines_print("- ", f.text + f.sec[i].start,
+				    unmap_end(&f, &f.sec[i]) - f.sec[i].start);
 	snprintf(question, sizeof(question), "Remove %zu section%s?", n, n == 1 ? "" : "s");
 	if (!yes && !dsu_confirm(question, n == 1 ? "remove it" : "remove them",
 				   "nothing changed"))

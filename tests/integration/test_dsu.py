@@ -195,7 +195,7 @@ class Dsu(DsuCase):
             for out in (r.stdout, r.stderr):
                 self.assertFalse(re.search(r"[\x00-\x09\x0b-\x1f\x7f-\U0010ffff]", out), out)
             conf = os.path.join(self.home, "realcom.conf")
-            self.dsu("map", host, "--user", "admin", "--ports", "1", "--config", conf,
+            self.dsu("map", "--yes", host, "--user", "admin", "--ports", "1", "--config", conf,
                      password=PASSWORD)
             with open(conf) as f:
                 text = f.read()
@@ -204,7 +204,7 @@ class Dsu(DsuCase):
             self.assertNotIn("\nhost = 192.0.2.66", text)
             # the port list in another shape: said so
             answers["/api/v1/serial/ports"] = (200, '{"ports":[]}')
-            r = self.dsu("map", host, "--user", "admin", "--ports", "1", "--config", conf,
+            r = self.dsu("map", "--yes", host, "--user", "admin", "--ports", "1", "--config", conf,
                          password=PASSWORD, want=1)
             self.assertIn("GET /api/v1/serial/ports is not a list of ports", r.stderr)
             # not one JSON value: refused, not half read
@@ -237,7 +237,7 @@ class Dsu(DsuCase):
         u = self.unit("--factory")
         conf = os.path.join(self.home, "realcom.conf")
         # no password given: asking for one would fail differently
-        r = self.dsu("map", u.host, "--user", "admin", "--ports", "1", "--config", conf, want=1)
+        r = self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1", "--config", conf, want=1)
         self.assertIn("waiting for its first administrator", r.stderr)
         self.assertIn(f"dsu setup {u.host} --user NAME", r.stderr)
         self.assertNotIn("wrong user name or password", r.stderr)
@@ -287,7 +287,7 @@ class Dsu(DsuCase):
                       "--model", "NPort 6150-G2 " + "M" * 17)
         self.setup_unit(u)
         conf = os.path.join(self.home, "realcom.conf")
-        self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+        self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
                  password=PASSWORD)
         with open(conf) as f:
             self.assertIn("N" * 63, f.read())
@@ -301,7 +301,7 @@ class Dsu(DsuCase):
             host = f"127.0.0.1:{srv.server_address[1]}"
             # another file: the impostor is on 127.0.0.1 too
             conf = os.path.join(self.home, "impostor.conf")
-            self.dsu("map", host, "--user", "admin", "--ports", "1", "--config", conf,
+            self.dsu("map", "--yes", host, "--user", "admin", "--ports", "1", "--config", conf,
                      password=PASSWORD)
         finally:
             srv.shutdown()
@@ -471,6 +471,60 @@ class Dsu(DsuCase):
         rec, _ = self.records()
         self.assertEqual(list(rec), [u.request("GET", "device")[1]["mac"]])
 
+    def test_map_shows_and_asks(self):
+        """dsu map shows the sections it will write (a changed one as its lines
+        now and then), asks on a terminal, refuses without one unless --yes,
+        and neither asks nor writes when the file has them already."""
+        u = self.unit("--factory", "--ports", "2")
+        self.setup_unit(u)
+        conf = os.path.join(self.home, "realcom.conf")
+        with open(conf, "w") as f:
+            f.write("[global]\n; kept\n")
+        args = ["map", u.host, "--user", "admin", "--ports", "1", "--config", conf]
+        # no terminal, no --yes: shown, refused, the file as it was
+        r = self.dsu(*args, password=PASSWORD, want=1)
+        self.assertIn(f"Writing to {conf}:\n+ [ttyR0]\n+ ; dsu map: ", r.stdout)
+        self.assertIn("+ protocol = realcom\n", r.stdout)
+        self.assertIn("not on a terminal: add --yes to write it", r.stderr)
+        with open(conf) as f:
+            self.assertEqual(f.read(), "[global]\n; kept\n")
+        # on a terminal: "n" changes nothing, "y" writes
+        for answer, want in ((b"n\n", 1), (b"y\n", 0)):
+            master, slave = os.openpty()
+            try:
+                os.write(master, answer)
+                p = subprocess.run([DSU, *args], stdin=slave, capture_output=True, text=True,
+                                   timeout=60, env={"HOME": self.home, "DSU_PASSWORD": PASSWORD})
+            finally:
+                os.close(master)
+                os.close(slave)
+            self.assertEqual(p.returncode, want, p.stdout + p.stderr)
+            self.assertIn("Write 1 section? [y/N]", p.stderr)
+            with open(conf) as f:
+                self.assertEqual("[ttyR0]" in f.read(), want == 0)
+        with open(conf) as f:
+            text = f.read()
+        self.assertTrue(text.startswith("[global]\n; kept\n"), text)
+        # the same again: nothing to change, no question even without a terminal
+        r = self.dsu(*args, password=PASSWORD)
+        self.assertIn("nothing to change", r.stdout)
+        self.assertNotIn("Writing to", r.stdout)
+        with open(conf) as f:
+            self.assertEqual(f.read(), text)
+        # a section the unit no longer matches: its lines now and then, written with --yes
+        data_port = re.search(r"^data_port = (\d+)$", text, re.M).group(1)
+        stale = text.replace(f"data_port = {data_port}\n", "data_port = 1\n")
+        with open(conf, "w") as f:
+            f.write(stale)
+        r = self.dsu(*args, password=PASSWORD, want=1)
+        self.assertIn("- data_port = 1\n", r.stdout)
+        self.assertIn(f"+ data_port = {data_port}\n", r.stdout)
+        with open(conf) as f:
+            self.assertEqual(f.read(), stale)
+        self.dsu(*args, "--yes", password=PASSWORD)
+        with open(conf) as f:
+            self.assertEqual(f.read(), text)
+
     def test_list_and_unmap(self):
         """dsu list shows what realcom.conf maps and realcomd's state; dsu
         unmap removes sections by tty or host, keeping comments and other
@@ -480,7 +534,7 @@ class Dsu(DsuCase):
         self.setup_unit(u)
         with Realcomd({}) as rc:
             conf = rc.path("realcom.conf")
-            self.dsu("map", u.host, "--user", "admin", "--ports", "1-3", "--config", conf,
+            self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1-3", "--config", conf,
                      password=PASSWORD)
             text = hand_edit(conf)
             rc.ctl(cmd="reload")
@@ -575,7 +629,7 @@ class Dsu(DsuCase):
             mac = u.request("GET", "device")[1]["mac"]
             with Realcomd({}) as rc:
                 conf = rc.path("realcom.conf")
-                self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+                self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
                          password=PASSWORD)
                 with open(conf) as f:
                     text = f.read()
@@ -583,7 +637,7 @@ class Dsu(DsuCase):
                 wait_for(lambda: rc.port(0) and rc.port(1), "realcomd to take both")
                 # the same unit by another name: no second tty for its port
                 other = f"localhost:{u.https_port}"
-                r = self.dsu("map", other, "--user", "admin", "--ports", "2", "--config", conf,
+                r = self.dsu("map", "--yes", other, "--user", "admin", "--ports", "2", "--config", conf,
                              password=PASSWORD, want=1)
                 self.assertIn(f"this unit (MAC {mac.upper()}) is mapped already as 127.0.0.1",
                               r.stderr)
@@ -591,7 +645,7 @@ class Dsu(DsuCase):
                 with open(conf) as f:
                     self.assertEqual(f.read(), text)
                 # the same host again is the same sections
-                self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+                self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
                          password=PASSWORD)
                 with open(conf) as f:
                     self.assertEqual(f.read(), text)
@@ -633,9 +687,11 @@ class Dsu(DsuCase):
 
     def map_and_talk(self, u, rc, *extra):
         conf = rc.path("realcom.conf")
-        r = self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+        r = self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
                      *extra, password=PASSWORD)
-        lines = r.stdout.strip().splitlines()
+        # what it writes, then each tty where realcomd made it
+        self.assertIn("+ [ttyR0]\n", r.stdout)
+        lines = [ln for ln in r.stdout.splitlines() if "\tport " in ln]
         self.assertEqual(len(lines), 2, r.stdout)
         self.assertTrue(lines[0].startswith(rc.path("dev/ttyR0") + "\tport 1\trealcom"), r.stdout)
         with open(conf) as f:
@@ -666,12 +722,12 @@ class Dsu(DsuCase):
             self.assertNotIn("tls", text)
             conf = rc.path("realcom.conf")
             # again: the same sections, no duplicates
-            self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
+            self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1-2", "--config", conf,
                      password=PASSWORD)
             with open(conf) as f:
                 self.assertEqual(f.read(), text)
             # a tty that maps something else is not taken over
-            r = self.dsu("map", u.host, "--user", "admin", "--ports", "3", "--first-tty", "1",
+            r = self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "3", "--first-tty", "1",
                          "--config", conf, password=PASSWORD, want=1)
             self.assertIn("ttyR1 already maps 127.0.0.1 port 2", r.stderr)
             # what the device says wins over what is asked
@@ -679,14 +735,14 @@ class Dsu(DsuCase):
                               (["--protocol", "rfc2217"], "runs realcom on the device"),
                               (["--ports", "4"], "no port 4")):
                 ports = [] if "--ports" in args else ["--ports", "3"]
-                r = self.dsu("map", u.host, "--user", "admin", "--config", conf, *ports, *args,
+                r = self.dsu("map", "--yes", u.host, "--user", "admin", "--config", conf, *ports, *args,
                              password=PASSWORD, want=1)
                 self.assertIn(why, r.stderr)
             with open(conf) as f:
                 self.assertEqual(f.read(), text, "a refused map must leave the file alone")
             # realcomd cannot make the new tty: the map stands, realcomd's answer is shown
             os.makedirs(rc.path("dev/ttyR5/in-the-way"))
-            r = self.dsu("map", u.host, "--user", "admin", "--ports", "3", "--first-tty", "5",
+            r = self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "3", "--first-tty", "5",
                          "--config", conf, password=PASSWORD)
             self.assertIn("realcomd reloaded with errors", r.stderr)
             self.assertIn("not set up (see the log): ttyR5", r.stderr)
@@ -716,7 +772,7 @@ class Dsu(DsuCase):
                 self.assertNotEqual(p["state"], "up")
             finally:
                 os.close(app)
-            r = self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--config",
+            r = self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1-2", "--config",
                          rc.path("realcom.conf"), "--tls", password=PASSWORD, want=1)
             self.assertIn("not the one pinned", r.stderr)
             new = re.search(r"--fingerprint (sha256:[0-9A-F:]{95})", r.stderr).group(1)
@@ -733,7 +789,7 @@ class Dsu(DsuCase):
                           certs.path("server.pem"), "--key", certs.path("server.key"))
             self.setup_unit(u)
             with Realcomd({}) as rc:
-                r = self.dsu("map", u.host, "--user", "admin", "--ports", "1", "--config",
+                r = self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1", "--config",
                              rc.path("realcom.conf"), password=PASSWORD, want=1)
                 self.assertIn("add --tls", r.stderr)
                 text, status = self.map_and_talk(u, rc, "--tls")

@@ -309,7 +309,7 @@ port.1.mode = rfc2217
         self.assertEqual(self.dsu("apply", path, "--yes").stdout, "m: up to date\n")
         # the same sections as dsu map writes
         other = os.path.join(self.home, "other.conf")
-        self.dsu("map", u.host, "--user", "admin", "--ports", "1-2", "--first-tty", "3",
+        self.dsu("map", "--yes", u.host, "--user", "admin", "--ports", "1-2", "--first-tty", "3",
                  "--config", other)
         with open(other) as f:
             self.assertEqual(f.read().replace("[global]\n\n", ""), text.replace("[global]\n\n", ""))

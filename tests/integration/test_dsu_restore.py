@@ -194,7 +194,7 @@ class DsuRestore(unittest.TestCase):
             with open(conf, "w") as f:
                 f.write(f"[global]\nbackend = pty\npty_dir = {rc_dir}/dev\n"
                         f"control_socket = {control}\n")
-        self.dsu("map", f"localhost:{old.https_port}", "--user", "admin", "--ports", "1-2",
+        self.dsu("map", "--yes", f"localhost:{old.https_port}", "--user", "admin", "--ports", "1-2",
                  "--config", conf, *map_args)
         return conf, hand_edit(conf)
 

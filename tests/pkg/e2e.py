@@ -132,7 +132,7 @@ def main():
         r = dsu("setup", unit, "--user", "admin", home=home)
         check("installed dsu sets up the simulated unit", r.returncode == 0,
               r.stdout + r.stderr)
-        r = dsu("map", unit, "--user", "admin", "--ports", "1", home=home)
+        r = dsu("map", "--yes", unit, "--user", "admin", "--ports", "1", home=home)
         check("installed dsu maps port 1 into the installed config (realcomd not running yet)",
               r.returncode == 0 and "[ttyR0]" in open(CONF).read() and
               "the ports appear when it starts" in r.stderr, r.stdout + r.stderr)
@@ -165,7 +165,7 @@ def main():
         check("realcomctl status on the default socket", r.returncode == 0 and
               "ttyR0" in r.stdout, r.stdout + r.stderr)
 
-        r = dsu("map", unit, "--user", "admin", "--ports", "2", home=home)
+        r = dsu("map", "--yes", unit, "--user", "admin", "--ports", "2", home=home)
         check("dsu map adds port 2 and has realcomd reload", r.returncode == 0 and
               f"{RUN}/ttyR1\tport 2" in r.stdout, r.stdout + r.stderr)
         r = realcomctl("reload")
