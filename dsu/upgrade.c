@@ -166,7 +166,9 @@ out:
 /* One line on the terminal, rewritten as the image goes out. */
 struct progress {
 	const char *host;
+	bool tty;			/* shown on stderr */
 	int shown;			/* percent, -1: nothing yet */
+	size_t sent;			/* bytes of the image out so far */
 };
 
 static void upgrade_progress(void *arg, size_t sent, size_t total)
@@ -174,7 +176,8 @@ static void upgrade_progress(void *arg, size_t sent, size_t total)
 	struct progress *p = arg;
 	int pct = total ? (int)(sent * 100 / total) : 100;
 
-	if (pct == p->shown)
+	p->sent = sent;
+	if (!p->tty || pct == p->shown)
 		return;
 	p->shown = pct;
 	fprintf(stderr, "\rdsu: %s: sending the image: %3d%% of %zu KiB", p->host, pct,
@@ -258,21 +261,25 @@ static int upgrade_wait(struct unit *u, const struct image *im, unsigned int wai
 static int upgrade_one(struct unit *u, const struct dsu_common *c, const char *password,
 		       const struct image *im, unsigned int wait_s)
 {
-	struct progress p = { .host = u->d.host, .shown = -1 };
-	bool tty = isatty(STDERR_FILENO);
+	struct progress p = { .host = u->d.host, .tty = isatty(STDERR_FILENO), .shown = -1 };
 	json_object *reply = NULL;
 	char err[DSU_ERR_MAX];
 	int status;
 
 	if (dsu_login_with(&u->d, c->user, password, err) < 0)
 		return dsu_fail(u->d.host, "%s", err);
-	status = api_upload(&u->d, API_FIRMWARE, im->data, im->len, tty ? upgrade_progress : NULL,
-			    &p, &reply, err);
-	if (tty && p.shown >= 0)
+	status = api_upload(&u->d, API_FIRMWARE, im->data, im->len, upgrade_progress, &p, &reply,
+			    err);
+	if (p.tty && p.shown >= 0)
 		fputc('\n', stderr);
 	if (status < 0) {
 		dsu_logout(&u->d);
-		return dsu_fail(u->d.host, "%s", err);
+		if (p.sent < im->len)
+			return dsu_fail(u->d.host, "the image broke off after %zu of %zu KiB (%s): "
+					"the unit cannot have taken it and keeps firmware %s",
+					p.sent / 1024, (im->len + 1023) / 1024, err, u->firmware);
+		return dsu_fail(u->d.host, "the image went out but no answer came (%s): the unit "
+				"may be restarting with it; see  dsu info %s", err, u->d.host);
 	}
 	if (status != 202 && status != 200) {
 		if (status == 422) {

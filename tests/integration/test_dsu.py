@@ -28,10 +28,13 @@ PASSWORD = "correct horse 1"
 class Impostor(http.server.BaseHTTPRequestHandler):
     """Answers as a unit would, with strings no real unit sends: control
     characters, a newline that would start a section in realcom.conf,
-    escape sequences.  answers maps a path to (status, body text)."""
+    escape sequences.  answers maps a path to (status, body text), or to a
+    function that answers the request itself (given this handler)."""
     answers = {}
 
     def reply(self):
+        if callable(self.answers.get(self.path)):
+            return self.answers[self.path](self)
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         status, body = self.answers.get(self.path, (404, '{"error":"not-found"}'))

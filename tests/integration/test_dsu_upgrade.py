@@ -6,13 +6,15 @@ model's image, no --yes without a terminal and an operator's account are
 refused, and the first failure of several units stops the run."""
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import Unit  # noqa: E402
+from itlib import Certs, Unit  # noqa: E402
+from test_dsu import impostor_answers, serve_impostor  # noqa: E402
 
 DSU = os.environ.get("DSU", "dsu")
 PASSWORD = "correct horse 1"
@@ -117,6 +119,43 @@ class Upgrade(unittest.TestCase):
         r = self.dsu(bad.host, good.host, path, "--sha512", sha, "--yes", want=1)
         self.assertIn(f"not attempted: {bad.host}, {good.host}", r.stderr)
         self.assertEqual((self.sent(bad), self.sent(good)), (0, 0))
+
+    def test_upload_cut_off(self):
+        """The unit's connection ends a quarter into the image: dsu says the
+        upload failed, waits for nothing and leaves the next unit alone."""
+        got = []
+
+        def cut_off(h):
+            # a quarter: more than socket buffers could hide of the rest
+            got.append(h.rfile.read(int(h.headers["Content-Length"]) // 4))
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+
+        answers = impostor_answers('{"model":"NPort 6150-G2","serial":"S1",'
+                                   '"mac":"00:90:E8:00:00:01","firmware":"1.0.0",'
+                                   '"name":"x","ports":1,"state":"ready"}')
+        answers["/api/v1/system/firmware"] = cut_off
+        certs = Certs()
+        certs.setup()
+        srv = serve_impostor(certs, answers)
+        try:
+            host = f"127.0.0.1:{srv.server_address[1]}"
+            good = self.unit()
+            path, sha = self.image(size=24 << 20)
+            kib = (os.path.getsize(path) + 1023) // 1024
+            r = self.dsu(host, good.host, path, "--sha512", sha, "--yes", want=1)
+        finally:
+            srv.shutdown()
+            srv.server_close()
+            certs.teardown()
+        self.assertEqual(len(got), 1, r.stderr)
+        self.assertGreater(len(got[0]), 1 << 20)
+        self.assertRegex(r.stderr, rf"dsu: {host}: the image broke off after [1-9][0-9]* of {kib} KiB "
+                         r"\(.+\): the unit cannot have taken it and keeps firmware 1.0.0")
+        self.assertNotIn("not back", r.stderr)
+        self.assertIn(f"not attempted: {good.host}", r.stderr)
+        self.assertEqual(self.sent(good), 0)
+        self.assertEqual(self.mgmt(good)["firmware"], "1.0.0")
 
     def test_operator_403_stops_the_run(self):
         # "op" is an operator on the first unit, an administrator on the second
