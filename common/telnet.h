@@ -70,7 +70,8 @@ bool telnet_remote_enabled(const struct telnet *t, uint8_t opt);
 /*
  * Feed received bytes.  Data bytes (IAC IAC undone; CR NUL undone while the
  * peer has not enabled BINARY) are written to data, which must have room for
- * n bytes; *ndata is set to their count.  Commands are handled through ops.
+ * n bytes and may be in itself (data never runs ahead of input); *ndata is
+ * set to their count.  Commands are handled through ops.
  */
 void telnet_recv(struct telnet *t, const uint8_t *in, size_t n, uint8_t *data, size_t *ndata);
 

@@ -26,6 +26,7 @@
 
 #define PTY_CHUNK	4096
 #define PTY_GATHER	(64 * 1024)	/* pty data given to the driver at once, at most */
+#define PTY_RX_ROOM	(64 * 1024)	/* a master write takes up to the tty buffer's limit */
 
 struct pty {
 	struct port *p;
@@ -250,7 +251,7 @@ static size_t pty_rx(struct port *p, const uint8_t *d, size_t n)
 	ssize_t w;
 
 	if (!d)
-		return t->rx_blocked ? 0 : PTY_CHUNK;
+		return t->rx_blocked ? 0 : PTY_RX_ROOM;
 	if (t->opens == 0)
 		return n;	/* nobody has the port open: a closed UART drops it too */
 	w = write(t->master, d, n);

@@ -44,8 +44,7 @@ struct rf {
 	bool suspended;			/* the server sent FLOWCONTROL-SUSPEND */
 	bool feeding;			/* in rf_feed(): telnet_recv() must not nest */
 
-	uint8_t rx[RF_CHUNK];		/* decoded data the application has not taken yet */
-	size_t rx_off, rx_len;
+	size_t rx_ready;		/* decoded bytes at the head of c.in, not taken yet */
 	size_t rx_discard;		/* input bytes whose data a flush dropped */
 	unsigned int rx_flushes;
 
@@ -160,18 +159,22 @@ static bool rf_comport_refused(struct rf *rf)
 /* Hand decoded data to the application; true when all of it went. */
 static bool rf_deliver(struct rf *rf)
 {
-	if (rf->rx_off < rf->rx_len)
-		rf->rx_off += port_proto_rx(rf->p, rf->rx + rf->rx_off, rf->rx_len - rf->rx_off);
-	if (rf->rx_off < rf->rx_len)
-		return false;
-	rf->rx_off = rf->rx_len = 0;
-	return true;
+	size_t taken;
+
+	if (rf->rx_ready == 0)
+		return true;
+	taken = port_proto_rx(rf->p, buf_head(&rf->c.in), rf->rx_ready);
+	buf_consume(&rf->c.in, taken);
+	rf->rx_ready -= taken;
+	return rf->rx_ready == 0;
 }
 
 /*
- * Decode the server's bytes, no more at a time than the application can take
- * (decoding never grows data), so nothing is lost when it is full: the rest
- * waits in c->in and in TCP.  Commands behind that data wait too; that is the
+ * Decode the server's bytes in place, no more at a time than the application
+ * can take, so nothing is lost when it is full: the rest waits in c->in and
+ * in TCP.  Decoding never grows data: the data of n bytes is moved up to end
+ * where they ended, and what is left of c->in is that data (rx_ready bytes)
+ * and the bytes not decoded yet.  Commands behind data wait too; that is the
  * price of in-band signalling.
  */
 static void rf_feed(struct rf *rf)
@@ -184,9 +187,8 @@ static void rf_feed(struct rf *rf)
 	while (conn_is_open(c) && rf_deliver(rf) && buf_len(&c->in) > 0) {
 		unsigned int flushes = rf->rx_flushes;
 		size_t n = buf_len(&c->in), nd;
+		uint8_t *head = (uint8_t *)buf_head(&c->in);
 
-		if (n > sizeof(rf->rx))
-			n = sizeof(rf->rx);
 		if (rf->rx_discard > 0) {
 			if (n > rf->rx_discard)
 				n = rf->rx_discard;
@@ -198,17 +200,17 @@ static void rf_feed(struct rf *rf)
 			if (n == 0)
 				break;
 		}
-		telnet_recv(&rf->t, buf_head(&c->in), n, rf->rx, &nd);
+		telnet_recv(&rf->t, head, n, head, &nd);
 		if (!conn_is_open(c))
 			break;	/* a callback ended the connection */
-		buf_consume(&c->in, n);
 		/* Data from before a flush (also one from a callback just now) is dropped. */
 		if (rf->rx_discard > 0 || rf->rx_flushes != flushes) {
 			rf->rx_discard -= n < rf->rx_discard ? n : rf->rx_discard;
 			nd = 0;
 		}
-		rf->rx_off = 0;
-		rf->rx_len = nd;
+		memmove(head + n - nd, head, nd);
+		buf_consume(&c->in, n - nd);
+		rf->rx_ready = nd;
 		if (!rf->comport && rf_comport_refused(rf)) {
 			port_proto_down(rf->p, -EPROTONOSUPPORT,
 					"the server refused COM-PORT-OPTION (RFC 2217)");
@@ -217,7 +219,7 @@ static void rf_feed(struct rf *rf)
 	}
 	rf->feeding = false;
 	if (conn_is_open(c))
-		conn_pause(c, buf_len(&c->in) > 0 || rf->rx_len > 0);
+		conn_pause(c, buf_len(&c->in) > 0);
 }
 
 static void rf_rx_resume(struct port *p)
@@ -361,7 +363,9 @@ static void rf_flush(struct port *p, bool rx, bool tx)
 	struct rf *rf = rf_of(p);
 
 	if (rx) {
-		rf->rx_off = rf->rx_len = 0;
+		/* never inside rf_feed()'s decoding: rx_ready is 0 there */
+		buf_consume(&rf->c.in, rf->rx_ready);
+		rf->rx_ready = 0;
 		rf->rx_discard = buf_len(&rf->c.in);
 		rf->rx_flushes++;
 	}
@@ -709,7 +713,7 @@ static void rf_reset(struct rf *rf)
 	loop_timer_disarm(&rf->brk);
 	loop_timer_disarm(&rf->drain);
 	rf->comport = rf->probing = rf->suspended = false;
-	rf->rx_off = rf->rx_len = rf->rx_discard = 0;
+	rf->rx_ready = rf->rx_discard = 0;
 	rf->ctl_end = 0;
 	rf->drain_wanted = false;
 	rf->query_out = false;

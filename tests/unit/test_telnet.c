@@ -322,6 +322,33 @@ static void run_mixed(const size_t *cuts, size_t ncuts, uint8_t *data, size_t *n
 	*dropped = t.sb_dropped;
 }
 
+/* Decoding in place (realcomd decodes into the input buffer itself), cut
+ * anywhere: the same data, commands and answers as into another buffer. */
+static void test_in_place(void **state)
+{
+	uint8_t ref[sizeof(mixed)], b[sizeof(mixed)];
+	size_t nref, n1, n2;
+	struct cap cref, c;
+	struct telnet t;
+	uint64_t dref;
+
+	(void)state;
+	run_mixed(NULL, 0, ref, &nref, &cref, &dref);
+	for (size_t i = 0; i <= sizeof(mixed); i++) {
+		setup(&t, &c);
+		telnet_allow(&t, BINARY, TELNET_ALLOW_LOCAL | TELNET_ALLOW_REMOTE);
+		telnet_allow(&t, SGA, TELNET_ALLOW_LOCAL | TELNET_ALLOW_REMOTE);
+		memcpy(b, mixed, sizeof(mixed));
+		n1 = feed(&t, b, i, b);
+		n2 = feed(&t, b + i, sizeof(mixed) - i, b + i);
+		memmove(b + n1, b + i, n2);
+		assert_int_equal(n1 + n2, nref);
+		assert_memory_equal(b, ref, nref);
+		assert_int_equal(t.sb_dropped, dref);
+		cap_assert_equal(&c, &cref);
+	}
+}
+
 static void test_split_every_point(void **state)
 {
 	uint8_t ref[sizeof(mixed)], data[sizeof(mixed)];
@@ -1279,6 +1306,7 @@ int main(void)
 		cmocka_unit_test(test_sb_basic),
 		cmocka_unit_test(test_sb_over_bound),
 		cmocka_unit_test(test_sb_broken),
+		cmocka_unit_test(test_in_place),
 		cmocka_unit_test(test_commands_ignored),
 		cmocka_unit_test(test_encode_sb),
 	};
