@@ -510,6 +510,8 @@ int main(int argc, char **argv)
 	loop_signal_add(s.loop, SIGINT, on_signal, &s);
 	loop_signal_add(s.loop, SIGTERM, on_signal, &s);
 	loop_timer_init(s.loop, &s.reboot_timer, sim_reboot_done, &s);
+	if (sim_serial_init(&s) < 0)
+		fatal("timer");
 	if (s.opt.tls != SIM_TLS_OFF) {
 		struct tls_config tc = {
 			.server = true, .verify = true, .cert_file = s.opt.cert, .key_file = s.opt.key,
@@ -577,6 +579,7 @@ out:
 		loop_timer_free(&p->stall_timer);
 	}
 	loop_timer_free(&s.reboot_timer);
+	sim_serial_free(&s);
 	sim_rest_free(&s);
 	SSL_CTX_free(s.tls);
 	loop_free(s.loop);

@@ -178,7 +178,7 @@ struct sim_port {
 	char link[PATH_MAX];
 	struct loop_watch pty_watch;
 	struct buf txq;			/* host -> serial, waiting for the line */
-	struct loop_timer pace;		/* line-rate pacing */
+	bool pacing;			/* line-rate: in the unit's pace ticks */
 	uint64_t pace_last_ms;
 	double pace_credit;
 	bool tx_held;			/* SETXOFF: act as if XOFF was received */
@@ -229,12 +229,16 @@ struct sim {
 	struct sim_port port[SIM_PORTS_MAX];
 	bool rebooting;
 	struct loop_timer reboot_timer;
+	struct loop_timer pace;		/* line-rate: one tick for every port pacing */
+	unsigned int pacing;		/* ports in it */
 	unsigned int refuse_tls;	/* fault: refuse this many TLS handshakes */
 	struct ctlsock control;
 	struct sim_mgmt mgmt;
 };
 
-/* sim_serial.c */
+/* sim_serial.c: the unit's pace tick (line rate), then each port's line */
+int sim_serial_init(struct sim *s);
+void sim_serial_free(struct sim *s);
 int sim_serial_open(struct sim_port *p);
 void sim_serial_close(struct sim_port *p);
 /* Host data for the line; returns the bytes taken (the rest waits). */

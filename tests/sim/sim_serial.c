@@ -4,7 +4,9 @@
  * PTY_DIR/portN for a test (or a person) to open as "the device on the
  * line".  Host data waits in a transmit queue and goes out at once, or at
  * the applied baud rate and frame size with --line-rate on, so queue sizes,
- * WAIT_OQUEUE and tcdrain behave as on real hardware.
+ * WAIT_OQUEUE and tcdrain behave as on real hardware.  The unit has one
+ * pace tick for all its ports: a timer per port costs a wake-up per port per
+ * tick, which at 32 busy ports is most of what the simulator does.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,9 +63,17 @@ static size_t sim_serial_put(struct sim_port *p, size_t max)
 	return n;
 }
 
+/*
+ * Room again for the host's data, said once a quarter of the queue is free
+ * (or it is empty): at line rate the queue is then refilled in runs, not a
+ * tick's worth at a time, each of which would move all it holds to the
+ * front (buf.h).
+ */
 static void sim_serial_sent(struct sim_port *p, size_t before)
 {
-	if (buf_len(&p->txq) < before)
+	size_t len = buf_len(&p->txq);
+
+	if (len < before && (len == 0 || buf_room(&p->txq) >= SIM_TXQ_SIZE / 4))
 		p->proto->tx_sent(p);
 }
 
@@ -74,10 +84,12 @@ static void sim_serial_drain(struct sim_port *p)
 	if (p->tx_held || p->break_on || before == 0)
 		goto out;
 	if (p->sim->opt.line_rate) {
-		if (!p->pace.armed) {
+		if (!p->pacing) {
+			p->pacing = true;
 			p->pace_last_ms = loop_now_ms();
 			p->pace_credit = 0;
-			loop_timer_arm(&p->pace, PACE_TICK_MS, PACE_TICK_MS);
+			if (p->sim->pacing++ == 0)
+				loop_timer_arm(&p->sim->pace, PACE_TICK_MS, PACE_TICK_MS);
 		}
 		goto out;
 	}
@@ -87,15 +99,23 @@ out:
 	sim_serial_update(p);
 }
 
-static void sim_serial_pace(struct loop_timer *t)
+static void sim_serial_pace_stop(struct sim_port *p)
 {
-	struct sim_port *p = t->arg;
+	if (!p->pacing)
+		return;
+	p->pacing = false;
+	if (--p->sim->pacing == 0)
+		loop_timer_disarm(&p->sim->pace);
+}
+
+static void sim_serial_pace_port(struct sim_port *p)
+{
 	uint64_t now = loop_now_ms();
 	double rate = sim_serial_rate(p);
 	size_t before = buf_len(&p->txq), n;
 
 	if (p->tx_held || p->break_on || before == 0) {
-		loop_timer_disarm(t);
+		sim_serial_pace_stop(p);
 		return;
 	}
 	p->pace_credit += (double)(now - p->pace_last_ms) * rate;
@@ -105,8 +125,28 @@ static void sim_serial_pace(struct loop_timer *t)
 	n = sim_serial_put(p, (size_t)p->pace_credit);
 	p->pace_credit -= (double)n;
 	if (buf_len(&p->txq) == 0)
-		loop_timer_disarm(t);
+		sim_serial_pace_stop(p);
 	sim_serial_sent(p, before);
+}
+
+/* The unit's pace tick: each port pacing puts what its line carried since. */
+static void sim_serial_pace(struct loop_timer *t)
+{
+	struct sim *s = t->arg;
+
+	for (unsigned int i = 0; i < s->opt.ports; i++)
+		if (s->port[i].pacing)
+			sim_serial_pace_port(&s->port[i]);
+}
+
+int sim_serial_init(struct sim *s)
+{
+	return loop_timer_init(s->loop, &s->pace, sim_serial_pace, s);
+}
+
+void sim_serial_free(struct sim *s)
+{
+	loop_timer_free(&s->pace);
 }
 
 size_t sim_serial_tx(struct sim_port *p, const uint8_t *d, size_t n)
@@ -228,9 +268,6 @@ int sim_serial_open(struct sim_port *p)
 	}
 	if (buf_init(&p->txq, SIM_TXQ_SIZE) < 0)
 		return -ENOMEM;
-	r = loop_timer_init(p->sim->loop, &p->pace, sim_serial_pace, p);
-	if (r < 0)
-		return r;
 	r = loop_watch_add(p->sim->loop, &p->pty_watch, p->master, EPOLLIN, sim_serial_event, p);
 	if (r < 0)
 		return r;
@@ -242,7 +279,7 @@ int sim_serial_open(struct sim_port *p)
 void sim_serial_close(struct sim_port *p)
 {
 	loop_watch_del(&p->pty_watch);
-	loop_timer_free(&p->pace);
+	sim_serial_pace_stop(p);
 	if (p->link[0])
 		unlink(p->link);
 	if (p->master >= 0)
