@@ -339,7 +339,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct run *split, *whole;
 	uint8_t *out1, *out2;
-	size_t n, cut, n1, n2;
+	size_t n, cut, n1, n2, n3, n4;
 
 	if (size < 1)
 		return 0;
@@ -360,6 +360,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      split->nsb == whole->nsb);
 	CHECK(split->t.sb_dropped == whole->t.sb_dropped);
 	CHECK(memcmp(split->on, whole->on, sizeof(split->on)) == 0);
+
+	/* In place, as realcomd decodes: each piece into itself, then joined. */
+	memcpy(out1, data + 1, n);
+	memset(split, 0, sizeof(*split));
+	telnet_init(&split->t, &ops, split);
+	for (int opt = 0; opt < 256; opt++)
+		telnet_allow(&split->t, opt, policy(opt));
+	telnet_recv(&split->t, out1, cut, out1, &n3);
+	telnet_recv(&split->t, out1 + cut, n - cut, out1 + cut, &n4);
+	memmove(out1 + n3, out1 + cut, n4);
+	CHECK(n3 + n4 == n2 && memcmp(out1, out2, n2) == 0);
+	CHECK(split->hash == whole->hash);
 
 	check_escape(out1, n1, data[0] * 131u + n);
 	if (n >= 9)
