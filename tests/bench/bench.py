@@ -88,7 +88,7 @@ def drain(fd):
         os.read(fd, 1 << 20)
 
 
-def bulk(fd, total=BULK, chunk=65536, pids=()):
+def bulk(fd, total=BULK, chunk=65536, pids=(), name="bulk"):
     data = os.urandom(chunk)
     cpu0 = sum(cpu_seconds(p) for p in pids)
     sent = got = 0
@@ -97,7 +97,8 @@ def bulk(fd, total=BULK, chunk=65536, pids=()):
         w = [fd] if sent < total else []
         r, w, _ = select.select([fd], w, [], 10)
         if not r and not w:
-            raise RuntimeError(f"bulk stalled at {got} of {total}")
+            raise RuntimeError(f"{name}: bulk echo stalled for 10 s: {sent} of {total} bytes "
+                               f"written, {got} read back")
         if w:
             sent += os.write(fd, data[:min(chunk, total - sent)])
         if r:
@@ -213,7 +214,7 @@ def interleaved_rounds(res):
             for name, fd, pids in paths:
                 drain(fd)
                 rtt, p99 = round_trips(fd)
-                mibs, cpu = bulk(fd, pids=pids)
+                mibs, cpu = bulk(fd, pids=pids, name=name)
                 raw[name].append({"rtt_ms": rtt, "p99_ms": p99, "mib_s": mibs, "cpu_ms_per_mib": cpu * 1e3})
         res["rounds"] = raw
         for fd in fds.values():

@@ -50,8 +50,14 @@ static size_t sim_serial_put(struct sim_port *p, size_t max)
 	if (n == 0)
 		return 0;
 	if (p->sim->opt.echo) {
-		/* A loopback plug: what goes out on TX comes back on RX. */
-		n = p->proto->rx(p, buf_head(&p->txq), n);
+		/* A loopback plug: what goes out on TX comes back on RX, as much
+		 * as the host's connection takes (the protocol may take it in
+		 * pieces); what it cannot take waits for its "drained". */
+		size_t done = 0, k;
+
+		while (done < n && (k = p->proto->rx(p, buf_head(&p->txq) + done, n - done)) > 0)
+			done += k;
+		n = done;
 	} else {
 		w = write(p->master, buf_head(&p->txq), n);
 		if (w < 0)
