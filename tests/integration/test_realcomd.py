@@ -13,8 +13,8 @@ import termios
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import (DEADLINE, Realcomd, Sim, echo, open_tty, read_n, realcom_port,  # noqa: E402
-                   wait_for, write_all)
+from itlib import (DEADLINE, Certs, Realcomd, Sim, echo, open_tty, read_n,  # noqa: E402
+                   realcom_port, wait_for, write_all)
 
 
 class Basics(unittest.TestCase):
@@ -303,16 +303,33 @@ class Resilience(unittest.TestCase):
 
 class Throughput(unittest.TestCase):
     def test_16_mib_echo_intact(self):
-        with Sim("--echo") as sim, Realcomd({0: realcom_port(sim)}) as d:
-            fd = open_tty(d.tty(0))
-            try:
-                d.wait_state("up")
-                data = os.urandom(1 << 20) * 16
-                self.assertEqual(echo(fd, data, stall=20), data)
-                p = d.port()
-                self.assertEqual((p["tx_bytes"], p["rx_bytes"]), (len(data), len(data)))
-            finally:
-                os.close(fd)
+        """16 MiB of random bytes (0xFF and CR among them) there and back with
+        the tty and the sockets full on the way, over Real COM, RFC 2217
+        (decoded in place) and Real COM over TLS (read ahead)."""
+        certs = Certs()
+        certs.setup()
+        try:
+            for mode, args, port in (
+                    ("realcom", (), realcom_port),
+                    ("rfc2217", (), lambda s: {"host": "127.0.0.1", "protocol": "rfc2217",
+                                               "tcp_port": s.tcp_base + 1}),
+                    ("realcom", ("--tls", "on", "--cert", certs.path("server.pem"),
+                                 "--key", certs.path("server.key")),
+                     lambda s: realcom_port(s, tls="on", tls_ca=certs.path("ca.pem")))):
+                with self.subTest(mode=mode, tls=bool(args)), \
+                        Sim("--echo", *args, mode=mode) as sim, \
+                        Realcomd({0: port(sim)}) as d:
+                    fd = open_tty(d.tty(0))
+                    try:
+                        d.wait_state("up")
+                        data = os.urandom(1 << 20) * 16
+                        self.assertEqual(echo(fd, data, stall=20), data)
+                        p = d.port()
+                        self.assertEqual((p["tx_bytes"], p["rx_bytes"]), (len(data), len(data)))
+                    finally:
+                        os.close(fd)
+        finally:
+            certs.teardown()
 
 
 class ModemAndStop(unittest.TestCase):
