@@ -51,6 +51,7 @@ void conn_close(struct conn *c)
 	c->fd = -1;
 	c->state = CONN_IDLE;
 	c->tls_held = 0;
+	c->reading = false;
 	buf_clear(&c->in);
 	buf_clear(&c->out);
 }
@@ -178,21 +179,38 @@ static ssize_t conn_read_once(struct conn *c)
 	return -1;
 }
 
+/* Bytes waiting in the socket itself (FIONREAD), 0 on error. */
+static size_t conn_socket_unread(const struct conn *c)
+{
+	int n = 0;
+
+	if (c->state == CONN_IDLE || ioctl(c->fd, FIONREAD, &n) < 0 || n < 0)
+		return 0;
+	return (size_t)n;
+}
+
 /*
  * Fill c->in until the socket would block or the buffer is full, and hand
- * it to the owner; again while TLS still holds decrypted bytes, which epoll
- * cannot announce.  Bounded so one busy connection cannot starve the rest.
+ * it to the owner; again while TLS still holds bytes, which epoll cannot
+ * announce.  Bounded so one busy connection cannot starve the rest: after
+ * CONN_READ_ROUNDS rounds it stops when the socket holds more (epoll calls
+ * again), and goes on only through what OpenSSL holds while the socket is
+ * empty (nothing else would), at most CONN_READ_ROUNDS_MAX in all.
  */
+#define CONN_READ_ROUNDS	16
+#define CONN_READ_ROUNDS_MAX	64
+
 static void conn_read(struct conn *c)
 {
-	for (int round = 0; round < 16; round++) {
+	c->reading = true;
+	for (int round = 0; round < CONN_READ_ROUNDS_MAX; round++) {
 		bool got = false, more = false;
 
 		while (!c->paused && buf_room(&c->in) > 0) {
 			ssize_t n = conn_read_once(c);
 
 			if (n < 0)
-				return;
+				return;	/* closed: conn_close() ended the reading */
 			if (n == 0)
 				break;
 			buf_commit(&c->in, (size_t)n);
@@ -212,7 +230,10 @@ static void conn_read(struct conn *c)
 		}
 		if (!more || c->paused || buf_room(&c->in) == 0)
 			break;
+		if (round >= CONN_READ_ROUNDS - 1 && conn_socket_unread(c) > 0)
+			break;
 	}
+	c->reading = false;
 	conn_update(c);
 }
 
@@ -343,8 +364,13 @@ int conn_send_ahead(struct conn *c, const void *p, size_t n, size_t at)
 
 void conn_pause(struct conn *c, bool pause)
 {
-	if (c->paused == pause)
+	if (c->paused == pause) {
+		/* Not paused, yet the owner may have made room in a buffer that was
+		 * full (no EPOLLIN then) or can take what TLS holds. */
+		if (!pause)
+			conn_resume(c);
 		return;
+	}
 	c->paused = pause;
 	if (pause)
 		conn_update(c);
@@ -356,8 +382,9 @@ void conn_resume(struct conn *c)
 {
 	if (c->state != CONN_OPEN)
 		return;
-	/* TLS may hold decrypted bytes that epoll will never announce. */
-	if (c->ssl && SSL_has_pending(c->ssl) && !c->paused)
+	/* TLS may hold bytes that epoll will never announce; inside conn_read()
+	 * (the owner's input callback) its own loop reads them. */
+	if (c->ssl && SSL_has_pending(c->ssl) && !c->paused && !c->reading)
 		conn_read(c);
 	else
 		conn_update(c);
@@ -365,18 +392,16 @@ void conn_resume(struct conn *c)
 
 size_t conn_unread(const struct conn *c)
 {
-	int n = 0;
+	size_t n = conn_socket_unread(c);
 
-	if (c->state == CONN_IDLE || ioctl(c->fd, FIONREAD, &n) < 0 || n < 0)
-		n = 0;
 	if (c->ssl) {
-		/* With read-ahead (a client), records OpenSSL holds undecrypted
-		 * count as one byte: a lower bound there, exact on a server. */
+		/* With read-ahead (a client), bytes OpenSSL holds undecrypted
+		 * count as one: a lower bound there. */
 		int held = SSL_pending(c->ssl);
 
-		n += held > 0 ? held : SSL_has_pending(c->ssl);
+		n += held > 0 ? (size_t)held : (size_t)SSL_has_pending(c->ssl);
 	}
-	return (size_t)n;
+	return n;
 }
 
 static void conn_event(struct loop_watch *w, uint32_t events)

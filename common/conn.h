@@ -48,6 +48,7 @@ struct conn {
 	enum conn_state state;
 	uint32_t tls_want;	/* what the handshake waits for */
 	bool paused;
+	bool reading;		/* in conn_read(): a resume is left to its loop */
 	struct buf in, out;
 	uint64_t bytes_in, bytes_out;
 	/* the head bytes a TLS write that must be retried holds (a record) */

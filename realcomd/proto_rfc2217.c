@@ -444,8 +444,10 @@ static void rf_keepalive(struct port *p)
 
 	if (!conn_is_open(c))
 		return;
-	if (buf_len(&c->in) > 0 || conn_unread(c) > 0) {
-		/* It talks, and back-pressure keeps us from reading: no question now. */
+	if (buf_len(&c->in) > 0 || (c->paused && conn_unread(c) > 0)) {
+		/* It talks, and back-pressure keeps us from reading: no question now.
+		 * Not paused, bytes waiting are no sign of life: a TLS record cut
+		 * off by a dead link stays in OpenSSL's hands for good. */
 		rf->query_out = false;
 		return;
 	}

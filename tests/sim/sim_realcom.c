@@ -247,6 +247,9 @@ static bool rc_command(struct sim_port *p, const struct aspp_command *c)
 			sim_serial_flush(p, false, true);
 			buf_clear(&p->data.in);
 			p->discard = conn_unread(&p->data);
+			/* the queue had filled up and paused the data connection */
+			if (conn_is_open(&p->data))
+				rc_feed(p);
 		}
 		break;
 	case ASPP_IQUEUE:
