@@ -211,8 +211,10 @@ static void conn_read(struct conn *c)
 
 			if (n < 0)
 				return;	/* closed: conn_close() ended the reading */
-			if (n == 0)
+			if (n == 0) {
+				more = false;	/* what OpenSSL holds is no whole record */
 				break;
+			}
 			buf_commit(&c->in, (size_t)n);
 			c->bytes_in += (uint64_t)n;
 			got = true;

@@ -5,8 +5,7 @@
  * line".  Host data waits in a transmit queue and goes out at once, or at
  * the applied baud rate and frame size with --line-rate on, so queue sizes,
  * WAIT_OQUEUE and tcdrain behave as on real hardware.  The unit has one
- * pace tick for all its ports: a timer per port costs a wake-up per port per
- * tick, which at 32 busy ports is most of what the simulator does.
+ * pace tick for all its ports, not a timer (and a wake-up) per port.
  */
 #include <errno.h>
 #include <fcntl.h>
