@@ -69,7 +69,7 @@ static bool rf_connected(const struct sim_port *p)
 
 static size_t rf_rx(struct sim_port *p, const uint8_t *d, size_t n)
 {
-	uint8_t out[8192];
+	static uint8_t out[SIM_NET_BUF];	/* the whole output's room: one send */
 	size_t room = conn_send_room(&p->data), used, len;
 
 	if (p->suspended)
@@ -84,11 +84,15 @@ static size_t rf_rx(struct sim_port *p, const uint8_t *d, size_t n)
 	return used;
 }
 
-/* Telnet-decode host bytes into the transmit queue, no more than it holds. */
+/*
+ * Telnet-decode host bytes into the transmit queue, no more than it holds:
+ * in place in the connection's buffer (decoding never grows the data, so n
+ * input bytes need n bytes of room), then in one piece to the line.
+ */
 static void rf_feed(struct sim_port *p)
 {
 	struct conn *c = &p->data;
-	uint8_t data[4096];
+	uint8_t *head;
 	size_t n, nd;
 
 	if (p->feeding)
@@ -96,17 +100,17 @@ static void rf_feed(struct sim_port *p)
 	p->feeding = true;
 	/* Until the queue is full: its "room again" is dropped while feeding (--echo). */
 	while (conn_is_open(c) && buf_len(&c->in) > 0) {
-		/* Decoding never grows the data, so n input bytes fit in n bytes of room. */
 		n = buf_len(&c->in);
-		if (n > sizeof(data))
-			n = sizeof(data);
 		if (n > buf_room(&p->txq))
 			n = buf_room(&p->txq);
 		if (n == 0)
 			break;
-		telnet_recv(&p->telnet, buf_head(&c->in), n, data, &nd);
+		head = (uint8_t *)buf_head(&c->in);
+		telnet_recv(&p->telnet, head, n, head, &nd);
+		if (!conn_is_open(c))
+			break;
+		sim_serial_tx(p, head, nd);
 		buf_consume(&c->in, n);
-		sim_serial_tx(p, data, nd);
 	}
 	p->feeding = false;
 	if (conn_is_open(c))
