@@ -65,6 +65,12 @@ static void conn_fail(struct conn *c, int err, const char *why)
 		c->ops->closed(c, err);
 }
 
+/* Records written and not yet given to the socket (the socket was full). */
+static size_t conn_tls_gathered(const struct conn *c)
+{
+	return c->ssl && c->state == CONN_OPEN ? (size_t)BIO_wpending(SSL_get_wbio(c->ssl)) : 0;
+}
+
 static void conn_update(struct conn *c)
 {
 	uint32_t ev = 0;
@@ -81,7 +87,7 @@ static void conn_update(struct conn *c)
 	case CONN_OPEN:
 		if (!c->paused && buf_room(&c->in) > 0)
 			ev |= EPOLLIN;
-		if (buf_len(&c->out) > 0)
+		if (buf_len(&c->out) > 0 || conn_tls_gathered(c) > 0)
 			ev |= EPOLLOUT;
 		break;
 	}
@@ -277,6 +283,15 @@ static int conn_flush(struct conn *c)
 		buf_consume(&c->out, (size_t)n);
 		c->bytes_out += (uint64_t)n;
 		c->tls_held = 0;
+	}
+	/* The records just made go out in one write() (tls_session_new()). */
+	errno = 0;
+	if (conn_tls_gathered(c) > 0 && BIO_flush(SSL_get_wbio(c->ssl)) <= 0 &&
+	    !BIO_should_retry(SSL_get_wbio(c->ssl))) {
+		int err = errno;
+
+		conn_fail(c, err ? -err : -EIO, err ? strerror(err) : "TLS write failed");
+		return -1;
 	}
 	return 0;
 }

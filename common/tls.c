@@ -20,6 +20,10 @@
 
 #include "tls.h"
 
+/* What one read() (a client's read-ahead) or one write() may carry: a few
+ * whole records, as much as a plain connection's buffer holds. */
+#define TLS_GATHER	(4 * SSL3_RT_MAX_PACKET_SIZE)
+
 struct tls_verify {
 	bool use_ca;
 	bool pinned;
@@ -198,8 +202,10 @@ SSL_CTX *tls_ctx_new(const struct tls_config *c, char err[TLS_ERR_MAX])
 	 * then a body per record.  A server (nportsim) reads by record, so that
 	 * conn_unread() counts every byte it has not taken: Real COM's FLUSH and
 	 * OQUEUE answers are made of it. */
-	if (!c->server)
+	if (!c->server) {
 		SSL_CTX_set_read_ahead(ctx, 1);
+		SSL_CTX_set_default_read_buffer_len(ctx, TLS_GATHER);
+	}
 	if (c->cert && c->key) {
 		if (SSL_CTX_use_certificate(ctx, c->cert) != 1 ||
 		    SSL_CTX_use_PrivateKey(ctx, c->key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
@@ -247,12 +253,21 @@ SSL *tls_session_new(SSL_CTX *ctx, int fd, const char *host, char err[TLS_ERR_MA
 {
 	struct tls_verify *v = SSL_CTX_get_ex_data(ctx, tls_verify_idx);
 	SSL *ssl = SSL_new(ctx);
+	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE), *out = BIO_new(BIO_f_buffer());
 
-	if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+	/* Records are written to a buffer in front of the socket, and the
+	 * connection flushes it once it has written what it holds (conn.c):
+	 * one write() per burst, not one per record.  OpenSSL flushes it
+	 * itself after handshake messages and alerts. */
+	if (!ssl || !sock || !out || BIO_set_write_buffer_size(out, TLS_GATHER) != 1 ||
+	    BIO_up_ref(sock) != 1) {
 		tls_openssl_error(err, "TLS session", "out of memory");
+		BIO_free(out);
+		BIO_free(sock);
 		SSL_free(ssl);
 		return NULL;
 	}
+	SSL_set_bio(ssl, sock, BIO_push(out, sock));
 	if (SSL_is_server(ssl)) {
 		SSL_set_accept_state(ssl);
 		return ssl;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -264,6 +265,41 @@ static void test_send_ahead(void **state)
 	alarm(0);
 }
 
+/* Records OpenSSL made while the socket was full wait in front of it
+ * (tls_session_new()) and go out when it has room, with nothing more sent. */
+static void test_tls_socket_full(void **state)
+{
+	struct pair p;
+	static uint8_t big[60000];
+	size_t sent = 0;
+	int small = 4096;
+	BIO *out;
+
+	alarm(20);
+	pair_open(&p, true);
+	out = SSL_get_wbio(p.a.c.ssl);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 13 + i / 256);
+	assert_int_equal(setsockopt(p.a.c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	assert_int_equal(setsockopt(p.b.c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	conn_pause(&p.b.c, true);
+	while (sent < sizeof(big) && BIO_wpending(out) == 0) {
+		assert_int_equal(conn_send(&p.a.c, big + sent, 1000), 0);
+		sent += 1000;
+	}
+	assert_true(BIO_wpending(out) > 0);	/* the socket took no more */
+	assert_int_equal(buf_len(&p.a.c.out), 0);
+	p.b.want = sent;
+	conn_pause(&p.b.c, false);
+	for (int i = 0; i < 1000 && p.b.got_len < sent; i++)
+		run(&p);
+	assert_int_equal(p.b.got_len, sent);
+	assert_memory_equal(p.b.got, big, sent);
+	assert_int_equal(BIO_wpending(out), 0);
+	pair_close(&p);
+	alarm(0);
+}
+
 static void test_unread(void **state)
 {
 	struct pair p;
@@ -285,6 +321,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_tls),
+		cmocka_unit_test(test_tls_socket_full),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_unread),
 		cmocka_unit_test(test_send_ahead),
