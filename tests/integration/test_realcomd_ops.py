@@ -454,6 +454,14 @@ def parse_metrics(text):
         assert "help" in e and "type" in e, name
         if e["type"] == "counter":
             assert name.endswith("_total"), name
+    # The same text read by the Prometheus project's own parser (a peer we
+    # did not write) must give the same samples.
+    from prometheus_client.parser import text_string_to_metric_families
+    theirs = sorted((s.name, sorted(s.labels.items()), s.value)
+                    for f in text_string_to_metric_families(text) for s in f.samples)
+    ours = sorted((name, sorted(lab.items()), v)
+                  for name, e in out.items() for lab, v in e["samples"])
+    assert theirs == ours, f"prometheus_client reads other samples:\n{theirs}\n{ours}"
     return out
 
 

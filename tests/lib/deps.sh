@@ -6,7 +6,7 @@ REALCOM_PACKAGES="
   meson ninja-build pkg-config gcc clang libclang-rt-14-dev
   libssl-dev openssl libavahi-client-dev libcmocka-dev
   libcurl4-openssl-dev libjson-c-dev libinih-dev libmicrohttpd-dev libsystemd-dev
-  python3 python3-serial scdoc socat ser2net sredird
+  python3 python3-serial python3-prometheus-client scdoc socat ser2net sredird
   avahi-daemon avahi-utils dbus iproute2
 "
 
