@@ -27,7 +27,7 @@ struct side {
 	struct conn c;
 	int ready, closed, drained, close_err;
 	size_t want;		/* exit the loop once this many bytes arrived */
-	uint8_t got[70000];
+	uint8_t got[200000];
 	size_t got_len;
 	bool consume;
 };
@@ -266,11 +266,12 @@ static void test_send_ahead(void **state)
 }
 
 /* Records OpenSSL made while the socket was full wait in front of it
- * (tls_session_new()) and go out when it has room, with nothing more sent. */
+ * (tls_session_new()) and go out when it has room, with nothing more sent;
+ * more than that buffer holds waits in the connection's own, in order. */
 static void test_tls_socket_full(void **state)
 {
 	struct pair p;
-	static uint8_t big[60000];
+	static uint8_t big[180000];
 	size_t sent = 0;
 	int small = 4096;
 	BIO *out;
@@ -289,6 +290,11 @@ static void test_tls_socket_full(void **state)
 	}
 	assert_true(BIO_wpending(out) > 0);	/* the socket took no more */
 	assert_int_equal(buf_len(&p.a.c.out), 0);
+	/* that buffer full too: OpenSSL waits, the rest is queued */
+	while (sent + 1000 <= sizeof(big) && conn_send(&p.a.c, big + sent, 1000) == 0)
+		sent += 1000;
+	assert_true(buf_len(&p.a.c.out) > 0);
+	assert_true(sent < sizeof(big));	/* it stopped on a full queue */
 	p.b.want = sent;
 	conn_pause(&p.b.c, false);
 	for (int i = 0; i < 1000 && p.b.got_len < sent; i++)
