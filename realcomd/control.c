@@ -86,10 +86,18 @@ static json_object *ctl_port(const struct port *p)
 static json_object *ctl_handle(json_object *req)
 {
 	json_object *reply = json_object_new_object(), *v;
-	const char *cmd = json_object_object_get_ex(req, "cmd", &v) ? json_object_get_string(v) : "";
+	const char *cmd = json_object_object_get_ex(req, "cmd", &v) &&
+				  json_object_is_type(v, json_type_string) ?
+			  json_object_get_string(v) : NULL;
 	char err[CONF_ERR_MAX] = "";
 
-	if (strcmp(cmd, "status") == 0) {
+	if (cmd && strlen(cmd) != (size_t)json_object_get_string_len(v))
+		cmd = NULL;	/* a NUL inside: no command of ours */
+
+	if (!cmd) {
+		snprintf(err, sizeof(err), "a request is an object with \"cmd\" a string "
+			 "(status, reload)");
+	} else if (strcmp(cmd, "status") == 0) {
 		json_object *a = json_object_new_array();
 
 		for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)

@@ -72,8 +72,39 @@ static json_object *ask(const char *request)
 static const char *str(json_object *o, const char *key)
 {
 	json_object *v;
+	const char *s = json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
+	return s ? s : "";	/* a JSON null too */
+}
+
+/* The reply's ports: an array of objects, or NULL said on stderr. */
+static json_object *ports_of(json_object *o)
+{
+	json_object *ports;
+
+	if (json_object_object_get_ex(o, "ports", &ports) &&
+	    json_object_is_type(ports, json_type_array)) {
+		size_t n = json_object_array_length(ports), i;
+
+		for (i = 0; i < n; i++)
+			if (!json_object_is_type(json_object_array_get_idx(ports, i), json_type_object))
+				break;
+		if (i == n)
+			return ports;
+	}
+	fprintf(stderr, "realcomctl: %s: the reply has no list of ports (is this realcomd's "
+		"socket?)\n", socket_path);
+	return NULL;
+}
+
+/* Everything printed reached stdout: 0, or 1 said on stderr. */
+static int printed(const char *what)
+{
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "realcomctl: writing %s: %s\n", what, strerror(errno));
+		return 1;
+	}
+	return 0;
 }
 
 static int64_t num(json_object *o, const char *key)
@@ -98,6 +129,8 @@ static int failed(json_object *o)
 
 	if (flag(o, "ok"))
 		return 0;
+	if (!err[0])
+		err = "the reply is neither ok nor an error (is this realcomd's socket?)";
 	do {
 		size_t n = strcspn(err, "\n");
 
@@ -208,7 +241,7 @@ static void status_table(json_object *ports)
 static int cmd_status(int argc, char **argv)
 {
 	bool as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	json_object *o;
+	json_object *o, *ports = NULL;
 	int r;
 
 	if (argc > 2 || (argc == 2 && !as_json))
@@ -217,13 +250,14 @@ static int cmd_status(int argc, char **argv)
 	if (!o)
 		return 1;
 	r = failed(o);
+	if (r == 0 && !(ports = ports_of(o)))
+		r = 1;
 	if (r == 0 && as_json)
-		puts(json_object_to_json_string_ext(json_object_object_get(o, "ports"),
-						    JSON_C_TO_STRING_PRETTY));
+		puts(json_object_to_json_string_ext(ports, JSON_C_TO_STRING_PRETTY));
 	else if (r == 0)
-		status_table(json_object_object_get(o, "ports"));
+		status_table(ports);
 	json_object_put(o);
-	return r;
+	return r ? r : printed("the status");
 }
 
 /*
@@ -289,10 +323,9 @@ static void metric_sample(const char *name, json_object *p, const char *state, d
 	printf("\"} %.17g\n", v);
 }
 
-static void print_metrics(json_object *o)
+static void print_metrics(json_object *o, json_object *ports)
 {
-	json_object *ports = json_object_object_get(o, "ports");
-	size_t n = ports ? json_object_array_length(ports) : 0;
+	size_t n = json_object_array_length(ports);
 
 	metric_head("realcomd_uptime_seconds", "gauge", "Seconds since realcomd started.");
 	printf("realcomd_uptime_seconds %.3f\n", (double)num(o, "uptime_ms") / 1000);
@@ -345,7 +378,7 @@ static void print_metrics(json_object *o)
 
 static int cmd_metrics(int argc, char **argv)
 {
-	json_object *o;
+	json_object *o, *ports = NULL;
 	int r;
 
 	if (argc != 1)
@@ -354,14 +387,12 @@ static int cmd_metrics(int argc, char **argv)
 	if (!o)
 		return 1;
 	r = failed(o);
+	if (r == 0 && !(ports = ports_of(o)))
+		r = 1;
 	if (r == 0)
-		print_metrics(o);
+		print_metrics(o, ports);
 	json_object_put(o);
-	if (r == 0 && (fflush(stdout) == EOF || ferror(stdout))) {
-		fprintf(stderr, "realcomctl: writing the metrics: %s\n", strerror(errno));
-		return 1;
-	}
-	return r;
+	return r ? r : printed("the metrics");
 }
 
 static int cmd_reload(int argc, char **argv)
@@ -378,7 +409,7 @@ static int cmd_reload(int argc, char **argv)
 	if (r == 0)
 		printf("reloaded: %s\n", str(o, "summary"));
 	json_object_put(o);
-	return r;
+	return r ? r : printed("the answer");
 }
 
 /* ttyR<N> -> the path realcomd reports for it; a path stays as it is. */
@@ -393,8 +424,12 @@ static int resolve_tty(const char *name, char *path, size_t len)
 	o = ask("{\"cmd\":\"status\"}\n");
 	if (!o)
 		return -1;
-	ports = json_object_object_get(o, "ports");
-	for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
+	ports = failed(o) ? NULL : ports_of(o);
+	if (!ports) {
+		json_object_put(o);
+		return -1;
+	}
+	for (size_t i = 0; i < json_object_array_length(ports); i++) {
 		json_object *p = json_object_array_get_idx(ports, i);
 
 		if (strcmp(str(p, "tty"), name) == 0) {

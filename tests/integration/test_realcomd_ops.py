@@ -179,6 +179,50 @@ class ControlSocket(unittest.TestCase):
         self.assertEqual(len(lines), 100)
         self.assertTrue(all(json.loads(x)["ok"] for x in lines))
 
+    def test_malformed_requests_answered(self):
+        """Whatever a member of control_group sends, realcomd answers and
+        lives on (a null cmd once crashed it)."""
+        os.chmod(self.d.dir, 0o755)
+        bad = [b'{"cmd":null}', b'{"cmd":5}', b'{"cmd":["status"]}', b'{"cmd":{}}', b'[]',
+               b'5', b'null', b'"status"', b'{}', b'{"cmd":"status\u0000x"}', b'{"cmd":"nope"}']
+
+        def ask(lines):
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(DEADLINE)
+                s.connect(self.d.path("control"))
+                s.sendall(b"\n".join(lines) + b"\n")
+                buf, end = b"", time.monotonic() + DEADLINE
+                while buf.count(b"\n") < len(lines) and time.monotonic() < end:
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        break
+                    buf += chunk
+                return [json.loads(x) for x in buf.split(b"\n")[:-1]]
+        pid = os.fork()
+        if pid == 0:                    # as a dialout member, not root
+            try:
+                as_user(NOBODY, [DIALOUT])()
+                got = ask(bad)
+                os._exit(0 if len(got) == len(bad) and not any(g["ok"] for g in got) else 3)
+            except BaseException:
+                os._exit(4)
+        _, st = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(st), 0)
+        self.assertIsNone(self.d.proc.poll(), "realcomd died")
+        got = ask([b'{"cmd":null}'])
+        self.assertIn("\"cmd\" a string", got[0]["error"])
+        r = self.d.realcomctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_status_output_error_said(self):
+        with open("/dev/full", "w") as full:
+            for args in (["status"], ["status", "--json"], ["metrics"]):
+                r = subprocess.run([REALCOMCTL, "-s", self.d.path("control")] + args,
+                                   stdout=full, stderr=subprocess.PIPE, text=True,
+                                   timeout=DEADLINE)
+                self.assertEqual(r.returncode, 1, args)
+                self.assertIn("No space left on device", r.stderr)
+
     def test_idle_client_closed(self):
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(self.d.path("control"))
@@ -233,6 +277,53 @@ class EarlyClose(unittest.TestCase):
             srv.close()
             os.unlink(path)
             os.rmdir(os.path.dirname(path))
+
+
+class OddServer(unittest.TestCase):
+    """realcomctl pointed at a socket whose answers are not realcomd's: it
+    says so and exits 1, never crashes."""
+
+    def test_malformed_replies(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="realcomctl-test-"), "control")
+        self.addCleanup(shutil.rmtree, os.path.dirname(path), True)
+        replies = [b'{"ok":true}', b'{"ok":true,"ports":5}', b'{"ok":true,"ports":[5]}',
+                   b'{"ok":true,"ports":[{"tty":null,"state":null,"modem":5}]}', b'[]',
+                   b'{"ok":null,"error":null}']
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        srv.listen(8)
+        srv.settimeout(0.1)
+        stop = threading.Event()
+        reply = [b""]
+
+        def serve():
+            while not stop.is_set():
+                try:
+                    c, _ = srv.accept()
+                except (socket.timeout, OSError):
+                    continue
+                with c:
+                    c.settimeout(DEADLINE)
+                    try:
+                        c.recv(4096)
+                        c.sendall(reply[0] + b"\n")
+                    except OSError:
+                        pass
+        t = threading.Thread(target=serve)
+        t.start()
+        try:
+            for rep in replies:
+                reply[0] = rep
+                for args in (["status"], ["status", "--json"], ["metrics"], ["line", "ttyR0"]):
+                    r = run([REALCOMCTL, "-s", path] + args)
+                    self.assertIn(r.returncode, (0, 1), f"{rep} {args}: {r.returncode} {r.stderr}")
+                    if rep != replies[3]:       # a list of ports, odd values
+                        self.assertEqual(r.returncode, 1, f"{rep} {args}")
+                        self.assertRegex(r.stderr, r"^realcomctl: ", f"{rep} {args}")
+        finally:
+            stop.set()
+            srv.close()
+            t.join()
 
 
 class PtyOwner(unittest.TestCase):
