@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
 #include "config.h"
 
@@ -50,6 +51,20 @@ static int parse_mac(const char *value, void *field, char *why, size_t whylen)
 	return -1;
 }
 
+/* control_socket: a path bind(2) takes (sun_path holds 107 bytes and a NUL). */
+static int parse_socket_path(const char *value, void *field, char *why, size_t whylen)
+{
+	size_t n = strlen(value);
+
+	if (n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(why, whylen, "%zu bytes: a socket's path holds at most %zu", n,
+			 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return -1;
+	}
+	memcpy(field, value, n + 1);	/* sun_path is shorter than the field */
+	return 0;
+}
+
 /* pty_mode: octal like chmod(1); the owner (root) keeps read and write. */
 static int parse_mode(const char *value, void *field, char *why, size_t whylen)
 {
@@ -72,7 +87,8 @@ static const struct conf_key global_keys[] = {
 	{ "backend", CONF_ENUM, .offset = offsetof(struct realcom_config, backend),
 	  .names = backend_names },
 	{ "pty_dir", STR(struct realcom_config, pty_dir) },
-	{ "control_socket", STR(struct realcom_config, control_socket) },
+	{ "control_socket", CONF_CUSTOM, .offset = offsetof(struct realcom_config, control_socket),
+	  .parse = parse_socket_path },
 	{ "control_group", STR(struct realcom_config, control_group) },
 	{ "pty_group", STR(struct realcom_config, pty_group) },
 	{ "pty_mode", CONF_CUSTOM, .offset = offsetof(struct realcom_config, pty_mode),

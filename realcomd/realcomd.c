@@ -197,19 +197,19 @@ static void make_parent_dir(const char *path)
 }
 
 /*
- * One daemon per control socket: an flock on SOCKET.lock, held for the
- * process's life (and by the child after daemon()).  A second instance
- * would take over the socket and the tty links and orphan the first.  The
- * file holds the owner's pid for the message; it is never removed (removing
- * a lock file races with the next taker).  Returns the fd, kept open.
+ * One daemon per control socket, and per pty_dir: an flock on SOCKET.lock
+ * (and PTY_DIR/.realcomd.lock with the pty backend), held for the process's
+ * life (and by the child once detached).  A second instance would take over
+ * the socket and the tty links and orphan the first.  The file holds the
+ * owner's pid for the message; it is never removed (removing a lock file
+ * races with the next taker).  Returns the fd, kept open.
  */
-static int daemon_lock(const char *socket_path)
+static int daemon_lock(const char *path, const char *what, const char *remedy)
 {
-	char path[300], pid[32] = "";
+	char pid[32] = "";
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s.lock", socket_path);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		fatal("lock %s", path);
@@ -220,19 +220,37 @@ static int daemon_lock(const char *socket_path)
 	n = pread(fd, pid, sizeof(pid) - 1, 0);
 	pid[n > 0 ? n : 0] = '\0';
 	pid[strcspn(pid, "\n")] = '\0';
-	fatalx("another realcomd (pid %s) already serves %s (lock %s); stop it first",
-	       pid[0] ? pid : "unknown", socket_path, path);
+	fatalx("another realcomd (pid %s) already %s (lock %s); %s", pid[0] ? pid : "unknown",
+	       what, path, remedy);
+}
+
+static void daemon_lock_all(const struct daemon *d, int lock_fd[2])
+{
+	char path[PATH_MAX + 32], what[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s.lock", d->cfg->control_socket);
+	snprintf(what, sizeof(what), "serves %s", d->cfg->control_socket);
+	lock_fd[0] = daemon_lock(path, what, "stop it first");
+	lock_fd[1] = -1;
+	if (d->backend != &backend_pty)
+		return;
+	mkdir(d->cfg->pty_dir, 0755);
+	snprintf(path, sizeof(path), "%s/.realcomd.lock", d->cfg->pty_dir);
+	snprintf(what, sizeof(what), "makes its ttys in %s", d->cfg->pty_dir);
+	lock_fd[1] = daemon_lock(path, what, "stop it first, or give each realcomd its own pty_dir");
 }
 
 /* The pid into the lock file and, with --pidfile, into that file (written
  * whole under a temporary name, then renamed, so readers never see half). */
-static void daemon_write_pid(int lock_fd)
+static void daemon_write_pid(const int lock_fd[2])
 {
 	char buf[32], tmp[PATH_MAX];
 	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid()), fd;
 
-	if (ftruncate(lock_fd, 0) < 0 || pwrite(lock_fd, buf, (size_t)n, 0) != n)
-		log_warn("lock file");
+	for (int i = 0; i < 2; i++)
+		if (lock_fd[i] >= 0 &&
+		    (ftruncate(lock_fd[i], 0) < 0 || pwrite(lock_fd[i], buf, (size_t)n, 0) != n))
+			log_warn("lock file");
 	if (!pidfile)
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", pidfile);
@@ -241,7 +259,59 @@ static void daemon_write_pid(int lock_fd)
 		fatal("pidfile %s", pidfile);
 }
 
-/* Absolute: daemon() changes to / before the file is written. */
+/*
+ * Without -f: the process started waits until the daemon runs (its ports set
+ * up, the control socket open) or has failed, and exits 0 or 1 with it, so
+ * whoever started it sees a failure.  Messages go to its stderr until then,
+ * to syslog after.  Returns the pipe's end for detach_done().
+ */
+static int detach_start(void)
+{
+	int fds[2], null;
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		fatal("pipe");
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0) {
+		close(fds[1]);
+		do
+			n = read(fds[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);	/* nothing: it exited, and said why */
+	}
+	close(fds[0]);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (setsid() < 0 || chdir("/") < 0 || null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+	    dup2(null, STDOUT_FILENO) < 0)
+		fatal("detach");
+	close(null);
+	return fds[1];
+}
+
+/* Running: syslog from now on, and the process started exits 0. */
+static void detach_done(int fd, bool verbose)
+{
+	int null;
+
+	if (fd < 0)
+		return;
+	log_init("realcomd", false, verbose ? LOG_DEBUG : LOG_INFO);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, STDERR_FILENO);
+		close(null);
+	}
+	if (write(fd, "", 1) != 1)
+		log_warn("telling the starting process");
+	close(fd);
+}
+
+/* Absolute: detaching changes to / before the file is written. */
 static const char *pidfile_path(const char *arg)
 {
 	static char path[PATH_MAX];
@@ -371,7 +441,7 @@ int main(int argc, char **argv)
 	struct daemon *d = &daemon_state;
 	bool foreground = false, verbose = false, check = false;
 	char err[CONF_ERR_MAX], summary[256];
-	int c, r, lock_fd;
+	int c, r, lock_fd[2], detach_fd;
 
 	cli_init("realcomd");
 	while ((c = getopt_long(argc, argv, ":c:fvtp:hV", opts, NULL)) != -1) {
@@ -437,12 +507,8 @@ int main(int argc, char **argv)
 		     d->cfg->backend == BACKEND_KERNEL || access(REALCOM_DEV, F_OK) == 0 ?
 		     &backend_kernel : &backend_pty;
 	make_parent_dir(d->cfg->control_socket);
-	lock_fd = daemon_lock(d->cfg->control_socket);
-	if (!foreground) {
-		if (daemon(0, 0) < 0)
-			fatal("daemon");
-		log_init("realcomd", false, verbose ? LOG_DEBUG : LOG_INFO);
-	}
+	daemon_lock_all(d, lock_fd);
+	detach_fd = foreground ? -1 : detach_start();
 	daemon_write_pid(lock_fd);
 	atexit(daemon_remove_pidfile);
 	daemon_pty_owner(d);
@@ -468,6 +534,7 @@ int main(int argc, char **argv)
 	}
 	log_info("started (%s, %s backend)", summary, d->backend->name);
 	sd_notifyf(0, "READY=1\nSTATUS=%s", summary);
+	detach_done(detach_fd, verbose);
 	r = loop_run(d->loop);
 	loop_timer_free(&stop_timer);
 	loop_timer_free(&flush_timer);
@@ -476,6 +543,8 @@ int main(int argc, char **argv)
 	control_close();
 	loop_free(d->loop);
 	free(d->cfg);
-	close(lock_fd);
+	close(lock_fd[0]);
+	if (lock_fd[1] >= 0)
+		close(lock_fd[1]);
 	return r < 0;
 }

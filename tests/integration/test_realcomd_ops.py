@@ -91,17 +91,66 @@ class OneOwner(unittest.TestCase):
                         "".join(f"{k} = {v}\n" for k, v in keys.items()))
             r = run([REALCOMD, "-c", conf, "--pidfile", pidfile])
             self.assertEqual(r.returncode, 0, r.stderr)
-            pid = int(wait_for(lambda: os.path.exists(pidfile) and open(pidfile).read(),
-                               "the pidfile"))
+            # exit 0 only once the daemon runs: pidfile, socket and tty are there
+            with open(pidfile) as f:
+                pid = int(f.read())
             try:
-                ctl = [REALCOMCTL, "-s", f"{tmp}/control", "status"]
-                wait_for(lambda: run(ctl).returncode == 0, "the daemon's control socket")
+                r = run([REALCOMCTL, "-s", f"{tmp}/control", "status"])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertTrue(os.path.islink(f"{tmp}/dev/ttyR0"))
                 r = run([REALCOMD, "-f", "-c", conf])
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertIn(f"another realcomd (pid {pid})", r.stderr)
             finally:
                 os.kill(pid, signal.SIGTERM)
             wait_for(lambda: not os.path.exists(pidfile), "the daemon to exit")
+
+    def test_detached_start_that_fails_exits_1(self):
+        """Without -f, a failure after the point where it used to detach (the
+        pidfile, the control socket, the ttys' directory) is the exit status
+        and the message of the command that started it, not a silent 0."""
+        tmp = tempfile.mkdtemp(prefix="realcomd-detach-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with Sim() as sim:
+            keys = "".join(f"{k} = {v}\n" for k, v in realcom_port(sim).items())
+            cases = [
+                (f"pty_dir = {tmp}/dev\ncontrol_socket = {tmp}/control", [
+                    "--pidfile", f"{tmp}/no/such/dir/realcomd.pid"], "pidfile"),
+                (f"pty_dir = {tmp}/dev\ncontrol_socket = {tmp}/{'s' * 120}", [],
+                 "a socket's path holds at most 107"),
+                (f"pty_dir = {tmp}/no/such/dev\ncontrol_socket = {tmp}/control2", [],
+                 f"{tmp}/no/such/dev"),
+            ]
+            for n, (glob, args, said) in enumerate(cases):
+                conf = os.path.join(tmp, f"c{n}.conf")
+                with open(conf, "w") as f:
+                    f.write(f"[global]\nbackend = pty\n{glob}\n\n[ttyR0]\n{keys}")
+                r = run([REALCOMD, "-c", conf] + args)
+                self.assertEqual(r.returncode, 1, f"{said}: {r.stderr}")
+                self.assertIn(said, r.stderr)
+                self.assertRegex(r.stderr, r"realcomd(\[\d+\])?: ")
+
+    def test_shared_pty_dir_refused(self):
+        """Another control socket but the same pty_dir would replace the
+        first daemon's tty links: refused, naming the first."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
+            link = os.readlink(d.tty(0))
+            with open(d.path("realcom.conf")) as f:
+                text = f.read().replace(f"control_socket = {d.path('control')}",
+                                        f"control_socket = {d.path('control2')}")
+            with open(d.path("second.conf"), "w") as f:
+                f.write(text)
+            r = run([REALCOMD, "-f", "-c", d.path("second.conf")])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"another realcomd (pid {d.proc.pid}) already makes its ttys in "
+                          f"{d.path('dev')}", r.stderr)
+            self.assertEqual(os.readlink(d.tty(0)), link)
+            self.assertIsNone(d.proc.poll())
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+            finally:
+                os.close(fd)
 
     def test_pidfile_written_and_removed(self):
         import tempfile

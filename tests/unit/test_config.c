@@ -125,6 +125,23 @@ static void test_pty_mode_refused(void **state)
 	}
 }
 
+/* A path bind(2) cannot take is refused by -t, not found at start. */
+static void test_control_socket_length(void **state)
+{
+	char text[300], path[120];
+
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[107] = '\0';
+	snprintf(text, sizeof(text), "[global]\ncontrol_socket = %s\n", path);
+	load_ok(text);
+	assert_string_equal(cfg->control_socket, path);
+	path[107] = 'a';
+	path[108] = '\0';
+	snprintf(text, sizeof(text), "[global]\ncontrol_socket = %s\n", path);
+	load_refused(text, "108 bytes: a socket's path holds at most 107");
+}
+
 static void test_port_defaults(void **state)
 {
 	const struct port_config *pc;
@@ -396,6 +413,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_global_defaults),
 		cmocka_unit_test(test_pty_mode_refused),
+		cmocka_unit_test(test_control_socket_length),
 		cmocka_unit_test(test_port_defaults),
 		cmocka_unit_test(test_port_tcp_defaults),
 		cmocka_unit_test(test_port_keys),
