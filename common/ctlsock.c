@@ -41,8 +41,19 @@ static void ctlsock_answer(struct ctlsock_client *cl, const char *line)
 	if (!json_object_object_get_ex(reply, "ok", NULL))
 		json_object_object_add(reply, "ok", json_object_new_boolean(true));
 	text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
-	if (conn_send(&cl->conn, text, strlen(text)) < 0 || conn_send(&cl->conn, "\n", 1) < 0)
-		log_warnx("control: a reply larger than %d bytes was dropped", CTLSOCK_OUT);
+	if (!conn_is_open(&cl->conn))
+		;	/* the client left (a write failed): nobody to answer */
+	else if (conn_send_room(&cl->conn) < strlen(text) + 1) {
+		static struct log_limit big;
+		unsigned long held;
+
+		if (log_limit_pass(&big, &held))
+			log_warnx("control: a reply of %zu bytes does not fit in %d; dropped (%lu "
+				  "more since)", strlen(text) + 1, CTLSOCK_OUT, held);
+	} else {
+		conn_send(&cl->conn, text, strlen(text));
+		conn_send(&cl->conn, "\n", 1);
+	}
 	json_object_put(reply);
 }
 
@@ -63,8 +74,12 @@ static void ctlsock_input(struct conn *c)
 
 		if (!nl) {
 			if (buf_room(&c->in) == 0) {
-				log_warnx("control: a request longer than %d bytes; closing",
-					  CTLSOCK_IN);
+				static struct log_limit longer;
+				unsigned long held;
+
+				if (log_limit_pass(&longer, &held))
+					log_warnx("control: a request longer than %d bytes; closing "
+						  "(%lu more since)", CTLSOCK_IN, held);
 				conn_close(c);
 			}
 			return;

@@ -272,6 +272,29 @@ class ControlSocket(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, args)
                 self.assertIn("No space left on device", r.stderr)
 
+    def test_clients_cannot_flood_the_log(self):
+        """Clients that leave before their answer are no news; requests too
+        long are logged once, then counted."""
+        for _ in range(200):
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(self.d.path("control"))
+                s.sendall(b'{"cmd":"status"}\n')
+        for _ in range(50):
+            with socket.socket(socket.AF_UNIX) as s:
+                s.settimeout(DEADLINE)
+                s.connect(self.d.path("control"))
+                try:
+                    s.sendall(b"x" * 70000)
+                    s.recv(1)
+                except OSError:
+                    pass
+        r = self.d.realcomctl("status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        log = self.d.log_text()
+        self.assertNotIn("was dropped", log)
+        self.assertNotIn("dropped (", log)
+        self.assertEqual(log.count("control: a request longer than"), 1, log[-2000:])
+
     def test_idle_client_closed(self):
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(self.d.path("control"))
