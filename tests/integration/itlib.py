@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 import termios
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sim"))
@@ -80,6 +82,11 @@ class Realcomd:
         self.proc = None
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.path("notify"))
+        # Read as systemd does, all the time: a full queue (10 datagrams)
+        # would block realcomd in sd_notify() after ten reloads.
+        self.notes, self.notes_cv = [], threading.Condition()
+        self.notify_reader = threading.Thread(target=self._read_notes, daemon=True)
+        self.notify_reader.start()
         self.write_config(ports, extra_global)
         if prepare:
             prepare(self)
@@ -95,9 +102,33 @@ class Realcomd:
             self.close()
             raise AssertionError(f"realcomd exited:\n{text}")
 
+    def _read_notes(self):
+        self.notify.settimeout(0.2)
+        while True:
+            try:
+                msg = self.notify.recv(4096).decode()
+            except socket.timeout:
+                continue
+            except OSError:
+                return                  # closed
+            with self.notes_cv:
+                self.notes.append(msg)
+                self.notes_cv.notify_all()
+
     def notified(self, want, timeout=DEADLINE):
-        """realcomd's first sd_notify message with want in it (sd_notice)."""
-        return sd_notice(self.notify, want, timeout)
+        """realcomd's first sd_notify message with want in it, skipping and
+        consuming earlier ones (as sd_notice); "" when none came in time."""
+        end = time.monotonic() + timeout
+        with self.notes_cv:
+            while True:
+                while self.notes:
+                    msg = self.notes.pop(0)
+                    if want in msg:
+                        return msg
+                left = end - time.monotonic()
+                if left <= 0:
+                    return ""
+                self.notes_cv.wait(left)
 
     def write_config(self, ports, extra_global=""):
         lines = ["[global]", f"backend = {self.backend}", f"pty_dir = {self.path('dev')}",
@@ -152,6 +183,7 @@ class Realcomd:
         stop(self.proc)
         self.proc = None
         self.notify.close()
+        self.notify_reader.join(1)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):

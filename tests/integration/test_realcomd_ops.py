@@ -272,6 +272,14 @@ class ControlSocket(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, args)
                 self.assertIn("No space left on device", r.stderr)
 
+    def test_twenty_reloads(self):
+        """Each reload tells systemd its STATUS= (the harness reads them as
+        systemd does); none of them holds up the next."""
+        for n in range(20):
+            r = self.d.realcomctl("reload")
+            self.assertEqual(r.returncode, 0, f"reload {n}: {r.stderr}")
+        self.assertIn("STATUS=", self.d.notified("1 unchanged"))
+
     def test_clients_cannot_flood_the_log(self):
         """Clients that leave before their answer are no news; requests too
         long are logged once, then counted."""
