@@ -521,21 +521,22 @@ static int conf_read_all(struct conf_state *s, FILE *f, char **buf)
 	*buf = malloc(cap);
 	while (*buf && (got = fread(*buf + n, 1, cap - n, f)) > 0) {
 		n += got;
-		if (n == cap && cap <= CONF_FILE_MAX) {
+		if (n > CONF_FILE_MAX) {
+			conf_fail(s, 0, "larger than %d KiB: not a configuration file",
+				  CONF_FILE_MAX >> 10);
+			return -1;
+		}
+		if (n == cap) {
 			char *more = realloc(*buf, cap * 2);
 
 			if (!more)
 				break;
 			*buf = more;
 			cap *= 2;
-		} else if (n == cap) {
-			conf_fail(s, 0, "larger than %d KiB: not a configuration file",
-				  CONF_FILE_MAX >> 10);
-			return -1;
 		}
 	}
 	if (!*buf || ferror(f) || (n == cap && !feof(f))) {
-		conf_fail(s, 0, "%s", *buf ? "read error" : "out of memory");
+		conf_fail(s, 0, "%s", !*buf || n == cap ? "out of memory" : strerror(errno));
 		return -1;
 	}
 	s->text = *buf;
@@ -578,12 +579,24 @@ int conf_load_file(FILE *f, const char *name, const struct conf_section *section
 int conf_load(const char *path, const struct conf_section *sections, void *ctx,
 	      char err[CONF_ERR_MAX])
 {
-	FILE *f = fopen(path, "re");
-	int r;
+	/* Not blocking on a FIFO's open, and only a file is read: a FIFO or a
+	 * device could make -t wait for ever. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), r;
+	struct stat st;
+	FILE *f;
 
+	if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(err, CONF_ERR_MAX, "%s: %s", path,
+			 S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
+		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	}
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
 		r = -errno;
 		snprintf(err, CONF_ERR_MAX, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return r;
 	}
 	r = conf_load_file(f, path, sections, ctx, err);

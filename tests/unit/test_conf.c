@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -439,6 +440,25 @@ static void test_missing_file(void **state)
 	assert_string_equal(err, "/nonexistent/realcom.conf: No such file or directory");
 }
 
+/* Only a file is read: a FIFO nobody writes would hold -t for ever. */
+static void test_not_a_file(void **state)
+{
+	struct t_conf c;
+	char err[CONF_ERR_MAX], dir[] = "/tmp/conf-test-XXXXXX", fifo[64];
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(conf_load(dir, sections, &c, err), -EISDIR);
+	assert_string_equal(strchr(err, ':'), ": Is a directory");
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	alarm(10);
+	assert_int_equal(conf_load(fifo, sections, &c, err), -EINVAL);
+	alarm(0);
+	assert_string_equal(strchr(err, ':'), ": not a regular file");
+	unlink(fifo);
+	rmdir(dir);
+}
+
 static void test_value_parsers(void **state)
 {
 	char why[128];
@@ -480,6 +500,7 @@ int main(void)
 		cmocka_unit_test(test_file_key),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_not_a_file),
 		cmocka_unit_test(test_value_parsers),
 	};
 
