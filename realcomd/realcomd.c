@@ -135,6 +135,8 @@ static void log_problems(int level, const char *err)
 static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 {
 	struct realcom_config *cfg = calloc(1, sizeof(*cfg));
+	bool global;
+	int r;
 
 	if (!cfg) {
 		snprintf(err, CONF_ERR_MAX, "out of memory");
@@ -146,11 +148,10 @@ static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 		free(cfg);
 		return -1;
 	}
-	if (cfg->backend != d->cfg->backend || strcmp(cfg->pty_dir, d->cfg->pty_dir) ||
-	    strcmp(cfg->control_socket, d->cfg->control_socket) ||
-	    strcmp(cfg->control_group, d->cfg->control_group) ||
-	    strcmp(cfg->pty_group, d->cfg->pty_group) || cfg->pty_mode != d->cfg->pty_mode)
-		log_warnx("reload: changes to [global] take effect at the next start");
+	global = cfg->backend != d->cfg->backend || strcmp(cfg->pty_dir, d->cfg->pty_dir) ||
+		 strcmp(cfg->control_socket, d->cfg->control_socket) ||
+		 strcmp(cfg->control_group, d->cfg->control_group) ||
+		 strcmp(cfg->pty_group, d->cfg->pty_group) || cfg->pty_mode != d->cfg->pty_mode;
 	memcpy(cfg->pty_dir, d->cfg->pty_dir, sizeof(cfg->pty_dir));
 	cfg->backend = d->cfg->backend;
 	memcpy(cfg->control_socket, d->cfg->control_socket, sizeof(cfg->control_socket));
@@ -159,7 +160,12 @@ static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 	cfg->pty_mode = d->cfg->pty_mode;
 	free(d->cfg);
 	d->cfg = cfg;
-	if (daemon_apply(d, cfg, summary, len) != 0) {
+	r = daemon_apply(d, cfg, summary, len);
+	/* said to realcomctl too, not only in the log */
+	if (global)
+		snprintf(summary + strlen(summary), len - strlen(summary),
+			 "; changes to [global] take effect at the next start");
+	if (r != 0) {
 		log_warnx("reloaded %s: %s", config_path, summary);
 		sd_notifyf(0, "STATUS=%s", summary);
 		snprintf(err, CONF_ERR_MAX, "%s", summary);

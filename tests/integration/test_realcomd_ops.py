@@ -272,6 +272,14 @@ class ControlSocket(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, args)
                 self.assertIn("No space left on device", r.stderr)
 
+    def test_reload_says_global_waits(self):
+        self.d.write_config({0: realcom_port(self.sim)}, "pty_mode = 0600")
+        r = self.d.realcomctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 unchanged", r.stdout)
+        self.assertIn("changes to [global] take effect at the next start", r.stdout)
+        self.assertEqual(stat.S_IMODE(os.lstat(os.path.realpath(self.d.tty(0))).st_mode), 0o660)
+
     def test_twenty_reloads(self):
         """Each reload tells systemd its STATUS= (the harness reads them as
         systemd does); none of them holds up the next."""
