@@ -122,18 +122,23 @@ static const struct conn_ops ctlsock_ops = {
  * A free slot for a new client.  When all are taken, the client idle
  * longest (no request, no reading of its answers: last_ms) yields: programs
  * that connect and wait, or send half a line, must not lock the operator
- * out of status.
+ * out of status.  Root's clients yield only to root, and to root the others
+ * yield first: members of control_group cannot crowd out the operator.
  */
-static struct ctlsock_client *ctlsock_slot(struct ctlsock *cs)
+static struct ctlsock_client *ctlsock_slot(struct ctlsock *cs, bool root)
 {
 	struct ctlsock_client *oldest = NULL;
 
 	for (int i = 0; i < CTLSOCK_CLIENTS; i++) {
 		struct ctlsock_client *cl = &cs->client[i];
+		bool cl_root = cl->cred.uid == 0;
 
 		if (cl->conn.state == CONN_IDLE)
 			return cl;
-		if (!oldest || cl->last_ms < oldest->last_ms)
+		if (cl_root && !root)
+			continue;
+		if (!oldest || cl_root < (oldest->cred.uid == 0) ||
+		    (cl_root == (oldest->cred.uid == 0) && cl->last_ms < oldest->last_ms))
 			oldest = cl;
 	}
 	if (oldest) {
@@ -149,21 +154,21 @@ static void ctlsock_accept(struct loop_watch *w, uint32_t events)
 	static struct log_limit full;
 	struct ctlsock *cs = w->arg;
 	struct ctlsock_client *cl;
-	socklen_t len = sizeof(struct ucred);
+	struct ucred cred = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(cred);
 	unsigned long held;
 	int fd = accept4(cs->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	cl = ctlsock_slot(cs);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		cred = (struct ucred){ .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	cl = ctlsock_slot(cs, cred.uid == 0);
 	if (cl && !cl->conn.loop &&
 	    conn_init(&cl->conn, cs->loop, &ctlsock_ops, cl, CTLSOCK_IN, CTLSOCK_OUT) < 0)
 		cl = NULL;
 	if (cl) {
-		memset(&cl->cred, 0, sizeof(cl->cred));
-		cl->cred.uid = (uid_t)-1;
-		cl->cred.gid = (gid_t)-1;
-		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cl->cred, &len);
+		cl->cred = cred;
 		cl->last_ms = loop_now_ms();
 		if (conn_start(&cl->conn, fd, false, NULL) == 0)
 			return;

@@ -10,6 +10,7 @@ import grp
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -211,6 +212,42 @@ class ControlSocket(unittest.TestCase):
         finally:
             for s in idle:
                 s.close()
+
+    def test_group_cannot_crowd_out_root(self):
+        """Twenty clients of a control_group member do not close root's
+        (the operator's) idle session; root's new ones still get in."""
+        os.chmod(self.d.dir, 0o755)
+        root = socket.socket(socket.AF_UNIX)
+        root.settimeout(DEADLINE)
+        root.connect(self.d.path("control"))
+        self.addCleanup(root.close)
+        ready_r, ready_w = os.pipe()
+        done_r, done_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:                    # a dialout member holding 20 clients
+            try:
+                as_user(NOBODY, [DIALOUT])()
+                held = []
+                for _ in range(20):
+                    s = socket.socket(socket.AF_UNIX)
+                    s.connect(self.d.path("control"))
+                    held.append(s)
+                os.write(ready_w, b"x")
+                select.select([done_r], [], [], DEADLINE)
+                os._exit(0)
+            except BaseException:
+                os._exit(4)
+        try:
+            self.assertEqual(select.select([ready_r], [], [], DEADLINE)[0], [ready_r])
+            r = self.d.realcomctl("status")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            root.sendall(b'{"cmd":"status"}\n')
+            self.assertTrue(json.loads(root.recv(1 << 20).split(b"\n")[0])["ok"])
+        finally:
+            os.write(done_w, b"x")
+            os.waitpid(pid, 0)
+            for fd in (ready_r, ready_w, done_r, done_w):
+                os.close(fd)
 
     def test_100_pipelined_requests_all_answered(self):
         with socket.socket(socket.AF_UNIX) as s:
