@@ -6,6 +6,7 @@
  * calling out.
  */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -35,6 +36,12 @@ void conn_free(struct conn *c)
 	buf_free(&c->out);
 }
 
+/* Records written and not yet given to the socket (the socket was full). */
+static size_t conn_tls_gathered(const struct conn *c)
+{
+	return c->ssl && c->state == CONN_OPEN ? (size_t)BIO_wpending(SSL_get_wbio(c->ssl)) : 0;
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->state == CONN_IDLE)
@@ -56,6 +63,28 @@ void conn_close(struct conn *c)
 	buf_clear(&c->out);
 }
 
+size_t conn_abort(struct conn *c)
+{
+	struct linger now = { .l_onoff = 1, .l_linger = 0 };
+	int queued = 0;
+	size_t n;
+
+	if (c->state == CONN_IDLE)
+		return 0;
+	n = buf_len(&c->out) + conn_tls_gathered(c);
+	if (ioctl(c->fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+		n += (size_t)queued;
+	/* A reset: the kernel drops what it holds and sends nothing more, and
+	 * the peer hears an error, not an end of data after which it would
+	 * still read what it had taken and not yet read. */
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
+	SSL_free(c->ssl);	/* no close_notify before it */
+	c->ssl = NULL;
+	ERR_clear_error();
+	conn_close(c);
+	return n;
+}
+
 static void conn_fail(struct conn *c, int err, const char *why)
 {
 	if (why && why != c->err)
@@ -63,12 +92,6 @@ static void conn_fail(struct conn *c, int err, const char *why)
 	conn_close(c);
 	if (c->ops->closed)
 		c->ops->closed(c, err);
-}
-
-/* Records written and not yet given to the socket (the socket was full). */
-static size_t conn_tls_gathered(const struct conn *c)
-{
-	return c->ssl && c->state == CONN_OPEN ? (size_t)BIO_wpending(SSL_get_wbio(c->ssl)) : 0;
 }
 
 static void conn_update(struct conn *c)

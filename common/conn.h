@@ -107,6 +107,10 @@ void conn_resume(struct conn *c);
 
 /* Close now, without calling ops->closed; queued output is dropped. */
 void conn_close(struct conn *c);
+/* Close with a reset: what is still queued, ours and the kernel's (not yet
+ * acknowledged by the peer), is dropped and none of it reaches the peer
+ * later.  Returns the bytes dropped (on the wire: TLS records count whole). */
+size_t conn_abort(struct conn *c);
 
 /* Bytes the peer has sent that are not read yet (socket and TLS buffers;
  * on a TLS client, records not yet decrypted count as one byte). */

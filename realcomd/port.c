@@ -28,6 +28,9 @@
 #define STABLE_MS		5000
 #define CLOSE_DRAIN_MS		3000	/* the device drains at most ~3 s itself */
 #define DRAIN_DOWN_MS		3000	/* the longest a tcdrain waits for a link that is down */
+/* What the kernel may hold unsent toward a unit: a slow line holds back
+ * the application (as a UART's would), not megabytes in a socket. */
+#define PORT_UNSENT_MAX		(128 * 1024)
 
 static const char *const state_names[] = {
 	[PORT_IDLE] = "idle", [PORT_CONNECTING] = "connecting", [PORT_INIT] = "initialising",
@@ -260,16 +263,29 @@ void port_proto_up(struct port *p)
 	}
 }
 
-static void port_disconnect(struct port *p)
+/*
+ * End the session.  Unless the device has taken everything (why NULL, after
+ * a close's drain), what the connection still queues, ours and the kernel's,
+ * is dropped with a reset, counted and logged: none of it may reach the unit
+ * after the session it was written for.
+ */
+static void port_disconnect(struct port *p, const char *why)
 {
+	size_t n;
+
 	resolve_cancel(p->resolving);
 	p->resolving = NULL;
 	p->next_try_ms = 0;
 	loop_timer_disarm(&p->alive);
 	loop_timer_disarm(&p->retry);
-	p->proto->stop(p);
+	n = p->proto->stop(p, !why);
 	port_tls_release(p);
 	p->tls_info[0] = '\0';
+	if (n == 0)
+		return;
+	p->stats.stale_dropped += n;
+	port_log_limited(p, PORT_LIMIT_DROPPED, LOG_WARNING,
+			 "dropped %zu byte%s the unit had not taken: %s", n, n == 1 ? "" : "s", why);
 }
 
 /* The next attempt's delay: the other path at once when there is one not
@@ -305,7 +321,7 @@ void port_proto_down(struct port *p, int err, const char *why)
 	 * making its session) can fail while still connecting */
 	if (err == -EPROTO && p->state == PORT_CONNECTING && p->cfg.tls != PORT_TLS_OFF)
 		p->stats.tls_failures++;
-	port_disconnect(p);
+	port_disconnect(p, why);
 	if (was_up)
 		p->backend->link(p, false);
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
@@ -358,9 +374,12 @@ void port_proto_line_applied(struct port *p, const struct serial_line *in_effect
 	l.modem = p->line.modem;
 	if (!serial_line_valid(&l) || memcmp(&l, &p->line, sizeof(l)) == 0)
 		return;
-	port_log(p, LOG_INFO, "in effect: %u baud, %u data bits, parity %s, %s stop bits",
-		 l.baud, l.data_bits, serial_parity_name(l.parity),
-		 l.stop_bits == SERIAL_STOP_2 ? "2" : l.stop_bits == SERIAL_STOP_1_5 ? "1.5" : "1");
+	/* a server that keeps answering other values must not flood the log */
+	port_log_limited(p, PORT_LIMIT_IN_EFFECT, LOG_INFO,
+			 "in effect: %u baud, %u data bits, parity %s, %s stop bits", l.baud,
+			 l.data_bits, serial_parity_name(l.parity),
+			 l.stop_bits == SERIAL_STOP_2 ? "2" : l.stop_bits == SERIAL_STOP_1_5 ? "1.5" :
+											    "1");
 	p->line = l;
 	p->backend->line_applied(p);
 }
@@ -412,7 +431,7 @@ void port_shutdown(struct port *p)
 	case PORT_CONNECTING:
 	case PORT_INIT:
 	case PORT_BACKOFF:
-		port_disconnect(p);
+		port_disconnect(p, "the port was closed");
 		port_set_state(p, PORT_IDLE);
 		break;
 	default:
@@ -429,7 +448,7 @@ void port_proto_drained(struct port *p, uint32_t remaining)
 	if (remaining == UINT32_MAX)
 		port_log(p, LOG_WARNING, "closing: the device did not drain in time");
 	p->proto->flush(p, true, true);
-	port_disconnect(p);
+	port_disconnect(p, remaining ? "the close's drain ended first" : NULL);
 	p->backend->link(p, false);
 	port_set_state(p, PORT_IDLE);
 	/* what the tty still holds was written for the session that just ended */
@@ -625,7 +644,7 @@ int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX
 		port_proto_down(p, fd, strerror(-fd));
 		return fd;
 	}
-	sock_tune(fd, p->cfg.keepalive);
+	sock_tune(fd, p->cfg.keepalive, PORT_UNSENT_MAX);
 	if (tls) {
 		/* the backup verifies exactly like the primary: same CA or pin */
 		ssl = tls_session_new(tls, fd, port_path(p).host, err);
@@ -716,7 +735,7 @@ int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_ch
 	 * backend hears of no link-down: to the kernel backend that is a
 	 * carrier loss, which hangs up a tty without CLOCAL.  Closing, with
 	 * no application left, the port goes down as a close would take it. */
-	port_disconnect(p);
+	port_disconnect(p, "new settings");
 	old_proto->free(p);
 	if (was_closing)
 		p->backend->link(p, false);
@@ -740,7 +759,7 @@ void port_free(struct port *p)
 	if (!p)
 		return;
 	if (p->proto_priv) {
-		port_disconnect(p);
+		port_disconnect(p, "the port was removed or realcomd stopped");
 		p->proto->free(p);
 	}
 	if (p->backend_priv)

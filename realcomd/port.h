@@ -66,7 +66,10 @@ struct proto_ops {
 	/* Connect (non-blocking); the driver calls port_proto_up() once the line
 	 * settings are applied, or port_proto_down() on any failure. */
 	int (*start)(struct port *p);
-	void (*stop)(struct port *p);
+	/* End the session.  graceful: the device has taken everything, close
+	 * as usual; else drop what is still queued (conn_abort()).  Returns the
+	 * bytes dropped. */
+	size_t (*stop)(struct port *p, bool graceful);
 	/* Application data for the device: how many bytes it took (d NULL: room). */
 	size_t (*tx)(struct port *p, const uint8_t *d, size_t n);
 	/* Apply p->line (settings and, in line.modem, DTR/RTS). */
@@ -113,6 +116,8 @@ enum port_limit {
 	PORT_LIMIT_PTY,		/* writing to the pty */
 	PORT_LIMIT_UP,		/* connected (a unit that drops every session) */
 	PORT_LIMIT_DOWN,	/* connection lost or refused */
+	PORT_LIMIT_DROPPED,	/* queued bytes dropped with a session */
+	PORT_LIMIT_IN_EFFECT,	/* the line the device says is in effect */
 	PORT_LIMIT_N,
 };
 

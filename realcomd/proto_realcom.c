@@ -461,14 +461,19 @@ static int rc_start(struct port *p)
 	return 0;
 }
 
-static void rc_stop(struct port *p)
+static size_t rc_stop(struct port *p, bool graceful)
 {
 	struct rc *rc = rc_of(p);
+	size_t dropped = 0;
 
-	conn_close(&rc->cmd);
-	conn_close(&rc->data);
+	conn_close(&rc->cmd);	/* commands: the device resets the port with it */
+	if (graceful)
+		conn_close(&rc->data);
+	else
+		dropped = conn_abort(&rc->data);
 	rc->npending = 0;
 	rc->drain_wanted = false;
+	return dropped;
 }
 
 static void rc_describe_tls(struct port *p, char *out, size_t len)

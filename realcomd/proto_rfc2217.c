@@ -785,12 +785,17 @@ static int rf_start(struct port *p)
 	return 0;
 }
 
-static void rf_stop(struct port *p)
+static size_t rf_stop(struct port *p, bool graceful)
 {
 	struct rf *rf = rf_of(p);
+	size_t dropped = 0;
 
-	conn_close(&rf->c);
+	if (graceful)
+		conn_close(&rf->c);
+	else
+		dropped = conn_abort(&rf->c);
 	rf_reset(rf);
+	return dropped;
 }
 
 static void rf_describe_tls(struct port *p, char *out, size_t len)

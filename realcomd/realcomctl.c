@@ -283,7 +283,8 @@ static const struct {
 	  "Overruns (hardware or buffer) the device reported." },
 	{ "realcom_breaks_total", "breaks", "counter", "Breaks the device received on its line." },
 	{ "realcom_stale_dropped_bytes_total", "stale_dropped", "counter",
-	  "Bytes written while the unit was unreachable, dropped at the last close." },
+	  "Bytes the application wrote, dropped: the unit unreachable at the last close, or "
+	  "still queued when a session ended." },
 	{ "realcom_tls_handshake_failures_total", "tls_failures", "counter",
 	  "TLS handshakes with the device that failed." },
 };

@@ -67,6 +67,43 @@ class StaleBytes(unittest.TestCase):
     def test_close_while_unreachable_connect_always(self):
         self.check("always")
 
+    def stalled(self, mode):
+        """A unit that stops reading but keeps the connection: realcomd gives
+        the session up (keepalive) and resets it, so what the unit's TCP had
+        taken and not yet read never reaches its line afterwards (a plain
+        close let it read that and send it on once it woke)."""
+        with Sim(mode=mode) as sim:
+            keys = realcom_port(sim, keepalive=1, connect="always") if mode == "realcom" else \
+                {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1,
+                 "keepalive": 1, "connect": "always"}
+            with Realcomd({0: keys}) as d:
+                dev = sim.open_pty()
+                try:
+                    d.wait_state("up")
+                    sim.ok(cmd="stall", port=1, ms=4000)
+                    fd = open_tty(d.tty(0))
+                    write_all(fd, b"OLD!" * 256)
+                    wait_for(lambda: d.port()["state"] != "up" and d.port()["last_error"],
+                             "realcomd to give the stalled session up")
+                    os.close(fd)
+                    wait_for(lambda: not sim.port()["stalled"], "the stall to end")
+                    fd = open_tty(d.tty(0))
+                    try:
+                        d.wait_state("up")
+                        write_all(fd, b"fresh")
+                        self.assertEqual(read_n(dev, 5), b"fresh")
+                    finally:
+                        os.close(fd)
+                    self.assertEqual(sim.port()["to_serial"], 5)
+                finally:
+                    os.close(dev)
+
+    def test_stalled_unit_gets_nothing_of_the_given_up_session(self):
+        self.stalled("realcom")
+
+    def test_stalled_rfc2217_server_gets_nothing_of_the_given_up_session(self):
+        self.stalled("rfc2217")
+
     def test_reopen_while_up_keeps_nothing_of_the_last_open(self):
         """A close while up sends what the application wrote (the normal
         case): nothing is dropped."""

@@ -59,6 +59,7 @@ static json_object *ctl_port(const struct sim_port *p)
 	ADD("breaks_sent", json_object_new_int((int)p->breaks_sent));
 	ADD("breaks_received", json_object_new_int((int)p->breaks_received));
 	ADD("held", json_object_new_boolean(p->tx_held));
+	ADD("stalled", json_object_new_boolean(p->stalled));
 	ADD("fifo", json_object_new_int((int)p->fifo));
 	ADD("tx_queue", json_object_new_int64((int64_t)sim_serial_txq(p)));
 	/* the data connection's own buffers, for a test that finds data stuck */

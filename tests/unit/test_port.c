@@ -58,6 +58,8 @@ static struct {
 		uint8_t xchar_last;
 	} proto[2];
 	int init_result;
+	size_t stop_drops;		/* what stop says it dropped, when not graceful */
+	bool stop_graceful;		/* how the last stop was asked */
 	unsigned int inits;		/* both drivers: the order of init and stop */
 	unsigned int stop_at_init;	/* inits when the last stop came */
 	char start_host[256];
@@ -257,10 +259,12 @@ static int fake_start(struct port *p)
 	return 0;
 }
 
-static void fake_stop(struct port *p)
+static size_t fake_stop(struct port *p, bool graceful)
 {
 	fx.proto[fake_which(p)].stop++;
 	fx.stop_at_init = fx.inits;
+	fx.stop_graceful = graceful;
+	return graceful ? 0 : fx.stop_drops;
 }
 
 static size_t fake_tx(struct port *p, const uint8_t *d, size_t n)
@@ -778,15 +782,35 @@ static void test_close_while_up_drains(void **state)
 	assert_int_equal(p->stats.stale_dropped, 5);
 	assert_int_equal(fx.dropped_lines, 1);
 
-	/* drained in time: nothing to drop */
+	assert_false(fx.stop_graceful);		/* what the socket holds goes too */
+
+	/* drained in time: nothing to drop, the session ends as usual */
 	port_app_open(p);
 	port_proto_connected(p);
 	port_proto_up(p);
 	port_app_close(p);
 	port_proto_drained(p, 0);
 	assert_int_equal(p->state, PORT_IDLE);
+	assert_true(fx.stop_graceful);
 	assert_int_equal(p->stats.stale_dropped, 5);
 	assert_int_equal(fx.dropped_lines, 1);
+	free_port(p);
+}
+
+/* A session that ends (lost, or renewed) with bytes queued toward the unit,
+ * in the driver or the socket: dropped, counted, logged; never sent later. */
+static void test_session_end_drops_queued(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p = port_up(&c);
+
+	fx.stop_drops = 4096;
+	port_proto_down(p, -ETIMEDOUT, "no answer from the device");
+	assert_false(fx.stop_graceful);
+	assert_int_equal(p->stats.stale_dropped, 4096);
+	assert_int_equal(fx.dropped_lines, 1);
+	assert_string_equal(fx.dropped_line, "dropped 4096 bytes the unit had not taken: no answer "
+			    "from the device");
 	free_port(p);
 }
 
@@ -1039,6 +1063,7 @@ int main(void)
 		cmocka_unit_test_setup(test_backup_path, setup),
 		cmocka_unit_test_setup(test_close_while_down_drops_stale, setup),
 		cmocka_unit_test_setup(test_close_while_up_drains, setup),
+		cmocka_unit_test_setup(test_session_end_drops_queued, setup),
 		cmocka_unit_test_setup(test_reopen_while_closing, setup),
 		cmocka_unit_test_setup(test_drain_while_down, setup),
 		cmocka_unit_test_setup(test_reconfigure_keepalive_live, setup),
