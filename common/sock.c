@@ -102,13 +102,11 @@ int sock_connect_wait(int fd, int timeout_ms)
 	return sock_connect_result(fd);
 }
 
-int sock_tune(int fd, unsigned int keepalive_s, unsigned int unsent_max)
+int sock_tune(int fd, unsigned int keepalive_s)
 {
-	int one = 1, lowat = (int)unsent_max;
+	int one = 1;
 
 	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-		return -errno;
-	if (unsent_max && setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) < 0)
 		return -errno;
 	if (keepalive_s == 0)
 		return 0;

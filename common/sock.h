@@ -36,12 +36,9 @@ int sock_connect_result(int fd);
  * For simple clients and tests; the daemon waits in its event loop. */
 int sock_connect_wait(int fd, int timeout_ms);
 
-/* TCP_NODELAY; when keepalive_s > 0, SO_KEEPALIVE probing after keepalive_s
- * idle seconds instead of TCP's two hours; when unsent_max > 0, the kernel
- * takes no more writes while that many bytes wait unsent (TCP_NOTSENT_LOWAT),
- * so a slow peer holds back the writer instead of megabytes piling up in the
- * socket.  0 or -errno. */
-int sock_tune(int fd, unsigned int keepalive_s, unsigned int unsent_max);
+/* TCP_NODELAY, and when keepalive_s > 0: SO_KEEPALIVE probing after
+ * keepalive_s idle seconds instead of TCP's two hours.  0 or -errno. */
+int sock_tune(int fd, unsigned int keepalive_s);
 
 /* A non-blocking listening TCP socket on addr:port (port 0: any), with
  * SO_REUSEADDR.  Returns the fd or -errno. */

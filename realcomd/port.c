@@ -28,9 +28,6 @@
 #define STABLE_MS		5000
 #define CLOSE_DRAIN_MS		3000	/* the device drains at most ~3 s itself */
 #define DRAIN_DOWN_MS		3000	/* the longest a tcdrain waits for a link that is down */
-/* What the kernel may hold unsent toward a unit: a slow line holds back
- * the application (as a UART's would), not megabytes in a socket. */
-#define PORT_UNSENT_MAX		(128 * 1024)
 
 static const char *const state_names[] = {
 	[PORT_IDLE] = "idle", [PORT_CONNECTING] = "connecting", [PORT_INIT] = "initialising",
@@ -644,7 +641,7 @@ int port_conn_connect(struct port *p, struct conn *c, uint16_t tcp_port, SSL_CTX
 		port_proto_down(p, fd, strerror(-fd));
 		return fd;
 	}
-	sock_tune(fd, p->cfg.keepalive, PORT_UNSENT_MAX);
+	sock_tune(fd, p->cfg.keepalive);
 	if (tls) {
 		/* the backup verifies exactly like the primary: same CA or pin */
 		ssl = tls_session_new(tls, fd, port_path(p).host, err);

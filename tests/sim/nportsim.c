@@ -107,7 +107,7 @@ int sim_accept(struct sim_port *p, int lfd, bool tls, SSL **ssl, char peer[SOCK_
 	if (fd < 0)
 		return -errno;
 	sock_addr_str(&a, peer);
-	sock_tune(fd, 0, 0);
+	sock_tune(fd, 0);
 	if (!tls)
 		return fd;
 	if (s->refuse_tls > 0) {
