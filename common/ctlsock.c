@@ -30,6 +30,7 @@ static void ctlsock_answer(struct ctlsock_client *cl, const char *line)
 	struct ctlsock *cs = cl->cs;
 	json_object *req = json_tokener_parse(line), *reply;
 	const char *text;
+	size_t len;
 
 	cs->peer = &cl->cred;
 	if (req && json_object_is_type(req, json_type_object))
@@ -41,17 +42,18 @@ static void ctlsock_answer(struct ctlsock_client *cl, const char *line)
 	if (!json_object_object_get_ex(reply, "ok", NULL))
 		json_object_object_add(reply, "ok", json_object_new_boolean(true));
 	text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	len = strlen(text);
 	if (!conn_is_open(&cl->conn))
 		;	/* the client left (a write failed): nobody to answer */
-	else if (conn_send_room(&cl->conn) < strlen(text) + 1) {
+	else if (conn_send_room(&cl->conn) < len + 1) {
 		static struct log_limit big;
 		unsigned long held;
 
 		if (log_limit_pass(&big, &held))
 			log_warnx("control: a reply of %zu bytes does not fit in %d; dropped (%lu "
-				  "more since)", strlen(text) + 1, CTLSOCK_OUT, held);
+				  "more since)", len + 1, CTLSOCK_OUT, held);
 	} else {
-		conn_send(&cl->conn, text, strlen(text));
+		conn_send(&cl->conn, text, len);
 		conn_send(&cl->conn, "\n", 1);
 	}
 	json_object_put(reply);

@@ -39,6 +39,22 @@ def as_user(gid, groups):
     return drop
 
 
+def ask(path, lines):
+    """Send request lines on one connection to the control socket at path;
+    the answers that came (parsed), in order, within the deadline."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(DEADLINE)
+        s.connect(path)
+        s.sendall(b"\n".join(lines) + b"\n")
+        buf, end = b"", time.monotonic() + DEADLINE
+        while buf.count(b"\n") < len(lines) and time.monotonic() < end:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            buf += chunk
+    return [json.loads(x) for x in buf.split(b"\n")[:-1]]
+
+
 def run(args, timeout=DEADLINE, **kw):
     """Run a program we started, killed at the deadline; returns the
     CompletedProcess (returncode None when it had to be killed)."""
@@ -250,20 +266,9 @@ class ControlSocket(unittest.TestCase):
                 os.close(fd)
 
     def test_100_pipelined_requests_all_answered(self):
-        with socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(DEADLINE)
-            s.connect(self.d.path("control"))
-            s.sendall(b'{"cmd":"status"}\n' * 100)
-            buf = b""
-            end = time.monotonic() + DEADLINE
-            while buf.count(b"\n") < 100 and time.monotonic() < end:
-                chunk = s.recv(1 << 20)
-                if not chunk:
-                    break
-                buf += chunk
-        lines = buf.split(b"\n")[:-1]
-        self.assertEqual(len(lines), 100)
-        self.assertTrue(all(json.loads(x)["ok"] for x in lines))
+        got = ask(self.d.path("control"), [b'{"cmd":"status"}'] * 100)
+        self.assertEqual(len(got), 100)
+        self.assertTrue(all(x["ok"] for x in got))
 
     def test_malformed_requests_answered(self):
         """Whatever a member of control_group sends, realcomd answers and
@@ -272,30 +277,18 @@ class ControlSocket(unittest.TestCase):
         bad = [b'{"cmd":null}', b'{"cmd":5}', b'{"cmd":["status"]}', b'{"cmd":{}}', b'[]',
                b'5', b'null', b'"status"', b'{}', b'{"cmd":"status\u0000x"}', b'{"cmd":"nope"}']
 
-        def ask(lines):
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(DEADLINE)
-                s.connect(self.d.path("control"))
-                s.sendall(b"\n".join(lines) + b"\n")
-                buf, end = b"", time.monotonic() + DEADLINE
-                while buf.count(b"\n") < len(lines) and time.monotonic() < end:
-                    chunk = s.recv(1 << 20)
-                    if not chunk:
-                        break
-                    buf += chunk
-                return [json.loads(x) for x in buf.split(b"\n")[:-1]]
         pid = os.fork()
         if pid == 0:                    # as a dialout member, not root
             try:
                 as_user(NOBODY, [DIALOUT])()
-                got = ask(bad)
+                got = ask(self.d.path("control"), bad)
                 os._exit(0 if len(got) == len(bad) and not any(g["ok"] for g in got) else 3)
             except BaseException:
                 os._exit(4)
         _, st = os.waitpid(pid, 0)
         self.assertEqual(os.waitstatus_to_exitcode(st), 0)
         self.assertIsNone(self.d.proc.poll(), "realcomd died")
-        got = ask([b'{"cmd":null}'])
+        got = ask(self.d.path("control"), [b'{"cmd":null}'])
         self.assertIn("\"cmd\" a string", got[0]["error"])
         r = self.d.realcomctl("status")
         self.assertEqual(r.returncode, 0, r.stderr)
