@@ -236,12 +236,17 @@ void port_proto_up(struct port *p)
 	/* The back-off stays: only a session that lasts resets it (port_proto_down). */
 	p->up_since_ms = loop_now_ms();
 	p->other_path_tried = false;
+	p->tx_at_up = p->stats.tx_bytes;
 	p->last_error[0] = '\0';
 	port_set_state(p, PORT_UP);
 	p->proto->describe_tls(p, p->tls_info, sizeof(p->tls_info));
 	port_log_limited(p, PORT_LIMIT_UP, LOG_INFO, "%s: connected (%s%s%s%s)", p->peer,
 			 p->proto->name, p->tls_info[0] ? ", " : "", p->tls_info,
 			 p->on_backup ? ", backup path" : "");
+	if (p->purge_unit)		/* the protocol's start did, before this */
+		port_log_limited(p, PORT_LIMIT_PURGE, LOG_INFO,
+				 "purged what the unit may still hold of the last session");
+	p->purge_unit = false;
 	/* A query at most a quarter after the peer died, answered within half:
 	 * found dead within keepalive seconds (proto_ops.keepalive). */
 	loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
@@ -275,6 +280,10 @@ static void port_disconnect(struct port *p, const char *why)
 	p->next_try_ms = 0;
 	loop_timer_disarm(&p->alive);
 	loop_timer_disarm(&p->retry);
+	if (!why)
+		p->purge_unit = false;
+	else if (p->stats.tx_bytes != p->tx_at_up)
+		p->purge_unit = true;
 	n = p->proto->stop(p, !why);
 	port_tls_release(p);
 	p->tls_info[0] = '\0';

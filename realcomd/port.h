@@ -64,7 +64,9 @@ struct proto_ops {
 	int (*init)(struct port *p);
 	void (*free)(struct port *p);
 	/* Connect (non-blocking); the driver calls port_proto_up() once the line
-	 * settings are applied, or port_proto_down() on any failure. */
+	 * settings are applied, or port_proto_down() on any failure.  With
+	 * p->purge_unit, the unit's transmit buffer is purged first, before
+	 * anything of the new session can reach it. */
 	int (*start)(struct port *p);
 	/* End the session.  graceful: the device has taken everything, close
 	 * as usual; else drop what is still queued (conn_abort()).  Returns the
@@ -117,6 +119,7 @@ enum port_limit {
 	PORT_LIMIT_UP,		/* connected (a unit that drops every session) */
 	PORT_LIMIT_DOWN,	/* connection lost or refused */
 	PORT_LIMIT_DROPPED,	/* queued bytes dropped with a session */
+	PORT_LIMIT_PURGE,	/* the unit's buffer purged at a session's start */
 	PORT_LIMIT_IN_EFFECT,	/* the line the device says is in effect */
 	PORT_LIMIT_N,
 };
@@ -159,6 +162,10 @@ struct port {
 	bool drain_waiting;		/* tcdrain waits for the link (drain_wait) */
 	bool on_backup;			/* connecting to / connected over backup_host */
 	bool other_path_tried;		/* this round of attempts tried both paths */
+	/* A session that sent data ended other than by a drained close: the unit
+	 * may still hold some of it, purged at the next start (proto_ops.start). */
+	bool purge_unit;
+	uint64_t tx_at_up;		/* stats.tx_bytes when the session came up */
 	struct resolve_req *resolving;	/* host name being resolved (resolve.c) */
 	struct sock_addr addr;		/* the resolved address; port set per connect */
 	struct port_stats stats;

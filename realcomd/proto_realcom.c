@@ -417,8 +417,12 @@ static void rc_data_ready(struct conn *c)
 	if (p->state != PORT_CONNECTING)
 		return;
 	/* open / reconnect: the whole line state again (PORT_INIT, SETBAUD,
-	 * XONXOFF), then TX_FIFO; up once PORT_INIT is answered. */
+	 * XONXOFF), then TX_FIFO; up once PORT_INIT is answered.  A purge goes
+	 * first: the device answers in order, so it is done before any data. */
 	port_proto_connected(p);
+	if (p->purge_unit)
+		rc_send(rc, msg, aspp_encode_flush(msg, sizeof(msg), ASPP_FLUSH_TX), ASPP_FLUSH,
+			rc_wait_ms(p));
 	rc_send_line(rc);
 	rc_send(rc, msg, aspp_encode_tx_fifo(msg, sizeof(msg), RC_TX_FIFO), ASPP_TX_FIFO,
 		rc_wait_ms(p));

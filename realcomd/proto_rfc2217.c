@@ -671,6 +671,9 @@ static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
 		return;
 	}
 	rf->comport = true;
+	/* in the stream before any data of this session */
+	if (p->purge_unit)
+		rf_send_u8(rf, RFC2217_PURGE_DATA, RFC2217_PURGE_TX);
 	rf_send_setup(rf, true);
 	/* Up now: waiting for answers some servers never send gains nothing. */
 	if (conn_is_open(&rf->c) && p->state == PORT_INIT)

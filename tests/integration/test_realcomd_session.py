@@ -7,6 +7,7 @@ when the first is unreachable or dies, against nportsim and ser2net; a slow
 DNS answer for one port does not stall the others; a setting the device
 refuses shows in last_error."""
 import os
+import select
 import shutil
 import signal
 import socket
@@ -103,6 +104,53 @@ class StaleBytes(unittest.TestCase):
 
     def test_stalled_rfc2217_server_gets_nothing_of_the_given_up_session(self):
         self.stalled("rfc2217")
+
+    def held_by_unit(self, mode, purge):
+        """The unit's own transmit buffer outlives a session that dies (it
+        drains onto its line, nportsim as a real unit): the next session
+        purges it before any of its own data, so at 1200 baud the rest of
+        the old session's 2 KiB never follows.  A first open purges nothing."""
+        with Sim("--line-rate", "on", mode=mode) as sim:
+            keys = realcom_port(sim) if mode == "realcom" else \
+                {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1}
+            with Realcomd({0: keys}) as d:
+                dev = sim.open_pty()
+                fd = open_tty(d.tty(0), baud=termios.B1200)
+                try:
+                    d.wait_state("up")
+                    sim.wait_port("1200 baud", lambda p: p["baud"] == 1200)
+                    self.assertNotIn(purge, sim.commands())
+                    write_all(fd, b"O" * 2048)     # 17 s of line at 1200 baud
+                    sim.wait_port("the unit to hold it all",
+                                  lambda p: p["tx_queue"] + p["to_serial"] == 2048)
+                    sim.ok(cmd="drop", port=1)
+                    wait_for(lambda: d.port()["reconnects"] == 1 and d.port()["state"] == "up",
+                             "the next session")
+                    write_all(fd, b"fresh")
+                    got = b""
+                    deadline = time.monotonic() + DEADLINE
+                    while not got.endswith(b"fresh") and time.monotonic() < deadline:
+                        select.select([dev], [], [], 0.5)
+                        try:
+                            got += os.read(dev, 4096)
+                        except BlockingIOError:
+                            pass
+                    self.assertTrue(got.endswith(b"fresh"), got[-16:])
+                    old = got[:-5]
+                    self.assertEqual(old, b"O" * len(old))
+                    self.assertLess(len(old), 1024, "the old session's data went on")
+                    self.assertIn(purge, sim.commands())
+                    self.assertIn("purged what the unit may still hold", d.log_text())
+                    self.assertEqual(sim.port()["tx_queue"], 0)
+                finally:
+                    os.close(fd)
+                    os.close(dev)
+
+    def test_unit_buffer_purged_by_the_next_session(self):
+        self.held_by_unit("realcom", "140101")
+
+    def test_rfc2217_server_buffer_purged_by_the_next_session(self):
+        self.held_by_unit("rfc2217", "2c0c02")
 
     def test_reopen_while_up_keeps_nothing_of_the_last_open(self):
         """A close while up sends what the application wrote (the normal
@@ -312,6 +360,8 @@ class RedundantSer2net(unittest.TestCase):
                 wait_for(lambda: self.speed(1) == termios.B19200, "19200 replayed on the backup")
                 write_all(fd, b"to backup")
                 self.assertEqual(read_n(devs[1], 9), b"to backup")
+                # ser2net took the PURGE-DATA ahead of it in the stream
+                self.assertIn("purged what the unit may still hold", d.log_text())
                 write_all(devs[1], b"from backup")
                 self.assertEqual(read_n(fd, 11), b"from backup")
                 return p

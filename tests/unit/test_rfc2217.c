@@ -94,6 +94,7 @@ static const struct vec vectors[] = {
 	VEC(10, 0, (0), (0)),
 	VEC(11, 255, (0xff), (0xff, 0xff)),
 	VEC(12, 3, (3), (3)),
+	VEC(12, 2, (2), (2)),					/* a session's start after one cut off */
 	VEC(101, 57600, (0, 0, 0xe1, 0), (0, 0, 0xe1, 0)),
 	VEC(102, 7, (7), (7)),
 	VEC(103, 3, (3), (3)),
