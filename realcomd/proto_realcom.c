@@ -20,9 +20,20 @@
 #define RC_DATA_BUF	(64 * 1024)
 #define RC_CMD_BUF	4096
 #define RC_PENDING	32	/* replies we wait for */
+/* With this many replies due, changes of the line, modem lines, break and
+ * flushes wait and go out together, as they stand then (rc_defer). */
+#define RC_BUSY		(RC_PENDING / 2)
 #define RC_TX_FIFO	16
 /* data connection output kept free for XON/XOFF (rc_send_xchar) */
 #define RC_XCHAR_ROOM	16
+
+enum {
+	RC_DEFER_LINE = 1 << 0,
+	RC_DEFER_MODEM = 1 << 1,
+	RC_DEFER_BREAK = 1 << 2,
+	RC_DEFER_FLUSH_RX = 1 << 3,
+	RC_DEFER_FLUSH_TX = 1 << 4,
+};
 
 struct rc_pending {
 	uint8_t cmd;
@@ -43,6 +54,7 @@ struct rc {
 	 * settings; until the unit took one, 9600 8N1, a UART's default.
 	 */
 	struct serial_line accepted;
+	unsigned int deferred;		/* RC_DEFER_*: waiting for replies */
 	bool drain_wanted;		/* WAIT_OQUEUE once local data is out */
 	uint32_t drain_timeout_ms;
 	uint64_t junk;
@@ -103,9 +115,26 @@ static void rc_send_line(struct rc *rc)
 	}
 }
 
+/*
+ * An application that sets termios or modem lines in a loop must not fill
+ * the replies we wait for (that ends the session): with RC_BUSY replies due,
+ * a change waits, and rc_catch_up() sends what stands then, once, as the
+ * replies come in.  Once something waits, later changes wait too, in order.
+ */
+static bool rc_defer(struct rc *rc, unsigned int what)
+{
+	if ((rc->npending < RC_BUSY && !rc->deferred) || rc->p->state != PORT_UP)
+		return false;	/* closing: the close's FLUSH goes now */
+	rc->deferred |= what;
+	return true;
+}
+
 static void rc_set_line(struct port *p)
 {
-	rc_send_line(rc_of(p));
+	struct rc *rc = rc_of(p);
+
+	if (!rc_defer(rc, RC_DEFER_LINE))
+		rc_send_line(rc);
 }
 
 static void rc_set_modem(struct port *p)
@@ -113,6 +142,8 @@ static void rc_set_modem(struct port *p)
 	struct rc *rc = rc_of(p);
 	uint8_t msg[4];
 
+	if (rc_defer(rc, RC_DEFER_MODEM))
+		return;
 	/* DTR and RTS together: boards that reset on an edge care. */
 	rc_send(rc, msg, aspp_encode_linectrl(msg, sizeof(msg), p->line.modem & SERIAL_MODEM_DTR,
 					       p->line.modem & SERIAL_MODEM_RTS),
@@ -124,6 +155,8 @@ static void rc_set_break(struct port *p, uint32_t ms)
 	struct rc *rc = rc_of(p);
 	uint8_t msg[4];
 
+	if ((ms == 0 || ms == UINT32_MAX) && rc_defer(rc, RC_DEFER_BREAK))
+		return;		/* p->break_held says which */
 	if (ms == 0)
 		rc_send(rc, msg, aspp_encode_simple(msg, sizeof(msg), ASPP_START_BREAK),
 			ASPP_START_BREAK, rc_wait_ms(p));
@@ -137,10 +170,18 @@ static void rc_set_break(struct port *p, uint32_t ms)
 			ASPP_BREAKSEND, rc_wait_ms(p) + ms);
 }
 
+static void rc_send_flush(struct rc *rc, bool rx, bool tx)
+{
+	uint8_t msg[4];
+
+	rc_send(rc, msg, aspp_encode_flush(msg, sizeof(msg), rx && tx ? ASPP_FLUSH_BOTH :
+							      tx ? ASPP_FLUSH_TX : ASPP_FLUSH_RX),
+		ASPP_FLUSH, rc_wait_ms(rc->p));
+}
+
 static void rc_flush(struct port *p, bool rx, bool tx)
 {
 	struct rc *rc = rc_of(p);
-	uint8_t msg[4];
 
 	if (rx)
 		buf_clear(&rc->data.in);
@@ -148,9 +189,8 @@ static void rc_flush(struct port *p, bool rx, bool tx)
 		buf_clear(&rc->data.out);
 		rc->data.ahead_end = rc->data.bytes_out;
 	}
-	rc_send(rc, msg, aspp_encode_flush(msg, sizeof(msg), rx && tx ? ASPP_FLUSH_BOTH :
-							      tx ? ASPP_FLUSH_TX : ASPP_FLUSH_RX),
-		ASPP_FLUSH, rc_wait_ms(p));
+	if (!rc_defer(rc, (rx ? RC_DEFER_FLUSH_RX : 0) | (tx ? RC_DEFER_FLUSH_TX : 0)))
+		rc_send_flush(rc, rx, tx);
 }
 
 static void rc_send_wait(struct rc *rc)
@@ -355,6 +395,25 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 	}
 }
 
+/* What waited for replies (rc_defer), once they are fewer than RC_BUSY. */
+static void rc_catch_up(struct rc *rc)
+{
+	struct port *p = rc->p;
+	unsigned int d = rc->deferred;
+
+	if (!d || rc->npending >= RC_BUSY || !conn_is_open(&rc->cmd))
+		return;
+	rc->deferred = 0;
+	if (d & RC_DEFER_LINE)
+		rc_send_line(rc);
+	if (d & RC_DEFER_MODEM)
+		rc_set_modem(p);
+	if (d & RC_DEFER_BREAK)
+		rc_set_break(p, p->break_held ? 0 : UINT32_MAX);
+	if (d & (RC_DEFER_FLUSH_RX | RC_DEFER_FLUSH_TX))
+		rc_send_flush(rc, d & RC_DEFER_FLUSH_RX, d & RC_DEFER_FLUSH_TX);
+}
+
 static void rc_cmd_input(struct conn *c)
 {
 	struct rc *rc = c->arg;
@@ -367,6 +426,7 @@ static void rc_cmd_input(struct conn *c)
 		if (c->state == CONN_OPEN)	/* rc_reply may have closed it */
 			buf_consume(&c->in, n);
 	}
+	rc_catch_up(rc);
 }
 
 static void rc_data_input(struct conn *c)
@@ -421,8 +481,7 @@ static void rc_data_ready(struct conn *c)
 	 * first: the device answers in order, so it is done before any data. */
 	port_proto_connected(p);
 	if (p->purge_unit)
-		rc_send(rc, msg, aspp_encode_flush(msg, sizeof(msg), ASPP_FLUSH_TX), ASPP_FLUSH,
-			rc_wait_ms(p));
+		rc_send_flush(rc, false, true);
 	rc_send_line(rc);
 	rc_send(rc, msg, aspp_encode_tx_fifo(msg, sizeof(msg), RC_TX_FIFO), ASPP_TX_FIFO,
 		rc_wait_ms(p));
@@ -457,6 +516,7 @@ static int rc_start(struct port *p)
 	struct rc *rc = rc_of(p);
 
 	rc->npending = 0;
+	rc->deferred = 0;
 	rc->drain_wanted = false;
 	if (p->cfg.tls == PORT_TLS_ON && !port_tls_acquire(p))
 		return 0;	/* rc_tls_slot starts it */
@@ -476,6 +536,7 @@ static size_t rc_stop(struct port *p, bool graceful)
 	else
 		dropped = conn_abort(&rc->data);
 	rc->npending = 0;
+	rc->deferred = 0;
 	rc->drain_wanted = false;
 	return dropped;
 }

@@ -28,8 +28,16 @@
 #define RF_LINESTATE_MASK	(RFC2217_LS_BREAK | RFC2217_LS_FRAMING | RFC2217_LS_PARITY | \
 				 RFC2217_LS_OVERRUN)
 #define RF_SIGNATURE		"realcomd " REALCOM_VERSION
-/* Line set-ups whose answers we count, at most (a server that never answers) */
-#define RF_SETS_MAX		16
+/* Line set-ups out without an answer, at most: further changes wait (rf_defer) */
+#define RF_SETS_MAX		8
+
+enum {
+	RF_DEFER_LINE = 1 << 0,
+	RF_DEFER_MODEM = 1 << 1,
+	RF_DEFER_BREAK = 1 << 2,
+	RF_DEFER_PURGE_RX = 1 << 3,
+	RF_DEFER_PURGE_TX = 1 << 4,
+};
 
 struct rf {
 	struct port *p;
@@ -56,6 +64,7 @@ struct rf {
 	/* set-ups sent whose answer has not come, by SET-BAUDRATE..SET-STOPSIZE:
 	 * an answer with more behind it is about a line since replaced */
 	unsigned int sets_out[RFC2217_SET_STOPSIZE + 1];
+	unsigned int deferred;		/* RF_DEFER_*: changes waiting (rf_defer) */
 	uint64_t query_ms;		/* when it went out (or output last held it back) */
 };
 
@@ -127,8 +136,7 @@ static void rf_send_setup(struct rf *rf, bool connecting)
 	len = (size_t)n;
 	rf->query_before_set = rf->query_out;
 	for (unsigned int code = RFC2217_SET_BAUDRATE; n > 0 && code <= RFC2217_SET_STOPSIZE; code++)
-		if (rf->sets_out[code] < RF_SETS_MAX)
-			rf->sets_out[code]++;
+		rf->sets_out[code]++;
 	if (connecting) {
 		r = rfc2217_encode_u8(msg + len, sizeof(msg) - len, RFC2217_SET_LINESTATE_MASK,
 				      RF_LINESTATE_MASK);
@@ -358,6 +366,43 @@ static void rf_send_xchar(struct port *p, uint8_t ch)
 				 ch, strerror(-r));
 }
 
+static bool rf_sets_busy(const struct rf *rf)
+{
+	for (unsigned int code = RFC2217_SET_BAUDRATE; code <= RFC2217_SET_STOPSIZE; code++)
+		if (rf->sets_out[code] >= RF_SETS_MAX)
+			return true;
+	return false;
+}
+
+/* Commands behind data have used half the room kept for them. */
+static bool rf_ctl_full(const struct rf *rf)
+{
+	return conn_send_room(&rf->c) < RF_CTL_RESERVE / 2;
+}
+
+/*
+ * An application that sets termios, modem lines or break in a loop must not
+ * fill the output (that ends the session) nor outrun the answers we count
+ * (an answer would then be taken for a refusal): while RF_SETS_MAX set-ups
+ * are unanswered, or commands fill half their reserve, a change waits and
+ * rf_catch_up() sends what stands then, once.  Once something waits, later
+ * changes wait too, in order.
+ */
+static bool rf_defer(struct rf *rf, unsigned int what)
+{
+	if (rf->p->state != PORT_UP ||
+	    (!rf->deferred && !rf_ctl_full(rf) && (!(what & RF_DEFER_LINE) || !rf_sets_busy(rf))))
+		return false;
+	rf->deferred |= what;
+	return true;
+}
+
+static void rf_send_purge(struct rf *rf, bool rx, bool tx)
+{
+	rf_send_u8(rf, RFC2217_PURGE_DATA, rx && tx ? RFC2217_PURGE_BOTH :
+				  rx ? RFC2217_PURGE_RX : RFC2217_PURGE_TX);
+}
+
 static void rf_flush(struct port *p, bool rx, bool tx)
 {
 	struct rf *rf = rf_of(p);
@@ -375,9 +420,9 @@ static void rf_flush(struct port *p, bool rx, bool tx)
 	 * Closing, the server may still hold data for the line that there was no
 	 * way to wait for (no transmitter-empty answer): a PURGE would lose it.
 	 */
-	if (p->state != PORT_CLOSING && (rx || tx))
-		rf_send_u8(rf, RFC2217_PURGE_DATA, rx && tx ? RFC2217_PURGE_BOTH :
-					  rx ? RFC2217_PURGE_RX : RFC2217_PURGE_TX);
+	if (p->state != PORT_CLOSING && (rx || tx) &&
+	    !rf_defer(rf, (rx ? RF_DEFER_PURGE_RX : 0) | (tx ? RF_DEFER_PURGE_TX : 0)))
+		rf_send_purge(rf, rx, tx);
 	if (rx)
 		rf_feed(rf);	/* commands in the dropped input still count */
 	rf_drain_check(rf);
@@ -385,13 +430,19 @@ static void rf_flush(struct port *p, bool rx, bool tx)
 
 static void rf_set_line(struct port *p)
 {
-	rf_send_setup(rf_of(p), false);
+	struct rf *rf = rf_of(p);
+
+	if (!rf_defer(rf, RF_DEFER_LINE))
+		rf_send_setup(rf, false);
 }
 
 static void rf_set_modem(struct port *p)
 {
 	struct rf *rf = rf_of(p);
 	uint8_t msg[2 * RFC2217_MSG_MAX];
+
+	if (rf_defer(rf, RF_DEFER_MODEM))
+		return;
 	int n = rfc2217_encode_u8(msg, sizeof(msg), RFC2217_SET_CONTROL,
 				  p->line.modem & SERIAL_MODEM_DTR ? RFC2217_CTL_DTR_ON :
 								     RFC2217_CTL_DTR_OFF);
@@ -419,6 +470,8 @@ static void rf_set_break(struct port *p, uint32_t ms)
 	struct rf *rf = rf_of(p);
 
 	loop_timer_disarm(&rf->brk);
+	if ((ms == 0 || ms == UINT32_MAX) && rf_defer(rf, RF_DEFER_BREAK))
+		return;		/* p->break_held says which */
 	if (ms == UINT32_MAX) {
 		rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_OFF);
 		return;
@@ -426,6 +479,30 @@ static void rf_set_break(struct port *p, uint32_t ms)
 	rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_ON);
 	if (ms > 0)
 		loop_timer_arm(&rf->brk, ms, 0);
+}
+
+/*
+ * What waited (rf_defer), once the output has room and fewer than
+ * RF_SETS_MAX set-ups are unanswered; anyway (the keep-alive's beat), also
+ * while they are: a server that leaves set-ups unanswered still gets the line.
+ */
+static void rf_catch_up(struct rf *rf, bool anyway)
+{
+	struct port *p = rf->p;
+	unsigned int d = rf->deferred;
+
+	if (!d || !conn_is_open(&rf->c) || rf_ctl_full(rf) ||
+	    (!anyway && (d & RF_DEFER_LINE) && rf_sets_busy(rf)))
+		return;
+	rf->deferred = 0;
+	if (d & RF_DEFER_LINE)
+		rf_send_setup(rf, false);
+	if (d & RF_DEFER_MODEM)
+		rf_set_modem(p);
+	if (d & RF_DEFER_BREAK)
+		rf_set_break(p, p->break_held ? 0 : UINT32_MAX);
+	if (d & (RF_DEFER_PURGE_RX | RF_DEFER_PURGE_TX))
+		rf_send_purge(rf, d & RF_DEFER_PURGE_RX, d & RF_DEFER_PURGE_TX);
 }
 
 /*
@@ -444,6 +521,7 @@ static void rf_keepalive(struct port *p)
 
 	if (!conn_is_open(c))
 		return;
+	rf_catch_up(rf, true);
 	if (buf_len(&c->in) > 0 || (c->paused && conn_unread(c) > 0)) {
 		/* It talks, and back-pressure keeps us from reading: no question now.
 		 * Not paused, bytes waiting are no sign of life: a TLS record cut
@@ -517,8 +595,8 @@ static bool rf_in_effect(const struct port *p, uint8_t cmd, uint32_t value,
 
 /*
  * Whether an answer to a line setting is about the line the application has
- * now: not when a newer set-up is out (its answer follows), nor when it
- * answers the keep-alive's query sent before the set-up.
+ * now: not when a newer set-up is out (its answer follows) or waits to go
+ * (rf_defer), nor when it answers the keep-alive's query sent before the set-up.
  */
 static bool rf_answer_current(struct rf *rf, uint8_t cmd)
 {
@@ -528,7 +606,7 @@ static bool rf_answer_current(struct rf *rf, uint8_t cmd)
 	}
 	if (rf->sets_out[cmd] > 0)
 		rf->sets_out[cmd]--;
-	return rf->sets_out[cmd] == 0;
+	return rf->sets_out[cmd] == 0 && !(rf->deferred & RF_DEFER_LINE);
 }
 
 /*
@@ -673,7 +751,7 @@ static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
 	rf->comport = true;
 	/* in the stream before any data of this session */
 	if (p->purge_unit)
-		rf_send_u8(rf, RFC2217_PURGE_DATA, RFC2217_PURGE_TX);
+		rf_send_purge(rf, false, true);
 	rf_send_setup(rf, true);
 	/* Up now: waiting for answers some servers never send gains nothing. */
 	if (conn_is_open(&rf->c) && p->state == PORT_INIT)
@@ -692,6 +770,7 @@ static void rf_input(struct conn *c)
 
 	rf->query_out = false;
 	rf_feed(rf);
+	rf_catch_up(rf, false);
 }
 
 static void rf_drained(struct conn *c)
@@ -699,6 +778,7 @@ static void rf_drained(struct conn *c)
 	struct rf *rf = c->arg;
 
 	rf_drain_check(rf);
+	rf_catch_up(rf, false);
 	if (conn_is_open(c))
 		port_proto_tx_resume(rf->p);
 }
@@ -724,6 +804,7 @@ static void rf_reset(struct rf *rf)
 	rf->query_out = false;
 	rf->query_before_set = false;
 	memset(rf->sets_out, 0, sizeof(rf->sets_out));
+	rf->deferred = 0;
 }
 
 static void rf_ready(struct conn *c)

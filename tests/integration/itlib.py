@@ -244,6 +244,17 @@ def open_tty(path, baud=termios.B115200):
     return fd
 
 
+def termios_storm(fd, n=10000):
+    """An application that sets the line in a loop: n changes between
+    9600 and 57600, the last one 19200."""
+    a = termios.tcgetattr(fd)
+    for i in range(n):
+        a[4] = a[5] = termios.B57600 if i % 2 else termios.B9600
+        termios.tcsetattr(fd, termios.TCSANOW, a)
+    a[4] = a[5] = termios.B19200
+    termios.tcsetattr(fd, termios.TCSANOW, a)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 nobody listens on (just now)."""
     with socket.socket() as s:

@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from itlib import (Certs, PtyPair, Realcomd, Sim, free_port, listening, open_tty,  # noqa: E402
-                   read_n, ser2net, wait_for, write_all)
+                   read_n, ser2net, termios_storm, wait_for, write_all)
 
 
 class Peer(unittest.TestCase):
@@ -40,6 +40,11 @@ class Peer(unittest.TestCase):
 
     def ser2net(self, stack="telnet(rfc2217),tcp"):
         self.procs.append(ser2net(self.pair.a, self.port, stack))
+
+    def sredird(self):
+        """sredird, inetd-style behind socat (docs/rfc2217.md)."""
+        self.start(["socat", f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork",
+                    f"EXEC:/usr/sbin/sredird 5 {self.pair.a} {self.dir}/lock.ttyA"])
 
     def server_speed(self):
         fd = os.open(self.pair.a, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
@@ -95,10 +100,37 @@ class Ser2net(Peer):
         self.assertIn("verified by CA", p["tls_info"])
 
 
+class Storm(Peer):
+    """Ten thousand termios changes in a loop: the servers answer every
+    set-up; none of those answers is taken for a refusal, and the server's
+    tty ends at the last rate."""
+
+    def storm(self):
+        keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": self.port}
+        with Realcomd({0: keys}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                termios_storm(fd)
+                wait_for(lambda: self.server_speed() == termios.B19200, "19200 on the server")
+                p = d.port()
+                self.assertEqual((p["state"], p["reconnects"], p["last_error"]), ("up", 0, ""))
+                self.assertEqual(termios.tcgetattr(fd)[4], termios.B19200)
+            finally:
+                os.close(fd)
+
+    def test_ser2net(self):
+        self.ser2net()
+        self.storm()
+
+    def test_sredird(self):
+        self.sredird()
+        self.storm()
+
+
 class Sredird(Peer):
     def test_sredird(self):
-        self.start(["socat", f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork",
-                    f"EXEC:/usr/sbin/sredird 5 {self.pair.a} {self.dir}/lock.ttyA"])
+        self.sredird()
         # sredird passed on only about 2 KiB of a 4 KiB burst from its serial
         # side when the machine was loaded (2 runs in about 50, under CPU
         # burners; the other peers, and nportsim with 16 MiB, lose nothing):
@@ -114,8 +146,7 @@ class Refusals(Peer):
     (docs/rfc2217.md)."""
 
     def test_sredird_refused_rate(self):
-        self.start(["socat", f"TCP-LISTEN:{self.port},bind=127.0.0.1,reuseaddr,fork",
-                    f"EXEC:/usr/sbin/sredird 5 {self.pair.a} {self.dir}/lock.ttyA"])
+        self.sredird()
         keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": self.port}
         with Realcomd({0: keys}) as d:
             fd = open_tty(d.tty(0), termios.B19200)

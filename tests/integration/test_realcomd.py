@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from itlib import (DEADLINE, Certs, Realcomd, Sim, echo, open_tty, read_n,  # noqa: E402
-                   realcom_port, wait_for, write_all)
+                   realcom_port, termios_storm, wait_for, write_all)
 
 
 class Basics(unittest.TestCase):
@@ -265,6 +265,39 @@ class Resilience(unittest.TestCase):
                               lambda p: p["baud"] == 19200 and p["flow"]["cts"])
             finally:
                 os.close(fd)
+
+    def storm(self, mode):
+        """Ten thousand termios changes in a loop, while the unit answers
+        late, neither end the session (Real COM: more replies due than
+        realcomd keeps track of) nor make an answer to an old set-up look
+        like a refusal (RFC 2217): changes made while many answers are due
+        wait and go out as one, and the unit ends at the last rate."""
+        with Sim(mode=mode) as sim:
+            keys = realcom_port(sim) if mode == "realcom" else \
+                {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1}
+            with Realcomd({0: keys}) as d:
+                dev = sim.open_pty()
+                fd = open_tty(d.tty(0))
+                try:
+                    d.wait_state("up")
+                    sim.ok(cmd="stall", port=1, ms=1000)     # answers come late
+                    termios_storm(fd)
+                    sim.wait_port("19200 on the unit", lambda p: p["baud"] == 19200)
+                    write_all(fd, b"after")
+                    self.assertEqual(read_n(dev, 5), b"after")
+                    p = d.port()
+                    self.assertEqual((p["state"], p["reconnects"], p["last_error"]), ("up", 0, ""))
+                    self.assertEqual(termios.tcgetattr(fd)[4], termios.B19200)
+                    self.assertEqual(sim.port()["sessions"], 1)
+                finally:
+                    os.close(fd)
+                    os.close(dev)
+
+    def test_ten_thousand_termios_changes(self):
+        self.storm("realcom")
+
+    def test_ten_thousand_termios_changes_rfc2217(self):
+        self.storm("rfc2217")
 
     def test_dead_peer_found_within_keepalive(self):
         with Sim() as sim, Realcomd({0: realcom_port(sim, keepalive=1)}) as d:
