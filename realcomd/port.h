@@ -124,6 +124,16 @@ enum port_limit {
 	PORT_LIMIT_N,
 };
 
+/* Changes a protocol driver holds back while many answers are due, to send
+ * as they stand once it catches up (an application's ioctl loop). */
+enum proto_deferred {
+	DEFER_LINE = 1 << 0,
+	DEFER_MODEM = 1 << 1,
+	DEFER_BREAK = 1 << 2,
+	DEFER_FLUSH_RX = 1 << 3,
+	DEFER_FLUSH_TX = 1 << 4,
+};
+
 /* Where a port connects: its host, or backup_host (redundant paths). */
 struct port_path {
 	const char *host;

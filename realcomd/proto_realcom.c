@@ -27,14 +27,6 @@
 /* data connection output kept free for XON/XOFF (rc_send_xchar) */
 #define RC_XCHAR_ROOM	16
 
-enum {
-	RC_DEFER_LINE = 1 << 0,
-	RC_DEFER_MODEM = 1 << 1,
-	RC_DEFER_BREAK = 1 << 2,
-	RC_DEFER_FLUSH_RX = 1 << 3,
-	RC_DEFER_FLUSH_TX = 1 << 4,
-};
-
 struct rc_pending {
 	uint8_t cmd;
 	uint64_t deadline_ms;
@@ -54,7 +46,7 @@ struct rc {
 	 * settings; until the unit took one, 9600 8N1, a UART's default.
 	 */
 	struct serial_line accepted;
-	unsigned int deferred;		/* RC_DEFER_*: waiting for replies */
+	unsigned int deferred;		/* enum proto_deferred, waiting for replies */
 	bool drain_wanted;		/* WAIT_OQUEUE once local data is out */
 	uint32_t drain_timeout_ms;
 	uint64_t junk;
@@ -133,7 +125,7 @@ static void rc_set_line(struct port *p)
 {
 	struct rc *rc = rc_of(p);
 
-	if (!rc_defer(rc, RC_DEFER_LINE))
+	if (!rc_defer(rc, DEFER_LINE))
 		rc_send_line(rc);
 }
 
@@ -142,7 +134,7 @@ static void rc_set_modem(struct port *p)
 	struct rc *rc = rc_of(p);
 	uint8_t msg[4];
 
-	if (rc_defer(rc, RC_DEFER_MODEM))
+	if (rc_defer(rc, DEFER_MODEM))
 		return;
 	/* DTR and RTS together: boards that reset on an edge care. */
 	rc_send(rc, msg, aspp_encode_linectrl(msg, sizeof(msg), p->line.modem & SERIAL_MODEM_DTR,
@@ -155,7 +147,7 @@ static void rc_set_break(struct port *p, uint32_t ms)
 	struct rc *rc = rc_of(p);
 	uint8_t msg[4];
 
-	if ((ms == 0 || ms == UINT32_MAX) && rc_defer(rc, RC_DEFER_BREAK))
+	if ((ms == 0 || ms == UINT32_MAX) && rc_defer(rc, DEFER_BREAK))
 		return;		/* p->break_held says which */
 	if (ms == 0)
 		rc_send(rc, msg, aspp_encode_simple(msg, sizeof(msg), ASPP_START_BREAK),
@@ -189,7 +181,7 @@ static void rc_flush(struct port *p, bool rx, bool tx)
 		buf_clear(&rc->data.out);
 		rc->data.ahead_end = rc->data.bytes_out;
 	}
-	if (!rc_defer(rc, (rx ? RC_DEFER_FLUSH_RX : 0) | (tx ? RC_DEFER_FLUSH_TX : 0)))
+	if (!rc_defer(rc, (rx ? DEFER_FLUSH_RX : 0) | (tx ? DEFER_FLUSH_TX : 0)))
 		rc_send_flush(rc, rx, tx);
 }
 
@@ -404,14 +396,14 @@ static void rc_catch_up(struct rc *rc)
 	if (!d || rc->npending >= RC_BUSY || !conn_is_open(&rc->cmd))
 		return;
 	rc->deferred = 0;
-	if (d & RC_DEFER_LINE)
+	if (d & DEFER_LINE)
 		rc_send_line(rc);
-	if (d & RC_DEFER_MODEM)
+	if (d & DEFER_MODEM)
 		rc_set_modem(p);
-	if (d & RC_DEFER_BREAK)
+	if (d & DEFER_BREAK)
 		rc_set_break(p, p->break_held ? 0 : UINT32_MAX);
-	if (d & (RC_DEFER_FLUSH_RX | RC_DEFER_FLUSH_TX))
-		rc_send_flush(rc, d & RC_DEFER_FLUSH_RX, d & RC_DEFER_FLUSH_TX);
+	if (d & (DEFER_FLUSH_RX | DEFER_FLUSH_TX))
+		rc_send_flush(rc, d & DEFER_FLUSH_RX, d & DEFER_FLUSH_TX);
 }
 
 static void rc_cmd_input(struct conn *c)

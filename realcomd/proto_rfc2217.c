@@ -31,14 +31,6 @@
 /* Line set-ups out without an answer, at most: further changes wait (rf_defer) */
 #define RF_SETS_MAX		8
 
-enum {
-	RF_DEFER_LINE = 1 << 0,
-	RF_DEFER_MODEM = 1 << 1,
-	RF_DEFER_BREAK = 1 << 2,
-	RF_DEFER_PURGE_RX = 1 << 3,
-	RF_DEFER_PURGE_TX = 1 << 4,
-};
-
 struct rf {
 	struct port *p;
 	struct conn c;
@@ -64,7 +56,7 @@ struct rf {
 	/* set-ups sent whose answer has not come, by SET-BAUDRATE..SET-STOPSIZE:
 	 * an answer with more behind it is about a line since replaced */
 	unsigned int sets_out[RFC2217_SET_STOPSIZE + 1];
-	unsigned int deferred;		/* RF_DEFER_*: changes waiting (rf_defer) */
+	unsigned int deferred;		/* enum proto_deferred, waiting (rf_defer) */
 	uint64_t query_ms;		/* when it went out (or output last held it back) */
 };
 
@@ -391,7 +383,7 @@ static bool rf_ctl_full(const struct rf *rf)
 static bool rf_defer(struct rf *rf, unsigned int what)
 {
 	if (rf->p->state != PORT_UP ||
-	    (!rf->deferred && !rf_ctl_full(rf) && (!(what & RF_DEFER_LINE) || !rf_sets_busy(rf))))
+	    (!rf->deferred && !rf_ctl_full(rf) && (!(what & DEFER_LINE) || !rf_sets_busy(rf))))
 		return false;
 	rf->deferred |= what;
 	return true;
@@ -421,7 +413,7 @@ static void rf_flush(struct port *p, bool rx, bool tx)
 	 * way to wait for (no transmitter-empty answer): a PURGE would lose it.
 	 */
 	if (p->state != PORT_CLOSING && (rx || tx) &&
-	    !rf_defer(rf, (rx ? RF_DEFER_PURGE_RX : 0) | (tx ? RF_DEFER_PURGE_TX : 0)))
+	    !rf_defer(rf, (rx ? DEFER_FLUSH_RX : 0) | (tx ? DEFER_FLUSH_TX : 0)))
 		rf_send_purge(rf, rx, tx);
 	if (rx)
 		rf_feed(rf);	/* commands in the dropped input still count */
@@ -432,7 +424,7 @@ static void rf_set_line(struct port *p)
 {
 	struct rf *rf = rf_of(p);
 
-	if (!rf_defer(rf, RF_DEFER_LINE))
+	if (!rf_defer(rf, DEFER_LINE))
 		rf_send_setup(rf, false);
 }
 
@@ -441,7 +433,7 @@ static void rf_set_modem(struct port *p)
 	struct rf *rf = rf_of(p);
 	uint8_t msg[2 * RFC2217_MSG_MAX];
 
-	if (rf_defer(rf, RF_DEFER_MODEM))
+	if (rf_defer(rf, DEFER_MODEM))
 		return;
 	int n = rfc2217_encode_u8(msg, sizeof(msg), RFC2217_SET_CONTROL,
 				  p->line.modem & SERIAL_MODEM_DTR ? RFC2217_CTL_DTR_ON :
@@ -470,7 +462,7 @@ static void rf_set_break(struct port *p, uint32_t ms)
 	struct rf *rf = rf_of(p);
 
 	loop_timer_disarm(&rf->brk);
-	if ((ms == 0 || ms == UINT32_MAX) && rf_defer(rf, RF_DEFER_BREAK))
+	if ((ms == 0 || ms == UINT32_MAX) && rf_defer(rf, DEFER_BREAK))
 		return;		/* p->break_held says which */
 	if (ms == UINT32_MAX) {
 		rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_OFF);
@@ -492,17 +484,17 @@ static void rf_catch_up(struct rf *rf, bool anyway)
 	unsigned int d = rf->deferred;
 
 	if (!d || !conn_is_open(&rf->c) || rf_ctl_full(rf) ||
-	    (!anyway && (d & RF_DEFER_LINE) && rf_sets_busy(rf)))
+	    (!anyway && (d & DEFER_LINE) && rf_sets_busy(rf)))
 		return;
 	rf->deferred = 0;
-	if (d & RF_DEFER_LINE)
+	if (d & DEFER_LINE)
 		rf_send_setup(rf, false);
-	if (d & RF_DEFER_MODEM)
+	if (d & DEFER_MODEM)
 		rf_set_modem(p);
-	if (d & RF_DEFER_BREAK)
+	if (d & DEFER_BREAK)
 		rf_set_break(p, p->break_held ? 0 : UINT32_MAX);
-	if (d & (RF_DEFER_PURGE_RX | RF_DEFER_PURGE_TX))
-		rf_send_purge(rf, d & RF_DEFER_PURGE_RX, d & RF_DEFER_PURGE_TX);
+	if (d & (DEFER_FLUSH_RX | DEFER_FLUSH_TX))
+		rf_send_purge(rf, d & DEFER_FLUSH_RX, d & DEFER_FLUSH_TX);
 }
 
 /*
@@ -606,7 +598,7 @@ static bool rf_answer_current(struct rf *rf, uint8_t cmd)
 	}
 	if (rf->sets_out[cmd] > 0)
 		rf->sets_out[cmd]--;
-	return rf->sets_out[cmd] == 0 && !(rf->deferred & RF_DEFER_LINE);
+	return rf->sets_out[cmd] == 0 && !(rf->deferred & DEFER_LINE);
 }
 
 /*

@@ -633,6 +633,38 @@ out:
 		close(dev);
 }
 
+
+/*
+ * Ten thousand DTR and termios changes in a loop (bounded to 20 s under
+ * emulation) while the unit answers late: the session stays, and the unit
+ * ends where the application left it.  realcomd sends the state of then
+ * once many answers are due, instead of ending the session.
+ */
+static void test_ioctl_storm(void)
+{
+	int fd = open_tty(), dtr = TIOCM_DTR, i;
+	double end = now() + 20;
+	long long sessions;
+	const char *why = NULL;
+
+	CHECK(fd >= 0, "open %s: %s", tty_path, strerror(errno));
+	CHECK(wait_daemon("up", -1, -1, 10), "%s did not come up", tty_name);
+	sessions = port_field("sessions");
+	json_object_put(sim("{\"cmd\":\"stall\",\"port\":1,\"ms\":1000}"));
+	for (i = 0; i < 10000 && now() < end && !why; i++)
+		if (ioctl(fd, i % 2 ? TIOCMBIS : TIOCMBIC, &dtr) < 0 ||
+		    set_line(fd, i % 2 ? 57600 : 9600, CS8) < 0)
+			why = strerror(errno);
+	if (!why && (ioctl(fd, TIOCMBIS, &dtr) < 0 || set_line(fd, 19200, CS8) < 0))
+		why = strerror(errno);
+	if (!why && !(wait_field("baud", 19200, 20) && wait_field("dtr", 1, 20)))
+		why = "the unit did not end at 19200 with DTR on";
+	if (!why && port_field("sessions") != sessions)
+		why = "the session ended";
+	close(fd);
+	CHECK(!why, "after %d changes: %s", i, why);
+	PASSED();
+}
 /*
  * A unit that stops taking data does not hold control back (docs/uapi.md,
  * TX_HOLD): at 300 baud with line-rate pacing the simulated unit takes 30
@@ -853,6 +885,7 @@ int main(int argc, char **argv)
 	test_data_and_drain();
 	test_settings_during_setup();
 	test_break_held();
+	test_ioctl_storm();
 	if (!rfc2217) {
 		test_control_ahead_of_data();
 		test_stale_dropped();	/* once: its close waits 30 s */
