@@ -29,6 +29,15 @@
 #define CLOSE_DRAIN_MS		3000	/* the device drains at most ~3 s itself */
 #define DRAIN_DOWN_MS		3000	/* the longest a tcdrain waits for a link that is down */
 
+/* A reload's new settings for a port with a session up or closing: they wait
+ * for that session to send what it took (port_renew), or to end otherwise
+ * (port_disconnect takes them). */
+struct port_renewal {
+	struct port_config cfg;
+	const struct proto_ops *proto;
+	void *priv;
+};
+
 static const char *const state_names[] = {
 	[PORT_IDLE] = "idle", [PORT_CONNECTING] = "connecting", [PORT_INIT] = "initialising",
 	[PORT_UP] = "up", [PORT_CLOSING] = "closing", [PORT_BACKOFF] = "waiting to reconnect",
@@ -209,6 +218,10 @@ static void port_retry(struct loop_timer *t)
 		/* The drain did not finish in time: close anyway. */
 		port_proto_drained(p, UINT32_MAX);
 		break;
+	case PORT_UP:
+		if (p->renewal)		/* the same for a reload's */
+			port_proto_drained(p, UINT32_MAX);
+		break;
 	default:
 		break;
 	}
@@ -265,6 +278,33 @@ void port_proto_up(struct port *p)
 	}
 }
 
+/* Free a driver that is not the port's running one. */
+static void port_proto_free(struct port *p, const struct proto_ops *proto, void *priv)
+{
+	const struct proto_ops *was = p->proto;
+	void *was_priv = p->proto_priv;
+
+	p->proto = proto;
+	p->proto_priv = priv;
+	proto->free(p);
+	p->proto = was;
+	p->proto_priv = was_priv;
+}
+
+/* The session is over: the reload's settings and driver become the port's. */
+static void port_take_renewal(struct port *p)
+{
+	struct port_renewal *r = p->renewal;
+
+	p->proto->free(p);
+	memcpy(&p->cfg, &r->cfg, sizeof(p->cfg));
+	p->proto = r->proto;
+	p->proto_priv = r->priv;
+	snprintf(p->peer, sizeof(p->peer), "%s", p->cfg.host);
+	free(r);
+	p->renewal = NULL;
+}
+
 /*
  * End the session.  Unless the device has taken everything (why NULL, after
  * a close's drain), what the connection still queues, ours and the kernel's,
@@ -287,6 +327,8 @@ static void port_disconnect(struct port *p, const char *why)
 	n = p->proto->stop(p, !why);
 	port_tls_release(p);
 	p->tls_info[0] = '\0';
+	if (p->renewal)
+		port_take_renewal(p);
 	if (n == 0)
 		return;
 	p->stats.stale_dropped += n;
@@ -397,8 +439,10 @@ void port_app_open(struct port *p)
 	if (p->state == PORT_IDLE)
 		port_connect_fresh(p);
 	else if (p->state == PORT_CLOSING) {
-		/* Opened again while closing: keep the connection. */
-		loop_timer_disarm(&p->retry);
+		/* Opened again while closing: keep the connection (and, for
+		 * a reload's settings, the drain's deadline). */
+		if (!p->renewal)
+			loop_timer_disarm(&p->retry);
 		port_set_state(p, PORT_UP);
 		p->proto->set_line(p);
 	}
@@ -445,8 +489,35 @@ void port_shutdown(struct port *p)
 	}
 }
 
+/*
+ * A session ends for a reload's settings (port_disconnect takes them) and the
+ * next starts at once, on the primary path with the back-off reset, sending
+ * the whole line state.  The backend hears of no link-down: to the kernel
+ * backend that is a carrier loss, which hangs up a tty without CLOCAL.
+ */
+static void port_renew(struct port *p, const char *why)
+{
+	port_disconnect(p, why);
+	p->last_error[0] = '\0';
+	if (port_wants_link(p))
+		port_connect_fresh(p);
+	else
+		port_set_state(p, PORT_IDLE);
+}
+
 void port_proto_drained(struct port *p, uint32_t remaining)
 {
+	if (p->state == PORT_UP && p->renewal) {
+		loop_timer_disarm(&p->retry);
+		if (remaining == UINT32_MAX)
+			port_log(p, LOG_WARNING, "new settings: the device did not drain in time");
+		/* a tcdrain from before the reload waited on this drain; one made
+		 * since waits for the new session (port_app_drain) */
+		if (!p->drain_waiting)
+			p->backend->drained(p, remaining);
+		port_renew(p, remaining ? "the drain before new settings ended first" : NULL);
+		return;
+	}
 	if (p->state != PORT_CLOSING) {
 		p->backend->drained(p, remaining);
 		return;
@@ -465,8 +536,8 @@ size_t port_app_tx(struct port *p, const uint8_t *d, size_t n)
 {
 	size_t taken;
 
-	if (p->state != PORT_UP)
-		return 0;	/* waits in the tty until the link is up */
+	if (p->state != PORT_UP || p->renewal)
+		return 0;	/* waits in the tty for a session that is up, and new */
 	taken = p->proto->tx(p, d, n);
 	p->stats.tx_bytes += taken;
 	return taken;
@@ -474,7 +545,7 @@ size_t port_app_tx(struct port *p, const uint8_t *d, size_t n)
 
 size_t port_app_tx_room(struct port *p)
 {
-	return p->state == PORT_UP ? p->proto->tx(p, NULL, 0) : 0;
+	return p->state == PORT_UP && !p->renewal ? p->proto->tx(p, NULL, 0) : 0;
 }
 
 void port_proto_line_since(struct port *p, const struct serial_line *was)
@@ -513,12 +584,13 @@ void port_app_break(struct port *p, uint32_t ms)
 
 void port_app_drain(struct port *p, uint32_t timeout_ms)
 {
-	if (p->state == PORT_UP) {
+	if (p->state == PORT_UP && !p->renewal) {
 		p->proto->drain(p, timeout_ms);
 		return;
 	}
-	/* No link: nothing leaves.  Wait (bounded) for one, then fail: a drain
-	 * that answers success here would tell the application its data is out. */
+	/* No link, or one that takes nothing more (a reload's settings wait):
+	 * wait (bounded) for the next, then fail: a drain that answers success
+	 * here would tell the application its data is out. */
 	p->drain_waiting = true;
 	loop_timer_arm(&p->drain_wait, timeout_ms && timeout_ms < DRAIN_DOWN_MS ? timeout_ms :
 			DRAIN_DOWN_MS, 0);
@@ -698,12 +770,23 @@ fail:
 	return NULL;
 }
 
-/* The new settings while the connection runs: only the keep-alive's pace. */
+/* The new settings while the connection runs: only the keep-alive's pace
+ * (a reload's settings still waiting take it too). */
 static void port_reconfigure_live(struct port *p, const struct port_config *cfg)
 {
-	memcpy(&p->cfg, cfg, sizeof(p->cfg));
+	if (p->renewal) {
+		memcpy(&p->renewal->cfg, cfg, sizeof(p->renewal->cfg));
+		p->cfg.keepalive = cfg->keepalive;
+	} else {
+		memcpy(&p->cfg, cfg, sizeof(p->cfg));
+	}
 	if (p->state == PORT_UP || p->state == PORT_CLOSING)
 		loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
+}
+
+const struct port_config *port_config_wanted(const struct port *p)
+{
+	return p->renewal ? &p->renewal->cfg : &p->cfg;
 }
 
 int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_change change)
@@ -711,7 +794,7 @@ int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_ch
 	struct port_config old;
 	const struct proto_ops *old_proto = p->proto, *new_proto;
 	void *old_priv = p->proto_priv, *new_priv;
-	bool was_closing = p->state == PORT_CLOSING;
+	bool first = !p->renewal;
 	int r;
 
 	if (change == PORT_CHANGE_LIVE) {
@@ -732,31 +815,35 @@ int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_ch
 	memcpy(&p->cfg, &old, sizeof(p->cfg));
 	p->proto = old_proto;
 	p->proto_priv = old_priv;
+	if (r == 0 && first && !(p->renewal = malloc(sizeof(*p->renewal)))) {
+		port_proto_free(p, new_proto, new_priv);
+		r = -ENOMEM;
+	}
 	if (r < 0) {
 		port_log(p, LOG_ERR, "new settings not applied: %s", strerror(-r));
 		return r;
 	}
-	/* The old session ends under the old settings (its TLS slot is its
-	 * host's); bytes still in flight are lost, as in any reconnect.  The
-	 * backend hears of no link-down: to the kernel backend that is a
-	 * carrier loss, which hangs up a tty without CLOCAL.  Closing, with
-	 * no application left, the port goes down as a close would take it. */
-	port_disconnect(p, "new settings");
-	old_proto->free(p);
-	if (was_closing)
-		p->backend->link(p, false);
-	memcpy(&p->cfg, cfg, sizeof(p->cfg));
-	p->proto = new_proto;
-	p->proto_priv = new_priv;
-	snprintf(p->peer, sizeof(p->peer), "%s", cfg->host);
-	p->last_error[0] = '\0';
-	/* A new session at once, on the primary path and with the back-off
-	 * reset (the next open does the same), which sends the whole line
-	 * state again. */
-	if (port_wants_link(p))
-		port_connect_fresh(p);
-	else
-		port_set_state(p, PORT_IDLE);
+	if (!first)		/* newer than those still waiting */
+		port_proto_free(p, p->renewal->proto, p->renewal->priv);
+	memcpy(&p->renewal->cfg, cfg, sizeof(p->renewal->cfg));
+	p->renewal->proto = new_proto;
+	p->renewal->priv = new_priv;
+	switch (p->state) {
+	case PORT_UP:
+		/* The session sends what it took first, bounded as a close's
+		 * drain; what the application writes meanwhile waits in the tty
+		 * for the new one. */
+		if (first) {
+			loop_timer_arm(&p->retry, CLOSE_DRAIN_MS, 0);
+			p->proto->drain(p, CLOSE_DRAIN_MS);
+		}
+		break;
+	case PORT_CLOSING:
+		break;		/* taken when the close's drain ends */
+	default:
+		port_renew(p, "new settings");
+		break;
+	}
 	return 0;
 }
 
@@ -767,6 +854,10 @@ void port_free(struct port *p)
 	if (p->proto_priv) {
 		port_disconnect(p, "the port was removed or realcomd stopped");
 		p->proto->free(p);
+	}
+	if (p->renewal) {
+		port_proto_free(p, p->renewal->proto, p->renewal->priv);
+		free(p->renewal);
 	}
 	if (p->backend_priv)
 		p->backend->close(p);

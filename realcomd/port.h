@@ -176,6 +176,7 @@ struct port {
 	 * may still hold some of it, purged at the next start (proto_ops.start). */
 	bool purge_unit;
 	uint64_t tx_at_up;		/* stats.tx_bytes when the session came up */
+	struct port_renewal *renewal;	/* a reload's settings, waiting (port_reconfigure) */
 	struct resolve_req *resolving;	/* host name being resolved (resolve.c) */
 	struct sock_addr addr;		/* the resolved address; port set per connect */
 	struct port_stats stats;
@@ -200,10 +201,14 @@ struct port *port_new(struct daemon *d, const struct port_config *cfg);
 void port_free(struct port *p);
 /* A reload changed the port's section (change: port_config_change): take
  * cfg under the same tty.  PORT_CHANGE_LIVE keeps the connection; otherwise
- * the session is renewed (disconnect, then connect with cfg, the line state
- * replayed) while the application keeps its descriptor.  0, or -errno with
- * the port left as it was. */
+ * the session is renewed while the application keeps its descriptor: a
+ * session that is up first sends what it took (bounded), then the port
+ * connects with cfg and replays the line state.  0, or -errno with the port
+ * left as it was. */
 int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_change change);
+/* What the port is configured as: a reload's settings still waiting for the
+ * running session, else those it runs with. */
+const struct port_config *port_config_wanted(const struct port *p);
 const char *port_state_name(enum port_state s);
 /* Stopping: let the device drain (bounded), then disconnect and stay idle. */
 void port_shutdown(struct port *p);

@@ -8,11 +8,13 @@ leaves every port as it was; a reload that changes a port's connection
 that holds it open goes on using the same descriptor, against nportsim and
 ser2net."""
 import os
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
 import termios
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -252,6 +254,72 @@ class RenewedReload(unittest.TestCase):
         self.assertEqual(echo(self.fd, b"after"), b"after")
         tls.wait_port("4800 baud over TLS", lambda p: p["connected"] and p["baud"] == 4800)
         self.assertIn("TLSv1.3", self.d.wait_state("up")["tls_info"])
+
+    def mid_stream(self, old, old_line, new, new_line):
+        """A reload during production: the session first sends what it took,
+        so the old unit's line gets the start of the stream and the new unit
+        the rest, in order, nothing dropped (a reset at once lost what
+        realcomd and the old unit's socket held)."""
+        self.d = Realcomd({0: old})
+        self.addCleanup(self.d.close)
+        self.fd = open_tty(self.d.tty(0), termios.B921600)
+        self.addCleanup(os.close, self.fd)
+        self.d.wait_state("up")
+        data = bytes(range(256)) * 512         # 128 KiB: 1.4 s of line, twice the unit's queue
+        write_all(self.fd, data)
+        self.reload(new)
+        write_all(self.fd, b"after")
+        lines = (old_line, new_line)
+        got = {fd: bytearray() for fd in lines}
+        end = time.monotonic() + DEADLINE
+        while sum(map(len, got.values())) < len(data) + 5 and time.monotonic() < end:
+            r, _, _ = select.select(lines, [], [], 0.5)
+            for fd in r:
+                got[fd] += os.read(fd, 65536)
+        self.assertEqual(self.d.port()["stale_dropped"], 0)
+        self.assertEqual(got[old_line] + got[new_line], data + b"after")
+        self.assertNotIn("dropped", self.d.log_text())
+        return len(got[old_line])
+
+    def sim_line(self, mode, *args):
+        """nportsim and its serial line (the pty it writes the port's data to)."""
+        sim = Sim(*args, mode=mode)
+        self.addCleanup(sim.close)
+        fd = sim.open_pty()
+        self.addCleanup(os.close, fd)
+        return sim, fd
+
+    def test_mid_stream_realcom(self):
+        a, a_line = self.sim_line("realcom", "--line-rate", "on")
+        b, b_line = self.sim_line("realcom")
+        old = self.mid_stream(realcom_port(a), a_line, realcom_port(b), b_line)
+        self.assertGreater(old, 65536)
+        self.assertEqual(a.port()["baud"], 921600)
+
+    def test_mid_stream_rfc2217(self):
+        a, a_line = self.sim_line("rfc2217", "--line-rate", "on")
+        b, b_line = self.sim_line("rfc2217")
+        old = self.mid_stream({"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": a.tcp_base + 1},
+                              a_line,
+                              {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": b.tcp_base + 1},
+                              b_line)
+        self.assertGreater(old, 65536)
+        self.assertEqual(a.port()["baud"], 921600)
+
+    def test_mid_stream_from_ser2net(self):
+        d = tempfile.mkdtemp(prefix="config-ser2net-")
+        self.addCleanup(shutil.rmtree, d, True)
+        pair = PtyPair(d)
+        self.addCleanup(pair.close)
+        port = free_port()
+        server = ser2net(pair.a, port)
+        self.addCleanup(lambda: (server.terminate(), server.wait(DEADLINE)))
+        dev = os.open(pair.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        self.addCleanup(os.close, dev)
+        termios.tcsetattr(dev, termios.TCSANOW, raw_attrs(dev))
+        b, b_line = self.sim_line("realcom")
+        self.mid_stream({"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": port}, dev,
+                        realcom_port(b), b_line)
 
     def test_protocol_to_rfc2217_nportsim(self):
         rc, rf = Sim("--echo"), Sim("--echo", mode="rfc2217")

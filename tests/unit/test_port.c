@@ -922,22 +922,90 @@ static void test_reconfigure_renews_session(void **state)
 	free_port(p);
 }
 
+/* Up: the session first sends what it took (a close's drain), taking no
+ * more from the tty; then it ends gracefully and the new one starts. */
 static void test_reconfigure_up_renews(void **state)
 {
 	struct port_config c = cfg_default(), n;
 	struct port *p = port_up(&c);
+	uint8_t d[4] = "data";
 
 	memcpy(&n, &c, sizeof(n));	/* padding too: port_config_change compares it */
 	n.dev_port = 2;
 	n.data_port = 951;
 	n.command_port = 967;
 	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	assert_int_equal(p->state, PORT_UP);
+	assert_int_equal(fx.proto[0].drain, 1);
+	assert_int_equal(fx.proto[0].stop, 0);
+	assert_int_equal(port_config_wanted(p)->data_port, 951);
+	/* what the application writes now waits for the new session */
+	assert_int_equal(port_app_tx(p, d, sizeof(d)), 0);
+	assert_int_equal(port_app_tx_room(p), 0);
+	port_proto_drained(p, 0);
 	assert_int_equal(fx.proto[0].stop, 1);
+	assert_true(fx.stop_graceful);
+	assert_false(p->purge_unit);
 	assert_int_equal(fx.proto[0].init, 2);
 	assert_int_equal(fx.proto[0].start, 2);
 	assert_int_equal(p->state, PORT_CONNECTING);
 	assert_int_equal(fx.links_down, 0);	/* no hang-up for the application */
 	assert_int_equal(port_path(p).data_port, 951);
+	assert_int_equal(p->stats.stale_dropped, 0);
+	port_app_close(p);
+	free_port(p);
+}
+
+/* The drain is bounded: at its deadline the session is reset, what it held
+ * dropped and counted, and the unit purged by the next. */
+static void test_reconfigure_up_drain_bounded(void **state)
+{
+	struct port_config c = cfg_default(), n;
+	struct port *p = port_up(&c);
+
+	p->stats.tx_bytes += 100;	/* the session sent data */
+	memcpy(&n, &c, sizeof(n));
+	snprintf(n.host, sizeof(n.host), "%s", HOST_NEW);
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	/* a second reload while the first waits: the newest settings win, no
+	 * new deadline */
+	n.data_port = 951;
+	assert_int_equal(port_config_change(port_config_wanted(p), &n), PORT_CHANGE_SESSION);
+	advance(2000);
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	assert_int_equal(fx.proto[0].free, 1);	/* the first reload's driver */
+	assert_int_equal(fx.proto[0].drain, 1);
+	fx.stop_drops = 7;
+	advance(999);
+	assert_int_equal(p->state, PORT_UP);
+	advance(1);
+	assert_false(fx.stop_graceful);
+	assert_int_equal(p->stats.stale_dropped, 7);
+	assert_true(p->purge_unit);
+	assert_int_equal(p->state, PORT_CONNECTING);
+	assert_string_equal(fx.start_host, HOST_NEW);
+	assert_int_equal(port_path(p).data_port, 951);
+	assert_int_equal(fx.links_down, 0);
+	fx.stop_drops = 0;
+	port_app_close(p);
+	free_port(p);
+}
+
+/* The session dies while the drain runs: the new settings take over. */
+static void test_reconfigure_up_session_dies(void **state)
+{
+	struct port_config c = cfg_default(), n;
+	struct port *p = port_up(&c);
+
+	memcpy(&n, &c, sizeof(n));
+	snprintf(n.host, sizeof(n.host), "%s", HOST_NEW);
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	port_proto_down(p, -ECONNRESET, "reset by peer");
+	assert_null(p->renewal);
+	assert_string_equal(p->cfg.host, HOST_NEW);
+	assert_int_equal(p->state, PORT_BACKOFF);
+	wait_next_attempt(p, 100);
+	assert_string_equal(fx.start_host, HOST_NEW);
 	port_app_close(p);
 	free_port(p);
 }
@@ -976,6 +1044,10 @@ static void test_reconfigure_while_closing(void **state)
 	memcpy(&n, &c, sizeof(n));
 	snprintf(n.host, sizeof(n.host), "%s", HOST_NEW);
 	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	/* taken when the close's drain ends */
+	assert_int_equal(p->state, PORT_CLOSING);
+	assert_int_equal(fx.proto[0].stop, 0);
+	port_proto_drained(p, 0);
 	assert_int_equal(p->state, PORT_IDLE);
 	assert_int_equal(fx.links_down, 1);
 	assert_int_equal(fx.proto[0].stop, 1);
@@ -1069,6 +1141,8 @@ int main(void)
 		cmocka_unit_test_setup(test_reconfigure_keepalive_live, setup),
 		cmocka_unit_test_setup(test_reconfigure_renews_session, setup),
 		cmocka_unit_test_setup(test_reconfigure_up_renews, setup),
+		cmocka_unit_test_setup(test_reconfigure_up_drain_bounded, setup),
+		cmocka_unit_test_setup(test_reconfigure_up_session_dies, setup),
 		cmocka_unit_test_setup(test_reconfigure_failure_keeps_port, setup),
 		cmocka_unit_test_setup(test_reconfigure_while_closing, setup),
 		cmocka_unit_test_setup(test_reconfigure_idle_stays_idle, setup),
