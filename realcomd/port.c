@@ -36,6 +36,10 @@ struct port_renewal {
 	struct port_config cfg;
 	const struct proto_ops *proto;
 	void *priv;
+	/* Once taken, it holds the old driver instead: freed from the loop
+	 * (port_reap), since the old driver may be the caller that ended its
+	 * session (a drain's answer, a lost link). */
+	struct loop_timer reap;
 };
 
 static const char *const state_names[] = {
@@ -291,18 +295,53 @@ static void port_proto_free(struct port *p, const struct proto_ops *proto, void 
 	p->proto_priv = was_priv;
 }
 
+static void port_renewal_free(struct port *p, struct port_renewal *r)
+{
+	port_proto_free(p, r->proto, r->priv);
+	loop_timer_free(&r->reap);
+	free(r);
+}
+
+static void port_reap(struct port *p)
+{
+	if (p->retired)
+		port_renewal_free(p, p->retired);
+	p->retired = NULL;
+}
+
+static void port_reap_timer(struct loop_timer *t)
+{
+	port_reap(t->arg);
+}
+
+static struct port_renewal *port_renewal_new(struct port *p)
+{
+	struct port_renewal *r = calloc(1, sizeof(*r));
+
+	if (r && loop_timer_init(p->d->loop, &r->reap, port_reap_timer, p) < 0) {
+		free(r);
+		r = NULL;
+	}
+	return r;
+}
+
 /* The session is over: the reload's settings and driver become the port's. */
 static void port_take_renewal(struct port *p)
 {
 	struct port_renewal *r = p->renewal;
+	const struct proto_ops *old = p->proto;
+	void *old_priv = p->proto_priv;
 
-	p->proto->free(p);
 	memcpy(&p->cfg, &r->cfg, sizeof(p->cfg));
 	p->proto = r->proto;
 	p->proto_priv = r->priv;
 	snprintf(p->peer, sizeof(p->peer), "%s", p->cfg.host);
-	free(r);
 	p->renewal = NULL;
+	port_reap(p);		/* an earlier one's: its caller has returned */
+	r->proto = old;
+	r->priv = old_priv;
+	p->retired = r;
+	loop_timer_arm(&r->reap, 0, 0);
 }
 
 /*
@@ -815,7 +854,7 @@ int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_ch
 	memcpy(&p->cfg, &old, sizeof(p->cfg));
 	p->proto = old_proto;
 	p->proto_priv = old_priv;
-	if (r == 0 && first && !(p->renewal = malloc(sizeof(*p->renewal)))) {
+	if (r == 0 && first && !(p->renewal = port_renewal_new(p))) {
 		port_proto_free(p, new_proto, new_priv);
 		r = -ENOMEM;
 	}
@@ -855,10 +894,9 @@ void port_free(struct port *p)
 		port_disconnect(p, "the port was removed or realcomd stopped");
 		p->proto->free(p);
 	}
-	if (p->renewal) {
-		port_proto_free(p, p->renewal->proto, p->renewal->priv);
-		free(p->renewal);
-	}
+	if (p->renewal)
+		port_renewal_free(p, p->renewal);
+	port_reap(p);
 	if (p->backend_priv)
 		p->backend->close(p);
 	loop_timer_free(&p->retry);

@@ -177,6 +177,7 @@ struct port {
 	bool purge_unit;
 	uint64_t tx_at_up;		/* stats.tx_bytes when the session came up */
 	struct port_renewal *renewal;	/* a reload's settings, waiting (port_reconfigure) */
+	struct port_renewal *retired;	/* the driver they replaced, to be freed */
 	struct resolve_req *resolving;	/* host name being resolved (resolve.c) */
 	struct sock_addr addr;		/* the resolved address; port set per connect */
 	struct port_stats stats;

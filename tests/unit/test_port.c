@@ -899,9 +899,12 @@ static void test_reconfigure_renews_session(void **state)
 	n.protocol = PROTO_RFC2217;
 	assert_int_equal(port_config_change(&c, &n), PORT_CHANGE_SESSION);
 	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
-	/* the new driver made before the old one stopped, then the old freed */
+	/* the new driver made before the old one stopped; the old one freed
+	 * from the loop (it may be what called) */
 	assert_int_equal(fx.proto[1].init, 1);
 	assert_int_equal(fx.stop_at_init, 2);
+	assert_int_equal(fx.proto[0].free, 0);
+	advance(0);
 	assert_int_equal(fx.proto[0].free, 1);
 	/* at once, to the new host, the line state replayed, back-off fresh */
 	assert_int_equal(p->state, PORT_CONNECTING);
@@ -945,6 +948,10 @@ static void test_reconfigure_up_renews(void **state)
 	port_proto_drained(p, 0);
 	assert_int_equal(fx.proto[0].stop, 1);
 	assert_true(fx.stop_graceful);
+	/* not freed under the driver that answered: from the loop */
+	assert_int_equal(fx.proto[0].free, 0);
+	advance(0);
+	assert_int_equal(fx.proto[0].free, 1);
 	assert_false(p->purge_unit);
 	assert_int_equal(fx.proto[0].init, 2);
 	assert_int_equal(fx.proto[0].start, 2);
