@@ -10,12 +10,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
 
 #include "conf.h"
 
@@ -147,6 +150,39 @@ int conf_parse_bool(const char *value, bool *out, char *why, size_t whylen)
 		return -1;
 	*out = i & 1;
 	return 0;
+}
+
+bool conf_is_host(const char *h)
+{
+	unsigned char a6[16];
+	char addr[INET6_ADDRSTRLEN];
+	size_t n = strlen(h), label = 0;
+	const char *pct = strchr(h, '%');
+
+	/* an IPv6 address, with a scope (fe80::1%eth0) if any */
+	if (strchr(h, ':')) {
+		if ((pct ? (size_t)(pct - h) : n) >= sizeof(addr))
+			return false;
+		snprintf(addr, sizeof(addr), "%.*s", (int)(pct ? pct - h : (ptrdiff_t)n), h);
+		return inet_pton(AF_INET6, addr, a6) == 1 && (!pct || pct[1]);
+	}
+	/* a name, or an IPv4 address: labels of letters, digits, '-' and '_' */
+	if (n == 0 || n > 253)
+		return false;
+	for (const char *c = h; *c; c++) {
+		if (*c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+		} else if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			   (*c >= '0' && *c <= '9') || *c == '-' || *c == '_') {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Checked when the file is loaded, so that -t and a reload refuse a TLS
@@ -400,7 +436,8 @@ static const char *conf_not_text(const unsigned char *t, size_t n, size_t *col)
 }
 
 /* The checks libinih would stop at, made here so the reading goes on:
- * a header without ']', a line that is neither a header nor key = value. */
+ * a header without ']', a line that is neither a header nor key = value;
+ * and text after a header's ']', which libinih ignores. */
 static void conf_line_shape(struct conf_state *s, char *str)
 {
 	char *p = str + strspn(str, " \t\r\n"), *end;
@@ -419,6 +456,10 @@ static void conf_line_shape(struct conf_state *s, char *str)
 		*end = '\0';
 		conf_open_section(s, p + 1);
 		*end = ']';
+		p = end + 1 + strspn(end + 1, " \t\r\n");
+		if (*p && *p != ';' && *p != '#')
+			conf_fail(s, s->line, "text after the section header: '%.*s'",
+				  (int)strcspn(p, "\r\n"), p);
 		return;
 	}
 	if (!strpbrk(p, "=:")) {

@@ -71,6 +71,10 @@ int conf_load_file(FILE *f, const char *name, const struct conf_section *section
 int conf_parse_uint(const char *value, unsigned int min, unsigned int max, unsigned int *out,
 		    char *why, size_t whylen);
 int conf_parse_bool(const char *value, bool *out, char *why, size_t whylen);
+/* A host name (letters, digits, '-' and '_' in dot-separated labels, 253
+ * characters at most), an IPv4 address, or an IPv6 address with or without
+ * a %scope: what may be looked up, never a URL, a port or a list. */
+bool conf_is_host(const char *h);
 int conf_parse_enum(const char *value, const char *const *names, int *out, char *why,
 		    size_t whylen);
 

@@ -335,15 +335,7 @@ bad:
 /* An SNTP server: a host name or address, as a JSON string. */
 static json_object *sntp_server(const char *h)
 {
-	size_t n = strlen(h);
-
-	if (n == 0 || n > 253)
-		return NULL;
-	for (const char *p = h; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
-			return NULL;
-	return json_object_new_string(h);
+	return conf_is_host(h) ? json_object_new_string(h) : NULL;
 }
 
 /* value as def wants it: the fragment of the route's body, or NULL. */

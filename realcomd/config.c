@@ -65,6 +65,20 @@ static int parse_socket_path(const char *value, void *field, char *why, size_t w
 	return 0;
 }
 
+/* host, backup_host: looked up at each connect, so checked for shape here. */
+static int parse_host(const char *value, void *field, char *why, size_t whylen)
+{
+	_Static_assert(sizeof(((struct port_config *)0)->host) ==
+		       sizeof(((struct port_config *)0)->backup_host), "host fields differ");
+
+	if (!conf_is_host(value)) {
+		snprintf(why, whylen, "expected a host name or an IP address");
+		return -1;
+	}
+	snprintf(field, sizeof(((struct port_config *)0)->host), "%s", value);
+	return 0;
+}
+
 /* pty_mode: octal like chmod(1); the owner (root) keeps read and write. */
 static int parse_mode(const char *value, void *field, char *why, size_t whylen)
 {
@@ -102,7 +116,8 @@ enum { K_HOST, K_PORT, K_PROTOCOL, K_DATA, K_COMMAND, K_TCP, K_TLS, K_CA, K_FP, 
        K_BACKUP_TCP, K_MAC };
 
 static const struct conf_key port_keys[] = {
-	[K_HOST] = { "host", STR(PC, host), .required = true },
+	[K_HOST] = { "host", CONF_CUSTOM, .offset = offsetof(PC, host), .parse = parse_host,
+		     .required = true },
 	[K_PORT] = { "port", CONF_UINT, .offset = offsetof(PC, dev_port), .min = 1, .max = 32 },
 	[K_PROTOCOL] = { "protocol", CONF_ENUM, .offset = offsetof(PC, protocol),
 			 .names = config_protocol_names },
@@ -123,7 +138,8 @@ static const struct conf_key port_keys[] = {
 			.names = connect_names },
 	[K_KEEPALIVE] = { "keepalive", CONF_UINT, .offset = offsetof(PC, keepalive), .min = 1,
 			  .max = 3600 },
-	[K_BACKUP_HOST] = { "backup_host", STR(PC, backup_host) },
+	[K_BACKUP_HOST] = { "backup_host", CONF_CUSTOM, .offset = offsetof(PC, backup_host),
+			    .parse = parse_host },
 	[K_BACKUP_DATA] = { "backup_data_port", CONF_UINT, .offset = offsetof(PC, backup_data_port),
 			    .min = 1, .max = 65535 },
 	[K_BACKUP_COMMAND] = { "backup_command_port", CONF_UINT,

@@ -90,6 +90,16 @@ class Check(unittest.TestCase):
                      "10: [global]: appears twice (first on line 1)",
                      "11: unknown section [tty2] (did you mean [ttyR2]?)")
 
+    def test_host_shape_and_header_text(self):
+        self.refused("[ttyR0] junk\n"                   # 1
+                     "host = a b c\n"                   # 2
+                     "[ttyR1] ; a comment is fine\n"    # 3
+                     "host = 192.0.2.1\n"               # 4
+                     "backup_host = x..y\n",            # 5
+                     "1: text after the section header: 'junk'",
+                     "2: [ttyR0]: host = 'a b c': expected a host name or an IP address",
+                     "5: [ttyR1]: backup_host = 'x..y': expected a host name or an IP address")
+
     def test_tls_files_must_be_readable(self):
         d = tempfile.mkdtemp(prefix="realcomd-tls-")
         self.addCleanup(shutil.rmtree, d)

@@ -233,6 +233,9 @@ static void test_errors(void **state)
 	expect_error("[global]\nbackend pty\n",
 		     "test.conf:2: expected 'key = value' or '[section]'");
 	expect_error("[global\n", "test.conf:1: section header without ']'");
+	/* libinih ignores what follows ']': not here */
+	expect_error("[global] backend = pty\n",
+		     "test.conf:1: text after the section header: 'backend = pty'");
 	/* a continuation line is not a second value for the previous key */
 	expect_error("[global]\nbackend = pty\n  kernel\n",
 		     "test.conf:3: expected 'key = value' or '[section]'");
@@ -480,6 +483,25 @@ static void test_value_parsers(void **state)
 	assert_int_equal(conf_parse_bool("On", &b, why, sizeof(why)), -1);
 	assert_int_equal(conf_parse_enum("kernel", backends, &e, why, sizeof(why)), 0);
 	assert_int_equal(e, 1);
+	/* hosts: names, IPv4, IPv6 with a scope; nothing with spaces, ports,
+	 * empty labels or a URL */
+	assert_true(conf_is_host("nport-1.plant.example"));
+	assert_true(conf_is_host("unit_7"));
+	assert_true(conf_is_host("192.0.2.1"));
+	assert_true(conf_is_host("2001:db8::1"));
+	assert_true(conf_is_host("fe80::1%eth0"));
+	assert_false(conf_is_host(""));
+	assert_false(conf_is_host("a b c"));
+	assert_false(conf_is_host("x..y"));
+	assert_false(conf_is_host(".x"));
+	assert_false(conf_is_host("192.0.2.1:4001"));
+	assert_false(conf_is_host("[2001:db8::1]"));
+	assert_false(conf_is_host("fe80::1%"));
+	assert_false(conf_is_host("https://unit"));
+	assert_false(conf_is_host("a,b"));
+	/* a label of 63 characters, not 64 */
+	assert_true(conf_is_host("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b"));
+	assert_false(conf_is_host("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b"));
 	/* a short why is truncated, never overrun */
 	assert_int_equal(conf_parse_enum("x", backends, &e, why, 10), -1);
 	assert_int_equal(strlen(why), 9);
