@@ -124,6 +124,18 @@ int sock_tune(int fd, unsigned int keepalive_s)
 	return 0;
 }
 
+bool sock_unanswered(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return false;
+	/* A window probe answered resets tcpi_probes, but one can show for
+	 * a moment even so: two in a row are not a live peer's. */
+	return ti.tcpi_retransmits > 0 || ti.tcpi_probes > 1;
+}
+
 int sock_listen(const char *addr, uint16_t port, int backlog)
 {
 	struct sock_addr a;

@@ -7,6 +7,7 @@
 #ifndef REALCOM_SOCK_H
 #define REALCOM_SOCK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -39,6 +40,11 @@ int sock_connect_wait(int fd, int timeout_ms);
 /* TCP_NODELAY, and when keepalive_s > 0: SO_KEEPALIVE probing after
  * keepalive_s idle seconds instead of TCP's two hours.  0 or -errno. */
 int sock_tune(int fd, unsigned int keepalive_s);
+
+/* The peer has stopped answering TCP: data sent is being retransmitted, or
+ * window probes (while it takes nothing) go unanswered.  A peer that holds
+ * its window shut but answers (flow control) is not this. */
+bool sock_unanswered(int fd);
 
 /* A non-blocking listening TCP socket on addr:port (port 0: any), with
  * SO_REUSEADDR.  Returns the fd or -errno. */

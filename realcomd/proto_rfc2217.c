@@ -18,6 +18,7 @@
 #include "log.h"
 #include "port.h"
 #include "rfc2217.h"
+#include "sock.h"
 #include "tls.h"
 
 #define RF_BUF			(64 * 1024)	/* each way */
@@ -501,8 +502,9 @@ static void rf_catch_up(struct rf *rf, bool anyway)
  * Liveness: a baud-rate query (0) makes the server say something, and any
  * byte from it counts as the answer (sredird's answer, 8 bytes long, does not
  * even decode).  Output it has not taken yet (a device held by flow control)
- * may hold the query back: the wait starts again, and a dead link is left
- * to TCP (sock_tune() sets no TCP_USER_TIMEOUT, on purpose).
+ * may hold the query back: the wait starts again as long as the server's TCP
+ * answers (sock_unanswered(); sock_tune() sets no TCP_USER_TIMEOUT, which
+ * would also end a connection held by flow control).
  */
 static void rf_keepalive(struct port *p)
 {
@@ -522,7 +524,7 @@ static void rf_keepalive(struct port *p)
 		return;
 	}
 	if (rf->query_out) {
-		if (buf_len(&c->out) > 0 || rf_unacked(rf) > 0)
+		if ((buf_len(&c->out) > 0 || rf_unacked(rf) > 0) && !sock_unanswered(c->fd))
 			rf->query_ms = now;
 		if (now - rf->query_ms >= 1000ULL * p->cfg.keepalive)
 			port_proto_down(p, -ETIMEDOUT, "no answer from the server");

@@ -184,7 +184,9 @@ class Certs:
 class Sim:
     """One nportsim process.  Use as a context manager."""
 
-    def __init__(self, *args, ports=1, mode="realcom"):
+    def __init__(self, *args, ports=1, mode="realcom", prefix=()):
+        """prefix goes before nportsim's command (a wrapper that execs it,
+        e.g. Netns.argv([]) to run it in a network namespace)."""
         self.dir = tempfile.mkdtemp(prefix="nportsim-test-")
         self.ports = ports
         self.mode = mode
@@ -193,7 +195,7 @@ class Sim:
         for _ in range(8):
             base = free_port_block()
             self.data_base, self.command_base, self.tcp_base = base, base + 16, base
-            cmd = [NPORTSIM, "--ports", str(ports), "--mode", mode,
+            cmd = [*prefix, NPORTSIM, "--ports", str(ports), "--mode", mode,
                    "--data-base", str(self.data_base), "--command-base", str(self.command_base),
                    "--tcp-base", str(self.tcp_base), "--pty-dir", self.dir,
                    "--control", self.path("control"), *args]

@@ -66,6 +66,11 @@ static void test_connect_listen_tune(void **state)
 	assert_int_equal(ut, 0);
 	assert_int_equal(sock_tune(s, 0), 0);
 	assert_int_equal(sock_tune(-1, 0), -EBADF);
+	/* a peer that answers (tests/integration/test_realcomd_netns.py cuts
+	 * a link); not a TCP socket: nothing to say */
+	assert_int_equal(write(c, "x", 1), 1);
+	assert_false(sock_unanswered(c));
+	assert_false(sock_unanswered(-1));
 	close(s);
 	close(c);
 
