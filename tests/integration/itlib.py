@@ -284,6 +284,20 @@ class PtyPair:
         self.proc.wait()
 
 
+def ser2net_line(test, prefix="ser2net-"):
+    """For a unittest.TestCase: ser2net (RFC 2217, on a free port) serving
+    one end of a pty pair.  Returns the port and the pair (.b is the line's
+    far side); the test's cleanups undo it all."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    test.addCleanup(shutil.rmtree, d, True)
+    pair = PtyPair(d)
+    test.addCleanup(pair.close)
+    port = free_port()
+    server = ser2net(pair.a, port)
+    test.addCleanup(lambda: (server.terminate(), server.wait(DEADLINE)))
+    return port, pair
+
+
 def ser2net(device, port, stack="telnet(rfc2217),tcp"):
     """ser2net serving DEVICE on 127.0.0.1:PORT (docs/rfc2217.md's verified
     configuration), once it listens; the caller ends it."""

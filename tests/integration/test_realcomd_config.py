@@ -18,8 +18,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import (DEADLINE, REALCOMD, Certs, PtyPair, Realcomd, Sim, echo,  # noqa: E402
-                   free_port, open_tty, read_n, realcom_port, ser2net, wait_for, write_all)
+from itlib import (DEADLINE, REALCOMD, Certs, Realcomd, Sim, echo, open_tty, read_n,  # noqa: E402
+                   realcom_port, ser2net_line, wait_for, write_all)
 
 CERTS = Certs()
 setUpModule = CERTS.setup
@@ -317,13 +317,7 @@ class RenewedReload(unittest.TestCase):
         self.assertEqual(a.port()["baud"], 921600)
 
     def test_mid_stream_from_ser2net(self):
-        d = tempfile.mkdtemp(prefix="config-ser2net-")
-        self.addCleanup(shutil.rmtree, d, True)
-        pair = PtyPair(d)
-        self.addCleanup(pair.close)
-        port = free_port()
-        server = ser2net(pair.a, port)
-        self.addCleanup(lambda: (server.terminate(), server.wait(DEADLINE)))
+        port, pair = ser2net_line(self, "config-ser2net-")
         dev = os.open(pair.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         self.addCleanup(os.close, dev)
         termios.tcsetattr(dev, termios.TCSANOW, raw_attrs(dev))
@@ -344,13 +338,7 @@ class RenewedReload(unittest.TestCase):
     def test_protocol_to_rfc2217_ser2net(self):
         rc = Sim("--echo")
         self.addCleanup(rc.close)
-        d = tempfile.mkdtemp(prefix="config-ser2net-")
-        self.addCleanup(shutil.rmtree, d, True)
-        pair = PtyPair(d)
-        self.addCleanup(pair.close)
-        port = free_port()
-        server = ser2net(pair.a, port)
-        self.addCleanup(lambda: (server.terminate(), server.wait(DEADLINE)))
+        port, pair = ser2net_line(self, "config-ser2net-")
         self.start(rc)
         self.reload({"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": port})
         dev = os.open(pair.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)

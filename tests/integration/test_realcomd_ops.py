@@ -23,8 +23,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from itlib import (DEADLINE, REALCOMCTL, REALCOMD, PtyPair, Realcomd, Sim,  # noqa: E402
-                   free_port, open_tty, realcom_port, ser2net, wait_for)
+from itlib import (DEADLINE, REALCOMCTL, REALCOMD, Realcomd, Sim, open_tty, realcom_port,  # noqa: E402
+                   ser2net_line, wait_for)
 
 NOBODY = 65534
 DIALOUT = grp.getgrnam("dialout").gr_gid
@@ -781,13 +781,7 @@ class Rfc2217(unittest.TestCase):
             self.assertEqual((p["parity_errors"], p["framing_errors"], p["overruns"]), (1, 1, 1))
 
     def test_ser2net_status_and_metrics(self):
-        tmp = tempfile.mkdtemp(prefix="ops-ser2net-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        pair = PtyPair(tmp)
-        self.addCleanup(pair.close)
-        port = free_port()
-        server = ser2net(pair.a, port)
-        self.addCleanup(lambda: (server.terminate(), server.wait()))
+        port, _ = ser2net_line(self, "ops-ser2net-")
         dead = socket.socket()
         dead.bind(("127.0.0.1", 0))     # bound, not listening: refused
         self.addCleanup(dead.close)
