@@ -114,7 +114,7 @@ static void port_set_state(struct port *p, enum port_state s)
 
 static bool port_wants_link(const struct port *p)
 {
-	return p->app_open || p->cfg.connect == CONNECT_ALWAYS;
+	return !p->stopping && (p->app_open || p->cfg.connect == CONNECT_ALWAYS);
 }
 
 struct port_path port_path(const struct port *p)
@@ -270,7 +270,7 @@ void port_proto_up(struct port *p)
 	if (p->break_held)
 		p->proto->set_break(p, 0);
 	p->backend->link(p, true);
-	if (!p->app_open && p->cfg.connect == CONNECT_ON_OPEN) {
+	if (!port_wants_link(p)) {
 		port_app_close(p);	/* closed while we were connecting */
 		return;
 	}
@@ -337,6 +337,7 @@ static void port_take_renewal(struct port *p)
 	p->proto_priv = r->priv;
 	snprintf(p->peer, sizeof(p->peer), "%s", p->cfg.host);
 	p->renewal = NULL;
+	p->tx_held = false;
 	port_reap(p);		/* an earlier one's: its caller has returned */
 	r->proto = old;
 	r->priv = old_priv;
@@ -361,8 +362,9 @@ static void port_disconnect(struct port *p, const char *why)
 	loop_timer_disarm(&p->retry);
 	if (!why)
 		p->purge_unit = false;
-	else if (p->stats.tx_bytes != p->tx_at_up)
-		p->purge_unit = true;
+	else if ((p->state == PORT_UP || p->state == PORT_CLOSING) &&
+		 p->stats.tx_bytes != p->tx_at_up)
+		p->purge_unit = true;	/* an attempt that never came up sent nothing */
 	n = p->proto->stop(p, !why);
 	port_tls_release(p);
 	p->tls_info[0] = '\0';
@@ -403,7 +405,9 @@ void port_proto_down(struct port *p, int err, const char *why)
 	bool stable = was_up && loop_now_ms() - p->up_since_ms >= STABLE_MS;
 	const char *switching;
 	unsigned int delay;
+	char peer[sizeof(p->peer)];
 
+	memcpy(peer, p->peer, sizeof(peer));	/* the one that failed: a reload's may follow */
 	/* conn.c fails a TLS handshake with EPROTO, and only a handshake (or
 	 * making its session) can fail while still connecting */
 	if (err == -EPROTO && p->state == PORT_CONNECTING && p->cfg.tls != PORT_TLS_OFF)
@@ -425,15 +429,15 @@ void port_proto_down(struct port *p, int err, const char *why)
 	/* An offline unit fails on and on: say so when it changes, then rarely. */
 	if (switching)
 		/* a change of path is news, and the back-off bounds it */
-		port_log(p, LOG_WARNING, "%s: %s; trying the %s path (%s) in %.1f s", p->peer, why,
+		port_log(p, LOG_WARNING, "%s: %s; trying the %s path (%s) in %.1f s", peer, why,
 			 switching, port_path(p).host, delay / 1000.0);
 	else if (p->cfg.backup_host[0] && (p->backoff_ms < BACKOFF_MAX_MS || p->failures % 10 == 0))
 		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING,
 				 "%s: %s; both paths failed, the primary again in %.1f s",
-				 p->peer, why, delay / 1000.0);
+				 peer, why, delay / 1000.0);
 	else if (was_up || p->backoff_ms < BACKOFF_MAX_MS || p->failures % 10 == 0)
 		port_log_limited(p, PORT_LIMIT_DOWN, LOG_WARNING, "%s: %s; retry in %.1f s",
-				 p->peer, why, delay / 1000.0);
+				 peer, why, delay / 1000.0);
 	port_set_state(p, PORT_BACKOFF);
 	p->next_try_ms = loop_now_ms() + delay;
 	loop_timer_arm(&p->retry, delay, 0);
@@ -475,15 +479,40 @@ void port_app_open(struct port *p)
 {
 	p->app_open = true;
 	port_log(p, LOG_INFO, "opened by an application");
-	if (p->state == PORT_IDLE)
+	if (p->state == PORT_IDLE) {
 		port_connect_fresh(p);
-	else if (p->state == PORT_CLOSING) {
-		/* Opened again while closing: keep the connection (and, for
-		 * a reload's settings, the drain's deadline). */
-		if (!p->renewal)
-			loop_timer_disarm(&p->retry);
+	} else if (p->state == PORT_CLOSING) {
+		/* Opened again while closing: keep the connection.  With a
+		 * reload's settings waiting, the drain goes on (its deadline
+		 * too) and the new session sends the line. */
 		port_set_state(p, PORT_UP);
-		p->proto->set_line(p);
+		if (p->renewal) {
+			p->tx_held = true;
+		} else {
+			loop_timer_disarm(&p->retry);
+			p->proto->set_line(p);
+		}
+	}
+}
+
+/* Nobody wants the link: let the device send what it holds, bounded, then
+ * disconnect and stay idle. */
+static void port_let_go(struct port *p)
+{
+	switch (p->state) {
+	case PORT_UP:
+		port_set_state(p, PORT_CLOSING);
+		loop_timer_arm(&p->retry, CLOSE_DRAIN_MS, 0);
+		p->proto->drain(p, CLOSE_DRAIN_MS);
+		break;
+	case PORT_CONNECTING:
+	case PORT_INIT:
+	case PORT_BACKOFF:
+		port_disconnect(p, "the port was closed");
+		port_set_state(p, PORT_IDLE);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -501,31 +530,21 @@ void port_app_close(struct port *p)
 	 * later session, after the application is gone. */
 	if (p->state != PORT_UP)
 		port_drop_stale(p, "the unit was unreachable when the port was closed");
-	if (p->cfg.connect == CONNECT_ALWAYS)
-		return;
-	port_shutdown(p);
+	/* What it wrote while a reload's settings wait belongs to this open:
+	 * the running session takes it, and its drain covers it. */
+	if (p->tx_held && p->state == PORT_UP) {
+		p->tx_held = false;
+		p->backend->tx_resume(p);
+	}
+	if (!port_wants_link(p))
+		port_let_go(p);
 }
 
 void port_shutdown(struct port *p)
 {
 	p->app_open = false;
-	p->cfg.connect = CONNECT_ON_OPEN;	/* stay down */
-	switch (p->state) {
-	case PORT_UP:
-		/* Let the device send what it holds, bounded, then disconnect. */
-		port_set_state(p, PORT_CLOSING);
-		loop_timer_arm(&p->retry, CLOSE_DRAIN_MS, 0);
-		p->proto->drain(p, CLOSE_DRAIN_MS);
-		break;
-	case PORT_CONNECTING:
-	case PORT_INIT:
-	case PORT_BACKOFF:
-		port_disconnect(p, "the port was closed");
-		port_set_state(p, PORT_IDLE);
-		break;
-	default:
-		break;
-	}
+	p->stopping = true;		/* stay down, whatever a reload says */
+	port_let_go(p);
 }
 
 /*
@@ -536,12 +555,19 @@ void port_shutdown(struct port *p)
  */
 static void port_renew(struct port *p, const char *why)
 {
+	bool was_up = p->state == PORT_UP || p->state == PORT_CLOSING;
+
 	port_disconnect(p, why);
 	p->last_error[0] = '\0';
-	if (port_wants_link(p))
+	if (port_wants_link(p)) {
 		port_connect_fresh(p);
-	else
-		port_set_state(p, PORT_IDLE);
+		return;
+	}
+	port_set_state(p, PORT_IDLE);
+	if (was_up) {		/* closed meanwhile, and the new settings connect on open */
+		p->backend->link(p, false);
+		port_drop_stale(p, "not sent before the new settings ended the session");
+	}
 }
 
 void port_proto_drained(struct port *p, uint32_t remaining)
@@ -569,14 +595,16 @@ void port_proto_drained(struct port *p, uint32_t remaining)
 	port_set_state(p, PORT_IDLE);
 	/* what the tty still holds was written for the session that just ended */
 	port_drop_stale(p, "not sent before the close ended the session");
+	if (port_wants_link(p))	/* a reload's settings taken: connect = always */
+		port_connect_fresh(p);
 }
 
 size_t port_app_tx(struct port *p, const uint8_t *d, size_t n)
 {
 	size_t taken;
 
-	if (p->state != PORT_UP || p->renewal)
-		return 0;	/* waits in the tty for a session that is up, and new */
+	if (p->state != PORT_UP || p->tx_held)
+		return 0;	/* waits in the tty for a session that is up (a new one) */
 	taken = p->proto->tx(p, d, n);
 	p->stats.tx_bytes += taken;
 	return taken;
@@ -584,7 +612,7 @@ size_t port_app_tx(struct port *p, const uint8_t *d, size_t n)
 
 size_t port_app_tx_room(struct port *p)
 {
-	return p->state == PORT_UP && !p->renewal ? p->proto->tx(p, NULL, 0) : 0;
+	return p->state == PORT_UP && !p->tx_held ? p->proto->tx(p, NULL, 0) : 0;
 }
 
 void port_proto_line_since(struct port *p, const struct serial_line *was)
@@ -836,8 +864,20 @@ int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_ch
 	bool first = !p->renewal;
 	int r;
 
+	if (p->renewal && port_config_change(&p->cfg, cfg) <= PORT_CHANGE_LIVE) {
+		/* back to what the session runs with: nothing to renew */
+		port_renewal_free(p, p->renewal);
+		p->renewal = NULL;
+		if (p->state == PORT_UP)
+			loop_timer_disarm(&p->retry);	/* the drain's deadline */
+		change = PORT_CHANGE_LIVE;
+	}
 	if (change == PORT_CHANGE_LIVE) {
 		port_reconfigure_live(p, cfg);
+		if (p->tx_held) {
+			p->tx_held = false;
+			p->backend->tx_resume(p);
+		}
 		return 0;
 	}
 	/* The new driver first, beside the running one: when it cannot be made
@@ -873,6 +913,7 @@ int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_ch
 		 * drain; what the application writes meanwhile waits in the tty
 		 * for the new one. */
 		if (first) {
+			p->tx_held = true;
 			loop_timer_arm(&p->retry, CLOSE_DRAIN_MS, 0);
 			p->proto->drain(p, CLOSE_DRAIN_MS);
 		}

@@ -178,6 +178,8 @@ struct port {
 	uint64_t tx_at_up;		/* stats.tx_bytes when the session came up */
 	struct port_renewal *renewal;	/* a reload's settings, waiting (port_reconfigure) */
 	struct port_renewal *retired;	/* the driver they replaced, to be freed */
+	bool tx_held;			/* the tty's data waits for the renewed session */
+	bool stopping;			/* realcomd stops: no new connection (port_shutdown) */
 	struct resolve_req *resolving;	/* host name being resolved (resolve.c) */
 	struct sock_addr addr;		/* the resolved address; port set per connect */
 	struct port_stats stats;

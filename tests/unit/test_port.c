@@ -377,9 +377,19 @@ static void fake_drained(struct port *p, uint32_t remaining)
 	fx.drained_remaining = remaining;
 }
 
+/* as a backend does: what the tty holds goes to the driver, if it takes it */
 static void fake_tx_resume(struct port *p)
 {
+	static const uint8_t d[64];
+
 	fx.tx_resumes++;
+	while (fx.held > 0) {
+		size_t n = port_app_tx(p, d, fx.held < sizeof(d) ? fx.held : sizeof(d));
+
+		if (n == 0)
+			break;
+		fx.held -= n;
+	}
 }
 
 static void fake_line_applied(struct port *p)
@@ -1039,6 +1049,139 @@ static void test_reconfigure_failure_keeps_port(void **state)
 	free_port(p);
 }
 
+static struct port_config cfg_new_host(const struct port_config *c)
+{
+	struct port_config n;
+
+	memcpy(&n, c, sizeof(n));	/* padding too: port_config_change compares it */
+	snprintf(n.host, sizeof(n.host), "%s", HOST_NEW);
+	return n;
+}
+
+/* The application closes while the drain runs: what it wrote since the
+ * reload belongs to its open, and goes with the running session's drain. */
+static void test_reconfigure_close_during_drain(void **state)
+{
+	struct port_config c = cfg_default(), n = cfg_new_host(&c);
+	struct port *p = port_up(&c);
+
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	fx.held = 25;			/* written after the reload: held */
+	port_app_close(p);
+	assert_int_equal(fx.held, 0);	/* taken by the running session */
+	assert_int_equal(p->state, PORT_CLOSING);
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_int_equal(p->stats.stale_dropped, 0);
+	assert_true(fx.stop_graceful);
+	assert_string_equal(p->cfg.host, HOST_NEW);
+	free_port(p);
+}
+
+/* ... and when the new settings say connect = always, the port connects. */
+static void test_reconfigure_always_after_close(void **state)
+{
+	struct port_config c = cfg_default(), n = cfg_new_host(&c);
+	struct port *p = port_up(&c);
+
+	n.connect = CONNECT_ALWAYS;
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	port_app_close(p);
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_CONNECTING);
+	assert_string_equal(fx.start_host, HOST_NEW);
+	port_shutdown(p);
+	free_port(p);
+}
+
+/* From connect = always to on-open, closed during the drain: the open's
+ * data goes with that session or is dropped, never to the next open's. */
+static void test_reconfigure_always_to_on_open(void **state)
+{
+	struct port_config c = cfg_default(), n;
+	struct port *p;
+
+	c.connect = CONNECT_ALWAYS;
+	p = new_port(&c);
+	port_proto_connected(p);
+	port_proto_up(p);
+	port_app_open(p);
+	n = cfg_new_host(&c);
+	n.connect = CONNECT_ON_OPEN;
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	fx.proto[0].tx = 0;
+	fx.held = 13;
+	port_app_close(p);		/* the old settings keep the link */
+	assert_int_equal(fx.held, 0);
+	assert_true(fx.proto[0].tx > 0);
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_int_equal(fx.links_down, 1);
+	free_port(p);
+}
+
+/* A session that never came up sent nothing: no purge for the next. */
+static void test_reconfigure_refused_attempt_purges_nothing(void **state)
+{
+	struct port_config c = cfg_default(), n = cfg_new_host(&c);
+	struct port *p = port_up(&c);
+
+	p->stats.tx_bytes += 1000;
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	port_proto_drained(p, 0);	/* all out: graceful */
+	assert_false(p->purge_unit);
+	port_proto_down(p, -ECONNREFUSED, "Connection refused");
+	assert_false(p->purge_unit);
+	port_app_close(p);
+	free_port(p);
+}
+
+/* Back to the running settings while the drain runs: nothing renewed, the
+ * tty's data flows again. */
+static void test_reconfigure_back_cancels(void **state)
+{
+	struct port_config c = cfg_default(), n = cfg_new_host(&c), k;
+	struct port *p = port_up(&c);
+
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	fx.held = 9;
+	memcpy(&k, &c, sizeof(k));
+	k.keepalive = 5;		/* the old settings, but for the pace */
+	assert_int_equal(port_config_change(port_config_wanted(p), &k), PORT_CHANGE_SESSION);
+	assert_int_equal(port_reconfigure(p, &k, PORT_CHANGE_SESSION), 0);
+	assert_null(p->renewal);
+	assert_int_equal(fx.held, 0);
+	assert_false(p->retry.armed);
+	assert_int_equal(p->cfg.keepalive, 5);
+	port_proto_drained(p, 0);	/* the drain asked for answers: nothing more */
+	advance(5000);
+	assert_int_equal(p->state, PORT_UP);
+	assert_int_equal(fx.proto[0].stop, 0);
+	port_app_close(p);
+	free_port(p);
+}
+
+/* Stopping: a reload renews nothing into a new connection. */
+static void test_reconfigure_while_stopping(void **state)
+{
+	struct port_config c = cfg_default(), n;
+	struct port *p;
+
+	c.connect = CONNECT_ALWAYS;
+	p = new_port(&c);
+	port_proto_connected(p);
+	port_proto_up(p);
+	port_shutdown(p);
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_int_equal(port_config_change(port_config_wanted(p), &c), PORT_CHANGE_NONE);
+	n = cfg_new_host(&c);
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_int_equal(fx.proto[0].start, 1);
+	free_port(p);
+}
+
 /* Closing, with no application left: renewed settings leave it down, as
  * the close would have. */
 static void test_reconfigure_while_closing(void **state)
@@ -1150,6 +1293,12 @@ int main(void)
 		cmocka_unit_test_setup(test_reconfigure_up_renews, setup),
 		cmocka_unit_test_setup(test_reconfigure_up_drain_bounded, setup),
 		cmocka_unit_test_setup(test_reconfigure_up_session_dies, setup),
+		cmocka_unit_test_setup(test_reconfigure_close_during_drain, setup),
+		cmocka_unit_test_setup(test_reconfigure_always_after_close, setup),
+		cmocka_unit_test_setup(test_reconfigure_always_to_on_open, setup),
+		cmocka_unit_test_setup(test_reconfigure_refused_attempt_purges_nothing, setup),
+		cmocka_unit_test_setup(test_reconfigure_back_cancels, setup),
+		cmocka_unit_test_setup(test_reconfigure_while_stopping, setup),
 		cmocka_unit_test_setup(test_reconfigure_failure_keeps_port, setup),
 		cmocka_unit_test_setup(test_reconfigure_while_closing, setup),
 		cmocka_unit_test_setup(test_reconfigure_idle_stays_idle, setup),
