@@ -6,8 +6,11 @@
  * calling out.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/sockios.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -61,6 +64,91 @@ void conn_close(struct conn *c)
 	c->reading = false;
 	buf_clear(&c->in);
 	buf_clear(&c->out);
+}
+
+/* A socket conn_finish() keeps until its peer closes: a list, so that
+ * conn_finish_all() finds them. */
+struct conn_linger {
+	struct loop_watch watch;
+	struct loop_timer timer;
+	int fd;
+	struct conn_linger *next;
+};
+
+static struct conn_linger *lingering;
+
+static void conn_linger_end(struct conn_linger *l)
+{
+	struct conn_linger **pp = &lingering;
+
+	while (*pp != l)
+		pp = &(*pp)->next;
+	*pp = l->next;
+	loop_watch_del(&l->watch);
+	loop_timer_free(&l->timer);
+	close(l->fd);
+	free(l);
+}
+
+static void conn_linger_read(struct loop_watch *w, uint32_t events)
+{
+	struct conn_linger *l = w->arg;
+	char junk[4096];
+	ssize_t n = 0;
+
+	(void)events;
+	for (int i = 0; i < 16; i++) {
+		n = read(l->fd, junk, sizeof(junk));
+		if (n <= 0)
+			break;
+	}
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;		/* more to come: epoll says when */
+	conn_linger_end(l);	/* the peer closed (or reset) */
+}
+
+static void conn_linger_expired(struct loop_timer *t)
+{
+	conn_linger_end(t->arg);
+}
+
+void conn_finish(struct conn *c)
+{
+	struct conn_linger *l;
+	int fd;
+
+	if (c->state != CONN_OPEN) {
+		conn_close(c);
+		return;
+	}
+	/* the socket outlives the conn through a second descriptor */
+	fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+	conn_close(c);
+	if (fd < 0)
+		return;
+	l = calloc(1, sizeof(*l));
+	if (!l || shutdown(fd, SHUT_WR) < 0 ||
+	    loop_timer_init(c->loop, &l->timer, conn_linger_expired, l) < 0) {
+		free(l);
+		close(fd);
+		return;
+	}
+	l->fd = fd;
+	if (loop_watch_add(c->loop, &l->watch, fd, EPOLLIN | EPOLLRDHUP, conn_linger_read, l) < 0) {
+		loop_timer_free(&l->timer);
+		free(l);
+		close(fd);
+		return;
+	}
+	l->next = lingering;
+	lingering = l;
+	loop_timer_arm(&l->timer, CONN_LINGER_MS, 0);
+}
+
+void conn_finish_all(void)
+{
+	while (lingering)
+		conn_linger_end(lingering);
 }
 
 size_t conn_abort(struct conn *c)

@@ -107,6 +107,18 @@ void conn_resume(struct conn *c);
 
 /* Close now, without calling ops->closed; queued output is dropped. */
 void conn_close(struct conn *c);
+/*
+ * End a connection whose peer has had everything (a drain finished): our side
+ * is shut (after TLS's close_notify, a FIN behind all data) and the socket is
+ * kept, what comes in read and thrown away, until the peer closes too or
+ * CONN_LINGER_MS pass.  A plain close with input unread would send a reset
+ * instead, and a peer that sees one may drop what it has received but not yet
+ * passed on (its serial line's data).  The conn itself is closed at once.
+ */
+#define CONN_LINGER_MS	3000
+void conn_finish(struct conn *c);
+/* Close what conn_finish() keeps (at exit). */
+void conn_finish_all(void);
 /* Close with a reset: what is still queued, ours and the kernel's (not yet
  * acknowledged by the peer), is dropped and none of it reaches the peer
  * later.  Returns the bytes dropped (on the wire: TLS records count whole). */

@@ -524,7 +524,7 @@ static size_t rc_stop(struct port *p, bool graceful)
 
 	conn_close(&rc->cmd);	/* commands: the device resets the port with it */
 	if (graceful)
-		conn_close(&rc->data);
+		conn_finish(&rc->data);
 	else
 		dropped = conn_abort(&rc->data);
 	rc->npending = 0;

@@ -869,7 +869,7 @@ static size_t rf_stop(struct port *p, bool graceful)
 	size_t dropped = 0;
 
 	if (graceful)
-		conn_close(&rf->c);
+		conn_finish(&rf->c);
 	else
 		dropped = conn_abort(&rf->c);
 	rf_reset(rf);

@@ -547,6 +547,7 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++)
 		port_free(d->ports[i]);
 	control_close();
+	conn_finish_all();
 	loop_free(d->loop);
 	free(d->cfg);
 	close(lock_fd[0]);

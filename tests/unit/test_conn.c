@@ -322,6 +322,51 @@ static void test_unread(void **state)
 	alarm(0);
 }
 
+/* Ending with the peer's bytes unread: conn_close() resets (the peer may
+ * drop what it had received), conn_finish() ends with a FIN behind our last
+ * bytes, and the socket stays until the peer closes too. */
+static void finish(bool graceful)
+{
+	struct pair p;
+
+	alarm(10);
+	pair_open(&p, false);
+	conn_pause(&p.a.c, true);
+	assert_int_equal(conn_send(&p.b.c, "an answer", 9), 0);
+	struct pollfd pfd = { .fd = p.a.c.fd, .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 5000), 1);	/* unread on a's socket */
+	assert_int_equal(conn_send(&p.a.c, "last words", 10), 0);
+	if (graceful)
+		conn_finish(&p.a.c);
+	else
+		conn_close(&p.a.c);
+	assert_false(conn_is_open(&p.a.c));
+	p.b.want = 10;
+	for (int i = 0; i < 100 && !p.b.closed; i++)
+		run(&p);
+	assert_int_equal(p.b.closed, 1);
+	if (graceful) {
+		assert_int_equal(p.b.got_len, 10);
+		assert_memory_equal(p.b.got, "last words", 10);
+		assert_int_equal(p.b.close_err, 0);
+	} else {
+		assert_int_equal(p.b.close_err, -ECONNRESET);
+	}
+	pair_close(&p);
+	conn_finish_all();
+	alarm(0);
+}
+
+static void test_finish(void **state)
+{
+	finish(true);
+}
+
+static void test_close_resets(void **state)
+{
+	finish(false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -330,6 +375,8 @@ int main(void)
 		cmocka_unit_test(test_tls_socket_full),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_unread),
+		cmocka_unit_test(test_finish),
+		cmocka_unit_test(test_close_resets),
 		cmocka_unit_test(test_send_ahead),
 	};
 
