@@ -352,8 +352,8 @@ static void finish(bool graceful)
 	} else {
 		assert_int_equal(p.b.close_err, -ECONNRESET);
 	}
+	conn_finish_all();	/* before the loop goes */
 	pair_close(&p);
-	conn_finish_all();
 	alarm(0);
 }
 
