@@ -1102,10 +1102,7 @@ static void test_reconfigure_always_to_on_open(void **state)
 	struct port *p;
 
 	c.connect = CONNECT_ALWAYS;
-	p = new_port(&c);
-	port_proto_connected(p);
-	port_proto_up(p);
-	port_app_open(p);
+	p = port_up(&c);
 	n = cfg_new_host(&c);
 	n.connect = CONNECT_ON_OPEN;
 	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
@@ -1168,9 +1165,7 @@ static void test_reconfigure_while_stopping(void **state)
 	struct port *p;
 
 	c.connect = CONNECT_ALWAYS;
-	p = new_port(&c);
-	port_proto_connected(p);
-	port_proto_up(p);
+	p = port_up(&c);
 	port_shutdown(p);
 	port_proto_drained(p, 0);
 	assert_int_equal(p->state, PORT_IDLE);
