@@ -486,13 +486,13 @@ void port_app_open(struct port *p)
 		 * reload's settings waiting, the drain goes on (its deadline
 		 * too) and the new session sends the line. */
 		port_set_state(p, PORT_UP);
-		if (p->renewal) {
-			p->tx_held = true;
-		} else {
+		if (!p->renewal) {
 			loop_timer_disarm(&p->retry);
 			p->proto->set_line(p);
 		}
 	}
+	if (p->renewal && p->state == PORT_UP)
+		p->tx_held = true;	/* what it writes waits for the new session */
 }
 
 /* Nobody wants the link: let the device send what it holds, bounded, then
@@ -651,7 +651,7 @@ void port_app_break(struct port *p, uint32_t ms)
 
 void port_app_drain(struct port *p, uint32_t timeout_ms)
 {
-	if (p->state == PORT_UP && !p->renewal) {
+	if (p->state == PORT_UP && !p->tx_held) {
 		p->proto->drain(p, timeout_ms);
 		return;
 	}

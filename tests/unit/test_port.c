@@ -1117,6 +1117,30 @@ static void test_reconfigure_always_to_on_open(void **state)
 	free_port(p);
 }
 
+/* Reopened while the drain runs (connect = always kept the session): what
+ * the new open writes waits for the new session again. */
+static void test_reconfigure_reopen_during_drain(void **state)
+{
+	struct port_config c = cfg_default(), n;
+	struct port *p;
+	uint8_t d[4] = "data";
+
+	c.connect = CONNECT_ALWAYS;
+	p = port_up(&c);
+	n = cfg_new_host(&c);
+	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	port_app_close(p);
+	assert_int_equal(p->state, PORT_UP);
+	assert_int_equal(port_app_tx_room(p), 4096);	/* the old session takes the rest */
+	port_app_open(p);
+	assert_int_equal(port_app_tx(p, d, sizeof(d)), 0);
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_CONNECTING);
+	assert_string_equal(fx.start_host, HOST_NEW);
+	port_shutdown(p);
+	free_port(p);
+}
+
 /* A session that never came up sent nothing: no purge for the next. */
 static void test_reconfigure_refused_attempt_purges_nothing(void **state)
 {
@@ -1291,6 +1315,7 @@ int main(void)
 		cmocka_unit_test_setup(test_reconfigure_close_during_drain, setup),
 		cmocka_unit_test_setup(test_reconfigure_always_after_close, setup),
 		cmocka_unit_test_setup(test_reconfigure_always_to_on_open, setup),
+		cmocka_unit_test_setup(test_reconfigure_reopen_during_drain, setup),
 		cmocka_unit_test_setup(test_reconfigure_refused_attempt_purges_nothing, setup),
 		cmocka_unit_test_setup(test_reconfigure_back_cancels, setup),
 		cmocka_unit_test_setup(test_reconfigure_while_stopping, setup),
