@@ -54,7 +54,6 @@ static json_object *ctl_port(const struct port *p)
 	ADD(o, "overruns", json_object_new_int64(p->stats.overruns));
 	ADD(o, "breaks", json_object_new_int64(p->stats.breaks));
 	ADD(o, "last_error", json_object_new_string(p->last_error));
-	ADD(o, "stale_dropped", json_object_new_int64((int64_t)p->stats.stale_dropped));
 	/* back-off: the current step, and when the next attempt is (0: none planned) */
 	ADD(o, "backoff_ms", json_object_new_int64(p->backoff_ms));
 	ADD(o, "next_try_ms", json_object_new_int64(p->next_try_ms > loop_now_ms() ?
@@ -62,6 +61,9 @@ static json_object *ctl_port(const struct port *p)
 	/* "path" is the tty: which way to the device is "via" */
 	ADD(o, "via", json_object_new_string(p->on_backup ? "backup" : "primary"));
 	ADD(o, "backup_host", json_object_new_string(p->cfg.backup_host));
+	/* a reload's settings waiting for the running session to drain: their host */
+	ADD(o, "pending_host",
+	    json_object_new_string(p->renewal ? port_config_wanted(p)->host : ""));
 	ADD(m, "cts", json_object_new_boolean(p->modem_in & SERIAL_MODEM_CTS));
 	ADD(m, "dsr", json_object_new_boolean(p->modem_in & SERIAL_MODEM_DSR));
 	ADD(m, "dcd", json_object_new_boolean(p->modem_in & SERIAL_MODEM_DCD));

@@ -234,6 +234,9 @@ static void status_table(json_object *ports)
 		if (p && strcmp(str(p, "via"), "backup") == 0)
 			printf("%*son the backup path (backup_host %s)\n", width[COL_TTY] + 2, "",
 			       str(p, "backup_host"));
+		if (p && str(p, "pending_host")[0])
+			printf("%*snew settings (host %s) once this session has drained\n",
+			       width[COL_TTY] + 2, "", str(p, "pending_host"));
 	}
 	free(rows);
 }

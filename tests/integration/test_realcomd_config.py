@@ -335,6 +335,25 @@ class RenewedReload(unittest.TestCase):
         self.mid_stream({"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": port}, dev,
                         realcom_port(b), b_line, whole=False)
 
+    def test_status_shows_settings_waiting(self):
+        """While the old session drains (a stalled unit answers no drain),
+        status says which settings wait; then the new unit takes over."""
+        a, b = Sim("--echo"), Sim("--echo")
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        self.start(a)
+        a.ok(cmd="stall", port=1, ms=2000)
+        self.reload(realcom_port(b, host="localhost"))
+        p = self.d.port()
+        self.assertEqual((p["state"], p["host"], p["pending_host"]), ("up", "127.0.0.1", "localhost"))
+        r = self.d.realcomctl("status")
+        self.assertIn("new settings (host localhost) once this session has drained", r.stdout)
+        p = wait_for(lambda: (lambda p: p if p["state"] == "up" and not p["pending_host"] else None)(
+            self.d.port()), "the new settings to take over")
+        self.assertEqual(p["host"], "localhost")
+        self.assertEqual(echo(self.fd, b"after"), b"after")
+        self.assertNotIn("new settings", self.d.realcomctl("status").stdout)
+
     def test_protocol_to_rfc2217_nportsim(self):
         rc, rf = Sim("--echo"), Sim("--echo", mode="rfc2217")
         self.addCleanup(rc.close)
