@@ -53,6 +53,9 @@ struct rf {
 	bool drain_wanted;
 	uint64_t drain_deadline_ms;
 	bool query_out;			/* nothing heard since the keep-alive query */
+	uint64_t query_tx;		/* the port's tx_bytes when the query went out */
+	uint64_t heard_tx;		/* ... when the last one answered went out: taken */
+	unsigned int unanswered;	/* keep-alive ticks in a row TCP got no answer */
 	bool query_before_set;		/* a query's answer may still carry the old rate */
 	/* set-ups sent whose answer has not come, by SET-BAUDRATE..SET-STOPSIZE:
 	 * an answer with more behind it is about a line since replaced */
@@ -498,19 +501,31 @@ static void rf_catch_up(struct rf *rf, bool anyway)
 		rf_send_purge(rf, d & DEFER_FLUSH_RX, d & DEFER_FLUSH_TX);
 }
 
+/* How long the line needs for n bytes, at 12 bits a character (8E2, the
+ * longest) and 300 baud at least. */
+static uint64_t rf_line_ms(const struct port *p, uint64_t n)
+{
+	return n * 12 * 1000 / (p->line.baud > 300 ? p->line.baud : 300);
+}
+
 /*
  * Liveness: a baud-rate query (0) makes the server say something, and any
  * byte from it counts as the answer (sredird's answer, 8 bytes long, does not
- * even decode).  Output it has not taken yet (a device held by flow control)
- * may hold the query back: the wait starts again as long as the server's TCP
- * answers (sock_unanswered(); sock_tune() sets no TCP_USER_TIMEOUT, which
- * would also end a connection held by flow control).
+ * even decode).  The query may wait behind data, as long as the server's TCP
+ * answers (sock_unanswered(), two ticks in a row: a link that drops what it
+ * is sent):
+ * - behind output the server has not taken (a line held by flow control):
+ *   the wait starts again;
+ * - behind what it took since the last answered query, in its socket and
+ *   queue: the wait is longer by the time the line needs for that.
+ * No TCP_USER_TIMEOUT (sock_tune()): Linux applies it to a peer that
+ * answers window probes too, and it ended connections held by flow control.
  */
 static void rf_keepalive(struct port *p)
 {
 	struct rf *rf = rf_of(p);
 	struct conn *c = &rf->c;
-	uint64_t now = loop_now_ms();
+	uint64_t now = loop_now_ms(), limit = 1000ULL * p->cfg.keepalive;
 	uint8_t msg[RFC2217_MSG_MAX];
 
 	if (!conn_is_open(c))
@@ -524,14 +539,21 @@ static void rf_keepalive(struct port *p)
 		return;
 	}
 	if (rf->query_out) {
-		if ((buf_len(&c->out) > 0 || rf_unacked(rf) > 0) && !sock_unanswered(c->fd))
-			rf->query_ms = now;
-		if (now - rf->query_ms >= 1000ULL * p->cfg.keepalive)
+		rf->unanswered = sock_unanswered(c->fd) ? rf->unanswered + 1 : 0;
+		if (rf->unanswered < 2) {
+			if (buf_len(&c->out) > 0 || rf_unacked(rf) > 0)
+				rf->query_ms = now;
+			else
+				limit += rf_line_ms(p, rf->query_tx - rf->heard_tx);
+		}
+		if (now - rf->query_ms >= limit)
 			port_proto_down(p, -ETIMEDOUT, "no answer from the server");
 		return;
 	}
 	rf->query_out = true;
 	rf->query_ms = now;
+	rf->query_tx = p->stats.tx_bytes;
+	rf->unanswered = 0;
 	rf_send(rf, msg, rfc2217_encode_baud(msg, sizeof(msg), RFC2217_SET_BAUDRATE, 0));
 }
 
@@ -762,6 +784,8 @@ static void rf_input(struct conn *c)
 {
 	struct rf *rf = c->arg;
 
+	if (rf->query_out)
+		rf->heard_tx = rf->query_tx;
 	rf->query_out = false;
 	rf_feed(rf);
 	rf_catch_up(rf, false);
@@ -796,6 +820,7 @@ static void rf_reset(struct rf *rf)
 	rf->ctl_end = 0;
 	rf->drain_wanted = false;
 	rf->query_out = false;
+	rf->heard_tx = rf->p->stats.tx_bytes;
 	rf->query_before_set = false;
 	memset(rf->sets_out, 0, sizeof(rf->sets_out));
 	rf->deferred = 0;

@@ -311,6 +311,31 @@ class Resilience(unittest.TestCase):
             finally:
                 os.close(fd)
 
+    def test_slow_rfc2217_line_is_not_dead(self):
+        """A live RFC 2217 server whose line is slow has taken far more than
+        its line sends in keepalive seconds: the keep-alive query waits
+        behind it (its TCP acknowledged it all, nothing is queued here), and
+        the session stays up.  It was given up after keepalive seconds."""
+        with Sim("--line-rate", "on", mode="rfc2217") as sim, \
+                Realcomd({0: {"host": "127.0.0.1", "protocol": "rfc2217",
+                              "tcp_port": sim.tcp_base + 1, "keepalive": 1}}) as d:
+            fd = open_tty(d.tty(0), termios.B1200)
+            dev = sim.open_pty()
+            try:
+                sim.wait_port("1200 baud", lambda p: p["baud"] == 1200)
+                # more than the unit's queue (64 KiB): the rest waits in its socket,
+                # acknowledged, with the query behind it (half an hour of line)
+                write_all(fd, bytes(192 << 10))
+                wait_for(lambda: d.port()["tx_bytes"] == 192 << 10, "everything sent")
+                # four keepalive periods of line time, then still the first session
+                wait_for(lambda: sim.port()["to_serial"] >= 480, "480 bytes on the line")
+                p = d.port()
+                self.assertEqual((p["state"], p["connects"]), ("up", 1), p)
+                self.assertNotIn("no answer", d.log_text())
+            finally:
+                os.close(fd)
+                os.close(dev)
+
     def test_unit_offline_does_not_hang(self):
         with Sim() as sim:
             port = realcom_port(sim)
