@@ -132,12 +132,21 @@ static void log_problems(int level, const char *err)
 	}
 }
 
+static uint64_t stop_deadline;		/* stopping (SIGTERM) until then */
+
 static int daemon_reload(struct daemon *d, char *summary, size_t len, char *err)
 {
-	struct realcom_config *cfg = calloc(1, sizeof(*cfg));
+	struct realcom_config *cfg;
 	bool global;
 	int r;
 
+	/* a port it added would connect while the others drain for the exit */
+	if (stop_deadline) {
+		snprintf(err, CONF_ERR_MAX, "realcomd is stopping: the configuration is not read");
+		log_warnx("reload: %s", err);
+		return -1;
+	}
+	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg) {
 		snprintf(err, CONF_ERR_MAX, "out of memory");
 		return -1;
@@ -396,7 +405,6 @@ static void log_flush(struct loop_timer *t)
 #define STOP_MS		3500	/* ports drain for at most 3 s (port.c) */
 
 static struct loop_timer stop_timer;
-static uint64_t stop_deadline;
 
 /* Exit once every port is down, or at the deadline. */
 static void stop_check(struct loop_timer *t)

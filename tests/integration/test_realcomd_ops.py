@@ -184,6 +184,29 @@ class OneOwner(unittest.TestCase):
             self.assertFalse(os.path.exists(pidfile))
 
 
+class Stopping(unittest.TestCase):
+    def test_no_reload_while_stopping(self):
+        """SIGTERM, then a reload while a port drains into a stalled unit: the
+        reload is refused (a port it added would connect during the exit),
+        and realcomd exits with no new session anywhere."""
+        with Sim() as a, Sim() as b, Realcomd({0: realcom_port(a)}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                a.ok(cmd="stall", port=1, ms=3000)  # the close's drain waits
+                d.write_config({0: realcom_port(a),
+                                1: realcom_port(b, connect="always")})
+                d.proc.send_signal(signal.SIGTERM)
+                wait_for(lambda: "stopping" in d.log_text(), "realcomd to start stopping")
+                r = d.realcomctl("reload")
+                self.assertEqual(r.returncode, 1, r.stdout)
+                self.assertIn("realcomd is stopping: the configuration is not read", r.stderr)
+                self.assertEqual(d.proc.wait(DEADLINE), 0)
+            finally:
+                os.close(fd)
+            self.assertEqual(b.port()["sessions"], 0)
+
+
 class ControlSocket(unittest.TestCase):
     def setUp(self):
         self.sim = Sim()
