@@ -128,21 +128,20 @@ void conn_finish(struct conn *c)
 		return;
 	l = calloc(1, sizeof(*l));
 	if (!l || shutdown(fd, SHUT_WR) < 0 ||
-	    loop_timer_init(c->loop, &l->timer, conn_linger_expired, l) < 0) {
-		free(l);
-		close(fd);
-		return;
-	}
+	    loop_timer_init(c->loop, &l->timer, conn_linger_expired, l) < 0)
+		goto fail;
 	l->fd = fd;
-	if (loop_watch_add(c->loop, &l->watch, fd, EPOLLIN | EPOLLRDHUP, conn_linger_read, l) < 0) {
-		loop_timer_free(&l->timer);
-		free(l);
-		close(fd);
-		return;
-	}
+	if (loop_watch_add(c->loop, &l->watch, fd, EPOLLIN | EPOLLRDHUP, conn_linger_read, l) < 0)
+		goto fail;
 	l->next = lingering;
 	lingering = l;
 	loop_timer_arm(&l->timer, CONN_LINGER_MS, 0);
+	return;
+fail:
+	if (l)
+		loop_timer_free(&l->timer);	/* safe on a zeroed timer */
+	free(l);
+	close(fd);
 }
 
 void conn_finish_all(void)

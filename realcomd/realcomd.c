@@ -56,7 +56,8 @@ static void daemon_apply_port(struct daemon *d, unsigned int i, const struct por
 {
 	enum { ADDED, CHANGED, REMOVED, UNCHANGED, RENEWED };
 	struct port *p = d->ports[i];
-	enum port_change change = p && pc->used ? port_config_change(port_config_wanted(p), pc) : PORT_CHANGE_TTY;
+	enum port_change change = p && pc->used ? port_config_change(port_config_wanted(p), pc)
+						: PORT_CHANGE_TTY;
 
 	*failed = false;
 	if (p && change == PORT_CHANGE_NONE) {
