@@ -44,6 +44,8 @@ struct rf {
 	bool probing, probe_sent;	/* see rf_comport_refused() */
 	bool suspended;			/* the server sent FLOWCONTROL-SUSPEND */
 	bool feeding;			/* in rf_feed(): telnet_recv() must not nest */
+	bool ending;			/* in rf_stop(): the session is ending already */
+	bool break_cut;			/* a session ended during a timed break */
 
 	size_t rx_ready;		/* decoded bytes at the head of c.in, not taken yet */
 	size_t rx_discard;		/* input bytes whose data a flush dropped */
@@ -266,7 +268,8 @@ static size_t rf_tx(struct port *p, const uint8_t *d, size_t n)
 /*
  * tcdrain: RFC 2217 has no transmitter-empty answer (docs/rfc2217.md), so this
  * waits for our buffer and the socket to empty, i.e. for the server to
- * have everything.
+ * have everything, and for a timed break to end (a close right after
+ * tcsendbreak() gets the whole break, as on a UART).
  */
 static void rf_drain_check(struct rf *rf)
 {
@@ -276,7 +279,7 @@ static void rf_drain_check(struct rf *rf)
 	if (!rf->drain_wanted)
 		return;
 	left = buf_len(&rf->c.out) + rf_unacked(rf);
-	if (left > 0 && loop_now_ms() < rf->drain_deadline_ms) {
+	if ((left > 0 || rf->brk.armed) && loop_now_ms() < rf->drain_deadline_ms) {
 		if (!rf->drain.armed)
 			loop_timer_arm(&rf->drain, RF_DRAIN_POLL_MS, RF_DRAIN_POLL_MS);
 		return;
@@ -459,6 +462,7 @@ static void rf_break_end(struct loop_timer *t)
 	struct rf *rf = t->arg;
 
 	rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_OFF);
+	rf_drain_check(rf);
 }
 
 static void rf_set_break(struct port *p, uint32_t ms)
@@ -768,6 +772,10 @@ static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
 	/* in the stream before any data of this session */
 	if (p->purge_unit)
 		rf_send_purge(rf, false, true);
+	/* the server may keep its line in break across sessions */
+	if (rf->break_cut && !p->break_held)
+		rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_OFF);
+	rf->break_cut = false;
 	rf_send_setup(rf, true);
 	/* Up now: waiting for answers some servers never send gains nothing. */
 	if (conn_is_open(&rf->c) && p->state == PORT_INIT)
@@ -806,6 +814,8 @@ static void rf_closed(struct conn *c, int err)
 	struct rf *rf = c->arg;
 	char why[320];
 
+	if (rf->ending)
+		return;
 	snprintf(why, sizeof(why), "connection: %s", c->err[0] ? c->err : "closed");
 	port_proto_down(rf->p, err ? err : -ECONNRESET, why);
 }
@@ -893,10 +903,28 @@ static size_t rf_stop(struct port *p, bool graceful)
 	struct rf *rf = rf_of(p);
 	size_t dropped = 0;
 
-	if (graceful)
+	/* A timed break still on (a drain cut short, a lost link) ends with
+	 * the session, as a UART's shutdown ends one: a server may keep its line
+	 * in break, holding what the next session sends.  Gracefully, what the
+	 * socket takes now (a failure is no news to the port); else, or if
+	 * that failed, the next session's first command. */
+	if (rf->brk.armed)
+		rf->break_cut = true;
+	if (graceful) {
+		if (rf->brk.armed && conn_is_open(&rf->c)) {
+			uint8_t msg[RFC2217_MSG_MAX];
+			int n = rfc2217_encode_u8(msg, sizeof(msg), RFC2217_SET_CONTROL,
+						  RFC2217_CTL_BREAK_OFF);
+
+			rf->ending = true;
+			if (n > 0 && conn_send(&rf->c, msg, (size_t)n) == 0 && conn_is_open(&rf->c))
+				rf->break_cut = false;
+			rf->ending = false;
+		}
 		conn_finish(&rf->c);
-	else
+	} else {
 		dropped = conn_abort(&rf->c);
+	}
 	rf_reset(rf);
 	return dropped;
 }
