@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -634,6 +635,104 @@ out:
 }
 
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A 1 s break (the longest the device times) that a signal cuts short
+ * after 100 ms in the application: it goes on on the device. */
+static int break_cut_short(int fd)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, was;	/* no SA_RESTART */
+	struct itimerval in_100ms = { .it_value = { .tv_usec = 100000 } };
+	int r;
+
+	sigaction(SIGALRM, &sa, &was);
+	setitimer(ITIMER_REAL, &in_100ms, NULL);
+	r = ioctl(fd, TCSBRKP, 10);
+	sigaction(SIGALRM, &was, NULL);
+	return r == 0 || errno == EINTR ? 0 : -1;
+}
+
+/* Write msg through the tty and read it off the device's line (10 s at
+ * most): NULL, or what went wrong. */
+static const char *reaches_line(int fd, int dev, const char *msg)
+{
+	static char why[80];
+	size_t len = strlen(msg), have = 0;
+	char got[64];
+
+	if (len > sizeof(got) || write(fd, msg, len) != (ssize_t)len)
+		return "write to the tty failed";
+	for (double end = now() + 10; have < len && now() < end;) {
+		ssize_t n = read(dev, got + have, len - have);
+
+		if (n > 0)
+			have += (size_t)n;
+		else
+			poll(&(struct pollfd){ .fd = dev, .events = POLLIN }, 1, 100);
+	}
+	if (have == len && memcmp(got, msg, len) == 0)
+		return NULL;
+	snprintf(why, sizeof(why), "the device received %zu of %zu bytes", have, len);
+	return why;
+}
+
+/*
+ * A close while a timed break is on: the break still ends on the device, and
+ * what the next open writes reaches the line.  Over RFC 2217 realcomd times
+ * the break itself; a session that ended within it (the tcsendbreak() cut
+ * short, or realcomd reading the close before its timer ran) left the
+ * server's line in break, holding every later byte.
+ */
+static void test_break_then_close(void)
+{
+	int fd = open_tty(), dev;
+	const char *why;
+	long long sent;
+
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(wait_daemon("up", -1, -1, 10), "%s did not come up", tty_name);
+	CHECK(wait_field("break", 0, 10), "the device's line is in break already");
+	sent = port_field("breaks_sent");
+	CHECK(break_cut_short(fd) == 0, "tcsendbreak: %s", strerror(errno));
+	close(fd);
+	CHECK(wait_field("breaks_sent", sent + 1, 10), "the break did not reach the device");
+	CHECK(wait_field("break", 0, 10), "the break did not end after the last close");
+	fd = open_tty();
+	dev = open(dev_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	CHECK(fd >= 0 && dev >= 0, "open: %s", strerror(errno));
+	why = reaches_line(fd, dev, "after the close");
+	CHECK(!why, "written after the break: %s", why);
+	close(fd);
+	close(dev);
+	PASSED();
+}
+
+/* The same with the link lost during the break: the next session ends it. */
+static void test_break_then_drop(void)
+{
+	int fd = open_tty(), dev = open(dev_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	long long connects;
+	const char *why;
+
+	CHECK(fd >= 0 && dev >= 0, "open: %s", strerror(errno));
+	CHECK(wait_daemon("up", -1, -1, 10), "%s did not come up", tty_name);
+	CHECK(wait_field("break", 0, 10), "the device's line is in break already");
+	connects = daemon_num("connects");
+	CHECK(break_cut_short(fd) == 0, "tcsendbreak: %s", strerror(errno));
+	json_object_put(sim("{\"cmd\":\"drop\",\"port\":1}"));
+	CHECK(WAIT_UNTIL(daemon_num("connects") > connects && daemon_shows("up", -1, -1), 10),
+	      "%s did not connect again after the drop", tty_name);
+	CHECK(wait_field("break", 0, 10), "the break did not end with the next session");
+	why = reaches_line(fd, dev, "after the drop");
+	CHECK(!why, "written after the break: %s", why);
+	close(fd);
+	close(dev);
+	PASSED();
+}
+
 /*
  * Ten thousand DTR and termios changes in a loop (bounded to 20 s under
  * emulation) while the unit answers late: the session stays, and the unit
@@ -848,6 +947,14 @@ out:
 	return r;
 }
 
+/* One test, then every descriptor it left open is closed: a failed CHECK
+ * returns at once, and a tty it held open would fail the tests after it. */
+static void run(void (*test)(void))
+{
+	test();
+	close_range(3, ~0U, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--bulk"))
@@ -878,18 +985,20 @@ int main(int argc, char **argv)
 	daemon_pid = atoi(argv[4]);
 	daemon_ctl = argv[5];
 	signal(SIGPIPE, SIG_IGN);
-	test_line_settings();
-	run_refused_rate();
-	test_modem_lines();
-	test_line_errors_and_break();
-	test_data_and_drain();
-	test_settings_during_setup();
-	test_break_held();
-	test_ioctl_storm();
+	run(test_line_settings);
+	run(run_refused_rate);
+	run(test_modem_lines);
+	run(test_line_errors_and_break);
+	run(test_break_then_close);
+	run(test_break_then_drop);
+	run(test_data_and_drain);
+	run(test_settings_during_setup);
+	run(test_break_held);
+	run(test_ioctl_storm);
 	if (!rfc2217) {
-		test_control_ahead_of_data();
-		test_stale_dropped();	/* once: its close waits 30 s */
-		test_daemon_killed();	/* last: realcomd is gone after it */
+		run(test_control_ahead_of_data);
+		run(test_stale_dropped);	/* once: its close waits 30 s */
+		run(test_daemon_killed);	/* last: realcomd is gone after it */
 	}
 	printf("e2e: %d passed, %d failed\n", passed, failed);
 	return failed != 0;
