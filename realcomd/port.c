@@ -413,8 +413,13 @@ void port_proto_down(struct port *p, int err, const char *why)
 	if (err == -EPROTO && p->state == PORT_CONNECTING && p->cfg.tls != PORT_TLS_OFF)
 		p->stats.tls_failures++;
 	port_disconnect(p, why);
-	if (was_up)
+	if (was_up) {
 		p->backend->link(p, false);
+		/* A tcdrain the session was running: what it waited for went
+		 * with it (counted above), and no answer would ever come. */
+		if (!p->drain_waiting)
+			p->backend->drained(p, UINT32_MAX - 1);
+	}
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
 	if (!port_wants_link(p)) {
 		port_set_state(p, PORT_IDLE);

@@ -842,6 +842,23 @@ static void test_reopen_while_closing(void **state)
 	free_port(p);
 }
 
+/* A tcdrain the session runs when the link is lost is answered, as failed:
+ * no answer would come from a driver whose session is gone. */
+static void test_drain_link_lost(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p = port_up(&c);
+
+	port_app_drain(p, 0);
+	assert_int_equal(fx.proto[0].drain, 1);
+	assert_int_equal(fx.drained, 0);
+	port_proto_down(p, -ECONNRESET, "connection: reset");
+	assert_int_equal(fx.drained, 1);
+	assert_int_equal(fx.drained_remaining, UINT32_MAX - 1);
+	port_app_close(p);
+	free_port(p);
+}
+
 static void test_drain_while_down(void **state)
 {
 	struct port_config c = cfg_default();
@@ -1307,6 +1324,7 @@ int main(void)
 		cmocka_unit_test_setup(test_session_end_drops_queued, setup),
 		cmocka_unit_test_setup(test_reopen_while_closing, setup),
 		cmocka_unit_test_setup(test_drain_while_down, setup),
+		cmocka_unit_test_setup(test_drain_link_lost, setup),
 		cmocka_unit_test_setup(test_reconfigure_keepalive_live, setup),
 		cmocka_unit_test_setup(test_reconfigure_renews_session, setup),
 		cmocka_unit_test_setup(test_reconfigure_up_renews, setup),
