@@ -528,6 +528,89 @@ static bool sim_rebooting(void)
 	return on;
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A 1 s break (the longest the device times) that a signal cuts short
+ * after 100 ms in the application: it goes on on the device. */
+static int break_cut_short(int fd)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, was;	/* no SA_RESTART */
+	struct itimerval in_100ms = { .it_value = { .tv_usec = 100000 } };
+	int r;
+
+	sigaction(SIGALRM, &sa, &was);
+	setitimer(ITIMER_REAL, &in_100ms, NULL);
+	r = ioctl(fd, TCSBRKP, 10);
+	sigaction(SIGALRM, &was, NULL);
+	return r == 0 || errno == EINTR ? 0 : -1;
+}
+
+/* Write msg through the tty and read it off the device's line (10 s at
+ * most): NULL, or what went wrong. */
+static const char *reaches_line(int fd, int dev, const char *msg)
+{
+	static char why[160];
+	size_t len = strlen(msg), have = 0;
+	char got[64];
+
+	if (len > sizeof(got) || write(fd, msg, len) != (ssize_t)len)
+		return "write to the tty failed";
+	for (double end = now() + 10; have < len && now() < end;) {
+		ssize_t n = read(dev, got + have, len - have);
+
+		if (n > 0)
+			have += (size_t)n;
+		else
+			poll(&(struct pollfd){ .fd = dev, .events = POLLIN }, 1, 100);
+	}
+	if (have == len && memcmp(got, msg, len) == 0)
+		return NULL;
+	snprintf(why, sizeof(why), "the device received \"%.*s\", not \"%s\"", (int)have, got,
+		 msg);
+	return why;
+}
+
+/*
+ * A tcdrain waiting for the unit's line when the link is lost ends at once:
+ * what it waited for went with the session (realcomd answers it as not
+ * drained), instead of after realcom.ko's 30 s round with no answer.  The
+ * line is 9600 baud (CLOCAL: no hang-up) and holds 5 s of data.
+ */
+static void test_drain_link_lost(void)
+{
+	static unsigned char data[4800];
+	int fd = open_tty(), status = -1;
+	long cur = -1;
+	char state = '?';
+	bool blocked;
+	pid_t child;
+
+	CHECK(fd >= 0, "open: %s", strerror(errno));
+	CHECK(set_line(fd, 9600, CS8) == 0, "9600: %s", strerror(errno));
+	CHECK(wait_daemon("up", 9600, -1, 10), "%s did not come up at 9600", tty_name);
+	CHECK(write(fd, data, sizeof(data)) > 0, "write: %s", strerror(errno));
+	child = fork();
+	if (child == 0)
+		_exit(ioctl(fd, TCSBRK, 1) == 0 ? 0 : 1);	/* tcdrain */
+	blocked = WAIT_UNTIL(task_blocked_in(child, SYS_ioctl, &state, &cur) ||
+			     waitpid(child, &status, WNOHANG) > 0, 10) && status == -1;
+	if (blocked) {
+		json_object_put(sim("{\"cmd\":\"drop\",\"port\":1}"));
+		WAIT_UNTIL(waitpid(child, &status, WNOHANG) > 0, 15);
+	}
+	if (status == -1) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+	}
+	CHECK(blocked, "tcdrain did not wait for the line (state %c, syscall %ld)", state, cur);
+	CHECK(WIFEXITED(status), "tcdrain still waited 15 s after the link was lost");
+	close(fd);
+	PASSED();
+}
+
 /*
  * Bytes written while the unit is unreachable belong to that open: the close
  * that ends it drops them (realcomd(8), DATA ACROSS SESSIONS) and the next
@@ -538,8 +621,8 @@ static bool sim_rebooting(void)
 static void test_stale_dropped(void)
 {
 	int fd = open_tty(), dev = open(dev_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
-	char got[8], junk[256];
-	size_t have = 0;
+	const char *why;
+	char junk[256];
 
 	CHECK(fd >= 0 && dev >= 0, "open: %s", strerror(errno));
 	while (read(dev, junk, sizeof(junk)) > 0)
@@ -558,20 +641,10 @@ static void test_stale_dropped(void)
 	CHECK(fd >= 0, "open: %s", strerror(errno));
 	CHECK(set_line(fd, 9600, CS8) == 0, "9600");
 	CHECK(wait_daemon("up", 9600, -1, 15), "%s did not come up again", tty_name);
-	CHECK(write(fd, "fresh", 5) == 5, "write: %s", strerror(errno));
-	double end = now() + 10;
-	while (have < 5 && now() < end) {
-		ssize_t n = read(dev, got + have, 5 - have);
-
-		if (n > 0)
-			have += (size_t)n;
-		else
-			poll(&(struct pollfd){ .fd = dev, .events = POLLIN }, 1, 100);
-	}
+	why = reaches_line(fd, dev, "fresh");
+	CHECK(!why, "%s", why);
 	close(fd);
 	close(dev);
-	CHECK(have == 5 && memcmp(got, "fresh", 5) == 0, "the device got \"%.*s\", not \"fresh\"",
-	      (int)have, got);
 	PASSED();
 }
 
@@ -634,50 +707,6 @@ out:
 		close(dev);
 }
 
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-}
-
-/* A 1 s break (the longest the device times) that a signal cuts short
- * after 100 ms in the application: it goes on on the device. */
-static int break_cut_short(int fd)
-{
-	struct sigaction sa = { .sa_handler = on_alarm }, was;	/* no SA_RESTART */
-	struct itimerval in_100ms = { .it_value = { .tv_usec = 100000 } };
-	int r;
-
-	sigaction(SIGALRM, &sa, &was);
-	setitimer(ITIMER_REAL, &in_100ms, NULL);
-	r = ioctl(fd, TCSBRKP, 10);
-	sigaction(SIGALRM, &was, NULL);
-	return r == 0 || errno == EINTR ? 0 : -1;
-}
-
-/* Write msg through the tty and read it off the device's line (10 s at
- * most): NULL, or what went wrong. */
-static const char *reaches_line(int fd, int dev, const char *msg)
-{
-	static char why[80];
-	size_t len = strlen(msg), have = 0;
-	char got[64];
-
-	if (len > sizeof(got) || write(fd, msg, len) != (ssize_t)len)
-		return "write to the tty failed";
-	for (double end = now() + 10; have < len && now() < end;) {
-		ssize_t n = read(dev, got + have, len - have);
-
-		if (n > 0)
-			have += (size_t)n;
-		else
-			poll(&(struct pollfd){ .fd = dev, .events = POLLIN }, 1, 100);
-	}
-	if (have == len && memcmp(got, msg, len) == 0)
-		return NULL;
-	snprintf(why, sizeof(why), "the device received %zu of %zu bytes", have, len);
-	return why;
-}
 
 /*
  * A close while a timed break is on: the break still ends on the device, and
@@ -997,6 +1026,7 @@ int main(int argc, char **argv)
 	run(test_ioctl_storm);
 	if (!rfc2217) {
 		run(test_control_ahead_of_data);
+		run(test_drain_link_lost);
 		run(test_stale_dropped);	/* once: its close waits 30 s */
 		run(test_daemon_killed);	/* last: realcomd is gone after it */
 	}
