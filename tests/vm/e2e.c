@@ -287,6 +287,40 @@ static void run_refused_rate(void)
 	close(fd);
 }
 
+/* An ioctl run in a child on fd, which blocks in it: status is its wait
+ * status, -1 while it runs (killed after the time given). */
+struct blocked_call {
+	bool blocked;		/* it waited in the ioctl (not ended at once) */
+	char state;		/* else: its state and system call last seen */
+	long syscall;
+	int status;
+};
+
+/* Once the child waits in the ioctl, the simulator gets sim_req, and the
+ * child has secs to end. */
+static struct blocked_call blocked_ioctl(int fd, unsigned long cmd, unsigned long arg,
+					 const char *sim_req, double secs)
+{
+	struct blocked_call b = { .state = '?', .syscall = -1, .status = -1 };
+	pid_t child = fork();
+
+	if (child < 0)
+		return b;
+	if (child == 0)
+		_exit(ioctl(fd, cmd, arg) == 0 ? 0 : 1);
+	b.blocked = WAIT_UNTIL(task_blocked_in(child, SYS_ioctl, &b.state, &b.syscall) ||
+			       waitpid(child, &b.status, WNOHANG) > 0, 10) && b.status == -1;
+	if (b.blocked) {
+		json_object_put(sim(sim_req));
+		WAIT_UNTIL(waitpid(child, &b.status, WNOHANG) > 0, secs);
+	}
+	if (b.status == -1) {
+		kill(child, SIGKILL);
+		waitpid(child, &b.status, 0);
+	}
+	return b;
+}
+
 static void test_modem_lines(void)
 {
 	int fd = open_tty(), bits = TIOCM_DTR, st = 0;
@@ -306,31 +340,12 @@ static void test_modem_lines(void)
 	      "TIOCMGET shows %#x after CTS off, RI on", st);
 
 	/* TIOCMIWAIT in a child wakes on the next CTS change */
-	pid_t child = fork();
+	struct blocked_call b = blocked_ioctl(fd, TIOCMIWAIT, TIOCM_CTS,
+					      "{\"cmd\":\"modem\",\"port\":1,\"cts\":true,\"ri\":false}", 10);
 
-	if (child == 0) {
-		int w = ioctl(fd, TIOCMIWAIT, TIOCM_CTS);
-
-		_exit(w == 0 ? 0 : 1);
-	}
-	/* the CTS change only once the child waits in TIOCMIWAIT (not if it
-	 * ended instead) */
-	int status = -1;
-	long cur = -1;
-	char state = '?';
-	bool blocked = WAIT_UNTIL(task_blocked_in(child, SYS_ioctl, &state, &cur) ||
-				  waitpid(child, &status, WNOHANG) > 0, 10) && status == -1;
-
-	if (blocked) {
-		json_object_put(sim("{\"cmd\":\"modem\",\"port\":1,\"cts\":true,\"ri\":false}"));
-		WAIT_UNTIL(waitpid(child, &status, WNOHANG) > 0, 10);
-	}
-	if (status == -1) {
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
-	}
-	CHECK(blocked, "the child did not block in TIOCMIWAIT (state %c, syscall %ld)", state, cur);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "TIOCMIWAIT did not wake on CTS");
+	CHECK(b.blocked, "the child did not block in TIOCMIWAIT (state %c, syscall %ld)", b.state,
+	      b.syscall);
+	CHECK(WIFEXITED(b.status) && WEXITSTATUS(b.status) == 0, "TIOCMIWAIT did not wake on CTS");
 	struct serial_icounter_struct ic;
 	CHECK(ioctl(fd, TIOCGICOUNT, &ic) == 0 && ic.cts >= 2, "TIOCGICOUNT cts %d", ic.cts);
 	close(fd);
@@ -582,31 +597,17 @@ static const char *reaches_line(int fd, int dev, const char *msg)
 static void test_drain_link_lost(void)
 {
 	static unsigned char data[4800];
-	int fd = open_tty(), status = -1;
-	long cur = -1;
-	char state = '?';
-	bool blocked;
-	pid_t child;
+	struct blocked_call b;
+	int fd = open_tty();
 
 	CHECK(fd >= 0, "open: %s", strerror(errno));
 	CHECK(set_line(fd, 9600, CS8) == 0, "9600: %s", strerror(errno));
 	CHECK(wait_daemon("up", 9600, -1, 10), "%s did not come up at 9600", tty_name);
 	CHECK(write(fd, data, sizeof(data)) > 0, "write: %s", strerror(errno));
-	child = fork();
-	if (child == 0)
-		_exit(ioctl(fd, TCSBRK, 1) == 0 ? 0 : 1);	/* tcdrain */
-	blocked = WAIT_UNTIL(task_blocked_in(child, SYS_ioctl, &state, &cur) ||
-			     waitpid(child, &status, WNOHANG) > 0, 10) && status == -1;
-	if (blocked) {
-		json_object_put(sim("{\"cmd\":\"drop\",\"port\":1}"));
-		WAIT_UNTIL(waitpid(child, &status, WNOHANG) > 0, 15);
-	}
-	if (status == -1) {
-		kill(child, SIGKILL);
-		waitpid(child, &status, 0);
-	}
-	CHECK(blocked, "tcdrain did not wait for the line (state %c, syscall %ld)", state, cur);
-	CHECK(WIFEXITED(status), "tcdrain still waited 15 s after the link was lost");
+	b = blocked_ioctl(fd, TCSBRK, 1, "{\"cmd\":\"drop\",\"port\":1}", 15);	/* tcdrain */
+	CHECK(b.blocked, "tcdrain did not wait for the line (state %c, syscall %ld)", b.state,
+	      b.syscall);
+	CHECK(WIFEXITED(b.status), "tcdrain still waited 15 s after the link was lost");
 	close(fd);
 	PASSED();
 }
