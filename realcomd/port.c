@@ -267,8 +267,12 @@ void port_proto_up(struct port *p)
 	/* A query at most a quarter after the peer died, answered within half:
 	 * found dead within keepalive seconds (proto_ops.keepalive). */
 	loop_timer_arm(&p->alive, 250ULL * p->cfg.keepalive, 250ULL * p->cfg.keepalive);
-	if (p->break_held)
-		p->proto->set_break(p, 0);
+	/* a break the application holds, on every connect; one it let go of
+	 * since the unit last heard, ended */
+	if (p->break_held || p->unit_break) {
+		p->unit_break = p->break_held;
+		p->proto->set_break(p, p->break_held ? 0 : UINT32_MAX);
+	}
 	p->backend->link(p, true);
 	if (!port_wants_link(p)) {
 		port_app_close(p);	/* closed while we were connecting */
@@ -650,8 +654,11 @@ void port_app_break(struct port *p, uint32_t ms)
 		p->break_held = true;
 	else if (ms == UINT32_MAX)
 		p->break_held = false;
-	if (p->state == PORT_UP)
-		p->proto->set_break(p, ms);
+	if (p->state != PORT_UP)
+		return;
+	if (ms == 0 || ms == UINT32_MAX)
+		p->unit_break = ms == 0;
+	p->proto->set_break(p, ms);
 }
 
 void port_app_drain(struct port *p, uint32_t timeout_ms)

@@ -156,6 +156,10 @@ struct port {
 	struct serial_line line;	/* what the application set */
 	uint8_t modem_in;		/* CTS/DSR/DCD/RI as last reported */
 	bool break_held;		/* the application holds break (TIOCSBRK) */
+	/* A break went out and no end of it since: the unit may keep its line
+	 * in break across sessions, which holds all it is sent.  The driver
+	 * sets it for a break it times itself (RFC 2217). */
+	bool unit_break;
 	bool app_open;
 	bool tls_busy;			/* holds its unit's handshake slot */
 	bool tls_waiting;		/* waits for it */

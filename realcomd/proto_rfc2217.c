@@ -45,7 +45,6 @@ struct rf {
 	bool suspended;			/* the server sent FLOWCONTROL-SUSPEND */
 	bool feeding;			/* in rf_feed(): telnet_recv() must not nest */
 	bool ending;			/* in rf_stop(): the session is ending already */
-	bool break_cut;			/* a session ended during a timed break */
 
 	size_t rx_ready;		/* decoded bytes at the head of c.in, not taken yet */
 	size_t rx_discard;		/* input bytes whose data a flush dropped */
@@ -462,6 +461,7 @@ static void rf_break_end(struct loop_timer *t)
 	struct rf *rf = t->arg;
 
 	rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_OFF);
+	rf->p->unit_break = rf->p->break_held;
 	rf_drain_check(rf);
 }
 
@@ -477,8 +477,10 @@ static void rf_set_break(struct port *p, uint32_t ms)
 		return;
 	}
 	rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_ON);
-	if (ms > 0)
+	if (ms > 0) {
+		p->unit_break = true;	/* until rf_break_end() */
 		loop_timer_arm(&rf->brk, ms, 0);
+	}
 }
 
 /*
@@ -772,10 +774,6 @@ static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
 	/* in the stream before any data of this session */
 	if (p->purge_unit)
 		rf_send_purge(rf, false, true);
-	/* the server may keep its line in break across sessions */
-	if (rf->break_cut && !p->break_held)
-		rf_send_u8(rf, RFC2217_SET_CONTROL, RFC2217_CTL_BREAK_OFF);
-	rf->break_cut = false;
 	rf_send_setup(rf, true);
 	/* Up now: waiting for answers some servers never send gains nothing. */
 	if (conn_is_open(&rf->c) && p->state == PORT_INIT)
@@ -903,13 +901,10 @@ static size_t rf_stop(struct port *p, bool graceful)
 	struct rf *rf = rf_of(p);
 	size_t dropped = 0;
 
-	/* A timed break still on (a drain cut short, a lost link) ends with
-	 * the session, as a UART's shutdown ends one: a server may keep its line
-	 * in break, holding what the next session sends.  Gracefully, what the
-	 * socket takes now (a failure is no news to the port); else, or if
-	 * that failed, the next session's first command. */
-	if (rf->brk.armed)
-		rf->break_cut = true;
+	/* A timed break still on (a drain cut short) ends with the session, as
+	 * a UART's shutdown ends one: what the socket takes now (a failure is
+	 * no news to the port).  Else p->unit_break has the next session end
+	 * it (port_proto_up). */
 	if (graceful) {
 		if (rf->brk.armed && conn_is_open(&rf->c)) {
 			uint8_t msg[RFC2217_MSG_MAX];
@@ -918,7 +913,7 @@ static size_t rf_stop(struct port *p, bool graceful)
 
 			rf->ending = true;
 			if (n > 0 && conn_send(&rf->c, msg, (size_t)n) == 0 && conn_is_open(&rf->c))
-				rf->break_cut = false;
+				p->unit_break = p->break_held;
 			rf->ending = false;
 		}
 		conn_finish(&rf->c);

@@ -842,6 +842,37 @@ static void test_reopen_while_closing(void **state)
 	free_port(p);
 }
 
+/* A held break is sent on every connect; one let go of while the link was
+ * down is ended by the next session (the unit may keep its line in break),
+ * and after that a connect sends nothing about break. */
+static void test_break_released_while_down(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p = port_up(&c);
+
+	port_app_break(p, 0);
+	assert_int_equal(fx.proto[0].set_break, 1);
+	assert_int_equal(fx.proto[0].break_ms, 0);
+	wait_next_attempt(p, fail_attempt(p));
+	port_proto_connected(p);
+	port_proto_up(p);
+	assert_int_equal(fx.proto[0].set_break, 2);	/* held: on again */
+	assert_int_equal(fx.proto[0].break_ms, 0);
+	wait_next_attempt(p, fail_attempt(p));
+	port_app_break(p, UINT32_MAX);			/* let go of while down */
+	assert_int_equal(fx.proto[0].set_break, 2);
+	port_proto_connected(p);
+	port_proto_up(p);
+	assert_int_equal(fx.proto[0].set_break, 3);	/* ended */
+	assert_int_equal(fx.proto[0].break_ms, UINT32_MAX);
+	wait_next_attempt(p, fail_attempt(p));
+	port_proto_connected(p);
+	port_proto_up(p);
+	assert_int_equal(fx.proto[0].set_break, 3);	/* nothing more */
+	port_app_close(p);
+	free_port(p);
+}
+
 /* A tcdrain the session runs when the link is lost is answered, as failed:
  * no answer would come from a driver whose session is gone. */
 static void test_drain_link_lost(void **state)
@@ -1325,6 +1356,7 @@ int main(void)
 		cmocka_unit_test_setup(test_reopen_while_closing, setup),
 		cmocka_unit_test_setup(test_drain_while_down, setup),
 		cmocka_unit_test_setup(test_drain_link_lost, setup),
+		cmocka_unit_test_setup(test_break_released_while_down, setup),
 		cmocka_unit_test_setup(test_reconfigure_keepalive_live, setup),
 		cmocka_unit_test_setup(test_reconfigure_renews_session, setup),
 		cmocka_unit_test_setup(test_reconfigure_up_renews, setup),
