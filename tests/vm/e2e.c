@@ -613,6 +613,45 @@ static void test_drain_link_lost(void)
 }
 
 /*
+ * A held break let go of while the unit is away: the next session ends it
+ * (nportsim, as a unit may, keeps its line in break across sessions), and
+ * what is written after reaches the line.  Meanwhile the unit drops every
+ * session right after PORT_INIT, so the TIOCCBRK comes while realcomd waits
+ * to reconnect.
+ */
+static void test_break_released_while_down(void)
+{
+	int fd = open_tty(), dev = open(dev_path, O_RDWR | O_NOCTTY | O_NONBLOCK);
+	const char *why;
+	char junk[256];
+	bool went;
+	int r;
+
+	CHECK(fd >= 0 && dev >= 0, "open: %s", strerror(errno));
+	CHECK(set_line(fd, 9600, CS8) == 0, "9600: %s", strerror(errno));	/* CLOCAL */
+	CHECK(wait_daemon("up", 9600, -1, 10), "%s did not come up at 9600", tty_name);
+	CHECK(ioctl(fd, TIOCSBRK) == 0, "TIOCSBRK: %s", strerror(errno));
+	CHECK(wait_field("break", 1, 10), "TIOCSBRK did not reach the device");
+	json_object_put(sim("{\"cmd\":\"drop-after-init\",\"port\":1,\"on\":true}"));
+	json_object_put(sim("{\"cmd\":\"drop\",\"port\":1}"));
+	went = WAIT_UNTIL(daemon_shows("waiting to reconnect", -1, -1), 10);
+	r = ioctl(fd, TIOCCBRK);
+	json_object_put(sim("{\"cmd\":\"drop-after-init\",\"port\":1,\"on\":false}"));
+	CHECK(went, "realcomd did not see the unit go");
+	CHECK(r == 0, "TIOCCBRK: %s", strerror(errno));
+	CHECK(WAIT_UNTIL(daemon_shows("up", -1, -1) && port_field("break") == 0, 15),
+	      "the break let go of while the unit was away did not end (break %lld)",
+	      port_field("break"));
+	while (read(dev, junk, sizeof(junk)) > 0)
+		;	/* what earlier cases left on the line */
+	why = reaches_line(fd, dev, "after the break");
+	CHECK(!why, "written after the break: %s", why);
+	close(fd);
+	close(dev);
+	PASSED();
+}
+
+/*
  * Bytes written while the unit is unreachable belong to that open: the close
  * that ends it drops them (realcomd(8), DATA ACROSS SESSIONS) and the next
  * open's session carries only its own.  The close itself waits closing_wait
@@ -1028,6 +1067,7 @@ int main(int argc, char **argv)
 	if (!rfc2217) {
 		run(test_control_ahead_of_data);
 		run(test_drain_link_lost);
+		run(test_break_released_while_down);
 		run(test_stale_dropped);	/* once: its close waits 30 s */
 		run(test_daemon_killed);	/* last: realcomd is gone after it */
 	}
