@@ -553,14 +553,16 @@ static void on_alarm(int sig)
 static int break_cut_short(int fd)
 {
 	struct sigaction sa = { .sa_handler = on_alarm }, was;	/* no SA_RESTART */
-	struct itimerval in_100ms = { .it_value = { .tv_usec = 100000 } };
+	struct itimerval in_100ms = { .it_value = { .tv_usec = 100000 } }, off = { 0 };
 	int r;
 
 	sigaction(SIGALRM, &sa, &was);
 	setitimer(ITIMER_REAL, &in_100ms, NULL);
-	r = ioctl(fd, TCSBRKP, 10);
+	r = ioctl(fd, TCSBRKP, 10) == 0 ? 0 : errno;
+	setitimer(ITIMER_REAL, &off, NULL);	/* an ioctl that failed at once */
 	sigaction(SIGALRM, &was, NULL);
-	return r == 0 || errno == EINTR ? 0 : -1;
+	errno = r;
+	return r == 0 || r == EINTR ? 0 : -1;
 }
 
 /* Write msg through the tty and read it off the device's line (10 s at
