@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <net/if.h>
 
 #include "conf.h"
 
@@ -152,6 +153,15 @@ int conf_parse_bool(const char *value, bool *out, char *why, size_t whylen)
 	return 0;
 }
 
+/* An IPv6 scope: an interface's name (at most IFNAMSIZ - 1 characters) or
+ * index, of the characters interface names are made of in practice. */
+static bool conf_is_scope(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+
+	return n > 0 && n < IFNAMSIZ && s[n] == '\0';
+}
+
 bool conf_is_host(const char *h)
 {
 	unsigned char a6[16];
@@ -164,7 +174,7 @@ bool conf_is_host(const char *h)
 		if ((pct ? (size_t)(pct - h) : n) >= sizeof(addr))
 			return false;
 		snprintf(addr, sizeof(addr), "%.*s", (int)(pct ? pct - h : (ptrdiff_t)n), h);
-		return inet_pton(AF_INET6, addr, a6) == 1 && (!pct || pct[1]);
+		return inet_pton(AF_INET6, addr, a6) == 1 && (!pct || conf_is_scope(pct + 1));
 	}
 	/* a name, or an IPv4 address: labels of letters, digits, '-' and '_' */
 	if (n == 0 || n > 253)
@@ -190,8 +200,13 @@ bool conf_is_host(const char *h)
 static int conf_check_file(const char *value, char *why, size_t whylen)
 {
 	struct stat st;
-	int fd = open(value, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd;
 
+	if (value[0] != '/') {		/* a daemon runs in / */
+		snprintf(why, whylen, "a relative path: give it from /");
+		return -1;
+	}
+	fd = open(value, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(why, whylen, "cannot read it: %s", strerror(errno));
 		return -1;
@@ -290,8 +305,16 @@ static void conf_suggest_key(const struct conf_state *s, const char *name, char 
 	for (int i = 0; s->sec->keys[i].name; i++)
 		if (conf_close_to(name, s->sec->keys[i].name, &best))
 			hit = s->sec->keys[i].name;
-	if (hit)
+	if (hit) {
 		snprintf(out, len, " (did you mean '%s'?)", hit);
+		return;
+	}
+	/* a misspelt key of another section: both mistakes at once */
+	for (const struct conf_section *sec = s->sections; sec->name; sec++)
+		for (int i = 0; sec != s->sec && sec->keys[i].name; i++)
+			if (conf_close_to(name, sec->keys[i].name, &best))
+				snprintf(out, len, " (did you mean '%s', in [%s%s]?)",
+					 sec->keys[i].name, sec->name, sec->numbered ? "N" : "");
 }
 
 static void conf_suggest_section(const struct conf_state *s, const char *name, char *out,

@@ -667,11 +667,16 @@ int dsu_map(int argc, char **argv)
 			o.tls = true;
 			break;
 		case O_CERT:
-			o.cert = optarg;
+		case O_KEY: {
+			/* realcomd reads them from / (realcom.conf(5)): written from / */
+			char *path = realpath(optarg, NULL);
+
+			if (!path)
+				return cli_usage_error("--%s %s: %s", ch == O_CERT ? "cert" : "key",
+						       optarg, strerror(errno));
+			*(ch == O_CERT ? &o.cert : &o.key) = path;
 			break;
-		case O_KEY:
-			o.key = optarg;
-			break;
+		}
 		case O_FIRST:
 			if (conf_parse_uint(optarg, 0, REALCOM_TTYS_MAX - 1, &v, why, sizeof(why)) < 0)
 				return cli_usage_error("--first-tty '%s': expected 0 to %d", optarg,

@@ -51,11 +51,37 @@ static int parse_mac(const char *value, void *field, char *why, size_t whylen)
 	return -1;
 }
 
+/* A path realcomd uses once it runs in / (detached): from / only. */
+static bool path_from_root(const char *value, char *why, size_t whylen)
+{
+	if (value[0] == '/')
+		return true;
+	snprintf(why, whylen, "a relative path: give it from / (realcomd runs there)");
+	return false;
+}
+
+static int parse_dir(const char *value, void *field, char *why, size_t whylen)
+{
+	size_t n = strlen(value);
+
+	if (!path_from_root(value, why, whylen))
+		return -1;
+	if (n >= sizeof(((struct realcom_config *)0)->pty_dir)) {
+		snprintf(why, whylen, "longer than %zu characters",
+			 sizeof(((struct realcom_config *)0)->pty_dir) - 1);
+		return -1;
+	}
+	memcpy(field, value, n + 1);
+	return 0;
+}
+
 /* control_socket: a path bind(2) takes (sun_path holds 107 bytes and a NUL). */
 static int parse_socket_path(const char *value, void *field, char *why, size_t whylen)
 {
 	size_t n = strlen(value);
 
+	if (!path_from_root(value, why, whylen))
+		return -1;
 	if (n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 		snprintf(why, whylen, "%zu bytes: a socket's path holds at most %zu", n,
 			 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
@@ -100,7 +126,8 @@ static int parse_mode(const char *value, void *field, char *why, size_t whylen)
 static const struct conf_key global_keys[] = {
 	{ "backend", CONF_ENUM, .offset = offsetof(struct realcom_config, backend),
 	  .names = backend_names },
-	{ "pty_dir", STR(struct realcom_config, pty_dir) },
+	{ "pty_dir", CONF_CUSTOM, .offset = offsetof(struct realcom_config, pty_dir),
+	  .parse = parse_dir },
 	{ "control_socket", CONF_CUSTOM, .offset = offsetof(struct realcom_config, control_socket),
 	  .parse = parse_socket_path },
 	{ "control_group", STR(struct realcom_config, control_group) },
@@ -210,11 +237,17 @@ static int check_device_port(const struct realcom_config *c, const struct port_c
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++) {
 		const struct port_config *o = &c->port[i];
 
-		if (o != pc && o->used && port_same_device_port(o, pc)) {
+		if (o == pc || !o->used || !port_same_device_port(o, pc))
+			continue;
+		if (port_default_tcp(o) && port_default_tcp(pc))
 			snprintf(why, whylen, "host %s port %u is mapped by [ttyR%u] already: one "
 				 "tty per device port", pc->host, pc->dev_port, i);
-			return -1;
-		}
+		else		/* the same TCP port, whatever the port numbers say */
+			snprintf(why, whylen, "host %s TCP port %u is [ttyR%u]'s already: one tty "
+				 "per device port", pc->host,
+				 pc->protocol == PROTO_RFC2217 ? pc->tcp_port :
+				 pc->data_port == o->data_port ? pc->data_port : pc->command_port, i);
+		return -1;
 	}
 	return 0;
 }

@@ -234,6 +234,13 @@ class Dsu(DsuCase):
         self.dsu("info", want=2)
         self.dsu("frobnicate", want=2)
 
+    def test_map_cert_files_must_exist(self):
+        """--cert and --key go into realcom.conf from / (realcomd runs
+        there): a file that is not there is refused before anything else."""
+        r = self.dsu("map", "127.0.0.1", "--user", "admin", "--ports", "1", "--tls",
+                     "--cert", "no-such-client.pem", "--key", "/dev/null", want=2)
+        self.assertIn("--cert no-such-client.pem: No such file or directory", r.stderr)
+
     def test_map_on_a_new_unit_points_at_setup(self):
         """A unit still waiting for its first account: map says so and names
         the command that creates it, asks no password, writes nothing."""

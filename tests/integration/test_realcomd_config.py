@@ -115,6 +115,17 @@ class Check(unittest.TestCase):
         r = check(f"[ttyR0]\nhost = 192.0.2.1\ntls = on\ntls_ca = {ca}\n")
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_paths_from_root(self):
+        """A detached realcomd runs in /: a relative path that -t would
+        find from here would not be found there."""
+        self.refused("[global]\npty_dir = dev\ncontrol_socket = run/control\n"
+                     "[ttyR0]\nhost = a\ntls = on\ntls_ca = ca.pem\n",
+                     "2: [global]: pty_dir = 'dev': a relative path: give it from / "
+                     "(realcomd runs there)",
+                     "3: [global]: control_socket = 'run/control': a relative path: give it "
+                     "from / (realcomd runs there)",
+                     "7: [ttyR0]: tls_ca = 'ca.pem': a relative path: give it from /")
+
     def test_one_tty_per_device_port(self):
         self.refused("[ttyR0]\nhost = unit.example\nport = 2\n"
                      "[ttyR1]\nhost = UNIT.example\nport = 2\n",
@@ -123,10 +134,10 @@ class Check(unittest.TestCase):
         # the same TCP port given by hand, or the default one of another port number
         self.refused("[ttyR0]\nhost = a\nprotocol = rfc2217\ntcp_port = 7000\n"
                      "[ttyR1]\nhost = a\nprotocol = rfc2217\nport = 2\ntcp_port = 7000\n",
-                     "5: [ttyR1]: host a port 2 is mapped by [ttyR0] already: "
+                     "5: [ttyR1]: host a TCP port 7000 is [ttyR0]'s already: "
                      "one tty per device port")
         self.refused("[ttyR0]\nhost = a\ndata_port = 951\n[ttyR1]\nhost = a\nport = 2\n",
-                     "4: [ttyR1]: host a port 2 is mapped by [ttyR0] already: "
+                     "4: [ttyR1]: host a TCP port 951 is [ttyR0]'s already: "
                      "one tty per device port")
         # other hosts, other ports, or ser2net's ports on one host are fine
         r = check("[ttyR0]\nhost = a\n[ttyR1]\nhost = b\n[ttyR2]\nhost = a\nport = 2\n"
@@ -189,8 +200,8 @@ class RefusedReload(unittest.TestCase):
                             f"{n + 2}: [ttyR5]: keepalive = 'often': expected a whole number "
                             "from 1 to 3600",
                             f"{n + 3}: [global]: appears twice (first on line 1)",
-                            f"{n + 4}: [ttyR6]: host 127.0.0.1 port 1 is mapped by [ttyR0] "
-                            "already: one tty per device port")
+                            f"{n + 4}: [ttyR6]: host 127.0.0.1 TCP port {self.sim.data_port(1)} "
+                            "is [ttyR0]'s already: one tty per device port")
         self.assertIn("refused, the running configuration stays", self.d.log_text())
 
 

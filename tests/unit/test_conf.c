@@ -314,6 +314,8 @@ static void test_did_you_mean(void **state)
 		     "test.conf:4: [ttyR0]: unknown key 'backend' (it belongs in [global])");
 	expect_error("[global]\nhost = a\n",
 		     "test.conf:2: [global]: unknown key 'host' (it belongs in [ttyRN])");
+	expect_error("[global]\nhots = a\n",
+		     "test.conf:2: [global]: unknown key 'hots' (did you mean 'host', in [ttyRN]?)");
 	expect_error("[global]\nfrobnicate = 1\n", "test.conf:2: [global]: unknown key 'frobnicate'");
 	expect_error("[globl]\nbackend = pty\n",
 		     "test.conf:1: unknown section [globl] (did you mean [global]?)");
@@ -424,6 +426,9 @@ static void test_file_key(void **state)
 	expect_error(text, want);
 	expect_error("[ttyR0]\nhost = a\nport = 1\nca = /tmp\n",
 		     "test.conf:4: [ttyR0]: ca = '/tmp': not a regular file");
+	/* a daemon runs in /: what is relative here would not be found there */
+	expect_error("[ttyR0]\nhost = a\nport = 1\nca = tmp/ca.pem\n",
+		     "test.conf:4: [ttyR0]: ca = 'tmp/ca.pem': a relative path: give it from /");
 }
 
 static void test_long_line(void **state)
@@ -497,6 +502,11 @@ static void test_value_parsers(void **state)
 	assert_false(conf_is_host("192.0.2.1:4001"));
 	assert_false(conf_is_host("[2001:db8::1]"));
 	assert_false(conf_is_host("fe80::1%"));
+	assert_true(conf_is_host("fe80::1%3"));
+	assert_false(conf_is_host("fe80::1%a b"));
+	assert_false(conf_is_host("fe80::1%\"x\\y"));
+	assert_false(conf_is_host("fe80::1%eth0/1"));
+	assert_false(conf_is_host("fe80::1%a234567890123456"));
 	assert_false(conf_is_host("https://unit"));
 	assert_false(conf_is_host("a,b"));
 	/* a label of 63 characters, not 64 */

@@ -23,7 +23,7 @@
 		"00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"
 
 static char conf_path[] = "test_config.conf.XXXXXX";
-static char pem_path[] = "test_config.pem.XXXXXX";
+static char pem_path[] = "/tmp/test_config.pem.XXXXXX";	/* from /, as realcomd wants */
 static struct realcom_config *cfg, *cfg2;
 static char err[CONF_ERR_MAX];
 
@@ -315,7 +315,9 @@ static void test_device_port_once(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		load_refused(bad[i], "is mapped by [ttyR0] already: one tty per device port");
+		load_refused(bad[i], "[ttyR0]");
+	load_refused(bad[1], "port 3 is mapped by [ttyR0] already: one tty per device port");
+	load_refused(bad[2], "TCP port 5000 is [ttyR0]'s already: one tty per device port");
 	load_refused(bad[0], "[ttyR1]: host UNIT port 1 is mapped");
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		load_ok(good[i]);
