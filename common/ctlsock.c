@@ -193,6 +193,18 @@ static void ctlsock_idle_check(struct loop_timer *t)
 	}
 }
 
+/* Remove the socket at path, and nothing else that may be there. */
+static int ctlsock_unlink(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
 int ctlsock_open(struct ctlsock *cs, struct loop *l, const char *path, mode_t mode,
 		 ctlsock_fn *fn, void *arg)
 {
@@ -213,10 +225,18 @@ int ctlsock_open(struct ctlsock *cs, struct loop *l, const char *path, mode_t mo
 	cs->arg = arg;
 	for (int i = 0; i < CTLSOCK_CLIENTS; i++)
 		cs->client[i].cs = cs;
+	r = ctlsock_unlink(path);
+	if (r < 0) {
+		if (r == -EEXIST)
+			log_warnx("control socket %s: something other than a socket is there; "
+				  "not replaced", path);
+		else
+			log_warnc(r, "control socket %s", path);
+		return r;
+	}
 	cs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (cs->fd < 0)
 		return -errno;
-	unlink(path);
 	old = umask(~mode & 0777);
 	r = bind(cs->fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
@@ -267,7 +287,7 @@ void ctlsock_close(struct ctlsock *cs)
 		return;
 	loop_watch_del(&cs->watch);
 	close(cs->fd);
-	unlink(cs->path);
+	ctlsock_unlink(cs->path);
 	cs->fd = -1;
 }
 

@@ -47,7 +47,8 @@ struct ctlsock {
 	struct ctlsock_client client[CTLSOCK_CLIENTS];
 };
 
-/* Listen on path (an old socket there is replaced) with the given mode. */
+/* Listen on path with the given mode: an old socket there is replaced,
+ * anything else is left alone (-EEXIST).  Failures are logged. */
 int ctlsock_open(struct ctlsock *cs, struct loop *l, const char *path, mode_t mode,
 		 ctlsock_fn *fn, void *arg);
 void ctlsock_close(struct ctlsock *cs);

@@ -186,6 +186,11 @@ static void pty_event(struct pty *t, uint32_t mask)
 	} else if (mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) {
 		if (t->opens > 0 && --t->opens == 0) {
 			pty_read(t);	/* what it wrote before closing goes first */
+			/* What came for this open and it did not read goes with it,
+			 * as a UART's tty flushes its input at the last close (our
+			 * slave fd keeps this tty).  The flush's packet to us is read
+			 * by the discard that port_app_close() ends with. */
+			tcflush(t->slave, TCIFLUSH);
 			port_app_close(t->p);
 		}
 	}
@@ -369,6 +374,15 @@ static size_t pty_discard(struct port *p)
 	return dropped;
 }
 
+/* Nothing at path, or a link (ours, or one a daemon killed left): a file an
+ * operator put there is not ours to remove. */
+static bool pty_link_replaceable(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) < 0 || S_ISLNK(st.st_mode);
+}
+
 static int pty_open(struct port *p)
 {
 	struct pty *t = calloc(1, sizeof(*t));
@@ -412,6 +426,12 @@ static int pty_open(struct port *p)
 
 	mkdir(d->cfg->pty_dir, 0755);
 	snprintf(p->path, sizeof(p->path), "%s/%s", d->cfg->pty_dir, p->name);
+	if (!pty_link_replaceable(p->path)) {
+		port_log(p, LOG_ERR, "%s: something other than a link is there; not replaced",
+			 p->path);
+		p->path[0] = '\0';	/* nor removed at the close */
+		return -EEXIST;
+	}
 	unlink(p->path);
 	if (symlink(name, p->path) < 0) {
 		r = -errno;
@@ -446,7 +466,7 @@ static void pty_close(struct port *p)
 		return;
 	loop_watch_del(&t->mw);
 	pty_unwatch(t);
-	if (p->path[0])
+	if (p->path[0] && pty_link_replaceable(p->path))
 		unlink(p->path);
 	if (t->slave >= 0)
 		close(t->slave);

@@ -26,6 +26,7 @@ static json_object *ctl_port(const struct port *p)
 	json_object *o = json_object_new_object(), *m = json_object_new_object();
 	json_object *l = json_object_new_object();
 	const struct serial_line *ln = &p->line;
+	uint8_t in;
 
 #define ADD(obj, k, v) json_object_object_add(obj, k, v)
 	ADD(o, "tty", json_object_new_string(p->name));
@@ -64,10 +65,12 @@ static json_object *ctl_port(const struct port *p)
 	/* a reload's settings waiting for the running session to drain: their host */
 	ADD(o, "pending_host",
 	    json_object_new_string(p->renewal ? port_config_wanted(p)->host : ""));
-	ADD(m, "cts", json_object_new_boolean(p->modem_in & SERIAL_MODEM_CTS));
-	ADD(m, "dsr", json_object_new_boolean(p->modem_in & SERIAL_MODEM_DSR));
-	ADD(m, "dcd", json_object_new_boolean(p->modem_in & SERIAL_MODEM_DCD));
-	ADD(m, "ri", json_object_new_boolean(p->modem_in & SERIAL_MODEM_RI));
+	/* the unit's inputs are known while a session is: none is since */
+	in = p->state == PORT_UP || p->state == PORT_CLOSING ? p->modem_in : 0;
+	ADD(m, "cts", json_object_new_boolean(in & SERIAL_MODEM_CTS));
+	ADD(m, "dsr", json_object_new_boolean(in & SERIAL_MODEM_DSR));
+	ADD(m, "dcd", json_object_new_boolean(in & SERIAL_MODEM_DCD));
+	ADD(m, "ri", json_object_new_boolean(in & SERIAL_MODEM_RI));
 	ADD(m, "dtr", json_object_new_boolean(ln->modem & SERIAL_MODEM_DTR));
 	ADD(m, "rts", json_object_new_boolean(ln->modem & SERIAL_MODEM_RTS));
 	ADD(o, "modem", m);
@@ -159,11 +162,15 @@ int control_open(struct daemon *d, const char *path, control_reload_fn *reload)
 	ctl.d = d;
 	ctl.reload = reload;
 	r = ctlsock_open(&ctl.sock, d->loop, path, 0600, ctl_request, NULL);
-	if (r == 0)
-		r = ctlsock_set_idle(&ctl.sock, CTLSOCK_IDLE_MS);
-	if (r == 0)
-		control_group(path, d->cfg->control_group);
-	return r;
+	if (r < 0)
+		return r;	/* said why */
+	r = ctlsock_set_idle(&ctl.sock, CTLSOCK_IDLE_MS);
+	if (r < 0) {
+		log_warnc(r, "control socket %s: idle timer", path);
+		return r;
+	}
+	control_group(path, d->cfg->control_group);
+	return 0;
 }
 
 void control_close(void)

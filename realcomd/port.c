@@ -189,8 +189,8 @@ static void port_drop_stale(struct port *p, const char *why)
 	if (n == 0)
 		return;
 	p->stats.stale_dropped += n;
-	port_log(p, LOG_WARNING, "dropped %zu byte%s the application wrote: %s", n,
-		 n == 1 ? "" : "s", why);
+	port_log_limited(p, PORT_LIMIT_STALE, LOG_WARNING, "dropped %zu byte%s the application wrote: %s",
+			 n, n == 1 ? "" : "s", why);
 }
 
 /* A tcdrain made while down: answered once the link is up, or failed (bytes
@@ -476,10 +476,10 @@ void port_proto_line_applied(struct port *p, const struct serial_line *in_effect
 		return;
 	/* a server that keeps answering other values must not flood the log */
 	port_log_limited(p, PORT_LIMIT_IN_EFFECT, LOG_INFO,
-			 "in effect: %u baud, %u data bits, parity %s, %s stop bits", l.baud,
+			 "in effect: %u baud, %u data bits, parity %s, %s", l.baud,
 			 l.data_bits, serial_parity_name(l.parity),
-			 l.stop_bits == SERIAL_STOP_2 ? "2" : l.stop_bits == SERIAL_STOP_1_5 ? "1.5" :
-											    "1");
+			 l.stop_bits == SERIAL_STOP_2 ? "2 stop bits" :
+			 l.stop_bits == SERIAL_STOP_1_5 ? "1.5 stop bits" : "1 stop bit");
 	p->line = l;
 	p->backend->line_applied(p);
 }
@@ -502,6 +502,18 @@ void port_app_open(struct port *p)
 	}
 	if (p->renewal && p->state == PORT_UP)
 		p->tx_held = true;	/* what it writes waits for the new session */
+	else if (p->state == PORT_UP)
+		p->backend->tx_resume(p);	/* reading stopped while closing */
+}
+
+/* The last close: the device gets what the session took, bounded; then the
+ * session ends, or with connect = always stays if the device took it all
+ * (port_proto_drained). */
+static void port_close_drain(struct port *p)
+{
+	port_set_state(p, PORT_CLOSING);
+	loop_timer_arm(&p->retry, CLOSE_DRAIN_MS, 0);
+	p->proto->drain(p, CLOSE_DRAIN_MS);
 }
 
 /* Nobody wants the link: let the device send what it holds, bounded, then
@@ -510,9 +522,7 @@ static void port_let_go(struct port *p)
 {
 	switch (p->state) {
 	case PORT_UP:
-		port_set_state(p, PORT_CLOSING);
-		loop_timer_arm(&p->retry, CLOSE_DRAIN_MS, 0);
-		p->proto->drain(p, CLOSE_DRAIN_MS);
+		port_close_drain(p);
 		break;
 	case PORT_CONNECTING:
 	case PORT_INIT:
@@ -547,6 +557,12 @@ void port_app_close(struct port *p)
 	}
 	if (!port_wants_link(p))
 		port_let_go(p);
+	else if (p->state == PORT_UP)
+		port_close_drain(p);	/* connect = always: the session may stay, this open's data may not */
+	/* The session takes nothing more from this open (port_app_tx): what the
+	 * tty still holds would go out in the next open's time. */
+	if (p->state == PORT_CLOSING)
+		port_drop_stale(p, "the unit had not taken it when the port was closed");
 }
 
 void port_shutdown(struct port *p)
@@ -596,6 +612,13 @@ void port_proto_drained(struct port *p, uint32_t remaining)
 		p->backend->drained(p, remaining);
 		return;
 	}
+	if (remaining == 0 && port_wants_link(p) && !p->renewal) {
+		/* connect = always, and the device has all the open wrote */
+		loop_timer_disarm(&p->retry);
+		port_set_state(p, PORT_UP);
+		p->backend->tx_resume(p);	/* the backend stopped reading while closing */
+		return;
+	}
 	if (remaining == UINT32_MAX)
 		port_log(p, LOG_WARNING, "closing: the device did not drain in time");
 	p->proto->flush(p, true, true);
@@ -604,7 +627,7 @@ void port_proto_drained(struct port *p, uint32_t remaining)
 	port_set_state(p, PORT_IDLE);
 	/* what the tty still holds was written for the session that just ended */
 	port_drop_stale(p, "not sent before the close ended the session");
-	if (port_wants_link(p))	/* a reload's settings taken: connect = always */
+	if (port_wants_link(p))	/* connect = always: afresh, the unit purged first */
 		port_connect_fresh(p);
 }
 

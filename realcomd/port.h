@@ -119,6 +119,7 @@ enum port_limit {
 	PORT_LIMIT_UP,		/* connected (a unit that drops every session) */
 	PORT_LIMIT_DOWN,	/* connection lost or refused */
 	PORT_LIMIT_DROPPED,	/* queued bytes dropped with a session */
+	PORT_LIMIT_STALE,	/* bytes an open left in the tty, dropped */
 	PORT_LIMIT_PURGE,	/* the unit's buffer purged at a session's start */
 	PORT_LIMIT_IN_EFFECT,	/* the line the device says is in effect */
 	PORT_LIMIT_N,

@@ -233,9 +233,15 @@ static int daemon_lock(const char *path, const char *what, const char *remedy)
 		return fd;
 	if (errno != EWOULDBLOCK)
 		fatal("lock %s", path);
-	n = pread(fd, pid, sizeof(pid) - 1, 0);
-	pid[n > 0 ? n : 0] = '\0';
-	pid[strcspn(pid, "\n")] = '\0';
+	/* the owner writes its pid just after it locks (and detaches): a start
+	 * at the same moment waits for it, a little */
+	for (int i = 0; i < 50 && !pid[0]; i++) {
+		if (i)
+			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+	}
 	fatalx("another realcomd (pid %s) already %s (lock %s); %s", pid[0] ? pid : "unknown",
 	       what, path, remedy);
 }
@@ -327,15 +333,15 @@ static void detach_done(int fd, bool verbose)
 	close(fd);
 }
 
-/* Absolute: detaching changes to / before the file is written. */
-static const char *pidfile_path(const char *arg)
+/* A path given on the command line, made absolute: detaching changes to /
+ * (before the pid file is written, and before any reload reads -c's file). */
+static const char *from_root(const char *arg, char path[PATH_MAX])
 {
-	static char path[PATH_MAX];
 	char cwd[PATH_MAX - 256];
 
 	if (arg[0] == '/' || !getcwd(cwd, sizeof(cwd)))
 		return arg;
-	snprintf(path, sizeof(path), "%s/%s", cwd, arg);
+	snprintf(path, PATH_MAX, "%s/%s", cwd, arg);
 	return path;
 }
 
@@ -456,13 +462,14 @@ int main(int argc, char **argv)
 	struct daemon *d = &daemon_state;
 	bool foreground = false, verbose = false, check = false;
 	char err[CONF_ERR_MAX], summary[256];
+	static char config_abs[PATH_MAX], pidfile_abs[PATH_MAX];
 	int c, r, lock_fd[2], detach_fd;
 
 	cli_init("realcomd");
 	while ((c = getopt_long(argc, argv, ":c:fvtp:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config_path = optarg;
+			config_path = from_root(optarg, config_abs);
 			break;
 		case 'f':
 			foreground = true;
@@ -474,7 +481,7 @@ int main(int argc, char **argv)
 			check = true;
 			break;
 		case 'p':
-			pidfile = pidfile_path(optarg);
+			pidfile = from_root(optarg, pidfile_abs);
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -542,7 +549,7 @@ int main(int argc, char **argv)
 		fatal("timer");
 	r = control_open(d, d->cfg->control_socket, daemon_reload);
 	if (r < 0)
-		fatalx("control socket %s: %s", d->cfg->control_socket, strerror(-r));
+		exit(EXIT_FAILURE);	/* ctlsock_open() said why */
 	if (daemon_apply(d, d->cfg, summary, sizeof(summary)) < 0) {
 		control_close();
 		fatalx("no port could be set up (%s)", summary);

@@ -147,6 +147,31 @@ class OneOwner(unittest.TestCase):
                 self.assertIn(said, r.stderr)
                 self.assertRegex(r.stderr, r"realcomd(\[\d+\])?: ")
 
+    def test_relative_config_path_reloads(self):
+        """-c with a relative path: the detached daemon (in /) still reads
+        the same file at a reload."""
+        tmp = tempfile.mkdtemp(prefix="realcomd-rel-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with Sim() as sim:
+            keys = "".join(f"{k} = {v}\n" for k, v in realcom_port(sim).items())
+            with open(os.path.join(tmp, "r.conf"), "w") as f:
+                f.write(f"[global]\nbackend = pty\npty_dir = {tmp}/dev\n"
+                        f"control_socket = {tmp}/control\n\n[ttyR0]\n{keys}")
+            r = subprocess.run([REALCOMD, "-c", "r.conf", "--pidfile", "r.pid"], cwd=tmp,
+                               capture_output=True, text=True, timeout=DEADLINE)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(tmp, "r.pid")) as f:
+                pid = int(f.read())
+            try:
+                r = subprocess.run([REALCOMCTL, "-s", f"{tmp}/control", "reload"],
+                                   capture_output=True, text=True, timeout=DEADLINE)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("1 unchanged", r.stdout)
+            finally:
+                os.kill(pid, signal.SIGTERM)
+                wait_for(lambda: not os.path.exists(os.path.join(tmp, "r.pid")),
+                         "the detached realcomd to stop")
+
     def test_shared_pty_dir_refused(self):
         """Another control socket but the same pty_dir would replace the
         first daemon's tty links: refused, naming the first."""
@@ -182,6 +207,49 @@ class OneOwner(unittest.TestCase):
             d.proc.send_signal(signal.SIGTERM)
             self.assertEqual(d.proc.wait(DEADLINE), 0)
             self.assertFalse(os.path.exists(pidfile))
+
+
+class PathsTaken(unittest.TestCase):
+    """realcomd replaces an old socket at control_socket and an old link at a
+    tty's path (a daemon killed leaves them), never anything else: a mistyped
+    path must not cost the operator a file."""
+
+    def test_control_socket_on_a_file(self):
+        def aim_at_config(d):
+            conf = d.path("realcom.conf")
+            with open(conf) as f:
+                text = f.read().replace(f"control_socket = {d.path('control')}",
+                                        f"control_socket = {conf}")
+            with open(conf, "w") as f:
+                f.write(text)
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}, prepare=aim_at_config,
+                                    may_exit=True) as d:
+            self.assertEqual(d.proc.wait(DEADLINE), 1)
+            conf = d.path("realcom.conf")
+            self.assertTrue(stat.S_ISREG(os.lstat(conf).st_mode))
+            with open(conf) as f:
+                self.assertIn("[ttyR0]", f.read())
+            log = d.log_text()
+            self.assertIn(f"control socket {conf}: something other than a socket is there; "
+                          "not replaced", log)
+            self.assertEqual(log.count("control socket"), 1, log)
+
+    def test_tty_path_on_a_file(self):
+        def put_file(d):
+            os.makedirs(d.path("dev"), exist_ok=True)
+            with open(d.path("dev/ttyR0"), "w") as f:
+                f.write("precious")
+        with Sim() as sim, Realcomd({0: realcom_port(sim), 1: realcom_port(sim, 2)},
+                                    prepare=put_file) as d:
+            self.assertIn(f"{d.path('dev/ttyR0')}: something other than a link is there; "
+                          "not replaced", d.log_text())
+            with open(d.path("dev/ttyR0")) as f:
+                self.assertEqual(f.read(), "precious")
+            self.assertTrue(os.path.islink(d.tty(1)))     # the other port serves
+            d.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(d.proc.wait(DEADLINE), 0)
+            with open(d.path("dev/ttyR0")) as f:
+                self.assertEqual(f.read(), "precious")
 
 
 class Stopping(unittest.TestCase):
@@ -705,6 +773,22 @@ def parse_metrics(text):
                   for name, e in out.items() for lab, v in e["samples"])
     assert theirs == ours, f"prometheus_client reads other samples:\n{theirs}\n{ours}"
     return out
+
+
+class StatusModem(unittest.TestCase):
+    def test_inputs_only_while_a_session_is(self):
+        """The unit's CTS/DSR/DCD are shown while its session is up; once
+        it is gone, nothing is known of them, and status shows none."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim, connect="always")}) as d:
+            d.wait_state("up")
+            sim.ok(cmd="modem", port=1, cts=True, dsr=True, dcd=True)
+            wait_for(lambda: d.port()["modem"]["dcd"], "DCD from the unit")
+            sim.ok(cmd="reboot", ms=3000)
+            wait_for(lambda: d.port()["state"] != "up", "the session to end")
+            m = d.port()["modem"]
+            self.assertEqual((m["cts"], m["dsr"], m["dcd"], m["ri"]), (False,) * 4)
+            line = d.realcomctl("status").stdout.splitlines()[1]
+            self.assertNotIn("DCD", line)
 
 
 class TlsFailures(unittest.TestCase):

@@ -152,6 +152,100 @@ class StaleBytes(unittest.TestCase):
     def test_rfc2217_server_buffer_purged_by_the_next_session(self):
         self.held_by_unit("rfc2217", "2c0c02")
 
+    def closed_while_stalled(self, mode, drained):
+        """connect = always: the last close drains (at most 3 s) as on-open's
+        does.  A unit that takes it all in time keeps the session, and the
+        next open's data flows at once; one that does not has the session
+        reset and made again, so that nothing of the first open, what
+        realcomd took or what the pty held, reaches its line afterwards."""
+        with Sim(mode=mode) as sim:
+            keys = realcom_port(sim, keepalive=60, connect="always") if mode == "realcom" else \
+                {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1,
+                 "keepalive": 60, "connect": "always"}
+            with Realcomd({0: keys}) as d:
+                dev = sim.open_pty()
+                try:
+                    d.wait_state("up")
+                    sim.ok(cmd="stall", port=1, ms=60000)
+                    fd = open_tty(d.tty(0))
+                    if drained:
+                        write_all(fd, b"O" * 65536)
+                    else:       # fill what realcomd and the pty hold (bounded)
+                        end = time.monotonic() + 3
+                        while time.monotonic() < end:
+                            _, w, _ = select.select([], [fd], [], 0.5)
+                            if not w:
+                                break
+                            os.write(fd, b"O" * 4096)
+                    wait_for(lambda: d.port()["tx_bytes"] > 0, "realcomd to take data")
+                    os.close(fd)
+                    wait_for(lambda: d.port()["state"] == "closing", "the close's drain")
+                    if not drained:     # the next session waits for the stalled unit
+                        wait_for(lambda: d.port()["state"] not in ("closing", "up"),
+                                 "the drain to run out")
+                    sim.ok(cmd="stall", port=1, ms=0)
+                    taken = d.port()["tx_bytes"] if drained else 0
+                    if drained:     # the unit's line gets all the open wrote
+                        self.assertEqual(read_n(dev, taken), b"O" * taken)
+                    wait_for(lambda: d.port()["state"] == "up", "the session, up again")
+                    fd = open_tty(d.tty(0))
+                    try:
+                        write_all(fd, b"fresh")
+                        self.assertEqual(read_n(dev, 5), b"fresh")
+                    finally:
+                        os.close(fd)
+                    self.assertEqual(sim.port()["to_serial"], taken + 5)
+                    p = d.port()
+                    if drained:
+                        self.assertEqual((p["stale_dropped"], p["reconnects"]), (0, 0))
+                    else:
+                        self.assertGreater(p["stale_dropped"], 0)
+                        self.assertEqual(p["reconnects"], 1)
+                finally:
+                    os.close(dev)
+
+    def test_always_close_drained_keeps_the_session(self):
+        self.closed_while_stalled("realcom", True)
+
+    def test_always_close_drained_keeps_the_session_rfc2217(self):
+        self.closed_while_stalled("rfc2217", True)
+
+    def test_always_close_not_drained_renews_the_session(self):
+        self.closed_while_stalled("realcom", False)
+
+    def test_always_close_not_drained_renews_the_session_rfc2217(self):
+        self.closed_while_stalled("rfc2217", False)
+
+    def unread_input(self, connect):
+        """What the unit sent that the application did not read goes with its
+        last close, as a UART's input does: the next open reads only what
+        comes for it (realcomd keeps the pty's slave open, so the pty would
+        keep it)."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim, connect=connect)}) as d:
+            dev = sim.open_pty()
+            try:
+                fd = open_tty(d.tty(0))
+                d.wait_state("up")
+                os.write(dev, b"for the first open")
+                wait_for(lambda: d.port()["rx_bytes"] == 18, "the bytes in the tty")
+                os.close(fd)
+                d.wait_state("up" if connect == "always" else "idle")
+                fd = open_tty(d.tty(0))
+                try:
+                    d.wait_state("up")
+                    os.write(dev, b"second")
+                    self.assertEqual(read_n(fd, 6), b"second")
+                finally:
+                    os.close(fd)
+            finally:
+                os.close(dev)
+
+    def test_unread_input_goes_with_the_close(self):
+        self.unread_input("on-open")
+
+    def test_unread_input_goes_with_the_close_connect_always(self):
+        self.unread_input("always")
+
     def test_reopen_while_up_keeps_nothing_of_the_last_open(self):
         """A close while up sends what the application wrote (the normal
         case): nothing is dropped."""

@@ -776,12 +776,17 @@ static void test_close_while_up_drains(void **state)
 	struct port_config c = cfg_default();
 	struct port *p = port_up(&c);
 
-	fx.held = 5;		/* still in the tty at the close */
+	fx.held = 5;		/* still in the tty at the close: the driver had no room */
 	port_app_close(p);
 	assert_int_equal(p->state, PORT_CLOSING);
-	assert_int_equal(fx.discards, 0);	/* up: the bytes may still go */
 	assert_int_equal(fx.proto[0].drain, 1);
 	assert_int_equal(fx.proto[0].drain_ms, 3000);
+	/* the drain covers what the session took; the rest goes now, not into
+	 * the time of an open made during the drain */
+	assert_int_equal(fx.discards, 1);
+	assert_int_equal(p->stats.stale_dropped, 5);
+	assert_int_equal(fx.dropped_lines, 1);
+	assert_non_null(strstr(fx.dropped_line, "dropped 5 bytes the application wrote"));
 	/* the device does not drain: the close ends the session at 3 s anyway */
 	advance(2999);
 	assert_int_equal(p->state, PORT_CLOSING);
@@ -839,6 +844,43 @@ static void test_reopen_while_closing(void **state)
 	assert_int_equal(p->state, PORT_UP);
 	assert_int_equal(fx.proto[0].stop, 0);
 	port_app_close(p);
+	free_port(p);
+}
+
+/* connect = always: the last close drains as on-open's does; the session
+ * stays when the device took everything, and is made again when it did not,
+ * so nothing of the open reaches the unit later. */
+static void test_always_close_drains(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p;
+	uint8_t d[4] = "data";
+
+	c.connect = CONNECT_ALWAYS;
+	p = port_up(&c);
+	fx.held = 5;
+	port_app_close(p);
+	assert_int_equal(p->state, PORT_CLOSING);
+	assert_int_equal(fx.proto[0].drain, 1);
+	assert_int_equal(p->stats.stale_dropped, 5);
+	assert_int_equal(port_app_tx_room(p), 0);
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_UP);
+	assert_false(p->retry.armed);
+	assert_int_equal(fx.proto[0].stop, 0);
+	assert_int_equal(fx.links_down, 0);
+
+	/* the next open writes; the device takes nothing in the close's 3 s */
+	port_app_open(p);
+	assert_int_equal(port_app_tx(p, d, sizeof(d)), sizeof(d));
+	port_app_close(p);
+	advance(3000);
+	assert_int_equal(fx.proto[0].stop, 1);
+	assert_false(fx.stop_graceful);
+	assert_true(p->purge_unit);		/* what the unit holds of it, too */
+	assert_int_equal(p->state, PORT_CONNECTING);
+	assert_int_equal(fx.proto[0].start, 2);
+	port_shutdown(p);
 	free_port(p);
 }
 
@@ -1177,10 +1219,12 @@ static void test_reconfigure_reopen_during_drain(void **state)
 	p = port_up(&c);
 	n = cfg_new_host(&c);
 	assert_int_equal(port_reconfigure(p, &n, PORT_CHANGE_SESSION), 0);
+	fx.held = 10;		/* written while the new settings wait */
 	port_app_close(p);
-	assert_int_equal(p->state, PORT_UP);
-	assert_int_equal(port_app_tx_room(p), 4096);	/* the old session takes the rest */
+	assert_int_equal(fx.held, 0);		/* the old session took the rest */
+	assert_int_equal(p->state, PORT_CLOSING);
 	port_app_open(p);
+	assert_int_equal(p->state, PORT_UP);
 	assert_int_equal(port_app_tx(p, d, sizeof(d)), 0);
 	port_proto_drained(p, 0);
 	assert_int_equal(p->state, PORT_CONNECTING);
@@ -1354,6 +1398,7 @@ int main(void)
 		cmocka_unit_test_setup(test_close_while_up_drains, setup),
 		cmocka_unit_test_setup(test_session_end_drops_queued, setup),
 		cmocka_unit_test_setup(test_reopen_while_closing, setup),
+		cmocka_unit_test_setup(test_always_close_drains, setup),
 		cmocka_unit_test_setup(test_drain_while_down, setup),
 		cmocka_unit_test_setup(test_drain_link_lost, setup),
 		cmocka_unit_test_setup(test_break_released_while_down, setup),
