@@ -26,6 +26,13 @@ from itlib import (DEADLINE, Certs, PtyPair, Realcomd, Sim, echo, free_port,  # 
                    open_tty, read_n, realcom_port, ser2net, wait_for, write_all)
 
 
+def port_keys(sim, mode, **extra):
+    """The keys of a tty on sim's port 1 over mode (realcom or rfc2217)."""
+    if mode == "realcom":
+        return realcom_port(sim, **extra)
+    return {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1, **extra}
+
+
 def rebooted(sim):
     return not sim.ctl(cmd="status")["rebooting"]
 
@@ -74,9 +81,7 @@ class StaleBytes(unittest.TestCase):
         taken and not yet read never reaches its line afterwards (a plain
         close let it read that and send it on once it woke)."""
         with Sim(mode=mode) as sim:
-            keys = realcom_port(sim, keepalive=1, connect="always") if mode == "realcom" else \
-                {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1,
-                 "keepalive": 1, "connect": "always"}
+            keys = port_keys(sim, mode, keepalive=1, connect="always")
             with Realcomd({0: keys}) as d:
                 dev = sim.open_pty()
                 try:
@@ -111,8 +116,7 @@ class StaleBytes(unittest.TestCase):
         purges it before any of its own data, so at 1200 baud the rest of
         the old session's 2 KiB never follows.  A first open purges nothing."""
         with Sim("--line-rate", "on", mode=mode) as sim:
-            keys = realcom_port(sim) if mode == "realcom" else \
-                {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1}
+            keys = port_keys(sim, mode)
             with Realcomd({0: keys}) as d:
                 dev = sim.open_pty()
                 fd = open_tty(d.tty(0), baud=termios.B1200)
@@ -159,9 +163,7 @@ class StaleBytes(unittest.TestCase):
         reset and made again, so that nothing of the first open, what
         realcomd took or what the pty held, reaches its line afterwards."""
         with Sim(mode=mode) as sim:
-            keys = realcom_port(sim, keepalive=60, connect="always") if mode == "realcom" else \
-                {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1,
-                 "keepalive": 60, "connect": "always"}
+            keys = port_keys(sim, mode, keepalive=60, connect="always")
             with Realcomd({0: keys}) as d:
                 dev = sim.open_pty()
                 try:
