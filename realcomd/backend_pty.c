@@ -166,6 +166,14 @@ static struct {
 	struct loop_watch w;
 	struct pty *by_wd[REALCOM_TTYS_MAX];
 	int wds[REALCOM_TTYS_MAX];
+	/* Events read and not handled yet, from pos to len: an open among them
+	 * may follow the close being handled (pty_reopened).  Read outside
+	 * pty_inotify_event(), they are handled by the timer "later". */
+	char buf[sizeof(struct inotify_event) * 64]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	size_t pos, len;
+	bool handling;
+	struct loop_timer later;
 } ino = { .fd = -1 };
 
 static struct pty *pty_by_wd(int wd)
@@ -174,6 +182,46 @@ static struct pty *pty_by_wd(int wd)
 		if (ino.by_wd[i] && ino.wds[i] == wd)
 			return ino.by_wd[i];
 	return NULL;
+}
+
+/* Read the events that have come, behind those still waiting. */
+static void pty_inotify_fill(void)
+{
+	ssize_t n;
+
+	if (ino.fd < 0)
+		return;
+	if (ino.pos > 0) {
+		memmove(ino.buf, ino.buf + ino.pos, ino.len - ino.pos);
+		ino.len -= ino.pos;
+		ino.pos = 0;
+	}
+	/* our watches are on files: events carry no name */
+	if (sizeof(ino.buf) - ino.len < sizeof(struct inotify_event))
+		return;
+	n = read(ino.fd, ino.buf + ino.len, sizeof(ino.buf) - ino.len);
+	if (n > 0)
+		ino.len += (size_t)n;
+	if (ino.len > ino.pos && !ino.handling)
+		loop_timer_arm(&ino.later, 0, 0);
+}
+
+/*
+ * Whether t's slave was opened again since the close being handled: realcomd
+ * hears of opens and closes late, and what the pty holds may be the new
+ * open's already.  Then nothing in it is the closed open's to drop.
+ */
+static bool pty_reopened(const struct pty *t)
+{
+	pty_inotify_fill();
+	for (size_t i = ino.pos; i < ino.len;) {
+		const struct inotify_event *ev = (const struct inotify_event *)(ino.buf + i);
+
+		if (ev->wd == t->wd && (ev->mask & IN_OPEN))
+			return true;
+		i += sizeof(*ev) + ev->len;
+	}
+	return false;
 }
 
 static void pty_event(struct pty *t, uint32_t mask)
@@ -189,27 +237,41 @@ static void pty_event(struct pty *t, uint32_t mask)
 			/* What came for this open and it did not read goes with it,
 			 * as a UART's tty flushes its input at the last close (our
 			 * slave fd keeps this tty).  The flush's packet to us is read
-			 * by the discard that port_app_close() ends with. */
-			tcflush(t->slave, TCIFLUSH);
+			 * by the discard that ends the close (port_drop_stale()). */
+			if (!pty_reopened(t))
+				tcflush(t->slave, TCIFLUSH);
 			port_app_close(t->p);
 		}
 	}
 }
 
+/* Each event in turn; a handler may read more in (pty_reopened). */
+static void pty_inotify_handle(void)
+{
+	ino.handling = true;
+	loop_timer_disarm(&ino.later);
+	while (ino.pos < ino.len) {
+		const struct inotify_event *ev = (const struct inotify_event *)(ino.buf + ino.pos);
+		struct pty *t = pty_by_wd(ev->wd);
+		uint32_t mask = ev->mask;
+
+		ino.pos += sizeof(*ev) + ev->len;
+		if (t)
+			pty_event(t, mask);
+	}
+	ino.pos = ino.len = 0;
+	ino.handling = false;
+}
+
 static void pty_inotify_event(struct loop_watch *w, uint32_t events)
 {
-	char buf[sizeof(struct inotify_event) * 64 + NAME_MAX + 1]
-		__attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n = read(ino.fd, buf, sizeof(buf));
+	pty_inotify_fill();
+	pty_inotify_handle();
+}
 
-	for (char *q = buf; n > 0 && q < buf + n;) {
-		const struct inotify_event *ev = (const struct inotify_event *)q;
-		struct pty *t = pty_by_wd(ev->wd);
-
-		if (t)
-			pty_event(t, ev->mask);
-		q += sizeof(*ev) + ev->len;
-	}
+static void pty_inotify_later(struct loop_timer *t)
+{
+	pty_inotify_handle();
 }
 
 static int pty_watch(struct pty *t, struct loop *l, const char *name)
@@ -220,11 +282,14 @@ static int pty_watch(struct pty *t, struct loop *l, const char *name)
 		ino.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (ino.fd < 0)
 			return -errno;
-		if (loop_watch_add(l, &ino.w, ino.fd, EPOLLIN, pty_inotify_event, NULL) < 0) {
+		if (loop_watch_add(l, &ino.w, ino.fd, EPOLLIN, pty_inotify_event, NULL) < 0 ||
+		    loop_timer_init(l, &ino.later, pty_inotify_later, NULL) < 0) {
+			loop_watch_del(&ino.w);
 			close(ino.fd);
 			ino.fd = -1;
 			return -EIO;
 		}
+		ino.pos = ino.len = 0;
 	}
 	t->wd = inotify_add_watch(ino.fd, name, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
 	if (t->wd < 0)
@@ -245,6 +310,7 @@ static void pty_unwatch(struct pty *t)
 	ino.by_wd[slot] = NULL;
 	if (--ino.users == 0) {
 		loop_watch_del(&ino.w);
+		loop_timer_free(&ino.later);
 		close(ino.fd);
 		ino.fd = -1;
 	}
@@ -353,6 +419,9 @@ static void pty_open_failed(struct port *p, int err)
  * What the application wrote and we have not read: the bytes wait in the
  * pty (our slave fd keeps them there after its close).  Read and drop them;
  * termios packets among them still count.  Bounded: a pty holds a few KiB.
+ * Not when the slave was opened again meanwhile: the bytes may be the new
+ * open's, and the old open's then go with them (as a UART's close sends
+ * them before the next open returns).
  */
 static size_t pty_discard(struct port *p)
 {
@@ -360,6 +429,8 @@ static size_t pty_discard(struct port *p)
 	uint8_t buf[PTY_CHUNK + 1];
 	size_t dropped = 0;
 
+	if (pty_reopened(t))
+		return 0;	/* an open's, but maybe the new one's: they go with it */
 	for (int i = 0; i < 64; i++) {
 		ssize_t n = read(t->master, buf, sizeof(buf));
 

@@ -102,6 +102,8 @@ void port_log_flush(struct port *p)
 	}
 }
 
+static void port_let_go(struct port *p);
+
 static void port_set_state(struct port *p, enum port_state s)
 {
 	if (p->state == s)
@@ -275,7 +277,9 @@ void port_proto_up(struct port *p)
 	}
 	p->backend->link(p, true);
 	if (!port_wants_link(p)) {
-		port_app_close(p);	/* closed while we were connecting */
+		/* closed while we were connecting: what it wrote, then the drain */
+		p->backend->tx_resume(p);
+		port_let_go(p);
 		return;
 	}
 	p->backend->tx_resume(p);
@@ -427,6 +431,8 @@ void port_proto_down(struct port *p, int err, const char *why)
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
 	if (!port_wants_link(p)) {
 		port_set_state(p, PORT_IDLE);
+		/* a closed open's bytes, waiting for this attempt or drain */
+		port_drop_stale(p, "the unit was unreachable when the port was closed");
 		return;
 	}
 	if (stable) {
@@ -526,6 +532,13 @@ static void port_let_go(struct port *p)
 		break;
 	case PORT_CONNECTING:
 	case PORT_INIT:
+		/* An attempt under way decides, within its deadline: up, what
+		 * the open wrote goes and the close's drain follows
+		 * (port_proto_up); failed, it is dropped (port_proto_down).
+		 * "echo x > ttyR0" closes before any unit could answer. */
+		if (!p->stopping)
+			break;
+		/* fall through */
 	case PORT_BACKOFF:
 		port_disconnect(p, "the port was closed");
 		port_set_state(p, PORT_IDLE);
@@ -547,7 +560,7 @@ void port_app_close(struct port *p)
 	}
 	/* Unreachable now: what it wrote would reach the device only in some
 	 * later session, after the application is gone. */
-	if (p->state != PORT_UP)
+	if (p->state == PORT_IDLE || p->state == PORT_BACKOFF)
 		port_drop_stale(p, "the unit was unreachable when the port was closed");
 	/* What it wrote while a reload's settings wait belongs to this open:
 	 * the running session takes it, and its drain covers it. */
@@ -555,14 +568,13 @@ void port_app_close(struct port *p)
 		p->tx_held = false;
 		p->backend->tx_resume(p);
 	}
+	/* What the tty still holds when the drain ends is dropped then
+	 * (port_proto_drained): not now, as the close may be old news, with a
+	 * new open's bytes in the tty already. */
 	if (!port_wants_link(p))
 		port_let_go(p);
 	else if (p->state == PORT_UP)
 		port_close_drain(p);	/* connect = always: the session may stay, this open's data may not */
-	/* The session takes nothing more from this open (port_app_tx): what the
-	 * tty still holds would go out in the next open's time. */
-	if (p->state == PORT_CLOSING)
-		port_drop_stale(p, "the unit had not taken it when the port was closed");
 }
 
 void port_shutdown(struct port *p)
@@ -613,7 +625,10 @@ void port_proto_drained(struct port *p, uint32_t remaining)
 		return;
 	}
 	if (remaining == 0 && port_wants_link(p) && !p->renewal) {
-		/* connect = always, and the device has all the open wrote */
+		/* connect = always, and the device has all the session took:
+		 * the session stays, and takes what the tty still holds (a
+		 * drop here could take a new open's first bytes, not yet
+		 * known to be a new open's) */
 		loop_timer_disarm(&p->retry);
 		port_set_state(p, PORT_UP);
 		p->backend->tx_resume(p);	/* the backend stopped reading while closing */

@@ -29,6 +29,7 @@
 
 struct rc_pending {
 	uint8_t cmd;
+	bool holds_tx;			/* a FLUSH of the transmit side */
 	uint64_t deadline_ms;
 	struct serial_line line;	/* p->line when it went out */
 };
@@ -47,6 +48,9 @@ struct rc {
 	 */
 	struct serial_line accepted;
 	unsigned int deferred;		/* enum proto_deferred, waiting for replies */
+	/* FLUSHes of the transmit side not answered yet: the unit drops what it
+	 * has not read from TCP when it flushes, so new data waits for them */
+	unsigned int tx_flushes;
 	bool drain_wanted;		/* WAIT_OQUEUE once local data is out */
 	uint32_t drain_timeout_ms;
 	uint64_t junk;
@@ -164,11 +168,16 @@ static void rc_set_break(struct port *p, uint32_t ms)
 
 static void rc_send_flush(struct rc *rc, bool rx, bool tx)
 {
+	unsigned int was = rc->npending;
 	uint8_t msg[4];
 
 	rc_send(rc, msg, aspp_encode_flush(msg, sizeof(msg), rx && tx ? ASPP_FLUSH_BOTH :
 							      tx ? ASPP_FLUSH_TX : ASPP_FLUSH_RX),
 		ASPP_FLUSH, rc_wait_ms(rc->p));
+	if (tx && rc->npending == was + 1) {
+		rc->pending[was].holds_tx = true;
+		rc->tx_flushes++;
+	}
 }
 
 static void rc_flush(struct port *p, bool rx, bool tx)
@@ -228,6 +237,8 @@ static size_t rc_tx(struct port *p, const uint8_t *d, size_t n)
 	size_t room = conn_send_room(&rc->data);
 
 	room = room > RC_XCHAR_ROOM ? room - RC_XCHAR_ROOM : 0;
+	if (rc->tx_flushes || (rc->deferred & DEFER_FLUSH_TX))
+		room = 0;	/* the data written after a tcflush waits for it */
 
 	if (!d)
 		return room;
@@ -285,6 +296,8 @@ static bool rc_pop(struct rc *rc, uint8_t cmd, struct rc_pending *out)
 	}
 	*out = rc->pending[0];
 	memmove(rc->pending, rc->pending + 1, --rc->npending * sizeof(rc->pending[0]));
+	if (out->holds_tx && --rc->tx_flushes == 0)
+		port_proto_tx_resume(rc->p);	/* the unit flushed: data moves again */
 	return true;
 }
 
@@ -509,6 +522,7 @@ static int rc_start(struct port *p)
 
 	rc->npending = 0;
 	rc->deferred = 0;
+	rc->tx_flushes = 0;
 	rc->drain_wanted = false;
 	if (p->cfg.tls == PORT_TLS_ON && !port_tls_acquire(p))
 		return 0;	/* rc_tls_slot starts it */
@@ -529,6 +543,7 @@ static size_t rc_stop(struct port *p, bool graceful)
 		dropped = conn_abort(&rc->data);
 	rc->npending = 0;
 	rc->deferred = 0;
+	rc->tx_flushes = 0;
 	rc->drain_wanted = false;
 	return dropped;
 }

@@ -248,6 +248,84 @@ class StaleBytes(unittest.TestCase):
     def test_unread_input_goes_with_the_close_connect_always(self):
         self.unread_input("always")
 
+    def test_data_after_tcflush_waits_for_the_units_flush(self):
+        """Real COM: the unit's FLUSH drops what it has not read from TCP, so
+        what the application writes after tcflush() goes once the FLUSH is
+        answered; sent at once, it was dropped with the flushed data."""
+        with Sim("--line-rate", "on") as sim, Realcomd({0: realcom_port(sim)}) as d:
+            dev = sim.open_pty()
+            fd = open_tty(d.tty(0), baud=termios.B9600)
+            try:
+                d.wait_state("up")
+                sim.wait_port("9600 baud", lambda p: p["baud"] == 9600)
+                # more than the unit queues (64 KiB), less than its TCP then holds
+                write_all(fd, b"J" * 100000)
+                sim.wait_port("the unit's queue full", lambda p: p["data_paused"])
+                termios.tcflush(fd, termios.TCIOFLUSH)
+                write_all(fd, b"AFTER")
+                got = b""
+                deadline = time.monotonic() + DEADLINE
+                while not got.endswith(b"AFTER") and time.monotonic() < deadline:
+                    select.select([dev], [], [], 0.5)
+                    try:
+                        got += os.read(dev, 4096)
+                    except BlockingIOError:
+                        pass
+                self.assertTrue(got.endswith(b"AFTER"), got[-16:])
+                self.assertLess(len(got), 100000)
+                self.assertIn("140102", sim.commands())
+            finally:
+                os.close(fd)
+                os.close(dev)
+
+    def shell_echo(self, mode):
+        """`echo hello > ttyR0` closes before any unit could answer the
+        connect: the attempt goes on, and the line gets it (it was dropped
+        as if the unit were unreachable)."""
+        with Sim(mode=mode) as sim, Realcomd({0: port_keys(sim, mode)}) as d:
+            dev = sim.open_pty()
+            try:
+                r = subprocess.run(["sh", "-c", f"echo hello > {d.tty(0)}"], timeout=DEADLINE)
+                self.assertEqual(r.returncode, 0)
+                self.assertEqual(read_n(dev, 7), b"hello\r\n")     # a tty's ONLCR
+                d.wait_state("idle")
+                self.assertEqual(d.port()["stale_dropped"], 0)
+            finally:
+                os.close(dev)
+
+    def test_shell_echo(self):
+        self.shell_echo("realcom")
+
+    def test_shell_echo_rfc2217(self):
+        self.shell_echo("rfc2217")
+
+    def reopen_at_once(self, mode):
+        """close() and at once open() and write(): realcomd hears of both
+        late, when the pty may hold the new open's bytes already; none of
+        them is dropped, and everything arrives in order."""
+        with Sim(mode=mode) as sim, Realcomd({0: port_keys(sim, mode)}) as d:
+            dev = sim.open_pty()
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                for i in range(10):
+                    write_all(fd, b"A%d." % i)
+                    os.close(fd)
+                    fd = open_tty(d.tty(0))
+                    write_all(fd, b"B%d." % i)
+                want = b"".join(b"A%d.B%d." % (i, i) for i in range(10))
+                self.assertEqual(read_n(dev, len(want)), want)
+                self.assertEqual(d.port()["stale_dropped"], 0)
+            finally:
+                os.close(fd)
+                os.close(dev)
+
+    def test_reopen_at_once(self):
+        self.reopen_at_once("realcom")
+
+    def test_reopen_at_once_rfc2217(self):
+        self.reopen_at_once("rfc2217")
+
     def test_reopen_while_up_keeps_nothing_of_the_last_open(self):
         """A close while up sends what the application wrote (the normal
         case): nothing is dropped."""

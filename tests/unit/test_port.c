@@ -490,6 +490,15 @@ static struct port *port_up(const struct port_config *c)
 	return p;
 }
 
+/* The attempt a close left under way fails: nobody wants another. */
+static void fail_attempt_closed(struct port *p)
+{
+	assert_int_equal(p->state, PORT_CONNECTING);
+	port_proto_down(p, -ECONNREFUSED, "Connection refused");
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_false(p->retry.armed);
+}
+
 /* The attempt under way fails: the delay until the next one. */
 static uint64_t fail_attempt(struct port *p)
 {
@@ -601,12 +610,19 @@ static void test_lookup_failure_backs_off(void **state)
 	assert_int_equal(fx.proto[0].start, 0);
 	assert_non_null(strstr(p->last_error, HOST));
 	assert_int_equal(armed_ms(&p->retry), 100);
-	/* a close while the lookup runs: its answer is thrown away */
+	/* a close while the lookup runs: the attempt decides what becomes
+	 * of the open's bytes ("echo x > ttyR0"), within its deadline */
 	advance(100);
 	assert_int_equal(p->state, PORT_CONNECTING);
+	fx.held = 2;
 	port_app_close(p);
-	assert_int_equal(fx.resolve_cancels, 1);
+	assert_int_equal(fx.resolve_cancels, 0);
+	assert_int_equal(p->state, PORT_CONNECTING);
+	assert_int_equal(fx.discards, 0);
+	resolve_finish(-ENOENT);	/* failed: dropped, and no retry */
 	assert_int_equal(p->state, PORT_IDLE);
+	assert_int_equal(p->stats.stale_dropped, 2);
+	assert_false(p->retry.armed);
 	free_port(p);
 }
 
@@ -725,6 +741,7 @@ static void test_backup_path(void **state)
 	wait_next_attempt(p, 200);
 	assert_string_equal(fx.start_host, HOST);
 	port_app_close(p);
+	fail_attempt_closed(p);
 	/* a new open starts on the primary with no back-off left */
 	port_app_open(p);
 	assert_string_equal(fx.start_host, HOST);
@@ -781,12 +798,9 @@ static void test_close_while_up_drains(void **state)
 	assert_int_equal(p->state, PORT_CLOSING);
 	assert_int_equal(fx.proto[0].drain, 1);
 	assert_int_equal(fx.proto[0].drain_ms, 3000);
-	/* the drain covers what the session took; the rest goes now, not into
-	 * the time of an open made during the drain */
-	assert_int_equal(fx.discards, 1);
-	assert_int_equal(p->stats.stale_dropped, 5);
-	assert_int_equal(fx.dropped_lines, 1);
-	assert_non_null(strstr(fx.dropped_line, "dropped 5 bytes the application wrote"));
+	/* the drain covers what the session took; the rest is dropped when it
+	 * ends, not at the close (a new open may have written already) */
+	assert_int_equal(fx.discards, 0);
 	/* the device does not drain: the close ends the session at 3 s anyway */
 	advance(2999);
 	assert_int_equal(p->state, PORT_CLOSING);
@@ -862,25 +876,70 @@ static void test_always_close_drains(void **state)
 	port_app_close(p);
 	assert_int_equal(p->state, PORT_CLOSING);
 	assert_int_equal(fx.proto[0].drain, 1);
-	assert_int_equal(p->stats.stale_dropped, 5);
 	assert_int_equal(port_app_tx_room(p), 0);
 	port_proto_drained(p, 0);
 	assert_int_equal(p->state, PORT_UP);
 	assert_false(p->retry.armed);
 	assert_int_equal(fx.proto[0].stop, 0);
 	assert_int_equal(fx.links_down, 0);
+	/* the session stays, and takes what the tty held at the close */
+	assert_int_equal(fx.held, 0);
+	assert_int_equal(p->stats.stale_dropped, 0);
 
 	/* the next open writes; the device takes nothing in the close's 3 s */
 	port_app_open(p);
 	assert_int_equal(port_app_tx(p, d, sizeof(d)), sizeof(d));
+	fx.held = 7;
 	port_app_close(p);
 	advance(3000);
 	assert_int_equal(fx.proto[0].stop, 1);
 	assert_false(fx.stop_graceful);
+	assert_int_equal(p->stats.stale_dropped, 7);
 	assert_true(p->purge_unit);		/* what the unit holds of it, too */
 	assert_int_equal(p->state, PORT_CONNECTING);
 	assert_int_equal(fx.proto[0].start, 2);
 	port_shutdown(p);
+	free_port(p);
+}
+
+/* "echo x > ttyR0": the close comes while connecting.  The attempt goes on
+ * (within its deadline) and, up, sends what the open wrote and drains; a
+ * close while backing off drops at once (the unit is unreachable). */
+static void test_close_while_connecting(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p = new_port(&c);
+
+	port_app_open(p);
+	fx.held = 6;
+	port_app_close(p);
+	assert_int_equal(p->state, PORT_CONNECTING);
+	assert_int_equal(fx.proto[0].stop, 0);
+	port_proto_connected(p);
+	port_proto_up(p);
+	assert_int_equal(fx.held, 0);		/* taken by the session */
+	assert_int_equal(p->state, PORT_CLOSING);
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_true(fx.stop_graceful);
+	assert_int_equal(p->stats.stale_dropped, 0);
+
+	/* no answer within the attempt's deadline: dropped, no retry */
+	port_app_open(p);
+	fx.held = 4;
+	port_app_close(p);
+	advance(1000ULL * c.keepalive);
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_int_equal(p->stats.stale_dropped, 4);
+	assert_false(p->retry.armed);
+
+	/* backing off: dropped at the close */
+	port_app_open(p);
+	fail_attempt(p);
+	fx.held = 3;
+	port_app_close(p);
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_int_equal(p->stats.stale_dropped, 7);
 	free_port(p);
 }
 
@@ -1399,6 +1458,7 @@ int main(void)
 		cmocka_unit_test_setup(test_session_end_drops_queued, setup),
 		cmocka_unit_test_setup(test_reopen_while_closing, setup),
 		cmocka_unit_test_setup(test_always_close_drains, setup),
+		cmocka_unit_test_setup(test_close_while_connecting, setup),
 		cmocka_unit_test_setup(test_drain_while_down, setup),
 		cmocka_unit_test_setup(test_drain_link_lost, setup),
 		cmocka_unit_test_setup(test_break_released_while_down, setup),
