@@ -65,6 +65,10 @@ static void pty_termios(struct pty *t)
 
 	t->applied_due = false;
 	if (tty_line_get(t->slave, &l) == 0) {
+		/* B0 drops DTR/RTS (a pty has none): the rate stays, as with
+		 * realcom.ko and a UART */
+		if (l.baud == 0)
+			l.baud = t->p->line.baud;
 		t->read = l;
 		/* the packet of our own pty_line_applied: nothing to send */
 		if (!ours || memcmp(&l, &t->applied, sizeof(l)) != 0)

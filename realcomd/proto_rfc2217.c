@@ -119,6 +119,16 @@ static size_t rf_unacked(const struct rf *rf)
  * (state & mask) != 0, and 255 itself goes out as FF FF, which sredird
  * does not undo: it writes the SE that follows to the serial line.
  */
+/* RFC 2217 has no command for XON/XOFF characters: other ones are said,
+ * once (last_error), not silently left out. */
+static void rf_xchars_unsent(struct port *p)
+{
+	if ((p->line.flow & (SERIAL_FLOW_IXON | SERIAL_FLOW_IXOFF)) &&
+	    (p->line.xon != 0x11 || p->line.xoff != 0x13))
+		port_proto_refused(p, "XON/XOFF characters %02X/%02X: RFC 2217 cannot set them, "
+				   "the server uses its own (11/13)", p->line.xon, p->line.xoff);
+}
+
 static void rf_send_setup(struct rf *rf, bool connecting)
 {
 	struct port *p = rf->p;
@@ -130,6 +140,8 @@ static void rf_send_setup(struct rf *rf, bool connecting)
 		port_log(p, LOG_WARNING, "line settings cannot be sent (baud %u)", p->line.baud);
 		n = 0;
 	}
+	if (!connecting)
+		rf_xchars_unsent(p);	/* a session's start says it once up */
 	len = (size_t)n;
 	rf->query_before_set = rf->query_out;
 	for (unsigned int code = RFC2217_SET_BAUDRATE; n > 0 && code <= RFC2217_SET_STOPSIZE; code++)
@@ -776,8 +788,10 @@ static void rf_telnet_option(void *arg, uint8_t opt, bool local, bool enabled)
 		rf_send_purge(rf, false, true);
 	rf_send_setup(rf, true);
 	/* Up now: waiting for answers some servers never send gains nothing. */
-	if (conn_is_open(&rf->c) && p->state == PORT_INIT)
+	if (conn_is_open(&rf->c) && p->state == PORT_INIT) {
 		port_proto_up(p);
+		rf_xchars_unsent(p);
+	}
 }
 
 static const struct telnet_ops rf_telnet_ops = {

@@ -740,6 +740,51 @@ class RefusedSettings(unittest.TestCase):
             finally:
                 os.close(fd)
 
+    def test_rfc2217_xon_characters_in_last_error(self):
+        """RFC 2217 has no command for XON/XOFF characters: other ones are
+        said, not silently left out."""
+        with Sim(mode="rfc2217") as sim, Realcomd({0: port_keys(sim, "rfc2217")}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                a = termios.tcgetattr(fd)
+                a[0] |= termios.IXON | termios.IXOFF
+                a[6][termios.VSTART], a[6][termios.VSTOP] = b"\x05", b"\x06"
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+                p = wait_for(lambda: (lambda p: p if p["last_error"] else None)(d.port()),
+                             "the characters in last_error")
+                self.assertEqual(p["last_error"], "XON/XOFF characters 05/06: RFC 2217 cannot "
+                                 "set them, the server uses its own (11/13)")
+                self.assertTrue(sim.port()["flow"]["ixon"])
+            finally:
+                os.close(fd)
+
+    def b0(self, mode):
+        """B0 hangs up a UART's line (DTR and RTS, which a pty has not): the
+        rate stays, and the rest of the same tcsetattr() still reaches the
+        unit (it was dropped whole: "line settings cannot be sent")."""
+        with Sim(mode=mode) as sim, Realcomd({0: port_keys(sim, mode)}) as d:
+            fd = open_tty(d.tty(0), baud=termios.B38400)
+            try:
+                d.wait_state("up")
+                sim.wait_port("38400", lambda p: p["baud"] == 38400)
+                a = termios.tcgetattr(fd)
+                a[2] |= termios.CRTSCTS | termios.CSTOPB
+                a[4] = a[5] = termios.B0
+                termios.tcsetattr(fd, termios.TCSANOW, a)
+                p = sim.wait_port("RTS/CTS and 2 stop bits", lambda p: p["flow"]["cts"] and
+                                  p["stop_bits"] == 2)
+                self.assertEqual(p["baud"], 38400)
+                self.assertNotIn("cannot be sent", d.log_text())
+            finally:
+                os.close(fd)
+
+    def test_b0_keeps_the_rate(self):
+        self.b0("realcom")
+
+    def test_b0_keeps_the_rate_rfc2217(self):
+        self.b0("rfc2217")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
