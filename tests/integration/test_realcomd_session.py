@@ -33,6 +33,20 @@ def port_keys(sim, mode, **extra):
     return {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1, **extra}
 
 
+def read_through(fd, tail):
+    """What the non-blocking fd gives until it ends with tail, or for at
+    most DEADLINE seconds."""
+    got = b""
+    deadline = time.monotonic() + DEADLINE
+    while not got.endswith(tail) and time.monotonic() < deadline:
+        select.select([fd], [], [], 0.5)
+        try:
+            got += os.read(fd, 4096)
+        except BlockingIOError:
+            pass
+    return got
+
+
 def rebooted(sim):
     return not sim.ctl(cmd="status")["rebooting"]
 
@@ -131,14 +145,7 @@ class StaleBytes(unittest.TestCase):
                     wait_for(lambda: d.port()["reconnects"] == 1 and d.port()["state"] == "up",
                              "the next session")
                     write_all(fd, b"fresh")
-                    got = b""
-                    deadline = time.monotonic() + DEADLINE
-                    while not got.endswith(b"fresh") and time.monotonic() < deadline:
-                        select.select([dev], [], [], 0.5)
-                        try:
-                            got += os.read(dev, 4096)
-                        except BlockingIOError:
-                            pass
+                    got = read_through(dev, b"fresh")
                     self.assertTrue(got.endswith(b"fresh"), got[-16:])
                     old = got[:-5]
                     self.assertEqual(old, b"O" * len(old))
@@ -263,14 +270,7 @@ class StaleBytes(unittest.TestCase):
                 sim.wait_port("the unit's queue full", lambda p: p["data_paused"])
                 termios.tcflush(fd, termios.TCIOFLUSH)
                 write_all(fd, b"AFTER")
-                got = b""
-                deadline = time.monotonic() + DEADLINE
-                while not got.endswith(b"AFTER") and time.monotonic() < deadline:
-                    select.select([dev], [], [], 0.5)
-                    try:
-                        got += os.read(dev, 4096)
-                    except BlockingIOError:
-                        pass
+                got = read_through(dev, b"AFTER")
                 self.assertTrue(got.endswith(b"AFTER"), got[-16:])
                 self.assertLess(len(got), 100000)
                 self.assertIn("140102", sim.commands())
