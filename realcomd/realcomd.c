@@ -10,11 +10,13 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -220,10 +222,21 @@ static void make_parent_dir(const char *path)
  * owner's pid for the message; it is never removed (removing a lock file
  * races with the next taker).  Returns the fd, kept open.
  */
+/* The pid a lock file holds, or "". */
+static bool lock_pid(int fd, char pid[32])
+{
+	ssize_t n = pread(fd, pid, 31, 0);
+
+	pid[n > 0 ? n : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	return pid[0] != '\0';
+}
+
 static int daemon_lock(const char *path, const char *what, const char *remedy)
 {
-	char pid[32] = "";
-	ssize_t n;
+	struct pollfd in = { .fd = -1, .events = POLLIN };
+	char pid[32], ev[sizeof(struct inotify_event) + NAME_MAX + 1];
+	uint64_t end = loop_now_ms() + 500;
 	int fd;
 
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -233,15 +246,19 @@ static int daemon_lock(const char *path, const char *what, const char *remedy)
 		return fd;
 	if (errno != EWOULDBLOCK)
 		fatal("lock %s", path);
-	/* the owner writes its pid just after it locks (and detaches): a start
-	 * at the same moment waits for it, a little */
-	for (int i = 0; i < 50 && !pid[0]; i++) {
-		if (i)
-			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
-		n = pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
+	/* The owner writes its pid just after it locks (and detaches): a start
+	 * at the same moment waits for that write, half a second at most. */
+	in.fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (in.fd >= 0 && inotify_add_watch(in.fd, path, IN_MODIFY) < 0) {
+		close(in.fd);
+		in.fd = -1;
 	}
+	while (!lock_pid(fd, pid) && in.fd >= 0 && loop_now_ms() < end &&
+	       poll(&in, 1, (int)(end - loop_now_ms())) > 0)
+		while (read(in.fd, ev, sizeof(ev)) > 0)
+			;
+	if (in.fd >= 0)
+		close(in.fd);
 	fatalx("another realcomd (pid %s) already %s (lock %s); %s", pid[0] ? pid : "unknown",
 	       what, path, remedy);
 }
