@@ -235,8 +235,11 @@ int ctlsock_open(struct ctlsock *cs, struct loop *l, const char *path, mode_t mo
 		return r;
 	}
 	cs->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (cs->fd < 0)
-		return -errno;
+	if (cs->fd < 0) {
+		r = -errno;
+		log_warnc(r, "control socket %s", path);
+		return r;
+	}
 	old = umask(~mode & 0777);
 	r = bind(cs->fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);

@@ -65,7 +65,7 @@ static json_object *ctl_port(const struct port *p)
 	/* a reload's settings waiting for the running session to drain: their host */
 	ADD(o, "pending_host",
 	    json_object_new_string(p->renewal ? port_config_wanted(p)->host : ""));
-	/* the unit's inputs are known while a session is: none is since */
+	/* the unit's inputs are known only while a session is up */
 	in = p->state == PORT_UP || p->state == PORT_CLOSING ? p->modem_in : 0;
 	ADD(m, "cts", json_object_new_boolean(in & SERIAL_MODEM_CTS));
 	ADD(m, "dsr", json_object_new_boolean(in & SERIAL_MODEM_DSR));
