@@ -429,10 +429,13 @@ void port_proto_down(struct port *p, int err, const char *why)
 			p->backend->drained(p, UINT32_MAX - 1);
 	}
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
+	/* Nobody has the tty open: what it holds is a closed open's, which
+	 * waited for this session's drain or this attempt (connect = always
+	 * too: the next session is not the one it was written for). */
+	if (!p->app_open)
+		port_drop_stale(p, "the unit was unreachable when the port was closed");
 	if (!port_wants_link(p)) {
 		port_set_state(p, PORT_IDLE);
-		/* a closed open's bytes, waiting for this attempt or drain */
-		port_drop_stale(p, "the unit was unreachable when the port was closed");
 		return;
 	}
 	if (stable) {
@@ -568,9 +571,10 @@ void port_app_close(struct port *p)
 		p->tx_held = false;
 		p->backend->tx_resume(p);
 	}
-	/* What the tty still holds when the drain ends is dropped then
-	 * (port_proto_drained): not now, as the close may be old news, with a
-	 * new open's bytes in the tty already. */
+	/* What the tty still holds goes as room comes while the drain runs;
+	 * what is left when it ends is dropped then (port_proto_drained): not
+	 * now, as the close may be old news, with a new open's bytes in the
+	 * tty already. */
 	if (!port_wants_link(p))
 		port_let_go(p);
 	else if (p->state == PORT_UP)
@@ -646,11 +650,19 @@ void port_proto_drained(struct port *p, uint32_t remaining)
 		port_connect_fresh(p);
 }
 
+/* A session takes data while up, and while a close's drain runs: what the
+ * closed open left is sent as room comes (a transmit flush's answer, say),
+ * and only what is left when the drain ends is dropped. */
+static bool port_takes_data(const struct port *p)
+{
+	return (p->state == PORT_UP || p->state == PORT_CLOSING) && !p->tx_held;
+}
+
 size_t port_app_tx(struct port *p, const uint8_t *d, size_t n)
 {
 	size_t taken;
 
-	if (p->state != PORT_UP || p->tx_held)
+	if (!port_takes_data(p))
 		return 0;	/* waits in the tty for a session that is up (a new one) */
 	taken = p->proto->tx(p, d, n);
 	p->stats.tx_bytes += taken;
@@ -659,7 +671,7 @@ size_t port_app_tx(struct port *p, const uint8_t *d, size_t n)
 
 size_t port_app_tx_room(struct port *p)
 {
-	return p->state == PORT_UP && !p->tx_held ? p->proto->tx(p, NULL, 0) : 0;
+	return port_takes_data(p) ? p->proto->tx(p, NULL, 0) : 0;
 }
 
 void port_proto_line_since(struct port *p, const struct serial_line *was)
@@ -755,7 +767,7 @@ void port_proto_line_event(struct port *p, uint8_t events)
 
 void port_proto_tx_resume(struct port *p)
 {
-	if (p->state == PORT_UP)
+	if (port_takes_data(p))
 		p->backend->tx_resume(p);
 }
 

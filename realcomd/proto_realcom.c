@@ -52,6 +52,9 @@ struct rc {
 	 * has not read from TCP when it flushes, so new data waits for them */
 	unsigned int tx_flushes;
 	bool drain_wanted;		/* WAIT_OQUEUE once local data is out */
+	/* One WAIT_OQUEUE out at a time: a drain asked for meanwhile (closes
+	 * and opens in a loop) is asked again when its answer comes */
+	bool wait_out, wait_again;
 	uint32_t drain_timeout_ms;
 	uint64_t junk;
 };
@@ -200,6 +203,11 @@ static void rc_send_wait(struct rc *rc)
 	uint8_t msg[8];
 
 	rc->drain_wanted = false;
+	if (rc->wait_out) {
+		rc->wait_again = true;
+		return;
+	}
+	rc->wait_out = true;
 	rc_send(rc, msg, aspp_encode_wait_oqueue(msg, sizeof(msg), rc->drain_timeout_ms),
 		ASPP_WAIT_OQUEUE, rc->drain_timeout_ms + rc_wait_ms(p));
 }
@@ -296,6 +304,8 @@ static bool rc_pop(struct rc *rc, uint8_t cmd, struct rc_pending *out)
 	}
 	*out = rc->pending[0];
 	memmove(rc->pending, rc->pending + 1, --rc->npending * sizeof(rc->pending[0]));
+	if (cmd == ASPP_WAIT_OQUEUE)
+		rc->wait_out = false;
 	if (out->holds_tx && --rc->tx_flushes == 0)
 		port_proto_tx_resume(rc->p);	/* the unit flushed: data moves again */
 	return true;
@@ -393,6 +403,11 @@ static void rc_reply(struct rc *rc, const struct aspp_reply *r)
 		}
 		break;
 	case ASPP_WAIT_OQUEUE:
+		if (rc->wait_again) {	/* a newer drain: its own answer */
+			rc->wait_again = false;
+			rc_drain(p, rc->drain_timeout_ms);
+			break;
+		}
 		port_proto_drained(p, r->value);
 		break;
 	default:
@@ -523,7 +538,7 @@ static int rc_start(struct port *p)
 	rc->npending = 0;
 	rc->deferred = 0;
 	rc->tx_flushes = 0;
-	rc->drain_wanted = false;
+	rc->drain_wanted = rc->wait_out = rc->wait_again = false;
 	if (p->cfg.tls == PORT_TLS_ON && !port_tls_acquire(p))
 		return 0;	/* rc_tls_slot starts it */
 	/* Failures are reported through port_proto_down() already. */
@@ -544,7 +559,7 @@ static size_t rc_stop(struct port *p, bool graceful)
 	rc->npending = 0;
 	rc->deferred = 0;
 	rc->tx_flushes = 0;
-	rc->drain_wanted = false;
+	rc->drain_wanted = rc->wait_out = rc->wait_again = false;
 	return dropped;
 }
 

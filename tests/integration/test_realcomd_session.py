@@ -326,6 +326,81 @@ class StaleBytes(unittest.TestCase):
     def test_reopen_at_once_rfc2217(self):
         self.reopen_at_once("rfc2217")
 
+    def closed_during_failing_attempt(self, mode):
+        """connect = always: a close during an attempt that then fails drops
+        what the open wrote; the next session, the unit's return, is not the
+        one it was written for."""
+        with Sim(mode=mode) as sim, \
+                Realcomd({0: port_keys(sim, mode, connect="always", keepalive=3)}) as d:
+            dev = sim.open_pty()
+            try:
+                d.wait_state("up")
+                sim.ok(cmd="stall", port=1, ms=60000)   # answers nothing: attempts fail
+                wait_for(lambda: d.port()["state"] in ("connecting", "initialising"),
+                         "an attempt under way")
+                fd = open_tty(d.tty(0))
+                write_all(fd, b"STALE")
+                os.close(fd)
+                wait_for(lambda: d.port()["stale_dropped"] == 5, "the attempt to fail")
+                sim.ok(cmd="stall", port=1, ms=0)
+                wait_for(lambda: d.port()["state"] == "up", "the unit back")
+                fd = open_tty(d.tty(0))
+                try:
+                    write_all(fd, b"fresh")
+                    self.assertEqual(read_n(dev, 5), b"fresh")
+                finally:
+                    os.close(fd)
+                self.assertEqual(sim.port()["to_serial"], 5)
+            finally:
+                os.close(dev)
+
+    def test_always_close_during_failing_attempt(self):
+        self.closed_during_failing_attempt("realcom")
+
+    def test_always_close_during_failing_attempt_rfc2217(self):
+        self.closed_during_failing_attempt("rfc2217")
+
+    def test_write_after_tcflush_then_close(self):
+        """Real COM: write, tcflush(), write a command and close at once.  The
+        command waits for the FLUSH's answer, which comes during the close's
+        drain: the drain takes it then (it was dropped as not sent)."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
+            dev = sim.open_pty()
+            try:
+                for i in range(5):
+                    fd = open_tty(d.tty(0))
+                    d.wait_state("up")
+                    os.write(fd, b"j" * 10)
+                    termios.tcflush(fd, termios.TCOFLUSH)
+                    os.write(fd, b"<CMD%d>" % i)
+                    os.close(fd)
+                    got = read_through(dev, b"<CMD%d>" % i)
+                    self.assertTrue(got.endswith(b"<CMD%d>" % i), got)
+                    d.wait_state("idle")
+                self.assertEqual(d.port()["stale_dropped"], 0)
+            finally:
+                os.close(dev)
+
+    def test_always_open_close_loop(self):
+        """Real COM, connect = always: 200 opens, writes and closes in a row
+        cost the unit one WAIT_OQUEUE at a time, not one per close (32 due
+        ended the session as a unit that stopped answering)."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim, connect="always")}) as d:
+            dev = sim.open_pty()
+            try:
+                d.wait_state("up")
+                want = b""
+                for i in range(200):
+                    fd = open_tty(d.tty(0))
+                    write_all(fd, b"<%03d>" % i)
+                    os.close(fd)
+                    want += b"<%03d>" % i
+                self.assertEqual(read_n(dev, len(want)), want)
+                p = d.port()
+                self.assertEqual((p["stale_dropped"], p["connects"], p["last_error"]), (0, 1, ""))
+            finally:
+                os.close(dev)
+
     def test_reopen_while_up_keeps_nothing_of_the_last_open(self):
         """A close while up sends what the application wrote (the normal
         case): nothing is dropped."""
