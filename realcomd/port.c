@@ -529,19 +529,18 @@ static void port_close_drain(struct port *p)
  * disconnect and stay idle. */
 static void port_let_go(struct port *p)
 {
+	/* An attempt under way decides, within its deadline: up, what the open
+	 * wrote goes and the close's drain follows (port_proto_up); failed, it
+	 * is dropped (port_proto_down).  "echo x > ttyR0" closes before any
+	 * unit could answer. */
+	if ((p->state == PORT_CONNECTING || p->state == PORT_INIT) && !p->stopping)
+		return;
 	switch (p->state) {
 	case PORT_UP:
 		port_close_drain(p);
 		break;
 	case PORT_CONNECTING:
 	case PORT_INIT:
-		/* An attempt under way decides, within its deadline: up, what
-		 * the open wrote goes and the close's drain follows
-		 * (port_proto_up); failed, it is dropped (port_proto_down).
-		 * "echo x > ttyR0" closes before any unit could answer. */
-		if (!p->stopping)
-			break;
-		/* fall through */
 	case PORT_BACKOFF:
 		port_disconnect(p, "the port was closed");
 		port_set_state(p, PORT_IDLE);
