@@ -6,6 +6,7 @@ is retried with a growing back-off; a backup path (backup_host) takes over
 when the first is unreachable or dies, against nportsim and ser2net; a slow
 DNS answer for one port does not stall the others; a setting the device
 refuses shows in last_error."""
+import contextlib
 import os
 import select
 import shutil
@@ -47,6 +48,21 @@ def read_through(fd, tail):
     return got
 
 
+@contextlib.contextmanager
+def stalled_unit(mode, keepalive, ms):
+    """A tty on sim's port 1 with connect = always, up, and then the unit
+    stalled for ms: yields the simulator, realcomd and the unit's line."""
+    with Sim(mode=mode) as sim, \
+            Realcomd({0: port_keys(sim, mode, keepalive=keepalive, connect="always")}) as d:
+        dev = sim.open_pty()
+        try:
+            d.wait_state("up")
+            sim.ok(cmd="stall", port=1, ms=ms)
+            yield sim, d, dev
+        finally:
+            os.close(dev)
+
+
 def rebooted(sim):
     return not sim.ctl(cmd="status")["rebooting"]
 
@@ -54,6 +70,16 @@ def rebooted(sim):
 class StaleBytes(unittest.TestCase):
     """What an application wrote while the unit was unreachable is dropped
     at its last close (counted in stale_dropped), never sent later."""
+
+    def fresh_open(self, d, dev):
+        """A new open, once up, writes "fresh": the unit's line gets it."""
+        fd = open_tty(d.tty(0))
+        try:
+            d.wait_state("up")
+            write_all(fd, b"fresh")
+            self.assertEqual(read_n(dev, 5), b"fresh")
+        finally:
+            os.close(fd)
 
     def check(self, connect):
         with Sim() as sim, Realcomd({0: realcom_port(sim, connect=connect)}) as d:
@@ -70,14 +96,8 @@ class StaleBytes(unittest.TestCase):
                 os.close(fd)       # dropped here (realcomd sees the close before any reopen)
                 wait_for(lambda: rebooted(sim), "the unit to come back")
                 # a new open, a new session: only what it writes reaches the line
-                fd = open_tty(d.tty(0))
-                try:
-                    d.wait_state("up")
-                    write_all(fd, b"fresh")
-                    self.assertEqual(read_n(dev, 5), b"fresh")
-                    self.assertEqual(sim.port()["to_serial"], 5)
-                finally:
-                    os.close(fd)
+                self.fresh_open(d, dev)
+                self.assertEqual(sim.port()["to_serial"], 5)
                 self.assertEqual(d.port()["stale_dropped"], len(b"STALE COMMAND"))
                 self.assertIn("dropped 13 bytes the application wrote", d.log_text())
             finally:
@@ -94,29 +114,15 @@ class StaleBytes(unittest.TestCase):
         the session up (keepalive) and resets it, so what the unit's TCP had
         taken and not yet read never reaches its line afterwards (a plain
         close let it read that and send it on once it woke)."""
-        with Sim(mode=mode) as sim:
-            keys = port_keys(sim, mode, keepalive=1, connect="always")
-            with Realcomd({0: keys}) as d:
-                dev = sim.open_pty()
-                try:
-                    d.wait_state("up")
-                    sim.ok(cmd="stall", port=1, ms=4000)
-                    fd = open_tty(d.tty(0))
-                    write_all(fd, b"OLD!" * 256)
-                    wait_for(lambda: d.port()["state"] != "up" and d.port()["last_error"],
-                             "realcomd to give the stalled session up")
-                    os.close(fd)
-                    wait_for(lambda: not sim.port()["stalled"], "the stall to end")
-                    fd = open_tty(d.tty(0))
-                    try:
-                        d.wait_state("up")
-                        write_all(fd, b"fresh")
-                        self.assertEqual(read_n(dev, 5), b"fresh")
-                    finally:
-                        os.close(fd)
-                    self.assertEqual(sim.port()["to_serial"], 5)
-                finally:
-                    os.close(dev)
+        with stalled_unit(mode, keepalive=1, ms=4000) as (sim, d, dev):
+            fd = open_tty(d.tty(0))
+            write_all(fd, b"OLD!" * 256)
+            wait_for(lambda: d.port()["state"] != "up" and d.port()["last_error"],
+                     "realcomd to give the stalled session up")
+            os.close(fd)
+            wait_for(lambda: not sim.port()["stalled"], "the stall to end")
+            self.fresh_open(d, dev)
+            self.assertEqual(sim.port()["to_serial"], 5)
 
     def test_stalled_unit_gets_nothing_of_the_given_up_session(self):
         self.stalled("realcom")
@@ -169,49 +175,36 @@ class StaleBytes(unittest.TestCase):
         next open's data flows at once; one that does not has the session
         reset and made again, so that nothing of the first open, what
         realcomd took or what the pty held, reaches its line afterwards."""
-        with Sim(mode=mode) as sim:
-            keys = port_keys(sim, mode, keepalive=60, connect="always")
-            with Realcomd({0: keys}) as d:
-                dev = sim.open_pty()
-                try:
-                    d.wait_state("up")
-                    sim.ok(cmd="stall", port=1, ms=60000)
-                    fd = open_tty(d.tty(0))
-                    if drained:
-                        write_all(fd, b"O" * 65536)
-                    else:       # fill what realcomd and the pty hold (bounded)
-                        end = time.monotonic() + 3
-                        while time.monotonic() < end:
-                            _, w, _ = select.select([], [fd], [], 0.5)
-                            if not w:
-                                break
-                            os.write(fd, b"O" * 4096)
-                    wait_for(lambda: d.port()["tx_bytes"] > 0, "realcomd to take data")
-                    os.close(fd)
-                    wait_for(lambda: d.port()["state"] == "closing", "the close's drain")
-                    if not drained:     # the next session waits for the stalled unit
-                        wait_for(lambda: d.port()["state"] not in ("closing", "up"),
-                                 "the drain to run out")
-                    sim.ok(cmd="stall", port=1, ms=0)
-                    taken = d.port()["tx_bytes"] if drained else 0
-                    if drained:     # the unit's line gets all the open wrote
-                        self.assertEqual(read_n(dev, taken), b"O" * taken)
-                    wait_for(lambda: d.port()["state"] == "up", "the session, up again")
-                    fd = open_tty(d.tty(0))
-                    try:
-                        write_all(fd, b"fresh")
-                        self.assertEqual(read_n(dev, 5), b"fresh")
-                    finally:
-                        os.close(fd)
-                    self.assertEqual(sim.port()["to_serial"], taken + 5)
-                    p = d.port()
-                    if drained:
-                        self.assertEqual((p["stale_dropped"], p["reconnects"]), (0, 0))
-                    else:
-                        self.assertGreater(p["stale_dropped"], 0)
-                        self.assertEqual(p["reconnects"], 1)
-                finally:
-                    os.close(dev)
+        with stalled_unit(mode, keepalive=60, ms=60000) as (sim, d, dev):
+            fd = open_tty(d.tty(0))
+            if drained:
+                write_all(fd, b"O" * 65536)
+            else:       # fill what realcomd and the pty hold (bounded)
+                end = time.monotonic() + 3
+                while time.monotonic() < end:
+                    _, w, _ = select.select([], [fd], [], 0.5)
+                    if not w:
+                        break
+                    os.write(fd, b"O" * 4096)
+            wait_for(lambda: d.port()["tx_bytes"] > 0, "realcomd to take data")
+            os.close(fd)
+            wait_for(lambda: d.port()["state"] == "closing", "the close's drain")
+            if not drained:     # the next session waits for the stalled unit
+                wait_for(lambda: d.port()["state"] not in ("closing", "up"),
+                         "the drain to run out")
+            sim.ok(cmd="stall", port=1, ms=0)
+            taken = d.port()["tx_bytes"] if drained else 0
+            if drained:     # the unit's line gets all the open wrote
+                self.assertEqual(read_n(dev, taken), b"O" * taken)
+            wait_for(lambda: d.port()["state"] == "up", "the session, up again")
+            self.fresh_open(d, dev)
+            self.assertEqual(sim.port()["to_serial"], taken + 5)
+            p = d.port()
+            if drained:
+                self.assertEqual((p["stale_dropped"], p["reconnects"]), (0, 0))
+            else:
+                self.assertGreater(p["stale_dropped"], 0)
+                self.assertEqual(p["reconnects"], 1)
 
     def test_always_close_drained_keeps_the_session(self):
         self.closed_while_stalled("realcom", True)
@@ -330,29 +323,18 @@ class StaleBytes(unittest.TestCase):
         """connect = always: a close during an attempt that then fails drops
         what the open wrote; the next session, the unit's return, is not the
         one it was written for."""
-        with Sim(mode=mode) as sim, \
-                Realcomd({0: port_keys(sim, mode, connect="always", keepalive=3)}) as d:
-            dev = sim.open_pty()
-            try:
-                d.wait_state("up")
-                sim.ok(cmd="stall", port=1, ms=60000)   # answers nothing: attempts fail
-                wait_for(lambda: d.port()["state"] in ("connecting", "initialising"),
-                         "an attempt under way")
-                fd = open_tty(d.tty(0))
-                write_all(fd, b"STALE")
-                os.close(fd)
-                wait_for(lambda: d.port()["stale_dropped"] == 5, "the attempt to fail")
-                sim.ok(cmd="stall", port=1, ms=0)
-                wait_for(lambda: d.port()["state"] == "up", "the unit back")
-                fd = open_tty(d.tty(0))
-                try:
-                    write_all(fd, b"fresh")
-                    self.assertEqual(read_n(dev, 5), b"fresh")
-                finally:
-                    os.close(fd)
-                self.assertEqual(sim.port()["to_serial"], 5)
-            finally:
-                os.close(dev)
+        # answers nothing: the attempts fail
+        with stalled_unit(mode, keepalive=3, ms=60000) as (sim, d, dev):
+            wait_for(lambda: d.port()["state"] in ("connecting", "initialising"),
+                     "an attempt under way")
+            fd = open_tty(d.tty(0))
+            write_all(fd, b"STALE")
+            os.close(fd)
+            wait_for(lambda: d.port()["stale_dropped"] == 5, "the attempt to fail")
+            sim.ok(cmd="stall", port=1, ms=0)
+            wait_for(lambda: d.port()["state"] == "up", "the unit back")
+            self.fresh_open(d, dev)
+            self.assertEqual(sim.port()["to_serial"], 5)
 
     def test_always_close_during_failing_attempt(self):
         self.closed_during_failing_attempt("realcom")
