@@ -276,13 +276,11 @@ void port_proto_up(struct port *p)
 		p->proto->set_break(p, p->break_held ? 0 : UINT32_MAX);
 	}
 	p->backend->link(p, true);
+	p->backend->tx_resume(p);
 	if (!port_wants_link(p)) {
-		/* closed while we were connecting: what it wrote, then the drain */
-		p->backend->tx_resume(p);
-		port_let_go(p);
+		port_let_go(p);	/* closed while we were connecting: now the drain */
 		return;
 	}
-	p->backend->tx_resume(p);
 	if (p->drain_waiting && p->state == PORT_UP) {
 		p->drain_waiting = false;
 		loop_timer_disarm(&p->drain_wait);
