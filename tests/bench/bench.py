@@ -4,8 +4,10 @@
 every figure is printed with its anchor from the same run, and a target.
 
   rounds       ROUNDS interleaved rounds: the socat relay (pty <-> TCP <-> echo),
-               then realcomd with Real COM, with RFC 2217, and with Real COM over
-               TLS, each to nportsim --echo.  In each: 1-byte round trips (median,
+               the pty alone (tests/bench/ptyecho: its master echoes, no network:
+               the ceiling of any pty path on this machine), then realcomd with
+               Real COM, with RFC 2217, and with Real COM over TLS, each to
+               nportsim --echo.  In each: 1-byte round trips (median,
                p99) and a bulk echo both ways (MiB/s, CPU per MiB).  Each figure is
                the median over the rounds of its ratio to the anchor of the same
                round (the relay; for TLS, Real COM in plain), with the spread.
@@ -145,6 +147,24 @@ class Relay:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class PtyEcho:
+    """The ceiling: a pty whose own master echoes (tests/bench/ptyecho)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="bench-pty-")
+        self.link = os.path.join(self.dir, "tty")
+        self.proc = subprocess.Popen([os.environ["PTYECHO"], self.link])
+        wait_for(lambda: os.path.exists(self.link), "ptyecho")
+        self.pids = (self.proc.pid,)
+        self.fd = open_tty(self.link)
+
+    def close(self):
+        os.close(self.fd)
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Ser2net:
     """ser2net with its defaults: our rfc2217 driver to a pty pair with an echo behind."""
 
@@ -188,14 +208,15 @@ def ratio_stats(values):
 
 
 def interleaved_rounds(res):
-    """ROUNDS rounds of relay, Real COM, RFC 2217, Real COM over TLS; each path
+    """ROUNDS rounds of relay, pty alone, Real COM, RFC 2217, Real COM over TLS; each path
     measured once a round, in that order, so a load that comes and goes on the
     machine falls on all of them alike."""
     certs = Certs()
     certs.setup()
-    relay = plain = rfc = tls = d = None
+    relay = pty = plain = rfc = tls = d = None
     try:
         relay = Relay()
+        pty = PtyEcho()
         plain = Sim("--echo")
         rfc = Sim("--echo", mode="rfc2217")
         tls = Sim("--echo", "--tls", "on", "--cert", certs.path("server.pem"),
@@ -208,7 +229,7 @@ def interleaved_rounds(res):
         for n in range(3):
             fds[n] = open_tty(d.tty(n))
             d.wait_state("up", n)
-        paths = [("relay", relay.fd, relay.pids), ("realcom", fds[0], (d.proc.pid, plain.proc.pid)),
+        paths = [("relay", relay.fd, relay.pids), ("pty", pty.fd, pty.pids), ("realcom", fds[0], (d.proc.pid, plain.proc.pid)),
                  ("rfc2217", fds[1], (d.proc.pid, rfc.proc.pid)),
                  ("tls", fds[2], (d.proc.pid, tls.proc.pid))]
         raw = {name: [] for name, _, _ in paths}
@@ -222,12 +243,13 @@ def interleaved_rounds(res):
         for fd in fds.values():
             os.close(fd)
     finally:
-        for x in (d, tls, rfc, plain, relay):
+        for x in (d, tls, rfc, plain, pty, relay):
             if x:
                 x.close()
         certs.teardown()
     figures = {}
-    for name, anchor in (("realcom", "relay"), ("rfc2217", "relay"), ("tls", "realcom")):
+    for name, anchor in (("pty", "relay"), ("realcom", "relay"), ("rfc2217", "relay"),
+                         ("tls", "realcom")):
         figures[name] = {k: ratio_stats([o[k] / a[k] for o, a in zip(raw[name], raw[anchor])])
                          for k in ("rtt_ms", "p99_ms", "mib_s", "cpu_ms_per_mib")}
     res["ratios"] = figures
@@ -390,20 +412,24 @@ def report(r):
         return f"{s['median']:.2f}x ({s['min']:.2f}-{s['max']:.2f})"
 
     rows = []
-    labels = {"realcom": "Real COM", "rfc2217": "RFC 2217", "tls": "Real COM over TLS"}
+    labels = {"pty": "ceiling, the pty alone", "realcom": "Real COM", "rfc2217": "RFC 2217",
+              "tls": "Real COM over TLS"}
     targets = {"relay": {"rtt_ms": "<= 0.6x", "p99_ms": "<= 0.7x", "mib_s": ">= 1.5x",
                          "cpu_ms_per_mib": ""},
                "realcom": {"rtt_ms": "<= 1.2x", "p99_ms": "", "mib_s": ">= 0.8x",
                            "cpu_ms_per_mib": ""}}
-    for name, anchor in (("realcom", "relay"), ("rfc2217", "relay"), ("tls", "realcom")):
+    for name, anchor in (("pty", "relay"), ("realcom", "relay"), ("rfc2217", "relay"),
+                         ("tls", "realcom")):
         an = "relay" if anchor == "relay" else "plain"
         for key, what, unit, fmt in (("rtt_ms", "1-byte round trip, median", "ms", "{:.3f}"),
                                      ("p99_ms", "1-byte round trip, p99", "ms", "{:.3f}"),
                                      ("mib_s", "bulk echo both ways", "MiB/s", "{:.1f}"),
                                      ("cpu_ms_per_mib", "CPU per MiB", "ms", "{:.1f}")):
+            if name == "pty" and key in ("p99_ms", "cpu_ms_per_mib"):
+                continue
             rows.append((f"{labels[name]}: {what}", fmt.format(med(raw, name, key)) + " " + unit,
                          f"{an} " + fmt.format(med(raw, anchor, key)) + " " + unit,
-                         spread(q[name][key]), targets[anchor][key]))
+                         spread(q[name][key]), "" if name == "pty" else targets[anchor][key]))
     if r.get("rtt_vs_ser2net_ms"):
         s, _ = r["rtt_vs_ser2net_ms"]
         ours = med(raw, "rfc2217", "rtt_ms")
