@@ -2,14 +2,18 @@
 /*
  * The pty backend, for machines without realcom.ko: PTY_DIR/ttyR<N> links
  * to a pty the application opens.  termios changes arrive through packet
- * mode with EXTPROC (TIOCPKT_IOCTL), opens and closes through inotify on
- * the pty.  A pty carries baud rates, flow control and XON/XOFF, but Linux
- * forces CS8 without parity on it and it has no modem lines or break: the
- * log and realcomd(8) say so, and nothing here pretends otherwise.
+ * mode with EXTPROC (TIOCPKT_IOCTL), opens through inotify on the pty, and
+ * the last close as the master's hang-up.  realcomd holds no slave fd: a
+ * count of inotify's opens and closes would be wrong (it merges two alike
+ * events in a row), the hang-up is not.  A pty carries baud rates, flow
+ * control and XON/XOFF, but Linux forces CS8 without parity on it and it
+ * has no modem lines or break: the log and realcomd(8) say so, and nothing
+ * here pretends otherwise.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +34,11 @@
 
 struct pty {
 	struct port *p;
-	int master, slave;	/* our slave fd keeps the master from hanging up */
+	int master;		/* the slave's termios are set through it too */
 	int wd;			/* its watch on the shared inotify fd */
-	struct loop_watch mw;
-	int opens;		/* the application's opens less its closes */
+	struct loop_watch mw;	/* on the master while the slave is open */
+	bool open;		/* an application has the slave open */
+	bool own_open;		/* pty_flush_input's open: its inotify event is due */
 	bool rx_blocked;	/* the pty was full: waiting for EPOLLOUT */
 	struct serial_line read;	/* the termios last passed to port.c */
 	struct serial_line applied;	/* set by pty_line_applied, its packet due */
@@ -64,7 +69,7 @@ static void pty_termios(struct pty *t)
 	bool ours = t->applied_due;
 
 	t->applied_due = false;
-	if (tty_line_get(t->slave, &l) == 0) {
+	if (tty_line_get(t->master, &l) == 0) {
 		/* B0 drops DTR/RTS (a pty has none): the rate stays, as with
 		 * realcom.ko and a UART */
 		if (l.baud == 0)
@@ -77,9 +82,9 @@ static void pty_termios(struct pty *t)
 	/* An application may have cleared EXTPROC: without it no more TIOCPKT_IOCTL.
 	 * Set it again, unless it is locked on (pty_open); this read and write
 	 * can overwrite a tcsetattr() the application makes between them. */
-	if (!t->extproc_locked && tcgetattr(t->slave, &tio) == 0 && !(tio.c_lflag & EXTPROC)) {
+	if (!t->extproc_locked && tcgetattr(t->master, &tio) == 0 && !(tio.c_lflag & EXTPROC)) {
 		tio.c_lflag |= EXTPROC;
-		tcsetattr(t->slave, TCSANOW, &tio);
+		tcsetattr(t->master, TCSANOW, &tio);
 	}
 }
 
@@ -145,6 +150,61 @@ static void pty_read(struct pty *t)
 	pty_update(t);
 }
 
+/* No slave fd is left open: the application's last close. */
+static bool pty_hung_up(const struct pty *t)
+{
+	struct pollfd pfd = { .fd = t->master, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP);
+}
+
+/*
+ * What came for the closed open and it did not read goes with it, as a
+ * UART's tty flushes its input at the last close: TCIFLUSH on a slave fd of
+ * our own for the moment (TIOCGPTPEER: this pty, whatever the link says).
+ * Not TCSAFLUSH through the master, which needs no open: it holds the
+ * slave's write lock, and an application's non-blocking write at that
+ * instant fails with EAGAIN.  What the application wrote waits in the
+ * master and is not touched.  The flush's packet (TIOCPKT_FLUSHREAD) is
+ * read at once, with a termios packet not read yet, so that the master is
+ * readable after only for what an application wrote.
+ */
+static void pty_flush_input(struct pty *t)
+{
+	int fd = ioctl(t->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	uint8_t head;
+
+	if (fd < 0 || tcflush(fd, TCIFLUSH) < 0)
+		port_log_limited(t->p, PORT_LIMIT_PTY, LOG_WARNING, "pty: input flush: %s",
+				 strerror(errno));
+	if (fd < 0)
+		return;
+	t->own_open = true;
+	close(fd);
+	/* one byte: a packet, or TIOCPKT_DATA before data, which stays */
+	if (read(t->master, &head, 1) == 1 && (head & TIOCPKT_IOCTL))
+		pty_termios(t);
+}
+
+/*
+ * The last close, heard as the master's hang-up (reported for as long as it
+ * lasts: the master is watched again at the next open).  Opened again since
+ * epoll said so, the tty has not been without an open: nothing ends (and
+ * the new open's inotify event may have been handled already).
+ */
+static void pty_closed(struct pty *t)
+{
+	if (!pty_hung_up(t)) {
+		pty_read(t);
+		return;
+	}
+	loop_watch_del(&t->mw);
+	t->open = false;
+	pty_read(t);	/* what it wrote before closing goes first */
+	pty_flush_input(t);
+	port_app_close(t->p);
+}
+
 static void pty_master_event(struct loop_watch *w, uint32_t events)
 {
 	struct pty *t = w->arg;
@@ -153,16 +213,48 @@ static void pty_master_event(struct loop_watch *w, uint32_t events)
 		t->rx_blocked = false;
 		port_app_rx_resume(t->p);
 	}
-	if (events & EPOLLIN)
+	if (events & EPOLLHUP)
+		pty_closed(t);
+	else if (events & EPOLLIN)
 		pty_read(t);
 	else
 		pty_update(t);
 }
 
 /*
+ * inotify said the slave was opened.  An open nobody had before begins the
+ * application's use of the port.  When nobody has it now, our own flush's
+ * open, or one that left nothing in the master, is nothing to us; one that
+ * left data or termios there was an application's, closed before we heard:
+ * the hang-up that follows at once closes it.
+ */
+static void pty_opened(struct pty *t)
+{
+	struct pollfd pfd = { .fd = t->master, .events = POLLIN };
+	bool ours = t->own_open;
+	int r;
+
+	t->own_open = false;
+	if (t->open)
+		return;
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP) &&
+	    (ours || !(pfd.revents & POLLIN)))
+		return;
+	r = loop_watch_add(t->p->d->loop, &t->mw, t->master, 0, pty_master_event, t);
+	if (r < 0) {
+		port_log(t->p, LOG_ERR, "pty: epoll: %s", strerror(-r));
+		return;
+	}
+	t->open = true;
+	pty_termios(t);
+	port_app_open(t->p);
+}
+
+/*
  * One inotify instance serves every pty (the default limit is 128 instances
  * per user, fewer than the ports a daemon may have); watch descriptors say
- * which pty an event is about.
+ * which pty an event is about.  Only opens are watched: inotify merges two
+ * alike events in a row, so they cannot be counted, and need not be.
  */
 static struct {
 	int fd;
@@ -170,14 +262,6 @@ static struct {
 	struct loop_watch w;
 	struct pty *by_wd[REALCOM_TTYS_MAX];
 	int wds[REALCOM_TTYS_MAX];
-	/* Events read and not handled yet, from pos to len: an open among them
-	 * may follow the close being handled (pty_reopened).  Read outside
-	 * pty_inotify_event(), they are handled by the timer "later". */
-	char buf[sizeof(struct inotify_event) * 64]
-		__attribute__((aligned(__alignof__(struct inotify_event))));
-	size_t pos, len;
-	bool handling;
-	struct loop_timer later;
 } ino = { .fd = -1 };
 
 static struct pty *pty_by_wd(int wd)
@@ -188,94 +272,21 @@ static struct pty *pty_by_wd(int wd)
 	return NULL;
 }
 
-/* Read the events that have come, behind those still waiting. */
-static void pty_inotify_fill(void)
-{
-	ssize_t n;
-
-	if (ino.fd < 0)
-		return;
-	if (ino.pos > 0) {
-		memmove(ino.buf, ino.buf + ino.pos, ino.len - ino.pos);
-		ino.len -= ino.pos;
-		ino.pos = 0;
-	}
-	/* our watches are on files: events carry no name */
-	if (sizeof(ino.buf) - ino.len < sizeof(struct inotify_event))
-		return;
-	n = read(ino.fd, ino.buf + ino.len, sizeof(ino.buf) - ino.len);
-	if (n > 0)
-		ino.len += (size_t)n;
-	if (ino.len > ino.pos && !ino.handling)
-		loop_timer_arm(&ino.later, 0, 0);
-}
-
-/*
- * Whether t's slave was opened again since the close being handled: realcomd
- * hears of opens and closes late, and what the pty holds may be the new
- * open's already.  Then nothing in it is the closed open's to drop.
- */
-static bool pty_reopened(const struct pty *t)
-{
-	pty_inotify_fill();
-	for (size_t i = ino.pos; i < ino.len;) {
-		const struct inotify_event *ev = (const struct inotify_event *)(ino.buf + i);
-
-		if (ev->wd == t->wd && (ev->mask & IN_OPEN))
-			return true;
-		i += sizeof(*ev) + ev->len;
-	}
-	return false;
-}
-
-static void pty_event(struct pty *t, uint32_t mask)
-{
-	if (mask & IN_OPEN) {
-		if (t->opens++ == 0) {
-			pty_termios(t);
-			port_app_open(t->p);
-		}
-	} else if (mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE)) {
-		if (t->opens > 0 && --t->opens == 0) {
-			pty_read(t);	/* what it wrote before closing goes first */
-			/* What came for this open and it did not read goes with it,
-			 * as a UART's tty flushes its input at the last close (our
-			 * slave fd keeps this tty).  The flush's packet to us is read
-			 * by the discard that ends the close (port_drop_stale()). */
-			if (!pty_reopened(t))
-				tcflush(t->slave, TCIFLUSH);
-			port_app_close(t->p);
-		}
-	}
-}
-
-/* Each event in turn; a handler may read more in (pty_reopened). */
-static void pty_inotify_handle(void)
-{
-	ino.handling = true;
-	loop_timer_disarm(&ino.later);
-	while (ino.pos < ino.len) {
-		const struct inotify_event *ev = (const struct inotify_event *)(ino.buf + ino.pos);
-		struct pty *t = pty_by_wd(ev->wd);
-		uint32_t mask = ev->mask;
-
-		ino.pos += sizeof(*ev) + ev->len;
-		if (t)
-			pty_event(t, mask);
-	}
-	ino.pos = ino.len = 0;
-	ino.handling = false;
-}
-
 static void pty_inotify_event(struct loop_watch *w, uint32_t events)
 {
-	pty_inotify_fill();
-	pty_inotify_handle();
-}
+	/* our watches are on files: events carry no name */
+	char buf[sizeof(struct inotify_event) * 64]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n = read(ino.fd, buf, sizeof(buf));
 
-static void pty_inotify_later(struct loop_timer *t)
-{
-	pty_inotify_handle();
+	for (ssize_t i = 0; i + (ssize_t)sizeof(struct inotify_event) <= n;) {
+		const struct inotify_event *ev = (const struct inotify_event *)(buf + i);
+		struct pty *t = pty_by_wd(ev->wd);
+
+		i += (ssize_t)(sizeof(*ev) + ev->len);
+		if (t && (ev->mask & IN_OPEN))
+			pty_opened(t);
+	}
 }
 
 static int pty_watch(struct pty *t, struct loop *l, const char *name)
@@ -286,16 +297,13 @@ static int pty_watch(struct pty *t, struct loop *l, const char *name)
 		ino.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (ino.fd < 0)
 			return -errno;
-		if (loop_watch_add(l, &ino.w, ino.fd, EPOLLIN, pty_inotify_event, NULL) < 0 ||
-		    loop_timer_init(l, &ino.later, pty_inotify_later, NULL) < 0) {
-			loop_watch_del(&ino.w);
+		if (loop_watch_add(l, &ino.w, ino.fd, EPOLLIN, pty_inotify_event, NULL) < 0) {
 			close(ino.fd);
 			ino.fd = -1;
 			return -EIO;
 		}
-		ino.pos = ino.len = 0;
 	}
-	t->wd = inotify_add_watch(ino.fd, name, IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+	t->wd = inotify_add_watch(ino.fd, name, IN_OPEN);
 	if (t->wd < 0)
 		return -errno;
 	ino.by_wd[slot] = t;
@@ -314,7 +322,6 @@ static void pty_unwatch(struct pty *t)
 	ino.by_wd[slot] = NULL;
 	if (--ino.users == 0) {
 		loop_watch_del(&ino.w);
-		loop_timer_free(&ino.later);
 		close(ino.fd);
 		ino.fd = -1;
 	}
@@ -327,7 +334,7 @@ static size_t pty_rx(struct port *p, const uint8_t *d, size_t n)
 
 	if (!d)
 		return t->rx_blocked ? 0 : PTY_RX_ROOM;
-	if (t->opens == 0)
+	if (!t->open)
 		return n;	/* nobody has the port open: a closed UART drops it too */
 	w = write(t->master, d, n);
 	if (w < 0) {
@@ -375,15 +382,15 @@ static void pty_line_applied(struct port *p)
 	struct serial_line now = t->read;
 	int r;
 
-	if (tty_line_get(t->slave, &now) < 0 || memcmp(&now, &t->read, sizeof(now)) != 0)
+	if (tty_line_get(t->master, &now) < 0 || memcmp(&now, &t->read, sizeof(now)) != 0)
 		return;
-	r = tty_line_set(t->slave, &p->line);
+	r = tty_line_set(t->master, &p->line);
 	if (r < 0) {
 		port_log(p, LOG_WARNING, "pty: termios: %s", strerror(-r));
 		return;
 	}
 	/* EXTPROC announces our own change too: pty_termios skips it */
-	if (tty_line_get(t->slave, &t->applied) == 0) {
+	if (tty_line_get(t->master, &t->applied) == 0) {
 		t->applied.modem = p->line.modem;
 		t->read = t->applied;
 		t->applied_due = true;
@@ -421,11 +428,11 @@ static void pty_open_failed(struct port *p, int err)
 
 /*
  * What the application wrote and we have not read: the bytes wait in the
- * pty (our slave fd keeps them there after its close).  Read and drop them;
- * termios packets among them still count.  Bounded: a pty holds a few KiB.
- * Not when the slave was opened again meanwhile: the bytes may be the new
- * open's, and the old open's then go with them (as a UART's close sends
- * them before the next open returns).
+ * master after its close.  Read and drop them; termios packets among them
+ * still count.  Bounded: a pty holds some 64 KiB.  Not when the slave was
+ * opened again meanwhile: the bytes may be the new open's, and the old
+ * open's then go with them (as a UART's close sends them before the next
+ * open returns).
  */
 static size_t pty_discard(struct port *p)
 {
@@ -433,7 +440,7 @@ static size_t pty_discard(struct port *p)
 	uint8_t buf[PTY_CHUNK + 1];
 	size_t dropped = 0;
 
-	if (pty_reopened(t))
+	if (t->open || !pty_hung_up(t))
 		return 0;	/* an open's, but maybe the new one's: they go with it */
 	for (int i = 0; i < 64; i++) {
 		ssize_t n = read(t->master, buf, sizeof(buf));
@@ -458,47 +465,65 @@ static bool pty_link_replaceable(const char *path)
 	return lstat(path, &st) < 0 || S_ISLNK(st.st_mode);
 }
 
+/*
+ * A UART's defaults, and EXTPROC so every tcsetattr() is announced; the node
+ * as a UART's (udev: group dialout, 0660), so the same users can open it
+ * (pty_group and pty_mode in realcom.conf(5)).  On openpty()'s slave fd,
+ * closed after: realcomd keeps none.
+ */
+static int pty_setup_slave(struct pty *t, int slave, const char *name)
+{
+	struct daemon *d = t->p->d;
+	struct termios tio, lock;
+
+	if (tcgetattr(slave, &tio) < 0)
+		return -errno;
+	tio.c_lflag |= EXTPROC;
+	cfsetspeed(&tio, B9600);
+	tcsetattr(slave, TCSANOW, &tio);
+	/* Lock EXTPROC on, so an application's tcsetattr() cannot clear it
+	 * (tty_ioctl(4), TIOCSLCKTRMIOS; it needs CAP_SYS_ADMIN, which the
+	 * systemd unit does not give: then pty_termios() sets it again). */
+	memset(&lock, 0, sizeof(lock));
+	lock.c_lflag = EXTPROC;
+	t->extproc_locked = ioctl(slave, TIOCSLCKTRMIOS, &lock) == 0;
+	if (fchown(slave, (uid_t)-1, d->pty_gid) < 0 || fchmod(slave, d->pty_mode) < 0)
+		port_log(t->p, LOG_WARNING, "%s: group %u, mode %04o: %s", name,
+			 (unsigned int)d->pty_gid, (unsigned int)d->pty_mode, strerror(errno));
+	return 0;
+}
+
 static int pty_open(struct port *p)
 {
 	struct pty *t = calloc(1, sizeof(*t));
 	struct daemon *d = p->d;
-	struct termios tio, lock;
 	char name[64];
-	int one = 1, r;
+	int one = 1, slave, r;
 
 	if (!t)
 		return -ENOMEM;
 	t->p = p;
-	t->master = t->slave = -1;
+	t->master = -1;
 	p->backend_priv = t;
-	if (openpty(&t->master, &t->slave, name, NULL, NULL) < 0) {
+	if (openpty(&t->master, &slave, name, NULL, NULL) < 0) {
 		r = -errno;
 		pty_open_failed(p, r);
 		return r;
 	}
 	fcntl(t->master, F_SETFL, O_NONBLOCK);
 	fcntl(t->master, F_SETFD, FD_CLOEXEC);
-	fcntl(t->slave, F_SETFD, FD_CLOEXEC);
-	if (ioctl(t->master, TIOCPKT, &one) < 0)
-		goto fail_errno;
-	/* A UART's defaults, and EXTPROC so every tcsetattr() is announced. */
-	if (tcgetattr(t->slave, &tio) < 0)
-		goto fail_errno;
-	tio.c_lflag |= EXTPROC;
-	cfsetspeed(&tio, B9600);
-	tcsetattr(t->slave, TCSANOW, &tio);
-	/* Lock EXTPROC on, so an application's tcsetattr() cannot clear it
-	 * (tty_ioctl(4), TIOCSLCKTRMIOS; it needs CAP_SYS_ADMIN, which the
-	 * systemd unit does not give: then pty_termios() sets it again). */
-	memset(&lock, 0, sizeof(lock));
-	lock.c_lflag = EXTPROC;
-	t->extproc_locked = ioctl(t->slave, TIOCSLCKTRMIOS, &lock) == 0;
-	/* What a UART's node has (udev: group dialout, 0660), so the same users
-	 * can open it; pty_group and pty_mode in realcom.conf(5). */
-	if (fchown(t->slave, (uid_t)-1, d->pty_gid) < 0 || fchmod(t->slave, d->pty_mode) < 0)
-		port_log(p, LOG_WARNING, "%s: group %u, mode %04o: %s", name,
-			 (unsigned int)d->pty_gid, (unsigned int)d->pty_mode, strerror(errno));
-
+	r = ioctl(t->master, TIOCPKT, &one) < 0 ? -errno : pty_setup_slave(t, slave, name);
+	close(slave);	/* the master hangs up until an application opens it */
+	if (r < 0) {
+		port_log(p, LOG_ERR, "pty: %s", strerror(-r));
+		return r;
+	}
+	/* Watched before it is linked: no open goes unheard. */
+	r = pty_watch(t, d->loop, name);
+	if (r < 0) {
+		port_log(p, LOG_ERR, "inotify on %s: %s", name, strerror(-r));
+		return r;
+	}
 	mkdir(d->cfg->pty_dir, 0755);
 	snprintf(p->path, sizeof(p->path), "%s/%s", d->cfg->pty_dir, p->name);
 	if (!pty_link_replaceable(p->path)) {
@@ -513,13 +538,6 @@ static int pty_open(struct port *p)
 		port_log(p, LOG_ERR, "cannot link %s to %s: %s", p->path, name, strerror(errno));
 		return r;
 	}
-	r = pty_watch(t, d->loop, name);
-	if (r < 0) {
-		port_log(p, LOG_ERR, "inotify on %s: %s", name, strerror(-r));
-		return r;
-	}
-	if (loop_watch_add(d->loop, &t->mw, t->master, 0, pty_master_event, t) < 0)
-		goto fail_errno;
 	if (!d->pty_limits_logged) {
 		log_warnx("pty backend: data bits, parity, modem lines and break cannot reach the "
 			  "devices (a Linux pty forces 8N1 and has none); load realcom.ko for them");
@@ -527,10 +545,6 @@ static int pty_open(struct port *p)
 	}
 	port_log(p, LOG_INFO, "%s -> %s", p->path, name);
 	return 0;
-fail_errno:
-	r = -errno;
-	port_log(p, LOG_ERR, "pty: %s", strerror(errno));
-	return r;
 }
 
 static void pty_close(struct port *p)
@@ -543,8 +557,6 @@ static void pty_close(struct port *p)
 	pty_unwatch(t);
 	if (p->path[0] && pty_link_replaceable(p->path))
 		unlink(p->path);
-	if (t->slave >= 0)
-		close(t->slave);
 	if (t->master >= 0)
 		close(t->master);
 	free(t);

@@ -400,6 +400,41 @@ class StaleBytes(unittest.TestCase):
                 os.close(dev)
 
 
+class SharedOpens(unittest.TestCase):
+    """Two opens of one tty (a program that opens it for reading and for
+    writing, or two programs): the port is the application's until the last
+    of them closes."""
+
+    def two_opens(self, mode):
+        with Sim(mode=mode) as sim, Realcomd({0: port_keys(sim, mode)}) as d:
+            dev = sim.open_pty()
+            try:
+                for i in range(8):
+                    # back to back: inotify reports the two opens as one
+                    a = open_tty(d.tty(0))
+                    b = open_tty(d.tty(0))
+                    d.wait_state("up")
+                    connects = d.port()["connects"]
+                    os.close(a)
+                    write_all(dev, b"<to b %d>" % i)
+                    self.assertEqual(read_n(b, 8), b"<to b %d>" % i)
+                    write_all(b, b"<from b %d>" % i)
+                    self.assertEqual(read_n(dev, 10), b"<from b %d>" % i)
+                    p = d.port()
+                    self.assertEqual((p["state"], p["connects"]), ("up", connects))
+                    os.close(b)
+                    d.wait_state("idle")
+                self.assertEqual(d.port()["stale_dropped"], 0)
+            finally:
+                os.close(dev)
+
+    def test_two_opens_one_close(self):
+        self.two_opens("realcom")
+
+    def test_two_opens_one_close_rfc2217(self):
+        self.two_opens("rfc2217")
+
+
 class Backoff(unittest.TestCase):
     def test_unit_dropping_every_session_is_backed_off(self):
         """nportsim answers PORT_INIT and drops the session, every time: the
