@@ -431,6 +431,20 @@ class SharedOpens(unittest.TestCase):
     def test_two_opens_one_close(self):
         self.two_opens("realcom")
 
+    def test_two_closes_at_once(self):
+        """Both closed back to back (inotify reports the closes as one):
+        the port is closed, and the session with it."""
+        with Sim() as sim, Realcomd({0: realcom_port(sim)}) as d:
+            for i in range(8):
+                a = open_tty(d.tty(0))
+                b = open_tty(d.tty(0))
+                d.wait_state("up")
+                write_all(a, b"<%d>" % i)
+                os.close(a)
+                os.close(b)
+                d.wait_state("idle")
+            self.assertEqual(sim.port()["to_serial"], 8 * 3)
+
     def test_two_opens_one_close_rfc2217(self):
         self.two_opens("rfc2217")
 
