@@ -155,8 +155,9 @@ static void port_connect(struct port *p)
 	if (p->cfg.tls != PORT_TLS_OFF && !p->cfg.tls_verify)
 		port_log(p, LOG_WARNING, "tls_verify = off: the device's certificate is not checked");
 	/* The whole of name lookup, connect, TLS and line set-up gets keepalive
-	 * seconds (3 at least). */
-	loop_timer_arm(&p->retry, 1000ULL * (p->cfg.keepalive < 3 ? 3 : p->cfg.keepalive), 0);
+	 * seconds: a path that cannot be had in that time is dead as one found
+	 * so in a session, and the other path is tried. */
+	loop_timer_arm(&p->retry, 1000ULL * p->cfg.keepalive, 0);
 	snprintf(p->peer, sizeof(p->peer), "%s", port_path(p).host);
 	/* A name is looked up off the loop (resolve.c): a slow DNS server holds
 	 * this port only, never the others. */
@@ -359,6 +360,9 @@ static void port_take_renewal(struct port *p)
  */
 static void port_disconnect(struct port *p, const char *why)
 {
+	bool was_up = p->state == PORT_UP || p->state == PORT_CLOSING;
+	/* the application's bytes this session took: an attempt took none */
+	uint64_t took = was_up ? p->stats.tx_bytes - p->tx_at_up : 0;
 	size_t n;
 
 	resolve_cancel(p->resolving);
@@ -368,10 +372,12 @@ static void port_disconnect(struct port *p, const char *why)
 	loop_timer_disarm(&p->retry);
 	if (!why)
 		p->purge_unit = false;
-	else if ((p->state == PORT_UP || p->state == PORT_CLOSING) &&
-		 p->stats.tx_bytes != p->tx_at_up)
-		p->purge_unit = true;	/* an attempt that never came up sent nothing */
+	else if (took)
+		p->purge_unit = true;
+	/* what the unit had not taken, no more than the application gave */
 	n = p->proto->stop(p, !why);
+	if (n > took)
+		n = (size_t)took;
 	port_tls_release(p);
 	p->tls_info[0] = '\0';
 	if (p->renewal)
@@ -389,14 +395,16 @@ static unsigned int port_next_delay(struct port *p, const char **switching)
 {
 	*switching = NULL;
 	if (p->cfg.backup_host[0]) {
-		p->on_backup = !p->on_backup;
 		if (!p->other_path_tried) {
 			/* found dead within keepalive s, on the other path 0.1 s later */
+			p->on_backup = !p->on_backup;
 			p->other_path_tried = true;
 			*switching = p->on_backup ? "backup" : "primary";
 			return BACKOFF_FIRST_MS;
 		}
-		p->other_path_tried = false;	/* both failed: back to the first, later */
+		/* both failed: back to the first, later */
+		p->other_path_tried = false;
+		p->on_backup = false;
 	}
 	p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : BACKOFF_FIRST_MS;
 	if (p->backoff_ms > BACKOFF_MAX_MS)

@@ -101,12 +101,14 @@ static void rf_send_u8(struct rf *rf, uint8_t code, uint8_t value)
 	rf_send(rf, msg, rfc2217_encode_u8(msg, sizeof(msg), code, value));
 }
 
-/* Bytes the socket holds that the server has not acknowledged. */
-static size_t rf_unacked(const struct rf *rf)
+/* Bytes the socket holds that the server has not acknowledged (SIOCOUTQ),
+ * or that it has not even sent, the server's window being closed
+ * (SIOCOUTQNSD). */
+static size_t rf_outq(const struct rf *rf, unsigned long which)
 {
 	int n = 0;
 
-	if (!conn_is_open(&rf->c) || ioctl(rf->c.fd, SIOCOUTQ, &n) < 0 || n < 0)
+	if (!conn_is_open(&rf->c) || ioctl(rf->c.fd, which, &n) < 0 || n < 0)
 		return 0;
 	return (size_t)n;
 }
@@ -289,7 +291,7 @@ static void rf_drain_check(struct rf *rf)
 
 	if (!rf->drain_wanted)
 		return;
-	left = buf_len(&rf->c.out) + rf_unacked(rf);
+	left = buf_len(&rf->c.out) + rf_outq(rf, SIOCOUTQ);
 	if ((left > 0 || rf->brk.armed) && loop_now_ms() < rf->drain_deadline_ms) {
 		if (!rf->drain.armed)
 			loop_timer_arm(&rf->drain, RF_DRAIN_POLL_MS, RF_DRAIN_POLL_MS);
@@ -532,10 +534,14 @@ static uint64_t rf_line_ms(const struct port *p, uint64_t n)
  * even decode).  The query may wait behind data, as long as the server's TCP
  * answers (sock_unanswered(), two ticks in a row: a link that drops what it
  * is sent):
- * - behind output the server has not taken (a line held by flow control):
- *   the wait starts again;
+ * - behind output the server's TCP does not take (its window closed: a line
+ *   held by flow control, or a server that hangs with its socket full):
+ *   the wait starts again.  Output sent and not acknowledged yet is no
+ *   such sign: a hung server's kernel acknowledges a trickle for ever;
  * - behind what it took since the last answered query, in its socket and
  *   queue: the wait is longer by the time the line needs for that.
+ * Answered within half of keepalive, sent at most a quarter after the
+ * server stopped: found dead within keepalive seconds, as Real COM.
  * No TCP_USER_TIMEOUT (sock_tune()): Linux applies it to a peer that
  * answers window probes too, and it ended connections held by flow control.
  */
@@ -543,7 +549,7 @@ static void rf_keepalive(struct port *p)
 {
 	struct rf *rf = rf_of(p);
 	struct conn *c = &rf->c;
-	uint64_t now = loop_now_ms(), limit = 1000ULL * p->cfg.keepalive;
+	uint64_t now = loop_now_ms(), limit = 500ULL * p->cfg.keepalive;
 	uint8_t msg[RFC2217_MSG_MAX];
 
 	if (!conn_is_open(c))
@@ -559,7 +565,7 @@ static void rf_keepalive(struct port *p)
 	if (rf->query_out) {
 		rf->unanswered = sock_unanswered(c->fd) ? rf->unanswered + 1 : 0;
 		if (rf->unanswered < 2) {
-			if (buf_len(&c->out) > 0 || rf_unacked(rf) > 0)
+			if (buf_len(&c->out) > 0 || rf_outq(rf, SIOCOUTQNSD) > 0)
 				rf->query_ms = now;
 			else
 				limit += rf_line_ms(p, rf->query_tx - rf->heard_tx);
@@ -932,7 +938,14 @@ static size_t rf_stop(struct port *p, bool graceful)
 		}
 		conn_finish(&rf->c);
 	} else {
-		dropped = conn_abort(&rf->c);
+		/* What our buffer and the socket held is the wire's: IAC doubled,
+		 * commands among the data.  The application's share of it, in the
+		 * session's proportion (exact for data of one kind). */
+		uint64_t stream = rf->c.bytes_out + buf_len(&rf->c.out);
+		double data = (double)(p->stats.tx_bytes - p->tx_at_up);
+		size_t wire = conn_abort(&rf->c);
+
+		dropped = stream ? (size_t)((double)wire * data / (double)stream) : 0;
 	}
 	rf_reset(rf);
 	return dropped;

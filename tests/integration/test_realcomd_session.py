@@ -206,6 +206,27 @@ class StaleBytes(unittest.TestCase):
                 self.assertGreater(p["stale_dropped"], 0)
                 self.assertEqual(p["reconnects"], 1)
 
+    def test_rfc2217_dropped_counts_application_bytes(self):
+        """Over RFC 2217 each 0xFF goes out as FF FF: what a stalled server did
+        not take is counted as the application's bytes, not the wire's
+        (once, twice as many as it wrote were counted)."""
+        with stalled_unit("rfc2217", keepalive=60, ms=60000) as (sim, d, dev):
+            fd = open_tty(d.tty(0))
+            written = 0
+            end = time.monotonic() + 3
+            while time.monotonic() < end:
+                _, w, _ = select.select([], [fd], [], 0.5)
+                if not w:
+                    break
+                written += os.write(fd, b"\xff" * 4096)
+            wait_for(lambda: d.port()["tx_bytes"] > 0, "realcomd to take data")
+            os.close(fd)
+            wait_for(lambda: d.port()["stale_dropped"] > 0, "the drain to run out")
+            p = d.port()
+            self.assertGreater(p["stale_dropped"], 0)
+            self.assertLessEqual(p["stale_dropped"], p["tx_bytes"])
+            self.assertLessEqual(p["tx_bytes"], written)
+
     def test_always_close_drained_keeps_the_session(self):
         self.closed_while_stalled("realcom", True)
 
@@ -649,6 +670,33 @@ class RedundantSer2net(unittest.TestCase):
                 os.close(fd)
                 for dev in devs:
                     os.close(dev)
+
+    def test_hung_primary_under_a_trickle(self):
+        """The primary ser2net hangs (SIGSTOP: its kernel still acknowledges)
+        while the application writes a little now and then: the keep-alive
+        finds it (once, each write's unacknowledged bytes restarted the wait,
+        and the port stayed on a dead server)."""
+        primary = self.ser2net(0)
+        self.ser2net(1)
+        keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": self.ports[0],
+                "backup_host": "127.0.0.1", "backup_tcp_port": self.ports[1], "keepalive": 2}
+        with Realcomd({0: keys}) as d:
+            fd = open_tty(d.tty(0))
+            try:
+                d.wait_state("up")
+                primary.send_signal(signal.SIGSTOP)
+                switched = False
+                for _ in range(200):        # 10 bytes every 50 ms, 10 s at most
+                    write_all(fd, b"0123456789")
+                    if d.port()["via"] == "backup":
+                        switched = True
+                        break
+                    select.select([], [], [], 0.05)
+                self.assertTrue(switched, d.port())
+                self.assertIn("no answer from the server", d.log_text())
+            finally:
+                primary.send_signal(signal.SIGCONT)
+                os.close(fd)
 
     def test_plain(self):
         self.run_switch("telnet(rfc2217),tcp", {})

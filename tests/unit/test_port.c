@@ -586,12 +586,12 @@ static void test_connect_deadline(void **state)
 	struct port_config c = cfg_default();
 	struct port *p;
 
-	c.keepalive = 1;	/* the deadline is 3 s at least */
+	c.keepalive = 1;	/* the attempt's deadline: lookup to line set-up */
 	p = new_port(&c);
 	port_app_open(p);
 	assert_int_equal(fx.proto[0].start, 1);
 	port_proto_connected(p);
-	advance(2999);
+	advance(999);
 	assert_int_equal(p->state, PORT_INIT);
 	advance(1);
 	assert_int_equal(p->state, PORT_BACKOFF);
@@ -743,6 +743,19 @@ static void test_backup_path(void **state)
 	assert_int_equal(fail_attempt(p), 200);
 	wait_next_attempt(p, 200);
 	assert_string_equal(fx.start_host, HOST);
+	/* up on the backup; it dies: the primary at once; that fails too:
+	 * both failed, and the next round starts with the primary again */
+	assert_int_equal(fail_attempt(p), 100);
+	wait_next_attempt(p, 100);
+	assert_string_equal(fx.start_host, BACKUP);
+	port_proto_connected(p);
+	port_proto_up(p);
+	assert_int_equal(fail_attempt(p), 100);
+	wait_next_attempt(p, 100);
+	assert_string_equal(fx.start_host, HOST);
+	fail_attempt(p);
+	wait_next_attempt(p, armed_ms(&p->retry));
+	assert_string_equal(fx.start_host, HOST);
 	port_app_close(p);
 	fail_attempt_closed(p);
 	/* a new open starts on the primary with no back-off left */
@@ -835,7 +848,10 @@ static void test_session_end_drops_queued(void **state)
 {
 	struct port_config c = cfg_default();
 	struct port *p = port_up(&c);
+	uint8_t d[3000] = { 0 };
 
+	assert_int_equal(port_app_tx(p, d, sizeof(d)), sizeof(d));
+	assert_int_equal(port_app_tx(p, d, sizeof(d)), sizeof(d));
 	fx.stop_drops = 4096;
 	port_proto_down(p, -ETIMEDOUT, "no answer from the device");
 	assert_false(fx.stop_graceful);
@@ -843,6 +859,28 @@ static void test_session_end_drops_queued(void **state)
 	assert_int_equal(fx.dropped_lines, 1);
 	assert_string_equal(fx.dropped_line, "dropped 4096 bytes the unit had not taken: no answer "
 			    "from the device");
+	free_port(p);
+}
+
+/* What the protocol could not send is counted as the application's bytes:
+ * no more than the session took of them (RFC 2217's wire doubles IAC and
+ * carries commands), none for a session that took none. */
+static void test_dropped_no_more_than_written(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p = port_up(&c);
+	uint8_t d[100] = { 0 };
+
+	fx.stop_drops = 4096;
+	port_proto_down(p, -ETIMEDOUT, "no answer from the device");
+	assert_int_equal(p->stats.stale_dropped, 0);
+	assert_int_equal(fx.dropped_lines, 0);
+	advance(1000);
+	port_proto_connected(p);
+	port_proto_up(p);
+	assert_int_equal(port_app_tx(p, d, sizeof(d)), sizeof(d));
+	port_proto_down(p, -ETIMEDOUT, "no answer from the device");
+	assert_int_equal(p->stats.stale_dropped, 100);
 	free_port(p);
 }
 
@@ -1480,6 +1518,7 @@ int main(void)
 		cmocka_unit_test_setup(test_close_while_down_drops_stale, setup),
 		cmocka_unit_test_setup(test_close_while_up_drains, setup),
 		cmocka_unit_test_setup(test_session_end_drops_queued, setup),
+		cmocka_unit_test_setup(test_dropped_no_more_than_written, setup),
 		cmocka_unit_test_setup(test_reopen_while_closing, setup),
 		cmocka_unit_test_setup(test_always_close_drains, setup),
 		cmocka_unit_test_setup(test_close_while_connecting, setup),
