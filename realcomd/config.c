@@ -216,37 +216,45 @@ static bool port_default_tcp(const struct port_config *pc)
 	return pc->data_port == 950 + offset && pc->command_port == 966 + offset;
 }
 
-static bool port_same_device_port(const struct port_config *a, const struct port_config *b)
+/* The TCP port a and b both take on their host (Real COM two each, RFC 2217
+ * one), whatever the role: 0 when none. */
+static unsigned int port_shared_tcp(const struct port_config *a, const struct port_config *b)
 {
-	if (strcasecmp(a->host, b->host) != 0)
-		return false;
-	if (port_default_tcp(a) && port_default_tcp(b))
-		return a->dev_port == b->dev_port;
-	if (a->protocol != b->protocol)
-		return false;
-	if (a->protocol == PROTO_RFC2217)
-		return a->tcp_port == b->tcp_port;
-	return a->data_port == b->data_port || a->command_port == b->command_port;
+	const unsigned int x[2] = { a->protocol == PROTO_RFC2217 ? a->tcp_port : a->data_port,
+				    a->protocol == PROTO_RFC2217 ? 0 : a->command_port };
+	const unsigned int y[2] = { b->protocol == PROTO_RFC2217 ? b->tcp_port : b->data_port,
+				    b->protocol == PROTO_RFC2217 ? 0 : b->command_port };
+
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			if (x[i] && x[i] == y[j])
+				return x[i];
+	return 0;
 }
 
 /* Two ttys on one device port would fight over it (a unit takes one
- * client per port): refuse the second. */
+ * client per port), and so would two on one TCP port: refuse the second. */
 static int check_device_port(const struct realcom_config *c, const struct port_config *pc,
 			     char *why, size_t whylen)
 {
 	for (unsigned int i = 0; i < REALCOM_TTYS_MAX; i++) {
 		const struct port_config *o = &c->port[i];
+		unsigned int tcp;
 
-		if (o == pc || !o->used || !port_same_device_port(o, pc))
+		if (o == pc || !o->used || strcasecmp(o->host, pc->host) != 0)
 			continue;
-		if (port_default_tcp(o) && port_default_tcp(pc))
+		if (port_default_tcp(o) && port_default_tcp(pc)) {
+			if (o->dev_port != pc->dev_port)
+				continue;
 			snprintf(why, whylen, "host %s port %u is mapped by [ttyR%u] already: one "
 				 "tty per device port", pc->host, pc->dev_port, i);
-		else		/* the same TCP port, whatever the port numbers say */
-			snprintf(why, whylen, "host %s TCP port %u is [ttyR%u]'s already: one tty "
-				 "per device port", pc->host,
-				 pc->protocol == PROTO_RFC2217 ? pc->tcp_port :
-				 pc->data_port == o->data_port ? pc->data_port : pc->command_port, i);
+			return -1;
+		}
+		tcp = port_shared_tcp(o, pc);
+		if (!tcp)
+			continue;
+		snprintf(why, whylen, "host %s TCP port %u is [ttyR%u]'s already: one tty per "
+			 "device port", pc->host, tcp, i);
 		return -1;
 	}
 	return 0;

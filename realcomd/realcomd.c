@@ -242,8 +242,12 @@ static int daemon_lock(const char *path, const char *what, const char *remedy)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		fatal("lock %s", path);
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		/* the last owner's pid goes: a start meanwhile waits for ours */
+		if (ftruncate(fd, 0) < 0)
+			log_warn("lock file %s", path);
 		return fd;
+	}
 	if (errno != EWOULDBLOCK)
 		fatal("lock %s", path);
 	/* The owner writes its pid just after it locks (and detaches): a start

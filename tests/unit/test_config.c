@@ -303,6 +303,11 @@ static void test_device_port_once(void **state)
 		/* port 1's TCP ports given to port 2 */
 		"[ttyR0]\nhost = unit\n[ttyR1]\nhost = unit\nport = 2\ndata_port = 950\n"
 		"command_port = 966\n",
+		/* one TCP port in two roles, or for both protocols */
+		"[ttyR0]\nhost = unit\ndata_port = 967\ncommand_port = 5000\n[ttyR1]\nhost = unit\n"
+		"port = 2\n",
+		"[ttyR0]\nhost = unit\nprotocol = rfc2217\ntcp_port = 5000\n[ttyR1]\nhost = unit\n"
+		"data_port = 5000\n",
 	};
 	static const char *const good[] = {
 		"[ttyR0]\nhost = unit\n[ttyR1]\nhost = unit\nport = 2\n",
@@ -311,13 +316,15 @@ static void test_device_port_once(void **state)
 		"[ttyR0]\nhost = unit\ndata_port = 950\n[ttyR1]\nhost = unit\nport = 2\n"
 		"command_port = 967\n",
 		"[ttyR0]\nhost = unit\nprotocol = rfc2217\ntcp_port = 5000\n[ttyR1]\nhost = unit\n"
-		"data_port = 5000\n",
+		"data_port = 5001\n",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		load_refused(bad[i], "[ttyR0]");
 	load_refused(bad[1], "port 3 is mapped by [ttyR0] already: one tty per device port");
 	load_refused(bad[2], "TCP port 5000 is [ttyR0]'s already: one tty per device port");
+	load_refused(bad[6], "[ttyR1]: host unit TCP port 967 is [ttyR0]'s already");
+	load_refused(bad[7], "[ttyR1]: host unit TCP port 5000 is [ttyR0]'s already");
 	load_refused(bad[0], "[ttyR1]: host UNIT port 1 is mapped");
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		load_ok(good[i]);
