@@ -223,13 +223,18 @@ static void make_parent_dir(const char *path)
  * races with the next taker).  Returns the fd, kept open.
  */
 /* The pid a lock file holds, or "". */
+/* The owner's pid from its lock file: false while it has not written it, or
+ * the file still names a process that has exited (the last owner's, read
+ * before the new one emptied the file). */
 static bool lock_pid(int fd, char pid[32])
 {
 	ssize_t n = pread(fd, pid, 31, 0);
+	long v;
 
 	pid[n > 0 ? n : 0] = '\0';
 	pid[strcspn(pid, "\n")] = '\0';
-	return pid[0] != '\0';
+	v = strtol(pid, NULL, 10);
+	return v > 0 && v <= INT_MAX && (kill((pid_t)v, 0) == 0 || errno == EPERM);
 }
 
 static int daemon_lock(const char *path, const char *what, const char *remedy)
@@ -263,8 +268,8 @@ static int daemon_lock(const char *path, const char *what, const char *remedy)
 			;
 	if (in.fd >= 0)
 		close(in.fd);
-	fatalx("another realcomd (pid %s) already %s (lock %s); %s", pid[0] ? pid : "unknown",
-	       what, path, remedy);
+	fatalx("another realcomd (pid %s) already %s (lock %s); %s",
+	       lock_pid(fd, pid) ? pid : "unknown", what, path, remedy);
 }
 
 static void daemon_lock_all(const struct daemon *d, int lock_fd[2])
