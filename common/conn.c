@@ -72,6 +72,8 @@ struct conn_linger {
 	struct loop_watch watch;
 	struct loop_timer timer;
 	int fd;
+	void (*done)(void *arg);
+	void *arg;
 	struct conn_linger *next;
 };
 
@@ -80,6 +82,8 @@ static struct conn_linger *lingering;
 static void conn_linger_end(struct conn_linger *l)
 {
 	struct conn_linger **pp = &lingering;
+	void (*done)(void *arg) = l->done;
+	void *arg = l->arg;
 
 	while (*pp != l)
 		pp = &(*pp)->next;
@@ -88,6 +92,8 @@ static void conn_linger_end(struct conn_linger *l)
 	loop_timer_free(&l->timer);
 	close(l->fd);
 	free(l);
+	if (done)
+		done(arg);
 }
 
 static void conn_linger_read(struct loop_watch *w, uint32_t events)
@@ -112,25 +118,32 @@ static void conn_linger_expired(struct loop_timer *t)
 	conn_linger_end(t->arg);
 }
 
-void conn_finish(struct conn *c)
+void conn_finish(struct conn *c, void (*done)(void *arg), void *arg)
 {
 	struct conn_linger *l;
 	int fd;
 
 	if (c->state != CONN_OPEN) {
 		conn_close(c);
+		if (done)
+			done(arg);
 		return;
 	}
 	/* the socket outlives the conn through a second descriptor */
 	fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
 	conn_close(c);
-	if (fd < 0)
+	if (fd < 0) {
+		if (done)
+			done(arg);
 		return;
+	}
 	l = calloc(1, sizeof(*l));
 	if (!l || shutdown(fd, SHUT_WR) < 0 ||
 	    loop_timer_init(c->loop, &l->timer, conn_linger_expired, l) < 0)
 		goto fail;
 	l->fd = fd;
+	l->done = done;
+	l->arg = arg;
 	if (loop_watch_add(c->loop, &l->watch, fd, EPOLLIN | EPOLLRDHUP, conn_linger_read, l) < 0)
 		goto fail;
 	l->next = lingering;
@@ -142,10 +155,21 @@ fail:
 		loop_timer_free(&l->timer);	/* safe on a zeroed timer */
 	free(l);
 	close(fd);
+	if (done)
+		done(arg);
+}
+
+void conn_finish_forget(const void *arg)
+{
+	for (struct conn_linger *l = lingering; l; l = l->next)
+		if (l->arg == arg)
+			l->done = NULL;
 }
 
 void conn_finish_all(void)
 {
+	for (struct conn_linger *l = lingering; l; l = l->next)
+		l->done = NULL;
 	while (lingering)
 		conn_linger_end(lingering);
 }

@@ -114,10 +114,15 @@ void conn_close(struct conn *c);
  * CONN_LINGER_MS pass.  A plain close with input unread would send a reset
  * instead, and a peer that sees one may drop what it has received but not yet
  * passed on (its serial line's data).  The conn itself is closed at once.
+ * done(arg), when not NULL, is called when the socket is gone: at once when
+ * nothing is kept, else from the loop (a unit that takes one client per port
+ * refuses the next connection until then).
  */
 #define CONN_LINGER_MS	3000
-void conn_finish(struct conn *c);
-/* Close what conn_finish() keeps (at exit). */
+void conn_finish(struct conn *c, void (*done)(void *arg), void *arg);
+/* done is not called for arg any more (its owner goes). */
+void conn_finish_forget(const void *arg);
+/* Close what conn_finish() keeps (at exit), calling nothing. */
 void conn_finish_all(void);
 /* Close with a reset: what is still queued, ours and the kernel's (not yet
  * acknowledged by the peer), is dropped and none of it reaches the peer

@@ -152,6 +152,14 @@ static void port_connect(struct port *p)
 	struct resolve_req *r;
 
 	port_set_state(p, PORT_CONNECTING);
+	/* A unit that takes one client per port refuses a new connection while
+	 * our last one to it is still closing (a reload's renewal, a reopen
+	 * right after a close): it goes first, CONN_LINGER_MS at most.  A close
+	 * meanwhile lets the connection decide, as during any attempt. */
+	if (p->closing_conns) {
+		p->connect_waits = true;
+		return;
+	}
 	if (p->cfg.tls != PORT_TLS_OFF && !p->cfg.tls_verify)
 		port_log(p, LOG_WARNING, "tls_verify = off: the device's certificate is not checked");
 	/* The whole of name lookup, connect, TLS and line set-up gets keepalive
@@ -370,10 +378,13 @@ static void port_disconnect(struct port *p, const char *why)
 	p->next_try_ms = 0;
 	loop_timer_disarm(&p->alive);
 	loop_timer_disarm(&p->retry);
+	p->connect_waits = false;
 	if (!why)
 		p->purge_unit = false;
 	else if (took)
 		p->purge_unit = true;
+	if (!why)
+		p->closing_conns++;	/* port_proto_closed() when it is gone */
 	/* what the unit had not taken, no more than the application gave */
 	n = p->proto->stop(p, !why);
 	if (n > took)
@@ -994,10 +1005,22 @@ int port_reconfigure(struct port *p, const struct port_config *cfg, enum port_ch
 	return 0;
 }
 
+void port_proto_closed(void *port)
+{
+	struct port *p = port;
+
+	if (p->closing_conns && --p->closing_conns == 0 && p->connect_waits) {
+		p->connect_waits = false;
+		if (p->state == PORT_CONNECTING)
+			port_connect(p);
+	}
+}
+
 void port_free(struct port *p)
 {
 	if (!p)
 		return;
+	conn_finish_forget(p);
 	if (p->proto_priv) {
 		port_disconnect(p, "the port was removed or realcomd stopped");
 		p->proto->free(p);

@@ -185,6 +185,10 @@ struct port {
 	struct port_renewal *retired;	/* the driver they replaced, to be freed */
 	bool tx_held;			/* the tty's data waits for the renewed session */
 	bool stopping;			/* realcomd stops: no new connection (port_shutdown) */
+	/* Sessions ended in order whose connection is still closing (conn_finish):
+	 * the next connect waits for them (port_connect). */
+	unsigned int closing_conns;
+	bool connect_waits;
 	struct resolve_req *resolving;	/* host name being resolved (resolve.c) */
 	struct sock_addr addr;		/* the resolved address; port set per connect */
 	struct port_stats stats;
@@ -251,6 +255,9 @@ size_t port_proto_rx(struct port *p, const uint8_t *d, size_t n);
 void port_proto_modem(struct port *p, uint8_t modem_in);
 void port_proto_line_event(struct port *p, uint8_t events);
 void port_proto_drained(struct port *p, uint32_t remaining);
+/* The connection of a session the driver ended in order (proto_ops.stop,
+ * graceful) is gone: conn_finish()'s done, with the port as arg. */
+void port_proto_closed(void *port);
 void port_proto_tx_resume(struct port *p);
 /* Send the device what of p->line differs from was: the modem lines alone
  * (proto_ops.set_modem), or the whole line (set_line). */

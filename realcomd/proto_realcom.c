@@ -553,7 +553,7 @@ static size_t rc_stop(struct port *p, bool graceful)
 
 	conn_close(&rc->cmd);	/* commands: the device resets the port with it */
 	if (graceful)
-		conn_finish(&rc->data);
+		conn_finish(&rc->data, port_proto_closed, p);
 	else
 		dropped = conn_abort(&rc->data);
 	rc->npending = 0;

@@ -936,7 +936,7 @@ static size_t rf_stop(struct port *p, bool graceful)
 				p->unit_break = p->break_held;
 			rf->ending = false;
 		}
-		conn_finish(&rf->c);
+		conn_finish(&rf->c, port_proto_closed, p);
 	} else {
 		/* What our buffer and the socket held is the wire's: IAC doubled,
 		 * commands among the data.  The application's share of it, in the

@@ -346,6 +346,36 @@ class RenewedReload(unittest.TestCase):
         self.mid_stream({"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": port}, dev,
                         realcom_port(b), b_line, whole=False)
 
+    def same_unit_closed_during_the_renewal(self, mode):
+        """A reload that renews the session to the same unit (another name
+        for it), slow to answer; the application writes a command and
+        closes.  The new connection waits for the old one to be gone (a unit
+        that takes one client per port refused it, the port backed off, and
+        the close then dropped the command as if the unit were unreachable)."""
+        with Sim(mode=mode) as sim:
+            keys = {"host": "127.0.0.1", "protocol": "rfc2217", "tcp_port": sim.tcp_base + 1} \
+                if mode == "rfc2217" else realcom_port(sim)
+            with Realcomd({0: keys}) as d:
+                line = sim.open_pty()
+                fd = open_tty(d.tty(0))
+                try:
+                    d.wait_state("up")
+                    sim.ok(cmd="stall", port=1, ms=1000)
+                    d.write_config({0: dict(keys, host="localhost")})
+                    self.assertEqual(d.realcomctl("reload").returncode, 0)
+                    write_all(fd, b"START PUMP 3\n")
+                finally:
+                    os.close(fd)
+                self.assertEqual(read_n(line, 13), b"START PUMP 3\n")
+                os.close(line)
+                self.assertEqual(d.port()["stale_dropped"], 0)
+
+    def test_same_unit_closed_during_the_renewal(self):
+        self.same_unit_closed_during_the_renewal("realcom")
+
+    def test_same_unit_closed_during_the_renewal_rfc2217(self):
+        self.same_unit_closed_during_the_renewal("rfc2217")
+
     def test_status_shows_settings_waiting(self):
         """While the old session drains (a stalled unit answers no drain),
         status says which settings wait; then the new unit takes over."""

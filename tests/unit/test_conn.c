@@ -322,9 +322,18 @@ static void test_unread(void **state)
 	alarm(0);
 }
 
+static int finished;
+
+static void on_finished(void *loop)
+{
+	finished++;
+	loop_exit(loop, 0);
+}
+
 /* Ending with the peer's bytes unread: conn_close() resets (the peer may
  * drop what it had received), conn_finish() ends with a FIN behind our last
- * bytes, and the socket stays until the peer closes too. */
+ * bytes, and the socket stays until the peer closes too: then its done is
+ * called. */
 static void finish(bool graceful)
 {
 	struct pair p;
@@ -337,7 +346,7 @@ static void finish(bool graceful)
 	assert_int_equal(poll(&pfd, 1, 5000), 1);	/* unread on a's socket */
 	assert_int_equal(conn_send(&p.a.c, "last words", 10), 0);
 	if (graceful)
-		conn_finish(&p.a.c);
+		conn_finish(&p.a.c, on_finished, p.loop);
 	else
 		conn_close(&p.a.c);
 	assert_false(conn_is_open(&p.a.c));
@@ -349,6 +358,9 @@ static void finish(bool graceful)
 		assert_int_equal(p.b.got_len, 10);
 		assert_memory_equal(p.b.got, "last words", 10);
 		assert_int_equal(p.b.close_err, 0);
+		finished = 0;
+		run(&p);	/* b's close ends what a kept */
+		assert_int_equal(finished, 1);
 	} else {
 		assert_int_equal(p.b.close_err, -ECONNRESET);
 	}

@@ -59,6 +59,7 @@ static struct {
 	} proto[2];
 	int init_result;
 	size_t stop_drops;		/* what stop says it dropped, when not graceful */
+	bool stop_lingers;		/* a graceful stop's connection stays, closing */
 	bool stop_graceful;		/* how the last stop was asked */
 	unsigned int inits;		/* both drivers: the order of init and stop */
 	unsigned int stop_at_init;	/* inits when the last stop came */
@@ -265,6 +266,8 @@ static size_t fake_stop(struct port *p, bool graceful)
 	fx.proto[fake_which(p)].stop++;
 	fx.stop_at_init = fx.inits;
 	fx.stop_graceful = graceful;
+	if (graceful && !fx.stop_lingers)
+		port_proto_closed(p);	/* conn_finish() with nothing to keep */
 	return graceful ? 0 : fx.stop_drops;
 }
 
@@ -881,6 +884,42 @@ static void test_dropped_no_more_than_written(void **state)
 	assert_int_equal(port_app_tx(p, d, sizeof(d)), sizeof(d));
 	port_proto_down(p, -ETIMEDOUT, "no answer from the device");
 	assert_int_equal(p->stats.stale_dropped, 100);
+	free_port(p);
+}
+
+/* A reopen right after a drained close: the next connection waits for the
+ * last one to be gone (a unit that takes one client per port refuses it
+ * meanwhile), and a close while it waits lets it decide. */
+static void test_connect_waits_for_the_last_close(void **state)
+{
+	struct port_config c = cfg_default();
+	struct port *p = port_up(&c);
+
+	fx.stop_lingers = true;
+	port_app_close(p);
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_IDLE);
+	assert_true(fx.stop_graceful);
+	port_app_open(p);
+	assert_int_equal(p->state, PORT_CONNECTING);
+	assert_int_equal(fx.proto[0].start, 1);		/* not yet */
+	port_app_close(p);
+	assert_int_equal(p->state, PORT_CONNECTING);	/* it decides */
+	port_proto_closed(p);
+	assert_int_equal(fx.proto[0].start, 2);
+	port_proto_connected(p);
+	port_proto_up(p);
+	assert_int_equal(p->state, PORT_CLOSING);	/* and the close's drain follows */
+	port_proto_drained(p, 0);
+	assert_int_equal(p->state, PORT_IDLE);
+	/* stopping while it waits: no connection after */
+	port_app_open(p);
+	assert_int_equal(p->state, PORT_CONNECTING);
+	port_shutdown(p);
+	assert_int_equal(p->state, PORT_IDLE);
+	port_proto_closed(p);
+	port_proto_closed(p);
+	assert_int_equal(fx.proto[0].start, 2);
 	free_port(p);
 }
 
@@ -1519,6 +1558,7 @@ int main(void)
 		cmocka_unit_test_setup(test_close_while_up_drains, setup),
 		cmocka_unit_test_setup(test_session_end_drops_queued, setup),
 		cmocka_unit_test_setup(test_dropped_no_more_than_written, setup),
+		cmocka_unit_test_setup(test_connect_waits_for_the_last_close, setup),
 		cmocka_unit_test_setup(test_reopen_while_closing, setup),
 		cmocka_unit_test_setup(test_always_close_drains, setup),
 		cmocka_unit_test_setup(test_close_while_connecting, setup),
