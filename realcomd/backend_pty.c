@@ -286,6 +286,10 @@ static void pty_inotify_event(struct loop_watch *w, uint32_t events)
 		i += (ssize_t)(sizeof(*ev) + ev->len);
 		if (t && (ev->mask & IN_OPEN))
 			pty_opened(t);
+		/* events were lost: every pty may have been opened */
+		for (unsigned int k = 0; (ev->mask & IN_Q_OVERFLOW) && k < REALCOM_TTYS_MAX; k++)
+			if (ino.by_wd[k])
+				pty_opened(ino.by_wd[k]);
 	}
 }
 
@@ -512,7 +516,10 @@ static int pty_open(struct port *p)
 	}
 	fcntl(t->master, F_SETFL, O_NONBLOCK);
 	fcntl(t->master, F_SETFD, FD_CLOEXEC);
-	r = ioctl(t->master, TIOCPKT, &one) < 0 ? -errno : pty_setup_slave(t, slave, name);
+	/* packet mode after the set-up: its termios packet is nobody's */
+	r = pty_setup_slave(t, slave, name);
+	if (r == 0 && ioctl(t->master, TIOCPKT, &one) < 0)
+		r = -errno;
 	close(slave);	/* the master hangs up until an application opens it */
 	if (r < 0) {
 		port_log(p, LOG_ERR, "pty: %s", strerror(-r));
