@@ -38,7 +38,6 @@ struct pty {
 	int wd;			/* its watch on the shared inotify fd */
 	struct loop_watch mw;	/* on the master while the slave is open */
 	bool open;		/* an application has the slave open */
-	bool own_open;		/* pty_flush_input's open: its inotify event is due */
 	bool rx_blocked;	/* the pty was full: waiting for EPOLLOUT */
 	struct serial_line read;	/* the termios last passed to port.c */
 	struct serial_line applied;	/* set by pty_line_applied, its packet due */
@@ -160,30 +159,30 @@ static bool pty_hung_up(const struct pty *t)
 
 /*
  * What came for the closed open and it did not read goes with it, as a
- * UART's tty flushes its input at the last close: TCIFLUSH on a slave fd of
- * our own for the moment (TIOCGPTPEER: this pty, whatever the link says).
- * Not TCSAFLUSH through the master, which needs no open: it holds the
- * slave's write lock, and an application's non-blocking write at that
- * instant fails with EAGAIN.  What the application wrote waits in the
- * master and is not touched.  The flush's packet (TIOCPKT_FLUSHREAD) is
- * read at once, with a termios packet not read yet, so that the master is
- * readable after only for what an application wrote.
+ * UART's tty flushes its input at the last close, without an open of ours
+ * (inotify would merge its event with an application's next open): the
+ * slave's flip buffer (TCOFLUSH on the master flushes what the master
+ * sent), then its line discipline (its termios set again with TCSAFLUSH,
+ * which through the master are the slave's).  What the application wrote
+ * waits in the master and is not touched.  TCSAFLUSH holds the slave's
+ * write lock for that instant: a non-blocking write of an open made just
+ * then gets EAGAIN, as one to a busy UART may.  The flush's packet
+ * (TIOCPKT_FLUSHREAD) is read at once, with a termios packet not read yet,
+ * so that the master is readable after only for what an application wrote.
  */
 static void pty_flush_input(struct pty *t)
 {
-	int fd = ioctl(t->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	struct termios tio;
 	uint8_t head;
 
-	if (fd < 0 || tcflush(fd, TCIFLUSH) < 0)
+	if (tcflush(t->master, TCOFLUSH) < 0 || tcgetattr(t->master, &tio) < 0 ||
+	    tcsetattr(t->master, TCSAFLUSH, &tio) < 0)
 		port_log_limited(t->p, PORT_LIMIT_PTY, LOG_WARNING, "pty: input flush: %s",
 				 strerror(errno));
-	if (fd < 0)
-		return;
-	t->own_open = true;
-	close(fd);
 	/* one byte: a packet, or TIOCPKT_DATA before data, which stays */
-	if (read(t->master, &head, 1) == 1 && (head & TIOCPKT_IOCTL))
-		pty_termios(t);
+	while (read(t->master, &head, 1) == 1 && head != TIOCPKT_DATA)
+		if (head & TIOCPKT_IOCTL)
+			pty_termios(t);
 }
 
 /*
@@ -203,6 +202,12 @@ static void pty_closed(struct pty *t)
 	pty_read(t);	/* what it wrote before closing goes first */
 	pty_flush_input(t);
 	port_app_close(t->p);
+	/* what it did not read is gone: the unit's data flows again, dropped
+	 * until the next open (pty_rx) */
+	if (t->rx_blocked) {
+		t->rx_blocked = false;
+		port_app_rx_resume(t->p);
+	}
 }
 
 static void pty_master_event(struct loop_watch *w, uint32_t events)
@@ -223,22 +228,19 @@ static void pty_master_event(struct loop_watch *w, uint32_t events)
 
 /*
  * inotify said the slave was opened.  An open nobody had before begins the
- * application's use of the port.  When nobody has it now, our own flush's
- * open, or one that left nothing in the master, is nothing to us; one that
- * left data or termios there was an application's, closed before we heard:
- * the hang-up that follows at once closes it.
+ * application's use of the port.  When nobody has it now, one that left
+ * nothing in the master is nothing to us; one that left data or termios
+ * there was an application's, closed before we heard: the hang-up that
+ * follows at once closes it.
  */
 static void pty_opened(struct pty *t)
 {
 	struct pollfd pfd = { .fd = t->master, .events = POLLIN };
-	bool ours = t->own_open;
 	int r;
 
-	t->own_open = false;
 	if (t->open)
 		return;
-	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP) &&
-	    (ours || !(pfd.revents & POLLIN)))
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLIN)) == POLLHUP)
 		return;
 	r = loop_watch_add(t->p->d->loop, &t->mw, t->master, 0, pty_master_event, t);
 	if (r < 0) {
@@ -246,6 +248,7 @@ static void pty_opened(struct pty *t)
 		return;
 	}
 	t->open = true;
+	pty_update(t);
 	pty_termios(t);
 	port_app_open(t->p);
 }
@@ -336,10 +339,10 @@ static size_t pty_rx(struct port *p, const uint8_t *d, size_t n)
 	struct pty *t = pty_of(p);
 	ssize_t w;
 
+	if (!t->open)		/* nobody has the port open: a closed UART drops it too */
+		return d ? n : PTY_RX_ROOM;
 	if (!d)
 		return t->rx_blocked ? 0 : PTY_RX_ROOM;
-	if (!t->open)
-		return n;	/* nobody has the port open: a closed UART drops it too */
 	w = write(t->master, d, n);
 	if (w < 0) {
 		w = 0;

@@ -263,6 +263,52 @@ class StaleBytes(unittest.TestCase):
             finally:
                 os.close(dev)
 
+    def full_tty_closed(self, mode, connect):
+        """The application reads nothing while the unit sends 300 kB (the
+        pty fills and realcomd waits for room), then closes: what comes
+        after is dropped until the next open, which reads only what comes
+        for it.  The wait for room outlived the close: with connect = always
+        the rest came to the next open, and over RFC 2217 the next session
+        could not even be set up (its answers waited for that room)."""
+        blob = b"F" * 300000
+        with Sim(mode=mode) as sim, Realcomd({0: port_keys(sim, mode, connect=connect)}) as d:
+            dev = sim.open_pty()
+            try:
+                fd = open_tty(d.tty(0))
+                d.wait_state("up")
+                write_all(dev, blob[:65536])     # more than a pty holds
+                seen = [-1]
+
+                def full():     # realcomd took some, and takes no more
+                    rx = d.port()["rx_bytes"]
+                    was, seen[0] = seen[0], rx
+                    return rx >= 4096 and rx == was
+                wait_for(full, "the tty to fill", interval=0.1)
+                os.close(fd)
+                d.wait_state("up" if connect == "always" else "idle")
+                if connect == "always":     # the rest, dropped as it comes
+                    write_all(dev, blob[65536:])
+                    wait_for(lambda: d.port()["rx_bytes"] == len(blob), "the rest dropped")
+                    self.assertEqual(sim.port()["sessions"], 1)
+                fd = open_tty(d.tty(0))
+                try:
+                    d.wait_state("up")
+                    write_all(dev, b"<fresh>")
+                    self.assertEqual(read_n(fd, 7), b"<fresh>")
+                finally:
+                    os.close(fd)
+            finally:
+                os.close(dev)
+
+    def test_full_tty_closed(self):
+        self.full_tty_closed("realcom", "always")
+
+    def test_full_tty_closed_rfc2217(self):
+        self.full_tty_closed("rfc2217", "always")
+
+    def test_full_tty_closed_rfc2217_on_open(self):
+        self.full_tty_closed("rfc2217", "on-open")
+
     def test_unread_input_goes_with_the_close(self):
         self.unread_input("on-open")
 
