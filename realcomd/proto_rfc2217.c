@@ -528,12 +528,22 @@ static uint64_t rf_line_ms(const struct port *p, uint64_t n)
 	return n * 12 * 1000 / (p->line.baud > 300 ? p->line.baud : 300);
 }
 
+/* The keep-alive's query was answered: the server has read what went before
+ * it.  Any SET-BAUDRATE answer counts, and a COM-PORT message that does not
+ * decode (sredird answers the query in 8 bytes). */
+static void rf_query_answered(struct rf *rf)
+{
+	if (rf->query_out)
+		rf->heard_tx = rf->query_tx;
+	rf->query_out = false;
+}
+
 /*
- * Liveness: a baud-rate query (0) makes the server say something, and any
- * byte from it counts as the answer (sredird's answer, 8 bytes long, does not
- * even decode).  The query may wait behind data, as long as the server's TCP
- * answers (sock_unanswered(), two ticks in a row: a link that drops what it
- * is sent):
+ * Liveness: a baud-rate query (0) makes the server answer (rf_query_answered);
+ * anything else it sends shows it alive, and the wait starts again, but not
+ * that it has read up to the query (data it relays may be older).  The query
+ * may wait behind data, as long as the server's TCP answers
+ * (sock_unanswered(), two ticks in a row: a link that drops what it is sent):
  * - behind output the server's TCP does not take (its window closed: a line
  *   held by flow control, or a server that hangs with its socket full):
  *   the wait starts again.  Output sent and not acknowledged yet is no
@@ -728,8 +738,11 @@ static void rf_telnet_subneg(void *arg, uint8_t opt, const uint8_t *val, size_t 
 	if (rfc2217_decode(val, n, &m) < 0 || !m.from_server) {
 		port_log_limited(p, PORT_LIMIT_SERVER, LOG_DEBUG,
 				 "ignored a malformed COM-PORT-OPTION message (%zu bytes)", n);
+		rf_query_answered(rf);	/* sredird's answer to it does not decode */
 		return;
 	}
+	if (m.cmd == RFC2217_SET_BAUDRATE)
+		rf_query_answered(rf);
 	switch (m.cmd) {
 	case RFC2217_NOTIFY_MODEMSTATE:
 		/* Delta bits vary between servers: port_proto_modem() compares states. */
@@ -810,9 +823,10 @@ static void rf_input(struct conn *c)
 {
 	struct rf *rf = c->arg;
 
+	/* It is alive; whether it has read up to the query, only its answer
+	 * says (rf_query_answered): data it relays may come from before. */
 	if (rf->query_out)
-		rf->heard_tx = rf->query_tx;
-	rf->query_out = false;
+		rf->query_ms = loop_now_ms();
 	rf_feed(rf);
 	rf_catch_up(rf, false);
 }

@@ -4,6 +4,7 @@
 termios reaching the device, data both ways, keep-alive, reconnect with the
 settings replayed, dead peer, open/close, realcomctl, reload."""
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -311,11 +312,14 @@ class Resilience(unittest.TestCase):
             finally:
                 os.close(fd)
 
-    def test_slow_rfc2217_line_is_not_dead(self):
+    def slow_rfc2217_line(self, reply):
         """A live RFC 2217 server whose line is slow has taken far more than
         its line sends in keepalive seconds: the keep-alive query waits
         behind it (its TCP acknowledged it all, nothing is queued here), and
-        the session stays up.  It was given up after keepalive seconds."""
+        the session stays up.  It was given up after keepalive seconds; and
+        when the device sent a byte back meanwhile, that byte was taken for
+        the query's answer, and the next query allowed nothing for what the
+        server still held."""
         with Sim("--line-rate", "on", mode="rfc2217") as sim, \
                 Realcomd({0: {"host": "127.0.0.1", "protocol": "rfc2217",
                               "tcp_port": sim.tcp_base + 1, "keepalive": 1}}) as d:
@@ -327,14 +331,25 @@ class Resilience(unittest.TestCase):
                 # acknowledged, with the query behind it (half an hour of line)
                 write_all(fd, bytes(192 << 10))
                 wait_for(lambda: d.port()["tx_bytes"] == 192 << 10, "everything sent")
+                for _ in range(8 if reply else 0):     # a reply now and then
+                    write_all(dev, b"\x06")
+                    self.assertEqual(read_n(fd, 1), b"\x06")
+                    select.select([], [], [], 0.3)
                 # four keepalive periods of line time, then still the first session
-                wait_for(lambda: sim.port()["to_serial"] >= 480, "480 bytes on the line")
+                start = sim.port()["to_serial"]
+                wait_for(lambda: sim.port()["to_serial"] >= start + 480, "480 bytes on the line")
                 p = d.port()
                 self.assertEqual((p["state"], p["connects"]), ("up", 1), p)
                 self.assertNotIn("no answer", d.log_text())
             finally:
                 os.close(fd)
                 os.close(dev)
+
+    def test_slow_rfc2217_line_is_not_dead(self):
+        self.slow_rfc2217_line(False)
+
+    def test_slow_rfc2217_line_with_a_reply_is_not_dead(self):
+        self.slow_rfc2217_line(True)
 
     def test_unit_offline_does_not_hang(self):
         with Sim() as sim:
