@@ -182,9 +182,17 @@ size_t conn_abort(struct conn *c)
 
 	if (c->state == CONN_IDLE)
 		return 0;
-	n = buf_len(&c->out) + conn_tls_gathered(c);
+	n = conn_tls_gathered(c);
 	if (ioctl(c->fd, SIOCOUTQ, &queued) == 0 && queued > 0)
 		n += (size_t)queued;
+	/* TLS made records of it: back to the bytes given, in the proportion
+	 * of this connection (a record of one byte takes some 23) */
+	if (c->ssl) {
+		uint64_t made = BIO_number_written(SSL_get_wbio(c->ssl));
+
+		n = made ? (size_t)((double)n * (double)c->bytes_out / (double)made) : 0;
+	}
+	n += buf_len(&c->out);
 	/* A reset: the kernel drops what it holds and sends nothing more, and
 	 * the peer hears an error, not an end of data after which it would
 	 * still read what it had taken and not yet read. */

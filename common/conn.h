@@ -126,7 +126,8 @@ void conn_finish_forget(const void *arg);
 void conn_finish_all(void);
 /* Close with a reset: what is still queued, ours and the kernel's (not yet
  * acknowledged by the peer), is dropped and none of it reaches the peer
- * later.  Returns the bytes dropped (on the wire: TLS records count whole). */
+ * later.  Returns the bytes dropped, as given to conn_send() (what TLS made
+ * of them counted back in the connection's proportion). */
 size_t conn_abort(struct conn *c);
 
 /* Bytes the peer has sent that are not read yet (socket and TLS buffers;

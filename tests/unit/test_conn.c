@@ -369,6 +369,26 @@ static void finish(bool graceful)
 	alarm(0);
 }
 
+/* conn_abort() counts what it drops in bytes given to conn_send(): TLS made
+ * a record of each byte sent alone, some 23 bytes on the wire. */
+static void test_abort_counts_bytes_given(void **state)
+{
+	struct pair p;
+	size_t given = 0, dropped;
+
+	alarm(20);
+	pair_open(&p, true);
+	conn_pause(&p.b.c, true);	/* b reads nothing: its socket fills, then a's */
+	for (int i = 0; i < 1000000 && conn_send(&p.a.c, "x", 1) == 0; i++)
+		given++;
+	assert_true(given < 1000000);	/* it backed up */
+	dropped = conn_abort(&p.a.c);
+	assert_true(dropped > 0);
+	assert_true(dropped <= given);
+	pair_close(&p);
+	alarm(0);
+}
+
 static void test_finish(void **state)
 {
 	finish(true);
@@ -387,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_tls_socket_full),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_unread),
+		cmocka_unit_test(test_abort_counts_bytes_given),
 		cmocka_unit_test(test_finish),
 		cmocka_unit_test(test_close_resets),
 		cmocka_unit_test(test_send_ahead),
