@@ -74,15 +74,19 @@ def read_n(fd, n, timeout=DEADLINE):
 
 
 def write_all(fd, data, timeout=DEADLINE):
-    """Write all of data to the non-blocking fd within timeout seconds."""
+    """Write all of data to the non-blocking fd within timeout seconds (a tty
+    may say EAGAIN though writable: its write lock taken for an instant)."""
     end = time.monotonic() + timeout
     while data:
         left = end - time.monotonic()
         if left <= 0:
             raise AssertionError(f"fd {fd}: write timed out, {len(data)} bytes left")
         _, w, _ = select.select([], [fd], [], left)
-        if w:
-            data = data[os.write(fd, data):]
+        try:
+            if w:
+                data = data[os.write(fd, data):]
+        except BlockingIOError:
+            select.select([], [], [], min(0.001, max(left, 0)))
 
 
 def echo(fd, data, stall=DEADLINE):
