@@ -71,13 +71,15 @@ class StaleBytes(unittest.TestCase):
     """What an application wrote while the unit was unreachable is dropped
     at its last close (counted in stale_dropped), never sent later."""
 
-    def fresh_open(self, d, dev):
-        """A new open, once up, writes "fresh": the unit's line gets it."""
+    def fresh_open(self, d, dev, from_unit=False):
+        """A new open, once up, writes "fresh": the unit's line gets it (or,
+        from_unit, the unit sends it: the open reads it, and nothing before)."""
         fd = open_tty(d.tty(0))
         try:
             d.wait_state("up")
-            write_all(fd, b"fresh")
-            self.assertEqual(read_n(dev, 5), b"fresh")
+            src, dst = (dev, fd) if from_unit else (fd, dev)
+            write_all(src, b"fresh")
+            self.assertEqual(read_n(dst, 5), b"fresh")
         finally:
             os.close(fd)
 
@@ -290,13 +292,7 @@ class StaleBytes(unittest.TestCase):
                     write_all(dev, blob[65536:])
                     wait_for(lambda: d.port()["rx_bytes"] == len(blob), "the rest dropped")
                     self.assertEqual(sim.port()["sessions"], 1)
-                fd = open_tty(d.tty(0))
-                try:
-                    d.wait_state("up")
-                    write_all(dev, b"<fresh>")
-                    self.assertEqual(read_n(fd, 7), b"<fresh>")
-                finally:
-                    os.close(fd)
+                self.fresh_open(d, dev, from_unit=True)
             finally:
                 os.close(dev)
 
