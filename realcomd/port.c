@@ -379,12 +379,12 @@ static void port_disconnect(struct port *p, const char *why)
 	loop_timer_disarm(&p->alive);
 	loop_timer_disarm(&p->retry);
 	p->connect_waits = false;
-	if (!why)
+	if (!why) {
 		p->purge_unit = false;
-	else if (took)
-		p->purge_unit = true;
-	if (!why)
 		p->closing_conns++;	/* port_proto_closed() when it is gone */
+	} else if (took) {
+		p->purge_unit = true;
+	}
 	/* what the unit had not taken, no more than the application gave */
 	n = p->proto->stop(p, !why);
 	if (n > took)
